@@ -1,0 +1,83 @@
+import type { Settings } from "../config/schema.js";
+import { BackendError } from "../errors.js";
+import { buildPrompt } from "../prompt/build.js";
+import { detectContext, type Shell } from "../prompt/context.js";
+import { answerSchema, parseAnswer, type Answer } from "../prompt/answer.js";
+import { rateCommand, type Risk } from "../safety/rate.js";
+import { checkSyntax } from "../safety/syntax.js";
+import type { WorkerEvent } from "../worker/protocol.js";
+import { selectBackend } from "./select.js";
+import type { Backend, RawAnswer } from "./types.js";
+
+export interface RequestOptions {
+  request: string;
+  shell: Shell;
+  settings: Settings;
+  explain: boolean;
+  verbose: boolean;
+  signal?: AbortSignal;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+/** What `caro --json` prints. */
+export interface CaroAnswer {
+  command: string;
+  explanation: string;
+  risk: Risk;
+  reasons: string[];
+  backend: string;
+  model: string;
+  gpu: string | false;
+  timings: Record<string, number | null>;
+}
+
+const ATTEMPTS = 2;
+
+/** Why an answer cannot be used, or null when it can. */
+async function problemWith(answer: Answer, shell: Shell): Promise<string | null> {
+  if (answer.command === "") return "the command is empty";
+  const syntax = await checkSyntax(answer.command, shell);
+  return syntax.ok ? null : `${JSON.stringify(answer.command.slice(0, 60))} ${syntax.reason}`;
+}
+
+async function attempt(backend: Backend, options: RequestOptions): Promise<{ answer: Answer; raw: RawAnswer; attempts: number }> {
+  const prompt = buildPrompt(detectContext(options.shell), options.request);
+  const schema = answerSchema(options.explain);
+  let problem = "";
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const raw = await backend.generate({ prompt, schema, seed: i + 1, signal: options.signal, onEvent: options.onEvent });
+    let answer: Answer;
+    try {
+      answer = parseAnswer(raw.text);
+    } catch (error) {
+      problem = (error as Error).message;
+      continue;
+    }
+    const found = await problemWith(answer, options.shell);
+    if (found === null) return { answer, raw, attempts: i + 1 };
+    problem = found;
+  }
+  throw new BackendError(`the model gave no usable command in ${ATTEMPTS} tries: ${problem}; rephrase the request or try a larger model`);
+}
+
+/** One request, start to finish: prompt, backend, parse, check, retry once, rate. */
+export async function answerRequest(options: RequestOptions): Promise<CaroAnswer> {
+  const started = performance.now();
+  const backend = selectBackend(options.settings, options.verbose);
+  try {
+    const { answer, raw, attempts } = await attempt(backend, options);
+    const rating = await rateCommand(answer.command, options.shell);
+    return {
+      command: answer.command,
+      explanation: answer.explanation,
+      risk: rating.risk,
+      reasons: rating.reasons,
+      backend: backend.name,
+      model: raw.model,
+      gpu: raw.gpu,
+      timings: { total_ms: Math.round(performance.now() - started), attempts, ...raw.timings },
+    };
+  } finally {
+    await backend.close();
+  }
+}

@@ -1,0 +1,94 @@
+import { availableParallelism } from "node:os";
+import { basename } from "node:path";
+import { MessageChannel } from "node:worker_threads";
+import { Piscina } from "piscina";
+import type { Settings } from "../config/schema.js";
+import { BackendError, InterruptedError, ModelError } from "../errors.js";
+import { resolveModel } from "../models/resolve.js";
+import type { InferenceOutcome, InferenceTask, ModelOptions, WorkerEvent } from "../worker/protocol.js";
+import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
+
+const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
+
+// Short answers: the grammar closes the JSON long before this in practice.
+const MAX_TOKENS = 512;
+const TEMPERATURE = 0.2;
+
+/** llama.cpp in a piscina pool: each worker keeps its own copy of the model loaded between tasks. */
+export class EmbeddedBackend implements Backend {
+  readonly name = "embedded";
+  private pool: Piscina | undefined;
+  private modelPath: string | undefined;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly verbose = false,
+  ) {}
+
+  private modelOptions(path: string): ModelOptions {
+    const s = this.settings;
+    return {
+      path,
+      gpu: s["backends.embedded.gpu"],
+      gpuLayers: s["backends.embedded.gpu_layers"],
+      // node-llama-cpp's own default is max(4, cores), which oversubscribes small machines badly.
+      threads: s["backends.embedded.threads"] || availableParallelism(),
+      contextSize: s["backends.embedded.context_size"],
+    };
+  }
+
+  private getPool(): Piscina {
+    const workers = this.settings["backends.embedded.workers"];
+    this.pool ??= new Piscina({
+      filename: WORKER_FILE,
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+    });
+    return this.pool;
+  }
+
+  async generate(request: GenerateRequest): Promise<RawAnswer> {
+    this.modelPath ??= await resolveModel(this.settings["backends.embedded.model"], { signal: request.signal });
+    if (request.signal?.aborted) throw new InterruptedError();
+    const { port1, port2 } = new MessageChannel();
+    port1.on("message", (event: WorkerEvent) => request.onEvent?.(event));
+    const cancel = () => port1.postMessage("cancel");
+    request.signal?.addEventListener("abort", cancel, { once: true });
+    const task: InferenceTask = {
+      model: this.modelOptions(this.modelPath),
+      prompt: request.prompt,
+      schema: request.schema,
+      maxTokens: MAX_TOKENS,
+      temperature: TEMPERATURE,
+      seed: request.seed,
+      verbose: this.verbose,
+      control: port2,
+    };
+    let outcome: InferenceOutcome;
+    try {
+      outcome = await this.getPool().run(task, { transferList: [port2] as never });
+    } finally {
+      request.signal?.removeEventListener("abort", cancel);
+      port1.close();
+    }
+    if (!outcome.ok) {
+      if (outcome.kind === "cancelled") throw new InterruptedError();
+      if (outcome.kind === "model") throw new ModelError(outcome.message);
+      throw new BackendError(`llama.cpp failed: ${outcome.message}`);
+    }
+    return {
+      text: outcome.text,
+      model: basename(this.modelPath),
+      gpu: outcome.gpu,
+      timings: { ...outcome.timings, prompt_tokens: outcome.tokens.prompt, generated_tokens: outcome.tokens.generated },
+    };
+  }
+
+  async close(): Promise<void> {
+    // Only ever called once no task is running: terminating a worker mid-evaluation aborts the process.
+    await this.pool?.destroy();
+    this.pool = undefined;
+  }
+}

@@ -1,0 +1,31 @@
+import { stringify } from "smol-toml";
+import { loadConfig } from "../config/load.js";
+import { settingKeys, settingSpecs } from "../config/schema.js";
+import { UsageError } from "../errors.js";
+import { parseStrict } from "./args.js";
+import { warn } from "./output.js";
+
+const usage = "usage: caro config path | caro config show";
+
+/** `caro config path` prints where the file is read from; `show` prints every effective value and its source. */
+export async function runConfig(argv: string[]): Promise<void> {
+  const args = parseStrict(argv, { action: { type: "positional", required: false } });
+  const [action, ...extra] = args._;
+  if (extra.length > 0) throw new UsageError(usage);
+  if (action === "path") {
+    process.stdout.write(`${loadConfig().path}\n`);
+    return;
+  }
+  if (action !== "show") throw new UsageError(action ? `unknown config action "${action}": ${usage}` : usage);
+  const config = loadConfig();
+  for (const line of config.warnings) warn(line);
+  process.stdout.write(`# ${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}\n`);
+  for (const key of settingKeys) {
+    const value = config.settings[key];
+    const env = settingSpecs[key].env;
+    const source = config.sources[key] === "env" && env ? `$${env}` : config.sources[key];
+    // smol-toml renders each value exactly as it would be written in the file.
+    const rendered = stringify({ v: value }).replace(/^v = /, "").trim();
+    process.stdout.write(`${key} = ${rendered}  # ${source}\n`);
+  }
+}

@@ -1,0 +1,73 @@
+import { defineCommand } from "citty";
+import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
+import { loadConfig, type FlagValues } from "../config/load.js";
+import { BACKENDS } from "../config/schema.js";
+import { UsageError } from "../errors.js";
+import { SHELLS, shellFromEnvironment, type Shell } from "../prompt/context.js";
+import type { WorkerEvent } from "../worker/protocol.js";
+import { parseStrict } from "./args.js";
+import { say, warn } from "./output.js";
+import { readRequest } from "./read-request.js";
+
+export const generateArgs = {
+  request: { type: "positional", required: false, description: "What you want, in plain words (or on stdin)" },
+  shell: { type: "string", description: `Shell to write for: ${SHELLS.join(", ")} (default: from $SHELL)` },
+  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL)" },
+  backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
+  explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
+  json: { type: "boolean", description: "Print one JSON object instead of the command" },
+  verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
+} as const;
+
+export const generateCommand = defineCommand({
+  meta: { name: "caro", description: "Turn plain language into a shell command" },
+  args: generateArgs,
+});
+
+function pickShell(flag: string | undefined): Shell {
+  if (flag === undefined) return shellFromEnvironment();
+  if (!(SHELLS as readonly string[]).includes(flag)) throw new UsageError(`unknown shell "${flag}": use one of ${SHELLS.join(", ")}`);
+  return flag as Shell;
+}
+
+function progressPrinter(verbose: boolean) {
+  return (event: WorkerEvent) => {
+    if (!verbose) return;
+    if (event.type === "loaded")
+      say(event.cached ? "model already loaded" : `model loaded in ${Math.round(event.ms)} ms on ${event.gpu || "the CPU"}`);
+    else if (event.type === "generating") say("generating…");
+  };
+}
+
+function printAnswer(answer: CaroAnswer, json: boolean, verbose: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
+    return;
+  }
+  process.stdout.write(`${answer.command}\n`);
+  if (answer.explanation) say(answer.explanation);
+  say(`risk ${answer.risk}${answer.reasons.length ? `: ${answer.reasons.join("; ")}` : ""}`);
+  if (verbose) say(`${answer.backend} · ${answer.model} · ${answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`);
+}
+
+/** `caro <request>`: the command on stdout, or one JSON object with --json. */
+export async function runGenerate(argv: string[], signal: AbortSignal): Promise<void> {
+  const args = parseStrict(argv, generateArgs);
+  const shell = pickShell(args.shell);
+  const flags: FlagValues = { backend: args.backend, "backends.embedded.model": args.model };
+  const config = loadConfig(flags);
+  for (const line of config.warnings) warn(line);
+  const request = await readRequest(args._);
+  const verbose = Boolean(args.verbose);
+  if (verbose) say(`backend ${config.settings.backend} (${config.sources.backend}), model ${config.settings["backends.embedded.model"]}`);
+  const answer = await answerRequest({
+    request,
+    shell,
+    settings: config.settings,
+    explain: Boolean(args.explain),
+    verbose,
+    signal,
+    onEvent: progressPrinter(verbose),
+  });
+  printAnswer(answer, Boolean(args.json), verbose);
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import { renderUsage } from "citty";
+import { CaroError, InterruptedError } from "../errors.js";
+import { generateCommand, runGenerate } from "./generate-command.js";
+
+// Subcommands are matched on the first word only, so `caro find big files` is a request;
+// a request that starts with one of these words needs quotes: caro "check disk usage".
+const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
+  config: async (argv) => (await import("./config-command.js")).runConfig(argv),
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+async function printHelp(): Promise<void> {
+  const usage = await renderUsage(generateCommand);
+  process.stdout.write(
+    `${usage}\n\nCOMMANDS\n\n  caro config path|show    Where the config file is, and the effective settings\n\n` +
+      `Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted.\n`,
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  // The first Ctrl-C cancels cooperatively (the worker stops decoding); the process then exits 130.
+  const onInterrupt = () => controller.abort();
+  process.on("SIGINT", onInterrupt);
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
+  try {
+    if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") await printHelp();
+    else if (argv[0] === "--version") process.stdout.write(`${version()}\n`);
+    else if (argv[0] !== undefined && subcommands[argv[0]]) await subcommands[argv[0]](argv.slice(1), controller.signal);
+    else await runGenerate(argv, controller.signal);
+    return 0;
+  } catch (error) {
+    if (controller.signal.aborted) return new InterruptedError().exitCode;
+    if (error instanceof CaroError) {
+      process.stderr.write(`caro: ${error.message}\n`);
+      if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`caro: unexpected error: ${(error as Error).message ?? error}\n`);
+    if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
+    else process.stderr.write("caro: run again with --verbose for details\n");
+    return 1;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}

@@ -1,0 +1,46 @@
+// Every failure the user can cause or fix is one of these: the CLI prints the message as one line
+// and exits with the code, and only --verbose shows a stack trace.
+
+export class CaroError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad flags, a missing request, an unknown subcommand: exit 2. */
+export class UsageError extends CaroError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+/** A config file that does not parse or holds a wrong value: exit 2. */
+export class ConfigError extends CaroError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 2, options);
+  }
+}
+
+/** A model that is missing, unreadable or not a GGUF: exit 1. */
+export class ModelError extends CaroError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
+}
+
+/** A backend that could not answer, or answered with something unusable: exit 1. */
+export class BackendError extends CaroError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
+}
+
+/** The user pressed Ctrl-C: exit 130, as shells do for SIGINT. */
+export class InterruptedError extends CaroError {
+  constructor() {
+    super("interrupted", 130);
+  }
+}

@@ -1,0 +1,37 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import { ModelError } from "../errors.js";
+import { downloadModel } from "./download.js";
+import { cachedModelPath, parseHfUri } from "./hf.js";
+
+/** Refuses what llama.cpp would choke on with a vague message: a missing path, a folder, a file that is not GGUF. */
+export function checkModelFile(path: string): void {
+  if (!existsSync(path))
+    throw new ModelError(`model file not found: ${path}: set --model, $CARO_MODEL or [backends.embedded] model to a GGUF file`);
+  const stat = statSync(path);
+  if (!stat.isFile()) throw new ModelError(`${path} is not a file: point the model setting at a .gguf file`);
+  const magic = Buffer.alloc(4);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, magic, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (magic.toString("latin1") !== "GGUF")
+    throw new ModelError(`${path} is not a GGUF model file: download a .gguf model (for example with caro's default model setting)`);
+}
+
+/** Turns the model setting into a local file, downloading a Hugging Face model on first use. */
+export async function resolveModel(spec: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+  const hf = parseHfUri(spec);
+  if (!hf) {
+    const path = resolve(spec.replace(/^~(?=\/|$)/, homedir()));
+    checkModelFile(path);
+    return path;
+  }
+  const path = cachedModelPath(hf);
+  if (!existsSync(path)) await downloadModel(hf, path, options.signal);
+  checkModelFile(path);
+  return path;
+}

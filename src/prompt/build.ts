@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { PromptContext } from "./context.js";
+
+/** A chat: the fixed part first (system, examples), what changes per request last, so it can be cached. */
+export interface ChatPrompt {
+  system: string;
+  examples: { user: string; assistant: string }[];
+  user: string;
+}
+
+// The prompt lives in one text file so it can be read and tuned without reading code.
+const PROMPT_FILE = fileURLToPath(new URL("../../src/prompt/prompt.md", import.meta.url));
+let template: string | undefined;
+
+const SHELL_RULES: Record<string, string> = {
+  fish: "fish is not POSIX: use `set VAR value`, `(command)` for substitution, `; and` / `; or`, and `end` to close blocks.",
+  zsh: "zsh accepts POSIX syntax; avoid bash-only features such as `shopt`.",
+  bash: "",
+  sh: "Stay within POSIX sh: no arrays, no [[ ]], no brace expansion.",
+};
+
+const USERLAND_RULES: Record<string, string> = {
+  BSD: "BSD sed needs `sed -i ''`, BSD find has no -printf, BSD stat uses -f not -c, and there is no --long-option for most tools.",
+  GNU: "",
+};
+
+function fill(text: string, values: Record<string, string>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? "").replace(/ +\n/g, "\n");
+}
+
+/** Keeps an example line when its `when` tag fits the shell and userland. */
+function exampleApplies(tag: string, context: PromptContext): boolean {
+  if (tag === "answer") return true;
+  const conditions = tag.replace(/^when /, "").split(/\s+/);
+  return conditions.every((c) =>
+    c === "posix" ? context.shell !== "fish" : c === "gnu" || c === "bsd" ? context.userland.toLowerCase() === c : c === context.shell,
+  );
+}
+
+function parseExamples(section: string, context: PromptContext) {
+  const examples: ChatPrompt["examples"] = [];
+  for (const block of section.trim().split(/\n\s*\n/)) {
+    const [first, ...rest] = block.split("\n");
+    const request = first.replace(/^request: /, "");
+    const answer = rest
+      .map((line) => /^(answer|when [\w ]+): (.*)$/.exec(line))
+      .find((m) => m !== null && exampleApplies(m[1], context));
+    if (answer) examples.push({ user: userMessage(request, "~/project"), assistant: answer[2] });
+  }
+  return examples;
+}
+
+function userMessage(request: string, cwd: string): string {
+  return `cwd: ${cwd}\nrequest: ${request}`;
+}
+
+export function buildPrompt(context: PromptContext, request: string): ChatPrompt {
+  template ??= readFileSync(PROMPT_FILE, "utf8");
+  const [systemPart, examplePart = ""] = template.split(/^=== examples ===$/m);
+  const system = fill(systemPart, {
+    shell: context.shell,
+    os: context.os,
+    arch: context.arch,
+    userland: context.userland,
+    shell_rule: SHELL_RULES[context.shell] ?? "",
+    userland_rule: USERLAND_RULES[context.userland] ?? "",
+  }).trim();
+  return { system, examples: parseExamples(examplePart, context), user: userMessage(request, context.cwd) };
+}

@@ -1,0 +1,52 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { arch, platform, release } from "node:os";
+import { basename } from "node:path";
+
+export const SHELLS = ["zsh", "bash", "fish", "sh"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+/** What the prompt tells the model about the user's machine. */
+export interface PromptContext {
+  os: string;
+  arch: string;
+  shell: Shell;
+  /** macOS and the BSDs ship BSD sed, find and stat, whose options differ from GNU's. */
+  userland: "GNU" | "BSD";
+  cwd: string;
+}
+
+/** `$SHELL`'s name when it is one we know; sh otherwise. */
+export function shellFromEnvironment(): Shell {
+  const name = basename(process.env.SHELL ?? "");
+  return (SHELLS as readonly string[]).includes(name) ? (name as Shell) : "sh";
+}
+
+function osName(): string {
+  const os = platform();
+  if (os === "darwin") {
+    try {
+      return `macOS ${execFileSync("sw_vers", ["-productVersion"], { encoding: "utf8" }).trim()}`;
+    } catch {
+      return `macOS (Darwin ${release()})`;
+    }
+  }
+  if (os === "linux") {
+    try {
+      const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync("/etc/os-release", "utf8"));
+      if (pretty) return pretty[1];
+    } catch {
+      // No os-release: fall through to the kernel's name.
+    }
+    return `Linux ${release()}`;
+  }
+  return `${os} ${release()}`;
+}
+
+let cachedOs: string | undefined;
+
+export function detectContext(shell: Shell, cwd = process.cwd()): PromptContext {
+  cachedOs ??= osName();
+  const bsd = ["darwin", "freebsd", "openbsd", "netbsd"].includes(platform());
+  return { os: cachedOs, arch: arch(), shell, userland: bsd ? "BSD" : "GNU", cwd };
+}

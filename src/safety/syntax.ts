@@ -1,0 +1,29 @@
+import { execFile } from "node:child_process";
+import type { Shell } from "../prompt/context.js";
+import { parseBash } from "./parser.js";
+
+export type SyntaxVerdict = { ok: true; checkedBy: string } | { ok: false; reason: string } | { ok: true; checkedBy: null };
+
+function fishCheck(command: string): Promise<SyntaxVerdict> {
+  // fish's grammar is its own; only fish itself can judge it. Without fish installed we cannot.
+  return new Promise((resolve) => {
+    execFile("fish", ["--no-config", "--no-execute", "-c", command], { timeout: 2000 }, (error, _out, stderr) => {
+      if (!error) resolve({ ok: true, checkedBy: "fish" });
+      else if ((error as NodeJS.ErrnoException).code === "ENOENT") resolve({ ok: true, checkedBy: null });
+      else resolve({ ok: false, reason: stderr.split("\n")[0] || "fish rejects it" });
+    });
+  });
+}
+
+/** Does the command parse in the target shell? zsh and sh are judged by the bash grammar, which covers what models write for them. */
+export async function checkSyntax(command: string, shell: Shell): Promise<SyntaxVerdict> {
+  if (shell === "fish") return fishCheck(command);
+  const tree = await parseBash(command);
+  try {
+    if (!tree.rootNode.hasError) return { ok: true, checkedBy: "tree-sitter-bash" };
+    const bad = tree.rootNode.descendantsOfType(["ERROR", "MISSING"])[0] ?? tree.rootNode;
+    return { ok: false, reason: `does not parse as ${shell} near column ${bad.startPosition.column + 1}` };
+  } finally {
+    tree.delete();
+  }
+}

@@ -1,0 +1,191 @@
+// Runs inside a piscina worker thread. The model is loaded once and kept for every later task;
+// a task is one request. Cancellation is cooperative (an AbortSignal fed from the control port),
+// because terminating a worker while llama.cpp evaluates aborts the whole process.
+
+import { statSync } from "node:fs";
+import {
+  getLlama,
+  LlamaChatSession,
+  LlamaLogLevel,
+  readGgufFileInfo,
+  type ChatHistoryItem,
+  type Llama,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  type LlamaModel,
+} from "node-llama-cpp";
+import type { InferenceOutcome, InferenceTask, ModelOptions, WorkerEvent } from "./protocol.js";
+
+interface LoadedModel {
+  key: string;
+  llama: Llama;
+  model: LlamaModel;
+  sequence: LlamaContextSequence;
+  grammars: Map<string, Promise<LlamaGrammar>>;
+}
+
+class ModelLoadError extends Error {}
+
+const llamas = new Map<string, Promise<Llama>>();
+let loaded: Promise<LoadedModel> | undefined;
+let loadedKey = "";
+let verbose = false;
+// llama.cpp says why a load failed only in its log; keep the last lines to quote them.
+const recentErrors: string[] = [];
+
+function logger(level: LlamaLogLevel, message: string) {
+  if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+    recentErrors.push(message.trim());
+    if (recentErrors.length > 20) recentErrors.shift();
+  }
+  if (verbose && message.trim()) process.stderr.write(`llama.cpp: ${message.trimEnd()}\n`);
+}
+
+function llamaFor(options: ModelOptions): Promise<Llama> {
+  const key = `${options.gpu}:${options.threads}`;
+  let llama = llamas.get(key);
+  if (!llama) {
+    llama = getLlama({
+      gpu: options.gpu === "false" ? false : options.gpu,
+      // Only prebuilt binaries: building llama.cpp from source needs a toolchain and the network.
+      build: "never",
+      maxThreads: options.threads,
+      logLevel: LlamaLogLevel.warn,
+      logger,
+      progressLogs: false,
+      skipDownload: true,
+    });
+    llamas.set(key, llama);
+  }
+  return llama;
+}
+
+/** llama.cpp accepts a truncated file's header and fails later with a vague message; catch it here with a clear one. */
+async function checkGguf(path: string): Promise<void> {
+  let info;
+  try {
+    info = await readGgufFileInfo(path, { logWarnings: false, ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type"] });
+  } catch (error) {
+    throw new ModelLoadError(`${path} is a corrupt or truncated GGUF file (${(error as Error).message}): download it again`);
+  }
+  const lastTensorStart = Math.max(0, ...(info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
+  if (lastTensorStart >= statSync(path).size)
+    throw new ModelLoadError(`${path} is truncated: its tensors end past the end of the file; download it again`);
+}
+
+async function load(options: ModelOptions, signal: AbortSignal): Promise<LoadedModel> {
+  await checkGguf(options.path);
+  const llama = await llamaFor(options);
+  recentErrors.length = 0;
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({ modelPath: options.path, gpuLayers: options.gpuLayers, loadSignal: signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const reason = recentErrors.find((line) => /error loading model/.test(line)) ?? recentErrors.at(-1) ?? (error as Error).message;
+    throw new ModelLoadError(`llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`);
+  }
+  const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: 1 });
+  return { key: modelKey(options), llama, model, sequence: context.getSequence(), grammars: new Map() };
+}
+
+function modelKey(options: ModelOptions): string {
+  return JSON.stringify(options);
+}
+
+async function loadedModel(options: ModelOptions, signal: AbortSignal): Promise<{ model: LoadedModel; cached: boolean }> {
+  const key = modelKey(options);
+  if (loaded && loadedKey === key) {
+    try {
+      return { model: await loaded, cached: true };
+    } catch {
+      // The last load failed; try again below.
+    }
+  }
+  if (loaded) {
+    const previous = await loaded.catch(() => undefined);
+    await previous?.model.dispose();
+  }
+  loadedKey = key;
+  loaded = load(options, signal);
+  loaded.catch(() => {
+    loaded = undefined;
+  });
+  return { model: await loaded, cached: false };
+}
+
+function grammarFor(model: LoadedModel, schema: object): Promise<LlamaGrammar> {
+  const key = JSON.stringify(schema);
+  let grammar = model.grammars.get(key);
+  if (!grammar) {
+    grammar = model.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>;
+    model.grammars.set(key, grammar);
+  }
+  return grammar;
+}
+
+function history(task: InferenceTask): ChatHistoryItem[] {
+  return [
+    { type: "system", text: task.prompt.system },
+    ...task.prompt.examples.flatMap((example): ChatHistoryItem[] => [
+      { type: "user", text: example.user },
+      { type: "model", response: [example.assistant] },
+    ]),
+  ];
+}
+
+export default async function infer(task: InferenceTask): Promise<InferenceOutcome> {
+  verbose = task.verbose;
+  const abort = new AbortController();
+  const send = (event: WorkerEvent) => task.control.postMessage(event);
+  task.control.on("message", (message) => {
+    if (message === "cancel") abort.abort();
+  });
+  const started = performance.now();
+  try {
+    const { model, cached } = await loadedModel(task.model, abort.signal);
+    const loadMs = performance.now() - started;
+    send({ type: "loaded", ms: loadMs, gpu: model.llama.gpu, cached });
+    if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
+
+    const grammar = await grammarFor(model, task.schema);
+    const session = new LlamaChatSession({ contextSequence: model.sequence, autoDisposeSequence: false });
+    session.setChatHistory(history(task));
+    const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
+    const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
+    let firstToken: number | null = null;
+    send({ type: "generating" });
+    const generateStart = performance.now();
+    const text = await session.prompt(task.prompt.user, {
+      grammar,
+      maxTokens: task.maxTokens,
+      temperature: task.temperature,
+      seed: task.seed,
+      signal: abort.signal,
+      stopOnAbortSignal: true,
+      onTextChunk(chunk) {
+        firstToken ??= performance.now() - generateStart;
+        send({ type: "text", text: chunk });
+      },
+    });
+    session.dispose({ disposeSequence: false });
+    if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
+    return {
+      ok: true,
+      text,
+      cancelled: false,
+      gpu: model.llama.gpu,
+      timings: { load_ms: Math.round(loadMs), first_token_ms: firstToken && Math.round(firstToken), generate_ms: Math.round(performance.now() - generateStart) },
+      tokens: {
+        prompt: model.sequence.tokenMeter.usedInputTokens - promptTokensBefore,
+        generated: model.sequence.tokenMeter.usedOutputTokens - generatedBefore,
+      },
+    };
+  } catch (error) {
+    if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
+    const message = (error as Error).message ?? String(error);
+    return { ok: false, kind: error instanceof ModelLoadError ? "model" : "backend", message: verbose ? (error as Error).stack ?? message : message };
+  } finally {
+    task.control.close();
+  }
+}

@@ -1,0 +1,49 @@
+import type { MessagePort } from "node:worker_threads";
+import type { GpuKind } from "../config/schema.js";
+import type { ChatPrompt } from "../prompt/build.js";
+
+// What crosses between the main thread and an inference worker. Tasks travel by structured clone,
+// so everything here is plain data except the control port.
+
+export interface ModelOptions {
+  path: string;
+  gpu: GpuKind;
+  gpuLayers: "auto" | "max" | number;
+  /** Already resolved: never 0 here. */
+  threads: number;
+  contextSize: number;
+}
+
+export interface InferenceTask {
+  model: ModelOptions;
+  prompt: ChatPrompt;
+  schema: object;
+  maxTokens: number;
+  temperature: number;
+  seed: number;
+  verbose: boolean;
+  /** Main → worker: "cancel". Worker → main: WorkerEvent. */
+  control: MessagePort;
+}
+
+export type WorkerEvent =
+  | { type: "loaded"; ms: number; gpu: string | false; cached: boolean }
+  | { type: "generating" }
+  | { type: "text"; text: string };
+
+export interface InferenceTimings {
+  load_ms: number;
+  first_token_ms: number | null;
+  generate_ms: number;
+}
+
+export type InferenceOutcome =
+  | {
+      ok: true;
+      text: string;
+      cancelled: boolean;
+      gpu: string | false;
+      timings: InferenceTimings;
+      tokens: { prompt: number; generated: number };
+    }
+  | { ok: false; kind: "model" | "backend" | "cancelled"; message: string };

@@ -1,0 +1,42 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type Options, type ResultPromise } from "execa";
+import { ROOT, testModelPath, type TestModel } from "./models.js";
+
+export const CARO_BIN = join(ROOT, "bin", "caro.js");
+
+/** A fresh home for one test: its own config, cache and state folders, nothing from the developer's. */
+export function makeHome(config?: string): { home: string; configPath: string; env: Record<string, string> } {
+  const home = mkdtempSync(join(tmpdir(), "caro-test-"));
+  const configPath = join(home, ".config", "caro", "config.toml");
+  mkdirSync(join(home, ".config", "caro"), { recursive: true });
+  if (config !== undefined) writeFileSync(configPath, config);
+  const env: Record<string, string> = {
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_CACHE_HOME: join(home, ".cache"),
+    XDG_STATE_HOME: join(home, ".local", "state"),
+    XDG_RUNTIME_DIR: join(home, "run"),
+    SHELL: "/bin/bash",
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+  };
+  return { home, configPath, env };
+}
+
+/** A config that points at a generated model; one thread, because tiny models decode fastest so here. */
+export function modelConfig(model: TestModel, extra = ""): string {
+  return `[backends.embedded]\nmodel = "${testModelPath(model)}"\nthreads = 1\n${extra}`;
+}
+
+/** Runs the real CLI as a user would, never inheriting the developer's environment. */
+export function caro(args: string[], options: { env?: Record<string, string>; input?: string } & Options = {}): ResultPromise {
+  const { env, ...rest } = options;
+  return execa(process.execPath, [CARO_BIN, ...args], {
+    env: env ?? makeHome().env,
+    extendEnv: false,
+    reject: false,
+    stdin: options.input === undefined ? "ignore" : undefined,
+    ...rest,
+  } as Options) as ResultPromise;
+}
