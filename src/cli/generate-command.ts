@@ -31,11 +31,18 @@ function pickShell(flag: string | undefined): Shell {
 }
 
 function progressPrinter(verbose: boolean) {
+  let decoding = false;
   return (event: WorkerEvent) => {
     if (!verbose) return;
     if (event.type === "loaded")
       say(event.cached ? "model already loaded" : `model loaded in ${Math.round(event.ms)} ms on ${event.gpu || "the CPU"}`);
-    else if (event.type === "generating") say("generating…");
+    else if (event.type === "generating") {
+      decoding = false;
+      say("reading the prompt…");
+    } else if (event.type === "text" && !decoding) {
+      decoding = true;
+      say("decoding…");
+    }
   };
 }
 

@@ -22,6 +22,7 @@ function progressReporter(name: string) {
   return {
     update({ totalSize, downloadedSize }: { totalSize: number; downloadedSize: number }) {
       const now = Date.now();
+      if (totalSize === 0) return;
       if (now - lastPrint < (tty ? 100 : 3000) && downloadedSize < totalSize) return;
       lastPrint = now;
       const fraction = totalSize > 0 ? downloadedSize / totalSize : 0;
@@ -37,11 +38,43 @@ function progressReporter(name: string) {
   };
 }
 
+const PREFLIGHT_TIMEOUT_MS = 10_000;
+
+/** Why a network error happened, in words: fetch hides the useful part in `cause`. */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") return "no network, or the host name does not resolve";
+  if (cause?.code === "ECONNREFUSED") return "connection refused";
+  if ((error as Error).name === "TimeoutError") return `no answer within ${PREFLIGHT_TIMEOUT_MS / 1000} s`;
+  return cause?.message ?? (error as Error).message;
+}
+
+/**
+ * One quick request before the real download. node-llama-cpp's downloader retries for about twelve
+ * minutes when the host cannot be reached; a user offline should hear so in seconds, not wait.
+ */
+async function preflight(url: string, signal?: AbortSignal): Promise<void> {
+  const headers: Record<string, string> = process.env.HF_TOKEN ? { authorization: `Bearer ${process.env.HF_TOKEN}` } : {};
+  const timeout = AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS);
+  let response: Response;
+  try {
+    response = await fetch(url, { method: "HEAD", headers, redirect: "follow", signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (error) {
+    if (signal?.aborted) throw new InterruptedError();
+    throw new Error(networkReason(error));
+  }
+  if (response.status === 401 || response.status === 403)
+    throw new Error(`HTTP ${response.status}: the repository is gated or private; set HF_TOKEN to a token that can read it`);
+  if (response.status === 404) throw new Error("HTTP 404: no such file; check the model setting");
+  if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+}
+
 /** Fetches a Hugging Face GGUF with node-llama-cpp's downloader, which resumes and retries. */
 export async function downloadModel(model: HfModel, path: string, signal?: AbortSignal): Promise<void> {
   const { resolveModelFile } = await import("node-llama-cpp");
   const progress = progressReporter(basename(path));
   try {
+    await preflight(hfDownloadUrl(model), signal);
     await resolveModelFile(`hf:${model.user}/${model.repo}/${model.file}`, {
       directory: dirname(path),
       fileName: basename(path),
@@ -54,7 +87,7 @@ export async function downloadModel(model: HfModel, path: string, signal?: Abort
     progress.done();
   } catch (error) {
     progress.done();
-    if (signal?.aborted) throw new InterruptedError();
+    if (signal?.aborted || error instanceof InterruptedError) throw new InterruptedError();
     const reason = ((error as Error).message || String(error)).split("\n")[0];
     throw new ModelError(
       `could not download ${hfDownloadUrl(model)} (${reason}); fetch it by hand: ${manualDownloadCommand(model)}`,

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { parseAnswer } from "../src/prompt/answer.js";
+import { buildPrompt } from "../src/prompt/build.js";
+import type { PromptContext } from "../src/prompt/context.js";
+
+const linuxBash: PromptContext = { os: "Debian GNU/Linux 12", arch: "x64", shell: "bash", userland: "GNU", cwd: "/home/ada/src" };
+const macFish: PromptContext = { os: "macOS 15.1", arch: "arm64", shell: "fish", userland: "BSD", cwd: "/Users/ada" };
+
+describe("the prompt", () => {
+  it("names the OS, arch, shell and userland in the fixed part", () => {
+    const { system } = buildPrompt(linuxBash, "list files");
+    expect(system).toContain("bash on Debian GNU/Linux 12 (x64), with GNU command-line tools");
+    expect(system).not.toContain("{{");
+  });
+
+  it("keeps what changes per request (cwd, request) out of the fixed part and last", () => {
+    const a = buildPrompt(linuxBash, "list files");
+    const b = buildPrompt({ ...linuxBash, cwd: "/tmp" }, "delete logs");
+    expect(a.system).toBe(b.system);
+    expect(a.examples).toEqual(b.examples);
+    expect(a.user).toBe("cwd: /home/ada/src\nrequest: list files");
+    expect(a.system).not.toContain("/home/ada/src");
+  });
+
+  it("picks fish syntax and BSD options for fish on macOS", () => {
+    const { system, examples } = buildPrompt(macFish, "x");
+    const answers = examples.map((e) => e.assistant).join("\n");
+    expect(system).toContain("fish is not POSIX");
+    expect(system).toContain("BSD sed needs");
+    expect(answers).toContain("set NAME world");
+    expect(answers).toContain("sed -i ''");
+    expect(answers).not.toContain("NAME=world");
+    expect(answers).not.toContain("ss -ltnp");
+  });
+
+  it("picks POSIX syntax and GNU options for bash on Linux", () => {
+    const answers = buildPrompt(linuxBash, "x").examples.map((e) => e.assistant).join("\n");
+    expect(answers).toContain("NAME=world");
+    expect(answers).toContain("sed -i 's/foo/bar/g'");
+    expect(answers).not.toContain("set NAME world");
+  });
+
+  it("has examples whose answers are the JSON the model must give", () => {
+    for (const example of buildPrompt(linuxBash, "x").examples) expect(() => parseAnswer(example.assistant)).not.toThrow();
+  });
+});
+
+describe("parseAnswer", () => {
+  it("reads strict JSON", () => {
+    expect(parseAnswer('{"command": "ls -la"}')).toEqual({ command: "ls -la", explanation: "" });
+  });
+
+  it("reads the first object inside chatter", () => {
+    expect(parseAnswer('Sure! {"command": "du -sh .", "explanation": "disk usage"} Hope it helps')).toEqual({
+      command: "du -sh .",
+      explanation: "disk usage",
+    });
+  });
+
+  it("refuses JSON without a command string", () => {
+    expect(() => parseAnswer('{"cmd": "ls"}')).toThrow(/not the JSON that was asked for/);
+    expect(() => parseAnswer("ls -la")).toThrow(/not the JSON/);
+  });
+});
