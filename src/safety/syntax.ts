@@ -8,9 +8,10 @@ function fishCheck(command: string): Promise<SyntaxVerdict> {
   // fish's grammar is its own; only fish itself can judge it. Without fish installed we cannot.
   return new Promise((resolve) => {
     execFile("fish", ["--no-config", "--no-execute", "-c", command], { timeout: 2000 }, (error, _out, stderr) => {
-      if (!error) resolve({ ok: true, checkedBy: "fish" });
-      else if ((error as NodeJS.ErrnoException).code === "ENOENT") resolve({ ok: true, checkedBy: null });
-      else resolve({ ok: false, reason: stderr.split("\n")[0] || "fish rejects it" });
+      if ((error as NodeJS.ErrnoException | null)?.code === "ENOENT") resolve({ ok: true, checkedBy: null });
+      // fish 3.6 reports parse errors on stderr yet exits 0 under --no-execute: judge by both.
+      else if (!error && stderr.trim() === "") resolve({ ok: true, checkedBy: "fish" });
+      else resolve({ ok: false, reason: `does not parse as fish: ${stderr.split("\n")[0].replace(/^fish: /, "") || "fish rejects it"}` });
     });
   });
 }
