@@ -66,7 +66,7 @@ export async function answerRequest(options: RequestOptions): Promise<CaroAnswer
   const backend = selectBackend(options.settings, options.verbose);
   try {
     const { answer, raw, attempts } = await attempt(backend, options);
-    const rating = await rateCommand(answer.command, options.shell);
+    const rating = await rateCommand(answer.command, options.shell, process.cwd());
     return {
       command: answer.command,
       explanation: answer.explanation,

@@ -7,6 +7,7 @@ import { generateCommand, runGenerate } from "./generate-command.js";
 // a request that starts with one of these words needs quotes: caro "check disk usage".
 const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
   config: async (argv) => (await import("./config-command.js")).runConfig(argv),
+  check: async (argv) => (await import("./check-command.js")).runCheck(argv),
 };
 
 function version(): string {
@@ -17,7 +18,9 @@ function version(): string {
 async function printHelp(): Promise<void> {
   const usage = await renderUsage(generateCommand);
   process.stdout.write(
-    `${usage}\n\nCOMMANDS\n\n  caro config path|show    Where the config file is, and the effective settings\n\n` +
+    `${usage}\n\nCOMMANDS\n\n` +
+      `  caro check -- '<command>'  Rate a command's risk without running it (--json, --stdin, --shell)\n` +
+      `  caro config path|show      Where the config file is, and the effective settings\n\n` +
       `Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted.\n`,
   );
 }

@@ -1,0 +1,36 @@
+import { createInterface } from "node:readline";
+import { UsageError } from "../errors.js";
+import { SHELLS, type Shell } from "../prompt/context.js";
+import { rateCommand } from "../safety/rate.js";
+import { parseStrict } from "./args.js";
+
+const checkArgs = {
+  command: { type: "positional", required: false, description: "The command to rate (after --)" },
+  json: { type: "boolean", description: "Print {command, risk, reasons} as JSON" },
+  shell: { type: "string", description: `Shell whose syntax the command is in: ${SHELLS.join(", ")} (default bash)` },
+  stdin: { type: "boolean", description: "Rate one command per line of stdin, one JSON object per line" },
+} as const;
+
+const usage = "usage: caro check [--json] [--shell bash] -- '<command>'  or  caro check --stdin < commands.txt";
+
+/** `caro check`: rates any command without running it. Exit 0 whatever the rating. */
+export async function runCheck(argv: string[]): Promise<void> {
+  const args = parseStrict(argv, checkArgs);
+  const shell = (args.shell ?? "bash") as Shell;
+  if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`unknown shell "${shell}": use one of ${SHELLS.join(", ")}`);
+  const cwd = process.cwd();
+  if (args.stdin) {
+    if (args._.length > 0) throw new UsageError(`--stdin takes no command argument: ${usage}`);
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      if (line.trim() === "") continue;
+      const rating = await rateCommand(line, shell, cwd);
+      process.stdout.write(`${JSON.stringify({ command: line, ...rating })}\n`);
+    }
+    return;
+  }
+  const command = args._.join(" ");
+  if (command.trim() === "") throw new UsageError(`no command to rate: ${usage}`);
+  const rating = await rateCommand(command, shell, cwd);
+  if (args.json) process.stdout.write(`${JSON.stringify({ command, ...rating })}\n`);
+  else process.stdout.write(`${rating.risk}\n${rating.reasons.map((r) => `  - ${r}\n`).join("")}`);
+}

@@ -1,0 +1,86 @@
+import type { Word } from "./words.js";
+
+/** What a path argument points at, coarsely, for judging what deleting or changing it does. */
+export type PathKind =
+  | "root" // "/" itself, or everything in it
+  | "home" // a home directory itself, or everything in it
+  | "system" // a system folder itself, or everything in it
+  | "critical-file" // /etc/passwd and friends
+  | "device" // a disk or partition
+  | "drive" // a Windows drive root
+  | "in-system" // something inside a system folder
+  | "in-home" // something inside the home directory
+  | "temporary" // under a tmp or cache folder
+  | "cwd" // the current folder, or everything in it
+  | "parent" // the parent folder, or everything in it
+  | "unknown-prefix" // "$X/…": if $X is empty, this is an absolute path
+  | "unknown" // only known at run time
+  | "elsewhere" // an absolute path outside the folders above
+  | "local"; // a named path under the current folder
+
+export interface PathInfo {
+  kind: PathKind;
+  /** Ends in a glob that takes in a whole folder's contents, or matches many names. */
+  glob: boolean;
+  path: string;
+}
+
+const SYSTEM_DIRS = new Set([
+  "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc", "/sbin", "/srv",
+  "/sys", "/usr", "/var", "/snap", "/Users", "/System", "/Library", "/Applications", "/private", "/cores",
+  "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/share", "/usr/include", "/usr/local/bin",
+  "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/mail", "/var/www", "/etc/ssh", "/etc/sudoers.d",
+  "/System/Library", "/private/etc", "/private/var",
+]);
+
+const CRITICAL_FILES = new Set(["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab", "/private/etc/sudoers"]);
+const DEVICE = /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper\/|loop\d|dm-\d)/;
+const HOME_DIR = /^(~|\/home\/[^/*]+|\/Users\/[^/*]+|\/root)$/;
+const WHOLE_FOLDER_GLOB = /\/(\*|\.\*|\*\*|\.\[!.\]\*)$/;
+
+function normalize(text: string): string {
+  let path = text.replace(/\/\.(?=\/|$)/g, "").replace(/\/{2,}/g, "/");
+  while (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+  return path === "" ? "/" : path;
+}
+
+/**
+ * `cwd`, when known, is where the command will run: `rm -rf ./*` in the home directory wipes it,
+ * so paths relative to a home, system folder or / take that folder's kind.
+ */
+export function classifyPath(word: Word, cwd?: string): PathInfo {
+  const raw = word.text;
+  if (raw === "") return { kind: "unknown", glob: false, path: raw };
+  if (cwd && !raw.startsWith("/") && !raw.startsWith("~") && !raw.startsWith("$")) {
+    const where = classifyPath({ text: cwd, unknown: [] });
+    if (["root", "home", "system"].includes(where.kind)) {
+      const relative = classifyPath(word);
+      if (relative.kind === "cwd") return { ...where, glob: relative.glob, path: `${raw} (in ${cwd})` };
+    }
+  }
+  if (/^[A-Za-z]:[\\/]?\*?(\.\*)?$/.test(raw)) return { kind: "drive", glob: raw.includes("*"), path: raw };
+  const path = normalize(raw);
+  const glob = /[*?[]/.test(path);
+  const info = (kind: PathKind) => ({ kind, glob, path });
+  if (path.startsWith("$")) return info(/^\$[^/]*\//.test(raw) ? "unknown-prefix" : "unknown");
+  if (word.unknown.length > 0 && !path.startsWith("/") && !path.startsWith("~")) return info("unknown");
+  const folder = WHOLE_FOLDER_GLOB.test(path) ? path.replace(WHOLE_FOLDER_GLOB, "") || "/" : path;
+  const wholeFolder = folder !== path;
+  if (path === "/" || (wholeFolder && folder === "/")) return info("root");
+  if (HOME_DIR.test(path) || (wholeFolder && HOME_DIR.test(folder))) return info("home");
+  if (CRITICAL_FILES.has(path)) return info("critical-file");
+  if (DEVICE.test(path)) return info("device");
+  if (/^(\/|~\/)(.*\/)?(tmp|temp|cache|\.cache)(\/|$)/i.test(path) && path !== "/tmp") return info("temporary");
+  if (SYSTEM_DIRS.has(path) || (wholeFolder && SYSTEM_DIRS.has(folder))) return info("system");
+  if ([...SYSTEM_DIRS].some((dir) => path.startsWith(`${dir}/`))) return info("in-system");
+  if (path.startsWith("~/")) return info("in-home");
+  if (path.startsWith("/")) return info("elsewhere");
+  if ([".", "*", ".*", "**", "./*", "./.*"].includes(path)) return info("cwd");
+  if (path === ".." || path === "../*" || path === "../.*") return info("parent");
+  return info("local");
+}
+
+/** Shell history files: emptying or deleting one erases what the user ran. */
+export function isHistoryFile(word: Word): boolean {
+  return /(^|\/)(\.bash_history|\.zsh_history|\.history|\.sh_history|fish_history)$/.test(word.text) || word.text === "$HISTFILE";
+}
