@@ -15,7 +15,7 @@ function expectOneLineFailure(result: { exitCode?: number; stdout: unknown; stde
 
 describe("bad models", () => {
   it("a missing path: one line naming it and the fix", async () => {
-    const result = await caro(["--model", "/nowhere/model.gguf", "list", "files"]);
+    const result = await caro(["--backend", "embedded", "--model", "/nowhere/model.gguf", "list", "files"]);
     expectOneLineFailure(result, /^caro: model file not found: \/nowhere\/model\.gguf: set --model/);
   });
 
@@ -42,9 +42,9 @@ describe("bad models", () => {
   });
 
   it("shows the stack trace only with --verbose", async () => {
-    const quiet = await caro(["--model", "/nowhere/model.gguf", "list"]);
+    const quiet = await caro(["--backend", "embedded", "--model", "/nowhere/model.gguf", "list"]);
     expect(quiet.stderr).not.toMatch(/\n\s+at /);
-    const verbose = await caro(["--verbose", "--model", "/nowhere/model.gguf", "list"]);
+    const verbose = await caro(["--verbose", "--backend", "embedded", "--model", "/nowhere/model.gguf", "list"]);
     expect(verbose.exitCode).toBe(1);
     expect(verbose.stderr).toMatch(/\n\s+at /);
   });
@@ -81,7 +81,7 @@ describe("the model is fetched on first use", () => {
 
   it("a file the hub does not have: one line with the manual command", async () => {
     server = await serve((_req, res) => res.writeHead(404).end());
-    const { env, home } = makeHome(`[backends.embedded]\nmodel = "hf:test-user/test-repo/missing.gguf"\n`);
+    const { env, home } = makeHome(`backend = "embedded"\n[backends.embedded]\nmodel = "hf:test-user/test-repo/missing.gguf"\n`);
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: server.url } });
     expectOneLineFailure(result, /HTTP 404.*fetch it by hand: mkdir -p .* && curl -L -o .*missing\.gguf' '.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf'$/);
     expect(existsSync(join(home, ".cache", "caro", "models", "missing.gguf"))).toBe(false);
@@ -91,9 +91,17 @@ describe("the model is fetched on first use", () => {
     const closed = await serve(() => undefined);
     const url = closed.url;
     await closed.close();
-    const { env } = makeHome();
+    const { env } = makeHome('backend = "embedded"\n');
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: url } });
     expectOneLineFailure(result, /connection refused.*curl -L -o .*qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf/);
+  });
+
+  it("under auto, offline with no other backend: why each was passed over, and the manual command", async () => {
+    const closed = await serve(() => undefined);
+    await closed.close();
+    const { env } = makeHome(`[backends.ollama]\nhost = "${closed.url}"\n`);
+    const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: closed.url } });
+    expectOneLineFailure(result, /^caro: no backend can answer \(embedded: qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf is not downloaded and cannot be fetched now \(connection refused\); ollama: .*\): fetch the model by hand \(mkdir -p .* && curl -L -o .*\)/);
   });
 });
 

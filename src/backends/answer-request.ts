@@ -1,4 +1,4 @@
-import type { Settings } from "../config/schema.js";
+import type { LoadedConfig } from "../config/load.js";
 import { BackendError } from "../errors.js";
 import { buildPrompt } from "../prompt/build.js";
 import { detectContext, type Shell } from "../prompt/context.js";
@@ -6,17 +6,18 @@ import { answerSchema, parseAnswer, type Answer } from "../prompt/answer.js";
 import { rateCommand, type Risk } from "../safety/rate.js";
 import { checkSyntax } from "../safety/syntax.js";
 import type { WorkerEvent } from "../worker/protocol.js";
-import { selectBackend } from "./select.js";
+import { selectBackend, type PassedOver } from "./select.js";
 import type { Backend, RawAnswer } from "./types.js";
 
 export interface RequestOptions {
   request: string;
   shell: Shell;
-  settings: Settings;
+  config: LoadedConfig;
   explain: boolean;
   verbose: boolean;
   signal?: AbortSignal;
   onEvent?: (event: WorkerEvent) => void;
+  onSelected?: (backend: string, passedOver: PassedOver[]) => void;
 }
 
 /** What `caro --json` prints. */
@@ -27,8 +28,10 @@ export interface CaroAnswer {
   reasons: string[];
   backend: string;
   model: string;
-  gpu: string | false;
+  gpu: string | false | null;
   timings: Record<string, number | null>;
+  /** Under auto: the backends tried first, and why each could not serve. */
+  passed_over: PassedOver[];
 }
 
 const ATTEMPTS = 2;
@@ -63,7 +66,8 @@ async function attempt(backend: Backend, options: RequestOptions): Promise<{ ans
 /** One request, start to finish: prompt, backend, parse, check, retry once, rate. */
 export async function answerRequest(options: RequestOptions): Promise<CaroAnswer> {
   const started = performance.now();
-  const backend = selectBackend(options.settings, options.verbose);
+  const { backend, passedOver } = await selectBackend(options.config, options.verbose);
+  options.onSelected?.(backend.name, passedOver);
   try {
     const { answer, raw, attempts } = await attempt(backend, options);
     const rating = await rateCommand(answer.command, options.shell, process.cwd());
@@ -76,6 +80,7 @@ export async function answerRequest(options: RequestOptions): Promise<CaroAnswer
       model: raw.model,
       gpu: raw.gpu,
       timings: { total_ms: Math.round(performance.now() - started), attempts, ...raw.timings },
+      passed_over: passedOver,
     };
   } finally {
     await backend.close();

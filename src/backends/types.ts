@@ -14,7 +14,8 @@ export interface GenerateRequest {
 export interface RawAnswer {
   text: string;
   model: string;
-  gpu: string | false;
+  /** The GPU llama.cpp uses, false for the CPU, null where a server does the work and does not say. */
+  gpu: string | false | null;
   timings: Record<string, number | null>;
 }
 

@@ -1,6 +1,6 @@
 import { stringify } from "smol-toml";
 import { loadConfig } from "../config/load.js";
-import { settingKeys, settingSpecs } from "../config/schema.js";
+import { SECRET_KEYS, settingKeys, settingSpecs } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
 import { warn } from "./output.js";
@@ -21,7 +21,7 @@ export async function runConfig(argv: string[]): Promise<void> {
   for (const line of config.warnings) warn(line);
   process.stdout.write(`# ${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}\n`);
   for (const key of settingKeys) {
-    const value = config.settings[key];
+    const value = SECRET_KEYS.has(key) && config.settings[key] ? "(set, hidden)" : config.settings[key];
     const env = settingSpecs[key].env;
     const source = config.sources[key] === "env" && env ? `$${env}` : config.sources[key];
     // smol-toml renders each value exactly as it would be written in the file.

@@ -54,27 +54,35 @@ function printAnswer(answer: CaroAnswer, json: boolean, verbose: boolean): void 
   process.stdout.write(`${answer.command}\n`);
   if (answer.explanation) say(answer.explanation);
   say(`risk ${answer.risk}${answer.reasons.length ? `: ${answer.reasons.join("; ")}` : ""}`);
-  if (verbose) say(`${answer.backend} · ${answer.model} · ${answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`);
+  if (verbose) say(`${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`);
 }
 
 /** `caro <request>`: the command on stdout, or one JSON object with --json. */
 export async function runGenerate(argv: string[], signal: AbortSignal): Promise<void> {
   const args = parseStrict(argv, generateArgs);
   const shell = pickShell(args.shell);
-  const flags: FlagValues = { backend: args.backend, "backends.embedded.model": args.model };
+  // --model names the model of whichever backend is chosen by name; under auto, the embedded one's.
+  const named = loadConfig({ backend: args.backend }).settings.backend;
+  const modelKey = named === "ollama" || named === "vllm" ? (`backends.${named}.model` as const) : "backends.embedded.model";
+  const flags: FlagValues = { backend: args.backend, [modelKey]: args.model };
   const config = loadConfig(flags);
   for (const line of config.warnings) warn(line);
   const request = await readRequest(args._);
   const verbose = Boolean(args.verbose);
-  if (verbose) say(`backend ${config.settings.backend} (${config.sources.backend}), model ${config.settings["backends.embedded.model"]}`);
+  if (verbose) say(`backend setting ${config.settings.backend} (${config.sources.backend})`);
   const answer = await answerRequest({
     request,
     shell,
-    settings: config.settings,
+    config,
     explain: Boolean(args.explain),
     verbose,
     signal,
     onEvent: progressPrinter(verbose),
+    onSelected(backend, passedOver) {
+      if (!verbose) return;
+      for (const p of passedOver) say(`passed over ${p.backend}: ${p.reason}`);
+      say(`backend ${backend}`);
+    },
   });
   printAnswer(answer, Boolean(args.json), verbose);
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from "../errors.js";
 
 export const DEFAULT_MODEL = "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
-export const BACKENDS = ["auto", "embedded"] as const;
+export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
 export const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
 export type Backend = (typeof BACKENDS)[number];
@@ -16,6 +16,15 @@ export interface Settings {
   "backends.embedded.threads": number;
   "backends.embedded.context_size": number;
   "backends.embedded.workers": number;
+  "backends.ollama.enabled": boolean;
+  "backends.ollama.host": string;
+  "backends.ollama.model": string;
+  "backends.ollama.timeout": number;
+  "backends.vllm.enabled": boolean;
+  "backends.vllm.url": string;
+  "backends.vllm.model": string;
+  "backends.vllm.api_key": string;
+  "backends.vllm.timeout": number;
 }
 
 export type SettingKey = keyof Settings;
@@ -45,6 +54,45 @@ const wholeNumber =
       throw new Error(`must be a whole number of at least ${min}`);
     return value;
   };
+
+const boolean = (raw: unknown): boolean => {
+  if (typeof raw === "boolean") return raw;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new Error("must be true or false");
+};
+
+const anyString = (raw: unknown): string => {
+  if (typeof raw !== "string") throw new Error("must be a string");
+  return raw;
+};
+
+const httpUrl = (raw: unknown): string => {
+  const value = nonEmptyString(raw);
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+  } catch {
+    throw new Error("must be an http:// or https:// URL");
+  }
+  return value.replace(/\/+$/, "");
+};
+
+/** Ollama's own OLLAMA_HOST may be "host:port", "0.0.0.0" or a URL; make it a URL to connect to. */
+export function ollamaUrl(raw: unknown): string {
+  let value = nonEmptyString(raw).trim();
+  if (!/^https?:\/\//.test(value)) value = `http://${value}`;
+  const url = new URL(value);
+  if (url.hostname === "0.0.0.0") url.hostname = "127.0.0.1";
+  if (url.port === "" && !/:\d+(\/|$)/.test(value.replace(/^https?:\/\//, ""))) url.port = "11434";
+  return url.toString().replace(/\/+$/, "");
+}
+
+const seconds = (raw: unknown): number => {
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !(value > 0)) throw new Error("must be a number of seconds above 0");
+  return value;
+};
 
 const nonEmptyString = (raw: unknown): string => {
   if (typeof raw !== "string" || raw.trim() === "") throw new Error("must be a non-empty string");
@@ -89,7 +137,30 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     parse: wholeNumber(1),
     help: "worker threads, each holding its own copy of the model",
   },
+  "backends.ollama.enabled": { default: true, parse: boolean, help: "let auto use Ollama when a server answers" },
+  "backends.ollama.host": {
+    default: "http://localhost:11434",
+    env: "OLLAMA_HOST",
+    parse: (raw) => {
+      try {
+        return ollamaUrl(raw);
+      } catch (error) {
+        throw new Error((error as Error).message.startsWith("must") ? (error as Error).message : "must be a host:port or an http:// URL");
+      }
+    },
+    help: "where Ollama listens",
+  },
+  "backends.ollama.model": { default: "qwen2.5-coder:1.5b", parse: nonEmptyString, help: "an Ollama model name" },
+  "backends.ollama.timeout": { default: 30, parse: seconds, help: "seconds to wait for Ollama's first byte" },
+  "backends.vllm.enabled": { default: true, parse: boolean, help: "let auto use this server when configured" },
+  "backends.vllm.url": { default: "http://localhost:8000", parse: httpUrl, help: "an OpenAI-compatible server (vLLM, llama-server, …)" },
+  "backends.vllm.model": { default: "", parse: anyString, help: "empty: the first id GET /v1/models lists" },
+  "backends.vllm.api_key": { default: "", env: "CARO_VLLM_API_KEY", parse: anyString, help: "sent as a Bearer token" },
+  "backends.vllm.timeout": { default: 30, parse: seconds, help: "seconds to wait for the server's first byte" },
 };
+
+/** Settings that must never be printed in full. */
+export const SECRET_KEYS: ReadonlySet<SettingKey> = new Set(["backends.vllm.api_key"]);
 
 export const settingKeys = Object.keys(settingSpecs) as SettingKey[];
 

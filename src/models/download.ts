@@ -53,9 +53,9 @@ function networkReason(error: unknown): string {
  * One quick request before the real download. node-llama-cpp's downloader retries for about twelve
  * minutes when the host cannot be reached; a user offline should hear so in seconds, not wait.
  */
-async function preflight(url: string, signal?: AbortSignal): Promise<void> {
+async function preflight(url: string, signal?: AbortSignal, timeoutMs = PREFLIGHT_TIMEOUT_MS): Promise<void> {
   const headers: Record<string, string> = process.env.HF_TOKEN ? { authorization: `Bearer ${process.env.HF_TOKEN}` } : {};
-  const timeout = AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS);
+  const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
     response = await fetch(url, { method: "HEAD", headers, redirect: "follow", signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
@@ -67,6 +67,16 @@ async function preflight(url: string, signal?: AbortSignal): Promise<void> {
     throw new Error(`HTTP ${response.status}: the repository is gated or private; set HF_TOKEN to a token that can read it`);
   if (response.status === 404) throw new Error("HTTP 404: no such file; check the model setting");
   if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+}
+
+/** Why a model could not be fetched now, or null when it can: for choosing a backend without downloading. */
+export async function whyNotFetchable(model: HfModel, timeoutMs = 3000): Promise<string | null> {
+  try {
+    await preflight(hfDownloadUrl(model), undefined, timeoutMs);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 /** Fetches a Hugging Face GGUF with node-llama-cpp's downloader, which resumes and retries. */

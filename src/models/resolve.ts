@@ -22,14 +22,17 @@ export function checkModelFile(path: string): void {
     throw new ModelError(`${path} is not a GGUF model file: download a .gguf model (for example with caro's default model setting)`);
 }
 
+/** A local model path from the setting (not an hf: URI), checked. */
+export function resolveModelPath(spec: string): string {
+  const path = resolve(spec.replace(/^~(?=\/|$)/, homedir()));
+  checkModelFile(path);
+  return path;
+}
+
 /** Turns the model setting into a local file, downloading a Hugging Face model on first use. */
 export async function resolveModel(spec: string, options: { signal?: AbortSignal } = {}): Promise<string> {
   const hf = parseHfUri(spec);
-  if (!hf) {
-    const path = resolve(spec.replace(/^~(?=\/|$)/, homedir()));
-    checkModelFile(path);
-    return path;
-  }
+  if (!hf) return resolveModelPath(spec);
   const path = cachedModelPath(hf);
   if (!existsSync(path)) await downloadModel(hf, path, options.signal);
   checkModelFile(path);

@@ -68,3 +68,15 @@ export function buildPrompt(context: PromptContext, request: string): ChatPrompt
   }).trim();
   return { system, examples: parseExamples(examplePart, context), user: userMessage(request, context.cwd) };
 }
+
+/** The same chat as OpenAI-style messages, for servers that take them (Ollama, vLLM). */
+export function chatMessages(prompt: ChatPrompt): { role: "system" | "user" | "assistant"; content: string }[] {
+  return [
+    { role: "system", content: prompt.system },
+    ...prompt.examples.flatMap((e) => [
+      { role: "user" as const, content: e.user },
+      { role: "assistant" as const, content: e.assistant },
+    ]),
+    { role: "user", content: prompt.user },
+  ];
+}

@@ -1,0 +1,100 @@
+import type { Settings } from "../config/schema.js";
+import { BackendError } from "../errors.js";
+import { chatMessages } from "../prompt/build.js";
+import { getJson, HttpFailure, lines, postStream, serverMessage } from "./http.js";
+import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
+
+const TEMPERATURE = 0.2;
+const MAX_TOKENS = 512;
+
+/** Is an Ollama server answering? A short GET, so `auto` can move on quickly when none is. */
+export async function ollamaAnswers(host: string, timeoutMs = 300): Promise<boolean> {
+  const version = (await getJson(`${host}/api/version`, timeoutMs)) as { version?: unknown } | null;
+  return typeof version?.version === "string";
+}
+
+interface OllamaChunk {
+  message?: { content?: string };
+  done?: boolean;
+  error?: string;
+  prompt_eval_count?: number;
+  eval_count?: number;
+  total_duration?: number;
+  load_duration?: number;
+}
+
+/** Ollama's /api/chat, streamed, with the answer held to the JSON schema (Ollama's structured outputs). */
+export class OllamaBackend implements Backend {
+  readonly name = "ollama";
+  private readonly host: string;
+  private readonly model: string;
+  private readonly timeoutMs: number;
+
+  constructor(
+    settings: Settings,
+    private readonly configPath: string,
+  ) {
+    this.host = settings["backends.ollama.host"];
+    this.model = settings["backends.ollama.model"];
+    this.timeoutMs = settings["backends.ollama.timeout"] * 1000;
+  }
+
+  private explain(error: unknown): Error {
+    if (!(error instanceof HttpFailure)) return error as Error;
+    if (error.kind === "refused" || error.kind === "network") return new BackendError(`Ollama is not running at ${this.host}: start it with "ollama serve"`);
+    if (error.kind === "timeout")
+      return new BackendError(`Ollama did not answer within ${this.timeoutMs / 1000} s: raise [backends.ollama] timeout in ${this.configPath}`);
+    const message = serverMessage(error.body);
+    if (error.status === 404 || /model .*not found/i.test(message)) return new BackendError(`Ollama has no model "${this.model}": run "ollama pull ${this.model}"`);
+    return new BackendError(`Ollama answered HTTP ${error.status}: ${message}`);
+  }
+
+  async generate(request: GenerateRequest): Promise<RawAnswer> {
+    const started = performance.now();
+    let firstToken: number | null = null;
+    let text = "";
+    let final: OllamaChunk | undefined;
+    const body = {
+      model: this.model,
+      messages: chatMessages(request.prompt),
+      format: request.schema,
+      stream: true,
+      options: { temperature: TEMPERATURE, seed: request.seed, num_predict: MAX_TOKENS },
+    };
+    request.onEvent?.({ type: "generating" });
+    try {
+      for await (const line of lines(postStream(`${this.host}/api/chat`, body, { signal: request.signal, timeoutMs: this.timeoutMs }))) {
+        let chunk: OllamaChunk;
+        try {
+          chunk = JSON.parse(line) as OllamaChunk;
+        } catch {
+          throw new BackendError(`Ollama sent a reply caro cannot read: ${JSON.stringify(line.slice(0, 80))}`);
+        }
+        if (chunk.error) throw new BackendError(`Ollama failed: ${chunk.error}`);
+        const piece = chunk.message?.content ?? "";
+        if (piece) {
+          firstToken ??= performance.now() - started;
+          text += piece;
+          request.onEvent?.({ type: "text", text: piece });
+        }
+        if (chunk.done) final = chunk;
+      }
+    } catch (error) {
+      throw this.explain(error);
+    }
+    if (!final) throw new BackendError("Ollama closed the connection before finishing its answer");
+    return {
+      text,
+      model: this.model,
+      gpu: null,
+      timings: {
+        first_token_ms: firstToken === null ? null : Math.round(firstToken),
+        generate_ms: Math.round(performance.now() - started),
+        prompt_tokens: final.prompt_eval_count ?? null,
+        generated_tokens: final.eval_count ?? null,
+      },
+    };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,157 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { serve, type TestServer } from "./http.js";
+
+// Stand-ins for Ollama and OpenAI-compatible servers (vLLM), on 127.0.0.1 at a random port.
+// They speak the real wire formats, byte for byte, so caro's clients are tested as they will run.
+
+export interface ChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+  [key: string]: unknown;
+}
+
+export interface StandinOptions {
+  /** The assistant's whole reply for a request; by default a JSON answer from `commands`. */
+  reply?: (request: ChatRequest) => string;
+  /** Known answers by request text (the words after "request: "). */
+  commands?: Record<string, string>;
+  /** Models the server has; others get its "not found" error. */
+  models?: string[];
+  /** Answer every chat with this status and body instead. */
+  fail?: { status: number; body: string };
+  /** Wait this long before the first byte. */
+  firstByteDelayMs?: number;
+  /** Send the body in pieces of this many bytes (1 splits every UTF-8 character and JSON string). */
+  chunkBytes?: number;
+  /** Wait between pieces. */
+  chunkDelayMs?: number;
+  /** Send this instead of a well-formed body. */
+  malformed?: string;
+  /** Ollama: answer with one JSON object, as with "stream": false, whatever was asked. */
+  single?: boolean;
+}
+
+export interface Standin extends TestServer {
+  chats: ChatRequest[];
+  /** Connections closed by the client before the reply ended (a cancel). */
+  aborted: number;
+}
+
+export function requestText(request: ChatRequest): string {
+  const last = request.messages.at(-1)?.content ?? "";
+  return /request: ([\s\S]*)$/.exec(last)?.[1] ?? last;
+}
+
+function defaultReply(options: StandinOptions) {
+  return (request: ChatRequest) => {
+    const text = requestText(request);
+    const command = options.commands?.[text] ?? `echo ${JSON.stringify(text)}`;
+    return JSON.stringify({ command });
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Writes a body in pieces, so the client sees it split where the test wants. */
+async function sendPieces(res: ServerResponse, body: string, options: StandinOptions, state: { aborted: number }): Promise<void> {
+  const bytes = Buffer.from(body, "utf8");
+  const size = options.chunkBytes ?? bytes.length;
+  let closed = false;
+  res.on("close", () => {
+    if (!res.writableFinished) {
+      closed = true;
+      state.aborted++;
+    }
+  });
+  for (let i = 0; i < bytes.length && !closed; i += size) {
+    res.write(bytes.subarray(i, i + size));
+    if (options.chunkDelayMs) await sleep(options.chunkDelayMs);
+    else await new Promise((resolve) => setImmediate(resolve));
+  }
+  if (!closed) res.end();
+}
+
+function withState(server: TestServer, state: { chats: ChatRequest[]; aborted: number }): Standin {
+  return Object.defineProperties(server, {
+    chats: { value: state.chats },
+    aborted: { get: () => state.aborted },
+  }) as Standin;
+}
+
+/** Splits a reply into token-like pieces, the way a model streams it. */
+function tokens(text: string): string[] {
+  return text.match(/.{1,4}/gsu) ?? [];
+}
+
+export async function ollamaStandin(options: StandinOptions = {}): Promise<Standin> {
+  const state = { chats: [] as ChatRequest[], aborted: 0 };
+  const reply = options.reply ?? defaultReply(options);
+  const server = await serve(async (req, res) => {
+    if (req.method === "GET" && req.url === "/api/version") return void res.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.5.7"}');
+    if (req.method === "GET" && req.url === "/api/tags")
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ models: (options.models ?? ["qwen2.5-coder:1.5b"]).map((name) => ({ name, model: name })) }));
+    if (req.method !== "POST" || req.url !== "/api/chat") return void res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
+    const request = JSON.parse(await readBody(req)) as ChatRequest;
+    state.chats.push(request);
+    if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
+    if (options.fail) return void res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
+    const models = options.models ?? ["qwen2.5-coder:1.5b"];
+    if (!models.includes(request.model))
+      return void res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `model "${request.model}" not found, try pulling it first` }));
+    const created = new Date().toISOString();
+    const text = reply(request);
+    const stats = { total_duration: 812345678, load_duration: 12345678, prompt_eval_count: 412, prompt_eval_duration: 300000000, eval_count: tokens(text).length, eval_duration: 500000000 };
+    let body: string;
+    if (options.malformed !== undefined) body = options.malformed;
+    else if (request.stream === false || options.single)
+      body = `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: text }, done_reason: "stop", done: true, ...stats })}`;
+    else
+      body =
+        tokens(text).map((t) => `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`).join("") +
+        `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, ...stats })}\n`;
+    res.writeHead(200, { "content-type": request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson" });
+    await sendPieces(res, body, options, state);
+  });
+  return withState(server, state);
+}
+
+export async function openaiStandin(options: StandinOptions & { apiKey?: string; rejectSchema?: boolean } = {}): Promise<Standin> {
+  const state = { chats: [] as ChatRequest[], aborted: 0 };
+  const reply = options.reply ?? defaultReply(options);
+  const models = options.models ?? ["Qwen/Qwen2.5-Coder-1.5B-Instruct"];
+  const json = (res: ServerResponse, status: number, value: unknown) => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+  const server = await serve(async (req, res) => {
+    if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`)
+      return json(res, 401, { error: { message: "Unauthorized", type: "invalid_request_error" } });
+    if (req.method === "GET" && req.url === "/v1/models")
+      return json(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: "vllm" })) });
+    if (req.method !== "POST" || req.url !== "/v1/chat/completions") return json(res, 404, { detail: "Not Found" });
+    const request = JSON.parse(await readBody(req)) as ChatRequest;
+    state.chats.push(request);
+    if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
+    if (options.fail) return void res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
+    if (options.rejectSchema && request.response_format)
+      return json(res, 400, { object: "error", message: "response_format json_schema is not supported", type: "BadRequestError", param: null, code: 400 });
+    if (!models.includes(request.model))
+      return json(res, 404, { object: "error", message: `The model \`${request.model}\` does not exist.`, type: "NotFoundError", param: null, code: 404 });
+    const text = request.response_format ? reply(request) : `Sure, here it is: ${reply(request)}`;
+    const base = { id: "chatcmpl-caro", object: "chat.completion.chunk", created: 1700000000, model: request.model };
+    const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
+    const body =
+      options.malformed ??
+      event({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }) +
+        tokens(text).map((t) => event({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] })).join("") +
+        event({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] }) +
+        event({ ...base, choices: [], usage: { prompt_tokens: 412, total_tokens: 412 + tokens(text).length, completion_tokens: tokens(text).length } }) +
+        "data: [DONE]\n\n";
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    await sendPieces(res, body, options, state);
+  });
+  return withState(server, state);
+}

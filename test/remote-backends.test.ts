@@ -1,0 +1,290 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { serve } from "./helpers/http.js";
+import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
+
+const servers: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function track<T extends { close(): Promise<void> }>(server: Promise<T>): Promise<T> {
+  const s = await server;
+  servers.push(s);
+  return s;
+}
+
+/** A URL where nothing listens. */
+async function deadUrl(): Promise<string> {
+  const s = await serve(() => undefined);
+  await s.close();
+  return s.url;
+}
+
+const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
+const vllmConfig = (url: string, extra = "") => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n${extra}`;
+
+async function json(args: string[], env: Record<string, string>) {
+  const result = await caro(["--json", ...args], { env });
+  return { result, answer: result.exitCode === 0 ? JSON.parse(String(result.stdout)) : null };
+}
+
+describe("Ollama", () => {
+  it("answers through /api/chat with the schema as format, streamed", async () => {
+    const ollama = await track(ollamaStandin({ commands: { "list files": "ls -la" } }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const { result, answer } = await json(["list", "files"], env);
+    expect(result.exitCode).toBe(0);
+    expect(answer).toMatchObject({ command: "ls -la", risk: "safe", backend: "ollama", model: "qwen2.5-coder:1.5b", gpu: null });
+    expect(answer.timings.generated_tokens).toBeGreaterThan(0);
+    const chat = ollama.chats[0];
+    expect(chat.stream).toBe(true);
+    expect(chat.format).toMatchObject({ type: "object", required: ["command"] });
+    expect(chat.messages[0]).toMatchObject({ role: "system", content: expect.stringContaining("shell command") });
+    expect(chat.messages.at(-1)?.content).toMatch(/request: list files$/);
+    expect((chat.options as { temperature: number }).temperature).toBeLessThanOrEqual(0.3);
+  });
+
+  it("prints the command alone on stdout", async () => {
+    const ollama = await track(ollamaStandin({ commands: { "show disk usage": "du -sh ." } }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const result = await caro(["show", "disk", "usage"], { env });
+    expect(result.stdout).toBe("du -sh .");
+  });
+
+  it("takes $OLLAMA_HOST over the config file, in Ollama's own host:port form", async () => {
+    const ollama = await track(ollamaStandin({ commands: { x: "pwd" } }));
+    const { env } = makeHome(ollamaConfig(await deadUrl()));
+    const { answer } = await json(["x"], { ...env, OLLAMA_HOST: ollama.url.replace("http://", "") });
+    expect(answer.command).toBe("pwd");
+  });
+
+  it("reads a stream split inside UTF-8 characters and JSON strings", async () => {
+    const ollama = await track(ollamaStandin({ commands: { "find photos": "find ./日本語 -name '*.jpg' -newer \"été.txt\"" }, chunkBytes: 1 }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const { answer } = await json(["find", "photos"], env);
+    expect(answer.command).toBe("find ./日本語 -name '*.jpg' -newer \"été.txt\"");
+  });
+
+  it("reads a non-streaming reply", async () => {
+    const ollama = await track(ollamaStandin({ commands: { x: "uptime" }, single: true }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    expect((await json(["x"], env)).answer.command).toBe("uptime");
+  });
+
+  it("HTTP 500: the status and Ollama's own error text", async () => {
+    const ollama = await track(ollamaStandin({ fail: { status: 500, body: '{"error":"llama runner process has terminated"}' } }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe("caro: Ollama answered HTTP 500: llama runner process has terminated");
+  });
+
+  it("an unknown model: says to pull it", async () => {
+    const ollama = await track(ollamaStandin());
+    const { env } = makeHome(ollamaConfig(ollama.url, 'model = "qwen2.5-coder:7b"\n'));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe('caro: Ollama has no model "qwen2.5-coder:7b": run "ollama pull qwen2.5-coder:7b"');
+  });
+
+  it("--model names the Ollama model when the backend is ollama", async () => {
+    const ollama = await track(ollamaStandin({ models: ["llama3.2:3b"], commands: { x: "date" } }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const { answer } = await json(["--model", "llama3.2:3b", "x"], env);
+    expect(answer.model).toBe("llama3.2:3b");
+  });
+
+  it("a malformed body: a clear error", async () => {
+    const ollama = await track(ollamaStandin({ malformed: '{"model":"qwen2.5-coder:1.5b","message":{"content":"{\\"com' }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/^caro: Ollama sent a reply caro cannot read: /);
+  });
+
+  it("a first byte later than the timeout", async () => {
+    const ollama = await track(ollamaStandin({ firstByteDelayMs: 3000 }));
+    const { env, configPath } = makeHome(ollamaConfig(ollama.url, "timeout = 0.3\n"));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`caro: Ollama did not answer within 0.3 s: raise [backends.ollama] timeout in ${configPath}`);
+  });
+
+  it("connection refused: says to start it", async () => {
+    const url = await deadUrl();
+    const { env } = makeHome(ollamaConfig(url));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`caro: Ollama is not running at ${url}: start it with "ollama serve"`);
+  });
+
+  it("Ctrl-C in mid-stream aborts the HTTP request and exits 130", async () => {
+    const ollama = await track(ollamaStandin({ chunkBytes: 8, chunkDelayMs: 100 }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const child = caro(["--verbose", "a", "long", "request"], { env });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("decoding…")) child.kill("SIGINT");
+    });
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(result.stdout).toBe("");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ollama.aborted).toBe(1);
+  });
+});
+
+describe("vLLM and OpenAI-compatible servers", () => {
+  it("answers through /v1/chat/completions with a json_schema response format, over SSE", async () => {
+    const vllm = await track(openaiStandin({ commands: { "list files": "ls -la" } }));
+    const { env } = makeHome(vllmConfig(vllm.url));
+    const { result, answer } = await json(["list", "files"], env);
+    expect(result.exitCode).toBe(0);
+    // No model configured: the first id that /v1/models lists.
+    expect(answer).toMatchObject({ command: "ls -la", backend: "vllm", model: "Qwen/Qwen2.5-Coder-1.5B-Instruct" });
+    expect(answer.timings.prompt_tokens).toBe(412);
+    const chat = vllm.chats[0];
+    expect(chat.stream).toBe(true);
+    expect(chat.response_format).toMatchObject({ type: "json_schema", json_schema: { schema: { required: ["command"] } } });
+  });
+
+  it("sends the API key as a Bearer token, from the config or $CARO_VLLM_API_KEY", async () => {
+    const vllm = await track(openaiStandin({ apiKey: "sekrit", commands: { x: "id" } }));
+    const { env } = makeHome(vllmConfig(vllm.url));
+    const refused = await caro(["x"], { env });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/refused the API key \(HTTP 401\): set \[backends\.vllm\] api_key or \$CARO_VLLM_API_KEY/);
+    expect((await json(["x"], { ...env, CARO_VLLM_API_KEY: "sekrit" })).answer.command).toBe("id");
+  });
+
+  it("asks again without the schema when the server refuses it, and reads the answer out of prose", async () => {
+    const vllm = await track(openaiStandin({ rejectSchema: true, commands: { x: "whoami" } }));
+    const { env } = makeHome(vllmConfig(vllm.url, 'model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\n'));
+    const { answer } = await json(["x"], env);
+    expect(answer.command).toBe("whoami");
+    expect(vllm.chats.map((c) => Boolean(c.response_format))).toEqual([true, false]);
+  });
+
+  it("reads an SSE stream split inside UTF-8 characters and JSON strings", async () => {
+    const vllm = await track(openaiStandin({ commands: { x: "grep -r 'naïve ✓' ." }, chunkBytes: 1 }));
+    const { env } = makeHome(vllmConfig(vllm.url));
+    expect((await json(["x"], env)).answer.command).toBe("grep -r 'naïve ✓' .");
+  });
+
+  it("HTTP 500, an unknown model, a malformed stream: one clear line each", async () => {
+    const failing = await track(openaiStandin({ fail: { status: 500, body: '{"object":"error","message":"CUDA out of memory","code":500}' } }));
+    const r1 = await caro(["x"], { env: makeHome(vllmConfig(failing.url, 'model = "m"\n')).env });
+    expect(r1.stderr).toBe(`caro: the server at ${failing.url} answered HTTP 500: CUDA out of memory`);
+
+    const normal = await track(openaiStandin());
+    const r2 = await caro(["x"], { env: makeHome(vllmConfig(normal.url, 'model = "nope"\n')).env });
+    expect(r2.exitCode).toBe(1);
+    expect(r2.stderr).toBe(`caro: the server at ${normal.url} answered HTTP 404: The model \`nope\` does not exist.`);
+
+    const broken = await track(openaiStandin({ malformed: 'data: {"choices": [{"delta": {"content": "{\\"co\n\ndata: [DONE]\n\n' }));
+    const r3 = await caro(["x"], { env: makeHome(vllmConfig(broken.url)).env });
+    expect(r3.exitCode).toBe(1);
+    expect(r3.stderr).toMatch(/sent a stream caro cannot read/);
+  });
+
+  it("a first byte later than the timeout", async () => {
+    const vllm = await track(openaiStandin({ firstByteDelayMs: 3000 }));
+    const { env, configPath } = makeHome(vllmConfig(vllm.url, 'model = "m"\ntimeout = 0.3\n'));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`caro: vLLM did not answer within 0.3 s: raise [backends.vllm] timeout in ${configPath}`);
+  });
+
+  it("connection refused: says to start a server", async () => {
+    const url = await deadUrl();
+    const result = await caro(["x"], { env: makeHome(vllmConfig(url, 'model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\n')).env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`caro: no server at ${url}: start one with "vllm serve Qwen/Qwen2.5-Coder-1.5B-Instruct"`);
+  });
+
+  it("Ctrl-C in mid-stream aborts the HTTP request and exits 130", async () => {
+    const vllm = await track(openaiStandin({ chunkBytes: 16, chunkDelayMs: 100 }));
+    const { env } = makeHome(vllmConfig(vllm.url));
+    const child = caro(["--verbose", "x"], { env });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("decoding…")) child.kill("SIGINT");
+    });
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(vllm.aborted).toBe(1);
+  });
+});
+
+describe("choosing a backend automatically", () => {
+  it("takes the embedded backend first when its model is present", async () => {
+    const ollama = await track(ollamaStandin());
+    const { env } = makeHome(`${modelConfig("tiny")}[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { answer } = await json(["list"], env);
+    expect(answer.backend).toBe("embedded");
+    expect(answer.passed_over).toEqual([]);
+    expect(ollama.chats).toHaveLength(0);
+  });
+
+  it("then Ollama when a server answers, saying why embedded was passed over", async () => {
+    const ollama = await track(ollamaStandin({ commands: { list: "ls" } }));
+    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing/model.gguf"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { answer } = await json(["list"], env);
+    expect(answer.backend).toBe("ollama");
+    expect(answer.passed_over).toEqual([{ backend: "embedded", reason: expect.stringContaining("model file not found: /missing/model.gguf") }]);
+    const verbose = await caro(["--verbose", "list"], { env });
+    expect(verbose.stderr).toContain("caro: passed over embedded: model file not found");
+    expect(verbose.stderr).toContain("caro: backend ollama");
+  });
+
+  it("then vLLM when configured and enabled", async () => {
+    const vllm = await track(openaiStandin({ commands: { list: "ls" } }));
+    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n[backends.vllm]\nurl = "${vllm.url}"\n`);
+    const { answer } = await json(["list"], env);
+    expect(answer.backend).toBe("vllm");
+    expect(answer.passed_over.map((p: { backend: string }) => p.backend)).toEqual(["embedded", "ollama"]);
+    expect(answer.passed_over[1].reason).toMatch(/no Ollama server answers at/);
+  });
+
+  it("skips a disabled Ollama", async () => {
+    const ollama = await track(ollamaStandin());
+    const vllm = await track(openaiStandin({ commands: { list: "ls" } }));
+    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nenabled = false\nhost = "${ollama.url}"\n[backends.vllm]\nurl = "${vllm.url}"\n`);
+    const { answer } = await json(["list"], env);
+    expect(answer.backend).toBe("vllm");
+    expect(answer.passed_over[1]).toEqual({ backend: "ollama", reason: "disabled in the config" });
+  });
+
+  it("when none can serve: one line naming why each could not, exit 1", async () => {
+    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n`);
+    const result = await caro(["list"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/^caro: no backend can answer \(embedded: model file not found.*; ollama: no Ollama server answers at .*; vllm: not configured: set \[backends\.vllm\] url in .*\)/);
+  });
+
+  it("never switches away from a backend chosen by name", async () => {
+    const url = await deadUrl();
+    const { env } = makeHome(`${modelConfig("tiny")}[backends.ollama]\nhost = "${url}"\n`);
+    const result = await caro(["--backend", "ollama", "list"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`caro: Ollama is not running at ${url}: start it with "ollama serve"`);
+  });
+
+  it("rates every backend's answer the same way", async () => {
+    const ollama = await track(ollamaStandin({ commands: { "wipe everything": "sudo rm -rf /" } }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const { answer } = await json(["wipe", "everything"], env);
+    expect(answer.risk).toBe("critical");
+    expect(answer.reasons[0]).toMatch(/everything on the system/);
+  });
+
+  it("refuses an answer that does not parse as shell from a server too, after one retry", async () => {
+    const ollama = await track(ollamaStandin({ commands: { x: "echo 'unclosed" } }));
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    const result = await caro(["x"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/no usable command in 2 tries/);
+    expect(ollama.chats.map((c) => (c.options as { seed: number }).seed)).toEqual([1, 2]);
+  });
+});
