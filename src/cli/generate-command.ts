@@ -17,6 +17,8 @@ export const generateArgs = {
   explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
   json: { type: "boolean", description: "Print one JSON object instead of the command" },
   verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
+  execute: { type: "boolean", alias: "x", description: "Run the command after showing it, as the safety level allows" },
+  yes: { type: "boolean", alias: "y", description: "With -x: answer the confirmation in advance (never unblocks)" },
 } as const;
 
 export const generateCommand = defineCommand({
@@ -57,8 +59,8 @@ function printAnswer(answer: CaroAnswer, json: boolean, verbose: boolean): void 
   if (verbose) say(`${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`);
 }
 
-/** `caro <request>`: the command on stdout, or one JSON object with --json. */
-export async function runGenerate(argv: string[], signal: AbortSignal): Promise<void> {
+/** `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code. */
+export async function runGenerate(argv: string[], signal: AbortSignal): Promise<number> {
   const args = parseStrict(argv, generateArgs);
   const shell = pickShell(args.shell);
   // --model names the model of whichever backend is chosen by name; under auto, the embedded one's.
@@ -84,5 +86,19 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
       say(`backend ${backend}`);
     },
   });
-  printAnswer(answer, Boolean(args.json), verbose);
+  if (!args.execute) {
+    printAnswer(answer, Boolean(args.json), verbose);
+    return 0;
+  }
+  if (args.json) throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
+  process.stderr.write(`${answer.command}\n`);
+  const { execute } = await import("./execute.js");
+  return execute({
+    command: answer.command,
+    rating: { risk: answer.risk, reasons: answer.reasons },
+    level: config.settings["safety.level"],
+    shell,
+    yes: Boolean(args.yes),
+    signal,
+  });
 }

@@ -5,7 +5,7 @@ import { generateCommand, runGenerate } from "./generate-command.js";
 
 // Subcommands are matched on the first word only, so `caro find big files` is a request;
 // a request that starts with one of these words needs quotes: caro "check disk usage".
-const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void>> = {
+const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void | number>> = {
   config: async (argv) => (await import("./config-command.js")).runConfig(argv),
   check: async (argv) => (await import("./check-command.js")).runCheck(argv),
 };
@@ -34,8 +34,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") await printHelp();
     else if (argv[0] === "--version") process.stdout.write(`${version()}\n`);
-    else if (argv[0] !== undefined && subcommands[argv[0]]) await subcommands[argv[0]](argv.slice(1), controller.signal);
-    else await runGenerate(argv, controller.signal);
+    else if (argv[0] !== undefined && subcommands[argv[0]]) return (await subcommands[argv[0]](argv.slice(1), controller.signal)) ?? 0;
+    else return await runGenerate(argv, controller.signal);
     return 0;
   } catch (error) {
     if (controller.signal.aborted) return new InterruptedError().exitCode;

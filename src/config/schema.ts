@@ -4,7 +4,10 @@ export const DEFAULT_MODEL = "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-c
 export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
 export const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
+export const SAFETY_LEVELS = ["strict", "moderate", "permissive"] as const;
+
 export type Backend = (typeof BACKENDS)[number];
+export type SafetyLevel = (typeof SAFETY_LEVELS)[number];
 export type GpuKind = (typeof GPU_KINDS)[number];
 
 /** Every setting, flat, by its dotted TOML path. */
@@ -25,6 +28,7 @@ export interface Settings {
   "backends.vllm.model": string;
   "backends.vllm.api_key": string;
   "backends.vllm.timeout": number;
+  "safety.level": SafetyLevel;
 }
 
 export type SettingKey = keyof Settings;
@@ -157,6 +161,7 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   "backends.vllm.model": { default: "", parse: anyString, help: "empty: the first id GET /v1/models lists" },
   "backends.vllm.api_key": { default: "", env: "CARO_VLLM_API_KEY", parse: anyString, help: "sent as a Bearer token" },
   "backends.vllm.timeout": { default: 30, parse: seconds, help: "seconds to wait for the server's first byte" },
+  "safety.level": { default: "moderate", parse: oneOf(SAFETY_LEVELS), help: "which risks are blocked, confirmed or warned" },
 };
 
 /** Settings that must never be printed in full. */

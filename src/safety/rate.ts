@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import type { Shell } from "../prompt/context.js";
 import { analyze } from "./commands.js";
 import { analysisFindings, type Finding, type Risk } from "./rules.js";
@@ -16,7 +17,9 @@ const rank = (risk: Risk) => RISKS.indexOf(risk);
 /** Rates what a command would do, from its syntax tree: every command it runs, wrappers and nested shells included. */
 export async function rateCommand(command: string, shell: Shell = "bash", cwd?: string): Promise<Rating> {
   const analysis = await analyze(command, { fish: shell === "fish" });
-  const findings: Finding[] = analysisFindings(analysis, cwd);
+  // The home directory is "~" to the path rules, wherever it lives.
+  const where = cwd === homedir() ? "~" : cwd;
+  const findings: Finding[] = analysisFindings(analysis, where);
   if (analysis.unparsed.length > 0)
     findings.push({
       risk: "moderate",
