@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { ollamaStandin } from "./helpers/standins.js";
 
 describe("caro <request>", () => {
   it("prints one command on stdout and the risk on stderr, from unquoted words", async () => {
@@ -18,13 +19,19 @@ describe("caro <request>", () => {
     expect(JSON.parse(String(result.stdout)).command).not.toBe("");
   });
 
-  it("gives the same command for quoted and unquoted words", async () => {
-    const { env } = makeHome(modelConfig("tiny"));
-    const quoted = await caro(["list all files"], { env });
-    const unquoted = await caro(["list", "all", "files"], { env });
-    expect(quoted.exitCode).toBe(0);
-    // Seeded sampling over the same prompt: the same request gives the same command.
-    expect(quoted.stdout).toBe(unquoted.stdout);
+  it("sends the model the same request for quoted and unquoted words", async () => {
+    const ollama = await ollamaStandin();
+    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    try {
+      expect((await caro(["list all files"], { env })).exitCode).toBe(0);
+      expect((await caro(["list", "all", "files"], { env })).exitCode).toBe(0);
+      expect((await caro([], { env, input: "list all files\n" })).exitCode).toBe(0);
+    } finally {
+      await ollama.close();
+    }
+    const asked = ollama.chats.map((c) => c.messages.at(-1)?.content);
+    expect(asked[0]).toMatch(/request: list all files$/);
+    expect(new Set(asked).size).toBe(1);
   });
 
   it("prints one JSON object with --json", async () => {
@@ -44,12 +51,22 @@ describe("caro <request>", () => {
     expect(result.stderr).toBe("");
   });
 
-  it("asks for an explanation with --explain and prints it on stderr", async () => {
+  it("asks the model for an explanation with --explain", async () => {
     const { env } = makeHome(modelConfig("tiny"));
     const json = JSON.parse(String((await caro(["--json", "--explain", "list", "files"], { env })).stdout));
     expect(json.explanation).not.toBe("");
-    const plain = await caro(["--explain", "list", "files"], { env });
-    expect(plain.stderr).toContain(`caro: ${json.explanation}`);
+  });
+
+  it("prints the explanation on stderr, the command alone on stdout", async () => {
+    const ollama = await ollamaStandin({ commands: { "list files": "ls -la" } });
+    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    try {
+      const plain = await caro(["--explain", "list", "files"], { env });
+      expect(plain.stdout).toBe("ls -la");
+      expect(plain.stderr).toContain("caro: runs ls");
+    } finally {
+      await ollama.close();
+    }
   });
 
   it("says what happens with --verbose", async () => {

@@ -116,7 +116,7 @@ describe("the model stays loaded in its worker", () => {
     const { env } = makeHome(modelConfig("tiny"));
     const saved = { ...process.env };
     Object.assign(process.env, env);
-    const backend = new EmbeddedBackend(loadConfig().settings);
+    const backend = new EmbeddedBackend(loadConfig().settings, process.env);
     Object.assign(process.env, saved);
     const events: { type: string; cached?: boolean }[] = [];
     const request = (text: string) => ({

@@ -5,9 +5,9 @@ import { detectContext, type Shell } from "../prompt/context.js";
 import { answerSchema, parseAnswer, type Answer } from "../prompt/answer.js";
 import { rateCommand, type Risk } from "../safety/rate.js";
 import { checkSyntax } from "../safety/syntax.js";
-import type { WorkerEvent } from "../worker/protocol.js";
-import { selectBackend, type PassedOver } from "./select.js";
-import type { Backend, RawAnswer } from "./types.js";
+import { BackendCache } from "./cache.js";
+import { selectBackend } from "./select.js";
+import type { Backend, BackendEvent, PassedOver, RawAnswer } from "./types.js";
 
 export interface RequestOptions {
   request: string;
@@ -15,9 +15,12 @@ export interface RequestOptions {
   config: LoadedConfig;
   explain: boolean;
   verbose: boolean;
+  /** Where the user is: goes into the prompt, and decides how risky `rm -rf *` is. */
+  cwd: string;
   signal?: AbortSignal;
-  onEvent?: (event: WorkerEvent) => void;
-  onSelected?: (backend: string, passedOver: PassedOver[]) => void;
+  onEvent?: (event: BackendEvent) => void;
+  /** Backends to reuse (the daemon's); without one, each request makes its own and closes it. */
+  cache?: BackendCache;
 }
 
 /** What `caro --json` prints. */
@@ -44,11 +47,11 @@ async function problemWith(answer: Answer, shell: Shell): Promise<string | null>
 }
 
 async function attempt(backend: Backend, options: RequestOptions): Promise<{ answer: Answer; raw: RawAnswer; attempts: number }> {
-  const prompt = buildPrompt(detectContext(options.shell), options.request);
+  const prompt = buildPrompt(detectContext(options.shell, options.cwd), options.request);
   const schema = answerSchema(options.explain);
   let problem = "";
   for (let i = 0; i < ATTEMPTS; i++) {
-    const raw = await backend.generate({ prompt, schema, seed: i + 1, signal: options.signal, onEvent: options.onEvent });
+    const raw = await backend.generate({ prompt, schema, seed: i + 1, signal: options.signal, onEvent: options.onEvent, verbose: options.verbose });
     let answer: Answer;
     try {
       answer = parseAnswer(raw.text);
@@ -66,11 +69,12 @@ async function attempt(backend: Backend, options: RequestOptions): Promise<{ ans
 /** One request, start to finish: prompt, backend, parse, check, retry once, rate. */
 export async function answerRequest(options: RequestOptions): Promise<CaroAnswer> {
   const started = performance.now();
-  const { backend, passedOver } = await selectBackend(options.config, options.verbose);
-  options.onSelected?.(backend.name, passedOver);
+  const cache = options.cache ?? new BackendCache();
   try {
+    const { backend, passedOver } = await selectBackend(options.config, cache);
+    options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
     const { answer, raw, attempts } = await attempt(backend, options);
-    const rating = await rateCommand(answer.command, options.shell, process.cwd());
+    const rating = await rateCommand(answer.command, options.shell, options.cwd);
     return {
       command: answer.command,
       explanation: answer.explanation,
@@ -83,6 +87,6 @@ export async function answerRequest(options: RequestOptions): Promise<CaroAnswer
       passed_over: passedOver,
     };
   } finally {
-    await backend.close();
+    if (!options.cache) await cache.closeAll();
   }
 }

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
+import type { Env } from "../config/paths.js";
 import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, ModelError } from "../errors.js";
 import { resolveModel } from "../models/resolve.js";
@@ -22,7 +23,7 @@ export class EmbeddedBackend implements Backend {
 
   constructor(
     private readonly settings: Settings,
-    private readonly verbose = false,
+    private readonly env: Env = process.env,
   ) {}
 
   private modelOptions(path: string): ModelOptions {
@@ -50,7 +51,11 @@ export class EmbeddedBackend implements Backend {
   }
 
   async generate(request: GenerateRequest): Promise<RawAnswer> {
-    this.modelPath ??= await resolveModel(this.settings["backends.embedded.model"], { signal: request.signal });
+    this.modelPath ??= await resolveModel(this.settings["backends.embedded.model"], {
+      signal: request.signal,
+      env: this.env,
+      onProgress: (progress) => request.onEvent?.({ type: "download", ...progress }),
+    });
     if (request.signal?.aborted) throw new InterruptedError();
     const { port1, port2 } = new MessageChannel();
     port1.on("message", (event: WorkerEvent) => request.onEvent?.(event));
@@ -63,7 +68,7 @@ export class EmbeddedBackend implements Backend {
       maxTokens: MAX_TOKENS,
       temperature: TEMPERATURE,
       seed: request.seed,
-      verbose: this.verbose,
+      verbose: Boolean(request.verbose),
       control: port2,
     };
     let outcome: InferenceOutcome;

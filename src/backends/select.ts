@@ -4,15 +4,11 @@ import { BackendError, CaroError } from "../errors.js";
 import { whyNotFetchable } from "../models/download.js";
 import { cachedModelPath, manualDownloadCommand, parseHfUri } from "../models/hf.js";
 import { resolveModelPath } from "../models/resolve.js";
-import { EmbeddedBackend } from "./embedded.js";
-import { OllamaBackend, ollamaAnswers } from "./ollama.js";
-import type { Backend } from "./types.js";
-import { VllmBackend } from "./vllm.js";
+import type { BackendCache } from "./cache.js";
+import { ollamaAnswers } from "./ollama.js";
+import type { Backend, PassedOver } from "./types.js";
 
-export interface PassedOver {
-  backend: string;
-  reason: string;
-}
+export type { PassedOver } from "./types.js";
 
 export interface Selection {
   backend: Backend;
@@ -20,23 +16,17 @@ export interface Selection {
   passedOver: PassedOver[];
 }
 
-function create(name: "embedded" | "ollama" | "vllm", config: LoadedConfig, verbose: boolean): Backend {
-  if (name === "ollama") return new OllamaBackend(config.settings, config.path);
-  if (name === "vllm") return new VllmBackend(config.settings, config.path);
-  return new EmbeddedBackend(config.settings, verbose);
-}
-
 /** Can the embedded backend serve: its model is here, or can be fetched now? */
 async function embeddedProblem(config: LoadedConfig): Promise<string | null> {
   const spec = config.settings["backends.embedded.model"];
   const hf = parseHfUri(spec);
   if (hf) {
-    if (existsSync(cachedModelPath(hf))) return null;
-    const why = await whyNotFetchable(hf);
+    if (existsSync(cachedModelPath(hf, config.env))) return null;
+    const why = await whyNotFetchable(hf, config.env);
     return why === null ? null : `${hf.file.split("/").at(-1)} is not downloaded and cannot be fetched now (${why})`;
   }
   try {
-    resolveModelPath(spec);
+    resolveModelPath(spec, config.env);
     return null;
   } catch (error) {
     return error instanceof CaroError ? error.message : String(error);
@@ -51,26 +41,27 @@ function vllmConfigured(config: LoadedConfig): boolean {
  * The backend that `backend` names. A named backend is used even if it will fail: the user asked
  * for it. `auto` takes the first that can serve: embedded, then Ollama, then vLLM.
  */
-export async function selectBackend(config: LoadedConfig, verbose: boolean): Promise<Selection> {
+export async function selectBackend(config: LoadedConfig, cache: BackendCache): Promise<Selection> {
   const { settings } = config;
-  if (settings.backend !== "auto") return { backend: create(settings.backend, config, verbose), passedOver: [] };
+  const create = (name: "embedded" | "ollama" | "vllm", c: LoadedConfig) => cache.get(name, c);
+  if (settings.backend !== "auto") return { backend: create(settings.backend, config), passedOver: [] };
   const passedOver: PassedOver[] = [];
 
   const embedded = await embeddedProblem(config);
-  if (embedded === null) return { backend: create("embedded", config, verbose), passedOver };
+  if (embedded === null) return { backend: create("embedded", config), passedOver };
   passedOver.push({ backend: "embedded", reason: embedded });
 
   const host = settings["backends.ollama.host"];
   if (!settings["backends.ollama.enabled"]) passedOver.push({ backend: "ollama", reason: "disabled in the config" });
-  else if (await ollamaAnswers(host)) return { backend: create("ollama", config, verbose), passedOver };
+  else if (await ollamaAnswers(host)) return { backend: create("ollama", config), passedOver };
   else passedOver.push({ backend: "ollama", reason: `no Ollama server answers at ${host}` });
 
   if (!settings["backends.vllm.enabled"]) passedOver.push({ backend: "vllm", reason: "disabled in the config" });
-  else if (vllmConfigured(config)) return { backend: create("vllm", config, verbose), passedOver };
+  else if (vllmConfigured(config)) return { backend: create("vllm", config), passedOver };
   else passedOver.push({ backend: "vllm", reason: `not configured: set [backends.vllm] url in ${config.path}` });
 
   const hf = parseHfUri(settings["backends.embedded.model"]);
-  const fetchByHand = hf ? `fetch the model by hand (${manualDownloadCommand(hf)})` : "set [backends.embedded] model to a GGUF file";
+  const fetchByHand = hf ? `fetch the model by hand (${manualDownloadCommand(hf, config.env)})` : "set [backends.embedded] model to a GGUF file";
   throw new BackendError(
     `no backend can answer (${passedOver.map((p) => `${p.backend}: ${p.reason}`).join("; ")}): ` +
       `${fetchByHand}, start "ollama serve", or configure [backends.vllm]`,

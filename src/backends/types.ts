@@ -1,5 +1,17 @@
 import type { ChatPrompt } from "../prompt/build.js";
+import type { DownloadProgress } from "../models/download.js";
 import type { WorkerEvent } from "../worker/protocol.js";
+
+export interface PassedOver {
+  backend: string;
+  reason: string;
+}
+
+/** Progress a request reports while it runs; the daemon forwards each to its client. */
+export type BackendEvent =
+  | WorkerEvent
+  | ({ type: "download" } & DownloadProgress)
+  | { type: "selected"; backend: string; passedOver: PassedOver[] };
 
 export interface GenerateRequest {
   prompt: ChatPrompt;
@@ -7,7 +19,9 @@ export interface GenerateRequest {
   /** Differs between attempts so a retry is not the same draw. */
   seed: number;
   signal?: AbortSignal;
-  onEvent?: (event: WorkerEvent) => void;
+  onEvent?: (event: BackendEvent) => void;
+  /** Pass llama.cpp's own log through to stderr. */
+  verbose?: boolean;
 }
 
 /** A backend's raw reply, before caro parses and checks it. */

@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
-import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
-import { loadConfig, type FlagValues } from "../config/load.js";
-import { BACKENDS } from "../config/schema.js";
+import type { CaroAnswer } from "../backends/answer-request.js";
+import type { BackendEvent } from "../backends/types.js";
+import { askDaemon, clientEnv, type AskPayload } from "../client/ask.js";
+import { BACKENDS, parseSetting, type SafetyLevel } from "../config/schema.js";
 import { UsageError } from "../errors.js";
+import { progressReporter } from "../models/progress.js";
 import { SHELLS, shellFromEnvironment, type Shell } from "../prompt/context.js";
-import type { WorkerEvent } from "../worker/protocol.js";
 import { parseStrict } from "./args.js";
 import { say, warn } from "./output.js";
 import { readRequest } from "./read-request.js";
@@ -12,13 +13,14 @@ import { readRequest } from "./read-request.js";
 export const generateArgs = {
   request: { type: "positional", required: false, description: "What you want, in plain words (or on stdin)" },
   shell: { type: "string", description: `Shell to write for: ${SHELLS.join(", ")} (default: from $SHELL)` },
-  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL)" },
+  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); with --backend ollama|vllm, that server's model" },
   backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
   explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
   json: { type: "boolean", description: "Print one JSON object instead of the command" },
   verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
   execute: { type: "boolean", alias: "x", description: "Run the command after showing it, as the safety level allows" },
   yes: { type: "boolean", alias: "y", description: "With -x: answer the confirmation in advance (never unblocks)" },
+  "no-daemon": { type: "boolean", description: "Answer in this process instead of the background daemon" },
 } as const;
 
 export const generateCommand = defineCommand({
@@ -32,11 +34,26 @@ function pickShell(flag: string | undefined): Shell {
   return flag as Shell;
 }
 
-function progressPrinter(verbose: boolean) {
+function eventPrinter(verbose: boolean) {
   let decoding = false;
-  return (event: WorkerEvent) => {
+  const download = progressReporter();
+  let downloading = false;
+  return (event: BackendEvent | { type: "warning"; text: string }) => {
+    if (event.type === "warning") return warn(event.text);
+    if (event.type === "download") {
+      downloading = true;
+      download.update(event);
+      return;
+    }
+    if (downloading) {
+      download.done();
+      downloading = false;
+    }
     if (!verbose) return;
-    if (event.type === "loaded")
+    if (event.type === "selected") {
+      for (const p of event.passedOver) say(`passed over ${p.backend}: ${p.reason}`);
+      say(`backend ${event.backend}`);
+    } else if (event.type === "loaded")
       say(event.cached ? "model already loaded" : `model loaded in ${Math.round(event.ms)} ms on ${event.gpu || "the CPU"}`);
     else if (event.type === "generating") {
       decoding = false;
@@ -63,40 +80,32 @@ function printAnswer(answer: CaroAnswer, json: boolean, verbose: boolean): void 
 export async function runGenerate(argv: string[], signal: AbortSignal): Promise<number> {
   const args = parseStrict(argv, generateArgs);
   const shell = pickShell(args.shell);
-  // --model names the model of whichever backend is chosen by name; under auto, the embedded one's.
-  const named = loadConfig({ backend: args.backend }).settings.backend;
-  const modelKey = named === "ollama" || named === "vllm" ? (`backends.${named}.model` as const) : "backends.embedded.model";
-  const flags: FlagValues = { backend: args.backend, [modelKey]: args.model };
-  const config = loadConfig(flags);
-  for (const line of config.warnings) warn(line);
+  // Caught here rather than in the daemon: a mistyped flag needs no daemon to say so.
+  if (args.backend !== undefined) parseSetting("backend", args.backend, "command line");
+  if (args.execute && args.json) throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
   const request = await readRequest(args._);
   const verbose = Boolean(args.verbose);
-  if (verbose) say(`backend setting ${config.settings.backend} (${config.sources.backend})`);
-  const answer = await answerRequest({
+  const payload: AskPayload = {
     request,
     shell,
-    config,
-    explain: Boolean(args.explain),
-    verbose,
-    signal,
-    onEvent: progressPrinter(verbose),
-    onSelected(backend, passedOver) {
-      if (!verbose) return;
-      for (const p of passedOver) say(`passed over ${p.backend}: ${p.reason}`);
-      say(`backend ${backend}`);
-    },
-  });
+    cwd: process.cwd(),
+    env: clientEnv(),
+    flags: { backend: args.backend, model: args.model, explain: Boolean(args.explain), verbose },
+  };
+  const options = { signal, onEvent: eventPrinter(verbose) };
+  const { answer, level } = args["no-daemon"]
+    ? await (await import("./ask-in-process.js")).askInProcess(payload, options)
+    : await askDaemon(payload, options);
   if (!args.execute) {
     printAnswer(answer, Boolean(args.json), verbose);
     return 0;
   }
-  if (args.json) throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
   process.stderr.write(`${answer.command}\n`);
   const { execute } = await import("./execute.js");
   return execute({
     command: answer.command,
     rating: { risk: answer.risk, reasons: answer.reasons },
-    level: config.settings["safety.level"],
+    level: level as SafetyLevel,
     shell,
     yes: Boolean(args.yes),
     signal,

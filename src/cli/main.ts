@@ -8,6 +8,7 @@ import { generateCommand, runGenerate } from "./generate-command.js";
 const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void | number>> = {
   config: async (argv) => (await import("./config-command.js")).runConfig(argv),
   check: async (argv) => (await import("./check-command.js")).runCheck(argv),
+  daemon: async (argv) => (await import("./daemon-command.js")).runDaemonCommand(argv),
 };
 
 function version(): string {
@@ -20,7 +21,8 @@ async function printHelp(): Promise<void> {
   process.stdout.write(
     `${usage}\n\nCOMMANDS\n\n` +
       `  caro check -- '<command>'  Rate a command's risk without running it (--json, --stdin, --shell)\n` +
-      `  caro config path|show      Where the config file is, and the effective settings\n\n` +
+      `  caro config path|show      Where the config file is, and the effective settings\n` +
+      `  caro daemon start|stop|status|restart   The background daemon that keeps the model loaded\n\n` +
       `Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted.\n`,
   );
 }
@@ -40,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (controller.signal.aborted) return new InterruptedError().exitCode;
     if (error instanceof CaroError) {
-      process.stderr.write(`caro: ${error.message}\n`);
+      if (error.message) process.stderr.write(`caro: ${error.message}\n`);
       if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
       return error.exitCode;
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.js";
-import { configFilePath } from "./paths.js";
+import { configFilePath, type Env } from "./paths.js";
 import { parseSetting, settingKeys, settingSpecs, type SettingKey, type Settings } from "./schema.js";
 
 export type Source = "default" | "file" | "env" | "flag";
@@ -14,6 +14,8 @@ export interface LoadedConfig {
   fileExists: boolean;
   /** One line each: unknown keys in the file. */
   warnings: string[];
+  /** The environment it was read under (the client's, in the daemon). */
+  env: Env;
 }
 
 /** Values given on the command line, by setting key. */
@@ -54,8 +56,8 @@ function parseToml(path: string, text: string): Map<string, unknown> {
 }
 
 /** Precedence, highest first: flags, environment, config file, defaults. */
-export function loadConfig(flags: FlagValues = {}): LoadedConfig {
-  const path = configFilePath();
+export function loadConfig(flags: FlagValues = {}, env: Env = process.env): LoadedConfig {
+  const path = configFilePath(env);
   const { text } = readFile(path);
   const fromFile = text === null ? new Map<string, unknown>() : parseToml(path, text);
   const warnings = [...fromFile.keys()]
@@ -67,7 +69,7 @@ export function loadConfig(flags: FlagValues = {}): LoadedConfig {
   for (const key of settingKeys) {
     const spec = settingSpecs[key];
     const envName = spec.env;
-    const envValue = envName ? process.env[envName] : undefined;
+    const envValue = envName ? env[envName] : undefined;
     if (flags[key] !== undefined) {
       settings[key] = parseSetting(key, flags[key], "command line");
       sources[key] = "flag";
@@ -82,5 +84,12 @@ export function loadConfig(flags: FlagValues = {}): LoadedConfig {
       sources[key] = "default";
     }
   }
-  return { settings: settings as unknown as Settings, sources, path, fileExists: text !== null, warnings };
+  return { settings: settings as unknown as Settings, sources, path, fileExists: text !== null, warnings, env };
+}
+
+/** The config for one request: `--model` names the model of the backend chosen by name, else the embedded one's. */
+export function loadRequestConfig(flags: { backend?: string; model?: string }, env: Env = process.env): LoadedConfig {
+  const named = loadConfig({ backend: flags.backend }, env).settings.backend;
+  const modelKey = named === "ollama" || named === "vllm" ? (`backends.${named}.model` as const) : "backends.embedded.model";
+  return loadConfig({ backend: flags.backend, [modelKey]: flags.model }, env);
 }

@@ -1,21 +1,25 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-// XDG base directories, with the spec's fallbacks when a variable is unset or empty.
-function xdg(variable: string, fallback: string): string {
-  const value = process.env[variable];
-  return value && value.startsWith("/") ? value : join(homedir(), fallback);
+// Every path takes the environment it is resolved in: the daemon answers each client under
+// that client's variables, not its own.
+export type Env = Record<string, string | undefined>;
+
+// XDG base directories, with the spec's fallbacks when a variable is unset or not absolute.
+function xdg(env: Env, variable: string, fallback: string): string {
+  const value = env[variable];
+  return value && value.startsWith("/") ? value : join(env.HOME || homedir(), fallback);
 }
 
-export const configHome = () => xdg("XDG_CONFIG_HOME", ".config");
-export const cacheHome = () => xdg("XDG_CACHE_HOME", ".cache");
-export const stateHome = () => xdg("XDG_STATE_HOME", ".local/state");
+export const configHome = (env: Env = process.env) => xdg(env, "XDG_CONFIG_HOME", ".config");
+export const cacheHome = (env: Env = process.env) => xdg(env, "XDG_CACHE_HOME", ".cache");
+export const stateHome = (env: Env = process.env) => xdg(env, "XDG_STATE_HOME", ".local/state");
 
 /** `$CARO_CONFIG`, else `$XDG_CONFIG_HOME/caro/config.toml`. */
-export function configFilePath(): string {
-  return process.env.CARO_CONFIG || join(configHome(), "caro", "config.toml");
+export function configFilePath(env: Env = process.env): string {
+  return env.CARO_CONFIG || join(configHome(env), "caro", "config.toml");
 }
 
-export function modelsDir(): string {
-  return join(cacheHome(), "caro", "models");
+export function modelsDir(env: Env = process.env): string {
+  return join(cacheHome(env), "caro", "models");
 }

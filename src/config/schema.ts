@@ -29,6 +29,8 @@ export interface Settings {
   "backends.vllm.api_key": string;
   "backends.vllm.timeout": number;
   "safety.level": SafetyLevel;
+  "daemon.idle_unload_minutes": number;
+  "daemon.idle_exit_minutes": number;
 }
 
 export type SettingKey = keyof Settings;
@@ -91,6 +93,12 @@ export function ollamaUrl(raw: unknown): string {
   if (url.port === "" && !/:\d+(\/|$)/.test(value.replace(/^https?:\/\//, ""))) url.port = "11434";
   return url.toString().replace(/\/+$/, "");
 }
+
+const minutes = (raw: unknown): number => {
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !(value > 0)) throw new Error("must be a number of minutes above 0");
+  return value;
+};
 
 const seconds = (raw: unknown): number => {
   const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
@@ -162,6 +170,8 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   "backends.vllm.api_key": { default: "", env: "CARO_VLLM_API_KEY", parse: anyString, help: "sent as a Bearer token" },
   "backends.vllm.timeout": { default: 30, parse: seconds, help: "seconds to wait for the server's first byte" },
   "safety.level": { default: "moderate", parse: oneOf(SAFETY_LEVELS), help: "which risks are blocked, confirmed or warned" },
+  "daemon.idle_unload_minutes": { default: 15, parse: minutes, help: "unload the model after this long without a request" },
+  "daemon.idle_exit_minutes": { default: 60, parse: minutes, help: "stop the daemon after this long without a request" },
 };
 
 /** Settings that must never be printed in full. */

@@ -1,41 +1,18 @@
 import { basename, dirname } from "node:path";
+import type { Env } from "../config/paths.js";
 import { InterruptedError, ModelError } from "../errors.js";
-import { hfDownloadUrl, manualDownloadCommand, type HfModel } from "./hf.js";
+import { hfDownloadUrl, hfEndpoint, manualDownloadCommand, type HfModel } from "./hf.js";
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  return `${Math.round(bytes / 1e3)} kB`;
+export interface DownloadProgress {
+  file: string;
+  totalSize: number;
+  downloadedSize: number;
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "--:--";
-  const s = Math.round(seconds);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-/** Progress on stderr: a bar redrawn in place on a terminal, a plain line every few seconds otherwise. */
-function progressReporter(name: string) {
-  const started = Date.now();
-  let lastPrint = 0;
-  const tty = process.stderr.isTTY;
-  return {
-    update({ totalSize, downloadedSize }: { totalSize: number; downloadedSize: number }) {
-      const now = Date.now();
-      if (totalSize === 0) return;
-      if (now - lastPrint < (tty ? 100 : 3000) && downloadedSize < totalSize) return;
-      lastPrint = now;
-      const fraction = totalSize > 0 ? downloadedSize / totalSize : 0;
-      const speed = downloadedSize / Math.max((now - started) / 1000, 0.001);
-      const eta = speed > 0 ? (totalSize - downloadedSize) / speed : Infinity;
-      const bar = "█".repeat(Math.round(fraction * 24)).padEnd(24, "░");
-      const line = `caro: downloading ${name} ${tty ? bar + " " : ""}${(fraction * 100).toFixed(0)}% ${formatBytes(downloadedSize)} of ${formatBytes(totalSize)}, ${formatBytes(speed)}/s, ETA ${formatDuration(eta)}`;
-      process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
-    },
-    done() {
-      if (tty) process.stderr.write("\n");
-    },
-  };
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  env?: Env;
+  onProgress?: (progress: DownloadProgress) => void;
 }
 
 const PREFLIGHT_TIMEOUT_MS = 10_000;
@@ -53,8 +30,8 @@ function networkReason(error: unknown): string {
  * One quick request before the real download. node-llama-cpp's downloader retries for about twelve
  * minutes when the host cannot be reached; a user offline should hear so in seconds, not wait.
  */
-async function preflight(url: string, signal?: AbortSignal, timeoutMs = PREFLIGHT_TIMEOUT_MS): Promise<void> {
-  const headers: Record<string, string> = process.env.HF_TOKEN ? { authorization: `Bearer ${process.env.HF_TOKEN}` } : {};
+async function preflight(url: string, env: Env, signal?: AbortSignal, timeoutMs = PREFLIGHT_TIMEOUT_MS): Promise<void> {
+  const headers: Record<string, string> = env.HF_TOKEN ? { authorization: `Bearer ${env.HF_TOKEN}` } : {};
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
@@ -70,9 +47,9 @@ async function preflight(url: string, signal?: AbortSignal, timeoutMs = PREFLIGH
 }
 
 /** Why a model could not be fetched now, or null when it can: for choosing a backend without downloading. */
-export async function whyNotFetchable(model: HfModel, timeoutMs = 3000): Promise<string | null> {
+export async function whyNotFetchable(model: HfModel, env: Env = process.env, timeoutMs = 3000): Promise<string | null> {
   try {
-    await preflight(hfDownloadUrl(model), undefined, timeoutMs);
+    await preflight(hfDownloadUrl(model, env), env, undefined, timeoutMs);
     return null;
   } catch (error) {
     return (error as Error).message;
@@ -80,27 +57,28 @@ export async function whyNotFetchable(model: HfModel, timeoutMs = 3000): Promise
 }
 
 /** Fetches a Hugging Face GGUF with node-llama-cpp's downloader, which resumes and retries. */
-export async function downloadModel(model: HfModel, path: string, signal?: AbortSignal): Promise<void> {
+export async function downloadModel(model: HfModel, path: string, options: DownloadOptions = {}): Promise<void> {
+  const { signal, env = process.env, onProgress } = options;
   const { resolveModelFile } = await import("node-llama-cpp");
-  const progress = progressReporter(basename(path));
+  const file = basename(path);
   try {
-    await preflight(hfDownloadUrl(model), signal);
+    await preflight(hfDownloadUrl(model, env), env, signal);
     await resolveModelFile(`hf:${model.user}/${model.repo}/${model.file}`, {
       directory: dirname(path),
-      fileName: basename(path),
+      fileName: file,
       cli: false,
-      onProgress: (status) => progress.update(status),
+      onProgress: (status) => onProgress?.({ file, ...status }),
       signal,
       deleteTempFileOnCancel: false,
-      tokens: process.env.HF_TOKEN ? { huggingFace: process.env.HF_TOKEN } : undefined,
+      // Passed explicitly: in the daemon these come from the client, not from process.env.
+      endpoints: { huggingFace: `${hfEndpoint(env)}/` },
+      tokens: env.HF_TOKEN ? { huggingFace: env.HF_TOKEN } : undefined,
     });
-    progress.done();
   } catch (error) {
-    progress.done();
     if (signal?.aborted || error instanceof InterruptedError) throw new InterruptedError();
     const reason = ((error as Error).message || String(error)).split("\n")[0];
     throw new ModelError(
-      `could not download ${hfDownloadUrl(model)} (${reason}); fetch it by hand: ${manualDownloadCommand(model)}`,
+      `could not download ${hfDownloadUrl(model, env)} (${reason}); fetch it by hand: ${manualDownloadCommand(model, env)}`,
       { cause: error },
     );
   }

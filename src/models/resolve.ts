@@ -2,8 +2,9 @@ import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { ModelError } from "../errors.js";
-import { downloadModel } from "./download.js";
+import { downloadModel, type DownloadOptions } from "./download.js";
 import { cachedModelPath, parseHfUri } from "./hf.js";
+import type { Env } from "../config/paths.js";
 
 /** Refuses what llama.cpp would choke on with a vague message: a missing path, a folder, a file that is not GGUF. */
 export function checkModelFile(path: string): void {
@@ -23,18 +24,18 @@ export function checkModelFile(path: string): void {
 }
 
 /** A local model path from the setting (not an hf: URI), checked. */
-export function resolveModelPath(spec: string): string {
-  const path = resolve(spec.replace(/^~(?=\/|$)/, homedir()));
+export function resolveModelPath(spec: string, env: Env = process.env): string {
+  const path = resolve(spec.replace(/^~(?=\/|$)/, env.HOME || homedir()));
   checkModelFile(path);
   return path;
 }
 
 /** Turns the model setting into a local file, downloading a Hugging Face model on first use. */
-export async function resolveModel(spec: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+export async function resolveModel(spec: string, options: DownloadOptions = {}): Promise<string> {
   const hf = parseHfUri(spec);
-  if (!hf) return resolveModelPath(spec);
-  const path = cachedModelPath(hf);
-  if (!existsSync(path)) await downloadModel(hf, path, options.signal);
+  if (!hf) return resolveModelPath(spec, options.env);
+  const path = cachedModelPath(hf, options.env);
+  if (!existsSync(path)) await downloadModel(hf, path, options);
   checkModelFile(path);
   return path;
 }

@@ -6,9 +6,13 @@ import { ROOT, testModelPath, type TestModel } from "./models.js";
 
 export const CARO_BIN = join(ROOT, "bin", "caro.js");
 
+/** Homes made during the current test; their daemons are stopped after it. */
+export const homesInUse: string[] = [];
+
 /** A fresh home for one test: its own config, cache and state folders, nothing from the developer's. */
 export function makeHome(config?: string): { home: string; configPath: string; env: Record<string, string> } {
   const home = mkdtempSync(join(tmpdir(), "caro-test-"));
+  homesInUse.push(home);
   const configPath = join(home, ".config", "caro", "config.toml");
   mkdirSync(join(home, ".config", "caro"), { recursive: true });
   if (config !== undefined) writeFileSync(configPath, config);
@@ -39,4 +43,30 @@ export function caro(args: string[], options: { env?: Record<string, string>; in
     stdin: options.input === undefined ? "ignore" : undefined,
     ...rest,
   } as Options) as ResultPromise;
+}
+
+/** Stops every daemon started from a home of this test, so none outlives it. */
+export async function stopDaemons(): Promise<void> {
+  const { readFileSync } = await import("node:fs");
+  const pids: number[] = [];
+  for (const home of homesInUse.splice(0)) {
+    try {
+      const pid = Number(readFileSync(join(home, "run", "caro", "daemon.pid"), "utf8").trim());
+      process.kill(pid, "SIGTERM");
+      pids.push(pid);
+    } catch {
+      // No daemon ran there, or it is gone already.
+    }
+  }
+  // A daemon is detached, so init reaps it, sometimes seconds later: a zombie counts as gone.
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
 }

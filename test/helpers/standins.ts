@@ -46,7 +46,9 @@ function defaultReply(options: StandinOptions) {
   return (request: ChatRequest) => {
     const text = requestText(request);
     const command = options.commands?.[text] ?? `echo ${JSON.stringify(text)}`;
-    return JSON.stringify({ command });
+    // Asked for an explanation (the schema requires one): give one.
+    const schema = (request.format ?? (request.response_format as { json_schema?: { schema?: unknown } } | undefined)?.json_schema?.schema) as { required?: string[] } | undefined;
+    return JSON.stringify(schema?.required?.includes("explanation") ? { command, explanation: `runs ${command.split(" ")[0]}` } : { command });
   };
 }
 

@@ -1,0 +1,88 @@
+import { connectToDaemon } from "../client/connection.js";
+import { logPath, socketPath } from "../daemon/paths.js";
+import type { DaemonStatus } from "../daemon/protocol.js";
+import { CaroError, UsageError } from "../errors.js";
+import { parseStrict } from "./args.js";
+
+const usage = "usage: caro daemon start|stop|status|restart [--json]";
+
+async function status(): Promise<DaemonStatus | null> {
+  let connection;
+  try {
+    connection = await connectToDaemon({ start: false });
+  } catch {
+    return null;
+  }
+  connection.send({ t: "status" });
+  const reply = await connection.next();
+  connection.close();
+  return reply?.t === "status" ? reply.status : null;
+}
+
+async function stop(): Promise<boolean> {
+  let connection;
+  try {
+    connection = await connectToDaemon({ start: false });
+  } catch {
+    return false;
+  }
+  connection.send({ t: "stop" });
+  // The daemon says bye, then finishes its requests and exits; its socket goes first.
+  while ((await connection.next()) !== null);
+  connection.close();
+  return true;
+}
+
+function describe(s: DaemonStatus): string {
+  const uptime = s.uptime_s >= 3600 ? `${Math.floor(s.uptime_s / 3600)} h ${Math.floor((s.uptime_s % 3600) / 60)} min` : s.uptime_s >= 60 ? `${Math.floor(s.uptime_s / 60)} min ${s.uptime_s % 60} s` : `${s.uptime_s} s`;
+  return [
+    `caro daemon: running (pid ${s.pid}, version ${s.version})`,
+    `  uptime     ${uptime}`,
+    `  backend    ${s.backend ?? "none yet"}`,
+    `  model      ${s.model ?? "none yet"}${s.models_loaded === 0 ? " (not loaded)" : ""}`,
+    `  gpu        ${s.gpu === null ? (s.backend ? "n/a (server)" : "none yet") : s.gpu || "none (CPU)"}`,
+    `  memory     ${s.rss_mb} MB`,
+    `  requests   ${s.requests_served} served, ${s.requests_active} running`,
+    `  socket     ${socketPath()}`,
+    `  log        ${logPath()}`,
+  ].join("\n");
+}
+
+/** `caro daemon start|stop|status|restart`, and `run` (what start launches, in the foreground). */
+export async function runDaemonCommand(argv: string[]): Promise<number> {
+  const args = parseStrict(argv, { action: { type: "positional", required: false }, json: { type: "boolean" } });
+  const [action, ...extra] = args._;
+  if (extra.length > 0 || !action) throw new UsageError(usage);
+  switch (action) {
+    case "run": {
+      const { runDaemon } = await import("../daemon/start.js");
+      const code = await runDaemon();
+      // -1: serving; the process lives on until the daemon exits.
+      return code === -1 ? new Promise<number>(() => undefined) : code;
+    }
+    case "start": {
+      (await connectToDaemon()).close();
+      const s = await status();
+      process.stdout.write(`caro daemon: running (pid ${s?.pid})\n`);
+      return 0;
+    }
+    case "stop":
+      process.stdout.write((await stop()) ? "caro daemon: stopped\n" : "caro daemon: not running\n");
+      return 0;
+    case "restart": {
+      await stop();
+      (await connectToDaemon()).close();
+      process.stdout.write(`caro daemon: running (pid ${(await status())?.pid})\n`);
+      return 0;
+    }
+    case "status": {
+      const s = await status();
+      if (args.json) process.stdout.write(`${JSON.stringify(s ? { running: true, ...s } : { running: false })}\n`);
+      else process.stdout.write(s ? `${describe(s)}\n` : "caro daemon: not running\n");
+      if (!s) throw new CaroError("", 3);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown daemon action "${action}": ${usage}`);
+  }
+}

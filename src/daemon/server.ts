@@ -1,0 +1,230 @@
+// The long-lived caro daemon: owns the worker pool (the model stays loaded between requests) and
+// answers clients over a Unix socket. Each request runs under the config, flags and environment
+// of the client that sent it, read afresh, so an edited config needs no restart.
+
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
+import { BackendCache } from "../backends/cache.js";
+import { loadConfig, loadRequestConfig } from "../config/load.js";
+import { CaroError } from "../errors.js";
+import { SHELLS, type Shell } from "../prompt/context.js";
+import { pidPath, socketPath } from "./paths.js";
+import { encodeFrame, FrameError, FrameReader, type AskFlags, type DaemonMessage, type DaemonStatus } from "./protocol.js";
+import { daemonVersion } from "./version.js";
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+interface Ask {
+  id: number;
+  request: string;
+  shell: Shell;
+  cwd: string;
+  env: Record<string, string>;
+  flags: AskFlags;
+}
+
+/** Checks an ask message's shape; returns what is wrong, or null. */
+function askProblem(m: Record<string, unknown>): string | null {
+  if (typeof m.id !== "number" || !Number.isInteger(m.id)) return "id must be an integer";
+  if (typeof m.request !== "string" || m.request.trim() === "") return "request must be a non-empty string";
+  if (typeof m.shell !== "string" || !(SHELLS as readonly string[]).includes(m.shell)) return `shell must be one of ${SHELLS.join(", ")}`;
+  if (typeof m.cwd !== "string" || !m.cwd.startsWith("/")) return "cwd must be an absolute path";
+  if (typeof m.env !== "object" || m.env === null || Object.values(m.env).some((v) => typeof v !== "string")) return "env must map names to strings";
+  if (typeof m.flags !== "object" || m.flags === null) return "flags must be an object";
+  return null;
+}
+
+export class Daemon {
+  private readonly server: Server;
+  private readonly cache = new BackendCache();
+  private readonly started = Date.now();
+  private readonly active = new Map<string, AbortController>();
+  private served = 0;
+  private connections = 0;
+  private lastActivity = Date.now();
+  private last: Pick<CaroAnswer, "backend" | "model" | "gpu"> | null = null;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private readonly unloadMs: number;
+  private readonly exitMs: number;
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {
+    // A broken config must not keep the daemon from starting: each request reports it to its client.
+    let settings;
+    try {
+      settings = loadConfig({}, env).settings;
+    } catch (error) {
+      log(`config: ${(error as Error).message}; idle timers use their defaults`);
+      settings = loadConfig({}, { HOME: "/nonexistent", CARO_CONFIG: "/nonexistent/caro.toml" }).settings;
+    }
+    this.unloadMs = settings["daemon.idle_unload_minutes"] * 60_000;
+    this.exitMs = settings["daemon.idle_exit_minutes"] * 60_000;
+    this.server = createServer((socket) => this.serve(socket));
+  }
+
+  listen(): Promise<void> {
+    const path = socketPath(this.env);
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(path, () => {
+        chmodSync(path, 0o600);
+        writeFileSync(pidPath(this.env), `${process.pid}\n`);
+        log(`listening on ${path} (pid ${process.pid}, version ${daemonVersion()})`);
+        this.scheduleIdleCheck();
+        resolve();
+      });
+    });
+  }
+
+  private scheduleIdleCheck(): void {
+    clearInterval(this.idleTimer);
+    const every = Math.max(200, Math.min(30_000, this.unloadMs / 4, this.exitMs / 4));
+    this.idleTimer = setInterval(() => void this.idleCheck(), every);
+    this.idleTimer.unref();
+  }
+
+  private async idleCheck(): Promise<void> {
+    if (this.active.size > 0 || this.closing) return;
+    const idle = Date.now() - this.lastActivity;
+    if (idle >= this.exitMs) {
+      log(`idle for ${Math.round(idle / 1000)} s: exiting`);
+      await this.shutdown();
+    } else if (idle >= this.unloadMs && this.cache.size > 0) {
+      log(`idle for ${Math.round(idle / 1000)} s: unloading models`);
+      await this.cache.closeAll();
+    }
+  }
+
+  private status(): DaemonStatus {
+    return {
+      pid: process.pid,
+      version: daemonVersion(),
+      uptime_s: Math.round((Date.now() - this.started) / 1000),
+      backend: this.last?.backend ?? null,
+      model: this.last?.model ?? null,
+      gpu: this.last?.gpu ?? null,
+      rss_mb: Math.round(process.memoryUsage().rss / 1e6),
+      requests_served: this.served,
+      requests_active: this.active.size,
+      models_loaded: this.cache.size,
+    };
+  }
+
+  private serve(socket: Socket): void {
+    const reader = new FrameReader();
+    const mine = new Set<string>();
+    // Request ids are the client's own; the connection number makes them unique here.
+    const connection = ++this.connections;
+    const key = (id: number) => `${connection}:${id}`;
+    const send = (message: DaemonMessage) => {
+      if (!socket.destroyed) socket.write(encodeFrame(message));
+    };
+    socket.on("data", (chunk) => {
+      let messages: unknown[];
+      try {
+        messages = reader.push(chunk);
+      } catch (error) {
+        // A broken frame leaves the stream unreadable: say so and drop this connection only.
+        send({ t: "error", id: null, message: (error as FrameError).message, exitCode: 2 });
+        socket.end();
+        return;
+      }
+      for (const message of messages) this.handle(message, send, socket, mine, key);
+    });
+    // A client that goes away cancels what it asked for.
+    socket.on("close", () => {
+      for (const k of mine) this.active.get(k)?.abort();
+    });
+    socket.on("error", () => undefined);
+  }
+
+  private handle(message: unknown, send: (m: DaemonMessage) => void, socket: Socket, mine: Set<string>, key: (id: number) => string): void {
+    const m = (typeof message === "object" && message !== null ? message : {}) as Record<string, unknown>;
+    switch (m.t) {
+      case "hello": {
+        const accepted = m.v === daemonVersion();
+        send({ t: "hello", v: daemonVersion(), accepted, pid: process.pid });
+        if (!accepted) {
+          log(`a client speaks version ${String(m.v)}: exiting so a matching daemon can start`);
+          void this.shutdown({ abort: false });
+        }
+        return;
+      }
+      case "ask": {
+        const problem = askProblem(m);
+        if (problem) return send({ t: "error", id: typeof m.id === "number" ? m.id : null, message: `bad request: ${problem}`, exitCode: 2 });
+        void this.ask(m as unknown as Ask, send, mine, key);
+        return;
+      }
+      case "cancel":
+        if (typeof m.id === "number") this.active.get(key(m.id))?.abort();
+        return;
+      case "status":
+        return send({ t: "status", status: this.status() });
+      case "stop":
+        send({ t: "bye" });
+        socket.end();
+        void this.shutdown();
+        return;
+      default:
+        send({ t: "error", id: null, message: `unknown message kind ${JSON.stringify(m.t ?? null)}`, exitCode: 2 });
+    }
+  }
+
+  private async ask(ask: Ask, send: (m: DaemonMessage) => void, mine: Set<string>, key: (id: number) => string): Promise<void> {
+    const controller = new AbortController();
+    const k = key(ask.id);
+    this.active.set(k, controller);
+    mine.add(k);
+    this.lastActivity = Date.now();
+    const started = Date.now();
+    try {
+      if (this.closing) throw new CaroError("the caro daemon is shutting down: try again", 1);
+      const config = loadRequestConfig(ask.flags, ask.env);
+      for (const warning of config.warnings) send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
+      const answer = await answerRequest({
+        request: ask.request,
+        shell: ask.shell,
+        config,
+        explain: Boolean(ask.flags.explain),
+        verbose: Boolean(ask.flags.verbose),
+        cwd: ask.cwd,
+        signal: controller.signal,
+        cache: this.cache,
+        onEvent: (event) => send({ t: "event", id: ask.id, event: event as unknown as Record<string, unknown> }),
+      });
+      this.served++;
+      this.last = answer;
+      send({ t: "answer", id: ask.id, answer: answer as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
+      log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend})`);
+    } catch (error) {
+      const exitCode = controller.signal.aborted ? 130 : error instanceof CaroError ? error.exitCode : 1;
+      const message = controller.signal.aborted ? "interrupted" : (error as Error).message;
+      if (!(error instanceof CaroError)) log(`request ${ask.id} failed: ${(error as Error).stack ?? error}`);
+      send({ t: "error", id: ask.id, message, exitCode });
+    } finally {
+      this.active.delete(k);
+      mine.delete(k);
+      this.lastActivity = Date.now();
+    }
+  }
+
+  /** Stops listening, lets (or makes) running requests end, unloads the models and exits. */
+  async shutdown({ abort = true } = {}): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.idleTimer);
+    this.server.close();
+    rmSync(socketPath(this.env), { force: true });
+    rmSync(pidPath(this.env), { force: true });
+    if (abort) for (const controller of this.active.values()) controller.abort();
+    while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Workers are idle now: terminating them cannot interrupt llama.cpp mid-evaluation.
+    await this.cache.closeAll();
+    log("stopped");
+    process.exit(0);
+  }
+}

@@ -1,0 +1,77 @@
+// `caro daemon run`: become the one daemon for this user, or step aside for the one that is.
+// Two clients racing to start a daemon both run this; a lock file decides, and the loser exits 0.
+
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, chmodSync, writeSync } from "node:fs";
+import { connect } from "node:net";
+import { lockPath, runtimeDir, socketPath } from "./paths.js";
+import { Daemon } from "./server.js";
+
+const LOCK_WAIT_MS = 5000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Does a daemon answer on the socket? */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function ensureRuntimeDir(): void {
+  const dir = runtimeDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = statSync(dir);
+  if (process.getuid && stat.uid !== process.getuid()) throw new Error(`${dir} belongs to another user: remove it or set XDG_RUNTIME_DIR`);
+  if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+}
+
+/** Takes the start-up lock, clearing one left by a process that died; false if a live one holds it too long. */
+async function takeLock(): Promise<boolean> {
+  const path = lockPath();
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const fd = openSync(path, "wx", 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number(readFileSync(path, "utf8").trim());
+      if (!Number.isInteger(holder) || !alive(holder)) rmSync(path, { force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return false;
+}
+
+export async function runDaemon(): Promise<number> {
+  ensureRuntimeDir();
+  if (!(await takeLock())) return 0; // another daemon is starting: it will serve
+  try {
+    const path = socketPath();
+    if (await socketAnswers(path)) return 0; // one is already serving
+    if (existsSync(path)) rmSync(path); // left by a daemon that died
+    const daemon = new Daemon();
+    await daemon.listen();
+    const stop = () => void daemon.shutdown();
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    process.on("SIGHUP", () => undefined);
+    return -1; // keep running
+  } finally {
+    rmSync(lockPath(), { force: true });
+  }
+}
