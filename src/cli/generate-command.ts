@@ -20,7 +20,8 @@ export const generateArgs = {
   verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
   execute: { type: "boolean", alias: "x", description: "Run the command after showing it, as the safety level allows" },
   yes: { type: "boolean", alias: "y", description: "With -x: answer the confirmation in advance (never unblocks)" },
-  "no-daemon": { type: "boolean", description: "Answer in this process instead of the background daemon" },
+  // citty reads --no-daemon as daemon = false.
+  daemon: { type: "boolean", default: true, description: "Use the background daemon (--no-daemon: answer in this process)" },
 } as const;
 
 export const generateCommand = defineCommand({
@@ -93,7 +94,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
     flags: { backend: args.backend, model: args.model, explain: Boolean(args.explain), verbose },
   };
   const options = { signal, onEvent: eventPrinter(verbose) };
-  const { answer, level } = args["no-daemon"]
+  const { answer, level } = args.daemon === false
     ? await (await import("./ask-in-process.js")).askInProcess(payload, options)
     : await askDaemon(payload, options);
   if (!args.execute) {

@@ -1,0 +1,296 @@
+import { existsSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
+import { createServer, connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
+import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { ollamaStandin, type Standin } from "./helpers/standins.js";
+
+const standins: Standin[] = [];
+afterEach(async () => {
+  await Promise.all(standins.splice(0).map((s) => s.close()));
+});
+
+async function standin(options: Parameters<typeof ollamaStandin>[0] = {}): Promise<Standin> {
+  const s = await ollamaStandin(options);
+  standins.push(s);
+  return s;
+}
+
+const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function daemonFiles(home: string) {
+  const dir = join(home, "run", "caro");
+  return { dir, socket: join(dir, "daemon.sock"), pid: join(dir, "daemon.pid"), log: join(home, ".local", "state", "caro", "daemon.log") };
+}
+
+function daemonPid(home: string): number {
+  return Number(readFileSync(daemonFiles(home).pid, "utf8").trim());
+}
+
+/** A raw socket client, to speak the protocol (and break it) directly. */
+class RawClient {
+  private readonly reader = new FrameReader();
+  readonly messages: Record<string, unknown>[] = [];
+  closed = false;
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk) => this.messages.push(...(this.reader.push(chunk) as Record<string, unknown>[])));
+    socket.on("close", () => (this.closed = true));
+    socket.on("error", () => undefined);
+  }
+  static open(path: string): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path, () => resolve(new RawClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+  send(message: unknown) {
+    this.socket.write(encodeFrame(message as never));
+  }
+  async until(predicate: (m: Record<string, unknown>) => boolean, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = this.messages.find(predicate);
+      if (found) return found;
+      if (this.closed) break;
+      await sleep(10);
+    }
+    return this.messages.find(predicate) ?? null;
+  }
+  async waitClosed(timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) await sleep(10);
+    return this.closed;
+  }
+}
+
+async function startedDaemon(config: string) {
+  const { env, home } = makeHome(config);
+  const started = await caro(["daemon", "start"], { env });
+  expect(started.exitCode).toBe(0);
+  return { env, home, files: daemonFiles(home), pid: daemonPid(home) };
+}
+
+async function helloed(path: string): Promise<RawClient> {
+  const client = await RawClient.open(path);
+  const { daemonVersion } = await import("../src/daemon/version.js");
+  client.send({ t: "hello", v: daemonVersion() });
+  expect(await client.until((m) => m.t === "hello")).toMatchObject({ accepted: true });
+  return client;
+}
+
+const ask = (env: Record<string, string>, request: string, extra: Record<string, unknown> = {}) => ({
+  t: "ask", id: 7, request, shell: "bash", cwd: "/tmp", env, flags: {}, ...extra,
+});
+
+describe("the daemon", () => {
+  it("starts on demand, in a 0700 folder with a 0600 socket, and keeps the model loaded", async () => {
+    const { env, home } = makeHome(modelConfig("tiny"));
+    const first = await caro(["--verbose", "list", "files"], { env });
+    expect(first.exitCode).toBe(0);
+    expect(first.stderr).toMatch(/model loaded in \d+ ms/);
+    const files = daemonFiles(home);
+    expect(statSync(files.dir).mode & 0o777).toBe(0o700);
+    expect(statSync(files.socket).mode & 0o777).toBe(0o600);
+    const pid = daemonPid(home);
+    const second = await caro(["--verbose", "show", "disk", "usage"], { env });
+    expect(second.stderr).toContain("caro: model already loaded");
+    expect(daemonPid(home)).toBe(pid);
+  });
+
+  it("reports pid, uptime, backend, model, GPU, memory and requests served", async () => {
+    const { env } = makeHome(modelConfig("tiny"));
+    expect((await caro(["daemon", "status"], { env })).stdout).toBe("caro daemon: not running");
+    await caro(["list", "files"], { env });
+    const status = await caro(["daemon", "status"], { env });
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toMatch(/running \(pid \d+, version 1\/[\d.]+\)/);
+    expect(status.stdout).toMatch(/backend\s+embedded/);
+    expect(status.stdout).toMatch(/model\s+tiny-\w+\.gguf/);
+    expect(status.stdout).toMatch(/gpu\s+none \(CPU\)/);
+    expect(status.stdout).toMatch(/memory\s+\d+ MB/);
+    expect(status.stdout).toMatch(/requests\s+1 served, 0 running/);
+    const json = JSON.parse(String((await caro(["daemon", "status", "--json"], { env })).stdout));
+    expect(json).toMatchObject({ running: true, backend: "embedded", gpu: false, requests_served: 1 });
+    expect(json.uptime_s).toBeGreaterThanOrEqual(0);
+  });
+
+  it("stops, starts and restarts on command", async () => {
+    const { env, home, pid } = await startedDaemon(modelConfig("tiny"));
+    expect((await caro(["daemon", "restart"], { env })).exitCode).toBe(0);
+    const restarted = daemonPid(home);
+    expect(restarted).not.toBe(pid);
+    expect((await caro(["daemon", "stop"], { env })).stdout).toBe("caro daemon: stopped");
+    expect(existsSync(daemonFiles(home).socket)).toBe(false);
+    expect((await caro(["daemon", "stop"], { env })).stdout).toBe("caro daemon: not running");
+  });
+
+  it("answers each request under its client's config file, flags and variables, read afresh", async () => {
+    const a = await standin({ commands: { x: "echo from-a" } });
+    const b = await standin({ commands: { x: "echo from-b" } });
+    const { env, configPath, home } = makeHome(ollamaConfig(a.url));
+    expect((await caro(["x"], { env })).stdout).toBe("echo from-a");
+    const pid = daemonPid(home);
+    writeFileSync(configPath, ollamaConfig(b.url));
+    expect((await caro(["x"], { env })).stdout).toBe("echo from-b");
+    // The client's own OLLAMA_HOST wins over the file, as it would in-process.
+    expect((await caro(["x"], { env: { ...env, OLLAMA_HOST: a.url } })).stdout).toBe("echo from-a");
+    // A config error is this request's error, and the daemon lives on.
+    writeFileSync(configPath, "backend = [");
+    const broken = await caro(["x"], { env });
+    expect(broken.exitCode).toBe(2);
+    expect(broken.stderr).toMatch(new RegExp(`^caro: ${configPath}:1:\\d+: `));
+    expect(daemonPid(home)).toBe(pid);
+  });
+
+  it("answers several shells at once, none lost, from one daemon", async () => {
+    const ollama = await standin({ chunkBytes: 32, chunkDelayMs: 30 });
+    const { env, home } = makeHome(ollamaConfig(ollama.url));
+    const results = await Promise.all(["one", "two", "three", "four"].map((word) => caro([word], { env })));
+    expect(results.map((r) => r.stdout)).toEqual(['echo "one"', 'echo "two"', 'echo "three"', 'echo "four"']);
+    // Four clients raced to start it; the log shows one daemon listening.
+    const listening = readFileSync(daemonFiles(home).log, "utf8").match(/listening on/g) ?? [];
+    expect(listening).toHaveLength(1);
+  });
+
+  it("cancels a request when asked by id", async () => {
+    const ollama = await standin({ chunkBytes: 160, chunkDelayMs: 200 });
+    const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
+    const client = await helloed(files.socket);
+    client.send(ask(env, "slow"));
+    await client.until((m) => m.t === "event" && (m.event as { type: string }).type === "text");
+    client.send({ t: "cancel", id: 7 });
+    expect(await client.until((m) => m.t === "error")).toMatchObject({ id: 7, exitCode: 130 });
+    await sleep(100);
+    expect(ollama.aborted).toBe(1);
+    client.socket.destroy();
+  });
+
+  it("cancels a request when its client goes away", async () => {
+    const ollama = await standin({ chunkBytes: 160, chunkDelayMs: 200 });
+    const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
+    const client = await helloed(files.socket);
+    client.send(ask(env, "slow"));
+    await client.until((m) => m.t === "event" && (m.event as { type: string }).type === "text");
+    client.socket.destroy();
+    const deadline = Date.now() + 5000;
+    while (ollama.aborted === 0 && Date.now() < deadline) await sleep(20);
+    expect(ollama.aborted).toBe(1);
+  });
+
+  describe("survives bad frames and serves the next client", () => {
+    it.each([
+      ["garbage bytes", Buffer.from([0, 0, 0, 5, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1]), /undecodable frame/],
+      ["a huge length", Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]), /over the 1048576-byte limit/],
+    ])("%s: an error reply, then the connection closes", async (_name, bytes, pattern) => {
+      const ollama = await standin({ commands: { x: "pwd" } });
+      const { env, files, pid } = await startedDaemon(ollamaConfig(ollama.url));
+      const client = await RawClient.open(files.socket);
+      client.socket.write(bytes);
+      expect(await client.until((m) => m.t === "error")).toMatchObject({ message: expect.stringMatching(pattern) });
+      expect(await client.waitClosed()).toBe(true);
+      expect((await caro(["x"], { env })).stdout).toBe("pwd");
+      expect(daemonPid(makeHomeOf(files))).toBe(pid);
+    });
+
+    it("wrong types and unknown kinds: an error reply, the connection stays open", async () => {
+      const ollama = await standin({ commands: { x: "pwd" } });
+      const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
+      const client = await helloed(files.socket);
+      client.send({ t: "ask", id: "seven", request: 42 });
+      expect(await client.until((m) => m.t === "error" && /bad request: id must be an integer/.test(String(m.message)))).not.toBeNull();
+      client.send(ask(env, "x", { shell: "powershell" }));
+      expect(await client.until((m) => m.t === "error" && /shell must be one of/.test(String(m.message)))).not.toBeNull();
+      client.send({ t: "dance" });
+      expect(await client.until((m) => /unknown message kind "dance"/.test(String(m.message)))).not.toBeNull();
+      client.send([1, 2, 3]);
+      expect(await client.until((m) => /unknown message kind null/.test(String(m.message)))).not.toBeNull();
+      client.send(ask(env, "x"));
+      expect(await client.until((m) => m.t === "answer")).toMatchObject({ answer: { command: "pwd" } });
+      expect(client.closed).toBe(false);
+      client.socket.destroy();
+    });
+  });
+
+  it("exits when a client speaks another protocol version, and the next request starts a new one", async () => {
+    const ollama = await standin({ commands: { x: "pwd" } });
+    const { env, home, files, pid } = await startedDaemon(ollamaConfig(ollama.url));
+    const client = await RawClient.open(files.socket);
+    client.send({ t: "hello", v: "0/0.0.1" });
+    expect(await client.until((m) => m.t === "hello")).toMatchObject({ accepted: false, pid });
+    const deadline = Date.now() + 5000;
+    while (existsSync(files.socket) && Date.now() < deadline) await sleep(20);
+    expect(existsSync(files.socket)).toBe(false);
+    expect((await caro(["x"], { env })).stdout).toBe("pwd");
+    expect(daemonPid(home)).not.toBe(pid);
+  });
+
+  it("replaces an old daemon that refuses its hello", async () => {
+    const ollama = await standin({ commands: { x: "pwd" } });
+    const { env, home } = makeHome(ollamaConfig(ollama.url));
+    const files = daemonFiles(home);
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    // A stand-in for a daemon of an older caro: refuses the hello and goes away, as the real one does.
+    const old = createServer((socket) => {
+      const reader = new FrameReader();
+      socket.on("data", (chunk) => {
+        for (const m of reader.push(chunk) as { t: string }[])
+          if (m.t === "hello") {
+            socket.end(encodeFrame({ t: "hello", v: "0/0.0.1", accepted: false, pid: 1 }));
+            old.close();
+            rmSync(files.socket, { force: true });
+          }
+      });
+    });
+    await new Promise<void>((resolve) => old.listen(files.socket, resolve));
+    const result = await caro(["x"], { env });
+    expect(result.stdout).toBe("pwd");
+    expect(existsSync(files.pid)).toBe(true);
+  });
+
+  it("a daemon killed mid-request: the client says so, and the next request starts a new one", async () => {
+    const ollama = await standin({ chunkBytes: 4, chunkDelayMs: 200, commands: { x: "pwd" } });
+    const { env, home, pid } = await startedDaemon(ollamaConfig(ollama.url));
+    const child = caro(["x"], { env });
+    const deadline = Date.now() + 10_000;
+    while (ollama.chats.length === 0 && Date.now() < deadline) await sleep(10);
+    process.kill(pid, "SIGKILL");
+    const killed = await child;
+    expect(killed.exitCode).toBe(1);
+    expect(killed.stderr).toMatch(/^caro: the caro daemon stopped before answering \(see .*daemon\.log\); try again$/);
+    const fast = await standin({ commands: { x: "pwd" } });
+    writeFileSync(join(home, ".config", "caro", "config.toml"), ollamaConfig(fast.url));
+    const next = await caro(["x"], { env });
+    expect(next.stdout).toBe("pwd");
+    expect(daemonPid(home)).not.toBe(pid);
+  });
+
+  it("unloads the model when idle, then exits", async () => {
+    const { env, home } = makeHome(modelConfig("tiny", "[daemon]\nidle_unload_minutes = 0.01\nidle_exit_minutes = 0.05\n"));
+    await caro(["list"], { env });
+    const files = daemonFiles(home);
+    const loaded = JSON.parse(String((await caro(["daemon", "status", "--json"], { env })).stdout));
+    expect(loaded.models_loaded).toBe(1);
+    await sleep(1500);
+    const unloaded = JSON.parse(String((await caro(["daemon", "status", "--json"], { env })).stdout));
+    expect(unloaded.models_loaded).toBe(0);
+    expect(unloaded.running).toBe(true);
+    const deadline = Date.now() + 10_000;
+    while (existsSync(files.socket) && Date.now() < deadline) await sleep(50);
+    expect(existsSync(files.socket)).toBe(false);
+    expect(readFileSync(files.log, "utf8")).toMatch(/unloading models[\s\S]*exiting/);
+  });
+
+  it("runs in-process with --no-daemon", async () => {
+    const { env, home } = makeHome(modelConfig("tiny"));
+    const result = await caro(["--no-daemon", "list", "files"], { env });
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(daemonFiles(home).socket)).toBe(false);
+  });
+});
+
+function makeHomeOf(files: { dir: string }): string {
+  return join(files.dir, "..", "..");
+}
