@@ -203,7 +203,7 @@ export class Daemon {
     } catch (error) {
       const exitCode = controller.signal.aborted ? 130 : error instanceof CaroError ? error.exitCode : 1;
       const message = controller.signal.aborted ? "interrupted" : (error as Error).message;
-      if (!(error instanceof CaroError)) log(`request ${ask.id} failed: ${(error as Error).stack ?? error}`);
+      log(`request ${ask.id} failed (exit ${exitCode}): ${error instanceof CaroError ? message : (error as Error).stack ?? error}`);
       send({ t: "error", id: ask.id, message, exitCode });
     } finally {
       this.active.delete(k);

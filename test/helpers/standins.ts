@@ -61,22 +61,23 @@ async function readBody(req: IncomingMessage): Promise<string> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes a body in pieces, so the client sees it split where the test wants. */
-async function sendPieces(res: ServerResponse, body: string, options: StandinOptions, state: { aborted: number }): Promise<void> {
+async function sendPieces(res: ServerResponse, body: string, options: StandinOptions): Promise<void> {
   const bytes = Buffer.from(body, "utf8");
   const size = options.chunkBytes ?? bytes.length;
-  let closed = false;
-  res.on("close", () => {
-    if (!res.writableFinished) {
-      closed = true;
-      state.aborted++;
-    }
-  });
-  for (let i = 0; i < bytes.length && !closed; i += size) {
+  const closed = () => res.destroyed || res.writableEnded;
+  for (let i = 0; i < bytes.length && !closed(); i += size) {
     res.write(bytes.subarray(i, i + size));
     if (options.chunkDelayMs) await sleep(options.chunkDelayMs);
     else await new Promise((resolve) => setImmediate(resolve));
   }
-  if (!closed) res.end();
+  if (!closed()) res.end();
+}
+
+/** Counts a reply the client gave up on (a cancel), whenever it happens. */
+function countAborts(res: ServerResponse, state: { aborted: number }): void {
+  res.on("close", () => {
+    if (!res.writableFinished) state.aborted++;
+  });
 }
 
 function withState(server: TestServer, state: { chats: ChatRequest[]; aborted: number }): Standin {
@@ -101,7 +102,9 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
     if (req.method !== "POST" || req.url !== "/api/chat") return void res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
     const request = JSON.parse(await readBody(req)) as ChatRequest;
     state.chats.push(request);
+    countAborts(res, state);
     if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
+    if (res.destroyed) return;
     if (options.fail) return void res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
     const models = options.models ?? ["qwen2.5-coder:1.5b"];
     if (!models.includes(request.model))
@@ -118,7 +121,7 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
         tokens(text).map((t) => `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`).join("") +
         `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, ...stats })}\n`;
     res.writeHead(200, { "content-type": request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson" });
-    await sendPieces(res, body, options, state);
+    await sendPieces(res, body, options);
   });
   return withState(server, state);
 }
@@ -136,7 +139,9 @@ export async function openaiStandin(options: StandinOptions & { apiKey?: string;
     if (req.method !== "POST" || req.url !== "/v1/chat/completions") return json(res, 404, { detail: "Not Found" });
     const request = JSON.parse(await readBody(req)) as ChatRequest;
     state.chats.push(request);
+    countAborts(res, state);
     if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
+    if (res.destroyed) return;
     if (options.fail) return void res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
     if (options.rejectSchema && request.response_format)
       return json(res, 400, { object: "error", message: "response_format json_schema is not supported", type: "BadRequestError", param: null, code: 400 });
@@ -153,7 +158,7 @@ export async function openaiStandin(options: StandinOptions & { apiKey?: string;
         event({ ...base, choices: [], usage: { prompt_tokens: 412, total_tokens: 412 + tokens(text).length, completion_tokens: tokens(text).length } }) +
         "data: [DONE]\n\n";
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
-    await sendPieces(res, body, options, state);
+    await sendPieces(res, body, options);
   });
   return withState(server, state);
 }

@@ -1,0 +1,138 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CARO_BIN, makeHome } from "./caro.js";
+import { shellQuote, TmuxSession } from "./tmux.js";
+
+export type WidgetShell = "zsh" | "bash" | "fish";
+
+// Each shell starts without its rc files, loads `caro init`, and gets two test-only keys:
+// Ctrl-T writes the buffer and cursor to files, Ctrl-O sets the buffer from a file (for bytes a
+// keyboard cannot type, such as a tab, without triggering completion).
+const SETUP: Record<WidgetShell, { command: string; setup: (dir: string, init: string) => string; undo: string; vi: string }> = {
+  zsh: {
+    command: "zsh -f",
+    undo: "C-_",
+    vi: "bindkey -v",
+    setup: (dir, init) => `PS1='$ '
+eval "$(${init} init zsh)"
+_t_dump() { print -rn -- "$BUFFER" > ${dir}/dump.tmp; print -rn -- "$CURSOR" > ${dir}/cursor; mv ${dir}/dump.tmp ${dir}/dump }
+_t_load() { BUFFER=$(<${dir}/load); CURSOR=$#BUFFER }
+zle -N _t_dump; zle -N _t_load
+for m in emacs viins vicmd; do bindkey -M $m '^T' _t_dump; bindkey -M $m '^O' _t_load; done
+`,
+  },
+  bash: {
+    command: "bash --norc --noprofile",
+    undo: "C-_",
+    vi: "set -o vi",
+    setup: (dir, init) => `PS1='$ '
+eval "$(${init} init bash)"
+_t_dump() { printf %s "$READLINE_LINE" > ${dir}/dump.tmp; printf %s "$READLINE_POINT" > ${dir}/cursor; mv ${dir}/dump.tmp ${dir}/dump; }
+_t_load() { READLINE_LINE=$(<${dir}/load); READLINE_POINT=\${#READLINE_LINE}; }
+for m in emacs vi-insert vi-command; do bind -m $m -x '"\\C-t": _t_dump'; bind -m $m -x '"\\C-o": _t_load'; done
+`,
+  },
+  fish: {
+    command: "fish --no-config",
+    undo: "C-z",
+    vi: "fish_vi_key_bindings",
+    // --no-config empties fish_history (no history file); a user's fish has one, so name one.
+    setup: (dir, init) => `set -g fish_history caro_test
+function fish_prompt; printf '$ '; end
+function fish_greeting; end
+${init} init fish | source
+function _t_dump; commandline | string collect --no-trim-newlines > ${dir}/dump.tmp; commandline -C > ${dir}/cursor; mv ${dir}/dump.tmp ${dir}/dump; end
+function _t_load; commandline -r -- (cat ${dir}/load | string collect); end
+function _t_keys; for m in default insert; bind -M $m \\ct _t_dump; bind -M $m \\co _t_load; end; end
+_t_keys
+function fish_user_key_bindings; _t_keys; end
+`,
+  },
+};
+
+export class ShellUnderTest {
+  readonly session: TmuxSession;
+  readonly dir: string;
+  readonly env: Record<string, string>;
+  readonly home: string;
+
+  constructor(
+    readonly shell: WidgetShell,
+    config: string,
+    home?: { home: string; env: Record<string, string> },
+    options: { command?: string } = {},
+  ) {
+    const made = home ?? makeHome(config);
+    this.home = made.home;
+    this.dir = join(made.home, `shell-${shell}-${Math.random().toString(36).slice(2, 8)}`);
+    mkdirSync(this.dir);
+    this.env = { ...made.env, TERM: "screen", LANG: "C.UTF-8" };
+    const init = `${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)}`;
+    writeFileSync(join(this.dir, "setup"), SETUP[shell].setup(this.dir, init));
+    this.session = new TmuxSession(options.command ?? SETUP[shell].command, this.env, { width: 160, height: 40 });
+  }
+
+  async ready(): Promise<void> {
+    await this.session.waitFor((s) => s.trim().length > 0);
+    this.session.type(`source ${this.dir}/setup`);
+    this.session.sendKeys("Enter");
+    await this.waitForPrompt();
+  }
+
+  async waitForPrompt(): Promise<void> {
+    // "$", or fish's vi-mode "[I] $".
+    await this.session.waitFor((s) => /(^|\s)\$$/.test(s.split("\n").filter((l) => l.trim()).at(-1)?.trimEnd() ?? ""));
+  }
+
+  undoKey(): string {
+    return SETUP[this.shell].undo;
+  }
+
+  viCommand(): string {
+    return SETUP[this.shell].vi;
+  }
+
+  /** The buffer and cursor, exactly, as the shell holds them. */
+  async dump(): Promise<{ buffer: string; cursor: number }> {
+    const file = join(this.dir, "dump");
+    rmSync(file, { force: true });
+    this.session.sendKeys("C-t");
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(file) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    let buffer = readFileSync(file, "utf8");
+    if (this.shell === "fish") buffer = buffer.replace(/\n$/, "");
+    return { buffer, cursor: Number(readFileSync(join(this.dir, "cursor"), "utf8").trim()) };
+  }
+
+  /** Sets the buffer to exact bytes. */
+  async load(text: string): Promise<void> {
+    writeFileSync(join(this.dir, "load"), text);
+    this.session.sendKeys("C-o");
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if ((await this.dump()).buffer === text) return;
+    }
+    throw new Error("the buffer did not take the loaded text");
+  }
+
+  kill(): void {
+    this.session.kill();
+  }
+}
+
+/** Requests the daemon has finished, answered or failed, from its log. */
+export function finishedRequests(home: string): number {
+  try {
+    return (readFileSync(join(home, ".local", "state", "caro", "daemon.log"), "utf8").match(/answered request|request \d+ failed/g) ?? []).length;
+  } catch {
+    return 0;
+  }
+}
+
+export async function waitForFinished(home: string, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (finishedRequests(home) < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (finishedRequests(home) < count) throw new Error(`the daemon finished ${finishedRequests(home)} of ${count} requests`);
+  // The client prints and exits just after the daemon's reply; the shell then redraws.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}

@@ -1,0 +1,248 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CARO_BIN, caro, makeHome } from "./helpers/caro.js";
+import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
+import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
+
+const running: { kill(): void }[] = [];
+const standins: Standin[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) r.kill();
+  await Promise.all(standins.splice(0).map((s) => s.close()));
+});
+
+const singleQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+
+// Answers the stand-in gives: fixed ones by request, else a printf of the request's exact bytes,
+// so what reaches the buffer shows that every byte made the whole trip.
+const KNOWN: Record<string, string> = {
+  "list files": "ls -la",
+  "wipe the disk": "sudo rm -rf /",
+  "empty this folder": "rm -rf *",
+  "loop over text files": 'for f in *.txt; do\n  echo "$f"\ndone',
+};
+
+// The same loop in fish's own syntax: caro checks fish answers with fish.
+const FISH_LOOP = "for f in *.txt\n  echo $f\nend";
+
+function reply(request: Parameters<NonNullable<StandinOptions["reply"]>>[0]): string {
+  const text = requestText(request);
+  const fish = request.messages[0].content.includes("works in fish");
+  const known = fish && text === "loop over text files" ? FISH_LOOP : KNOWN[text];
+  return JSON.stringify({ command: known ?? `printf '%s\\n' ${singleQuote(text)}` });
+}
+
+async function shellWith(shell: WidgetShell, options: StandinOptions = {}, home?: { home: string; env: Record<string, string> }, command?: string) {
+  const ollama = await ollamaStandin({ reply, ...options });
+  standins.push(ollama);
+  const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+  if (home) writeFileSync(join(home.home, ".config", "caro", "config.toml"), config);
+  const sh = new ShellUnderTest(shell, config, home, { command });
+  running.push(sh);
+  await sh.ready();
+  return { sh, ollama };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) => {
+  it("replaces the typed line with the command, cursor at its end; one undo brings the typed line back", async () => {
+    const { sh } = await shellWith(shell);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
+    sh.session.sendKeys(sh.undoKey());
+    expect((await sh.dump()).buffer).toBe("list files");
+  });
+
+  it("puts the request in history, before the command it became", async () => {
+    // fish --no-config is private mode, which keeps no history; a fish in the empty test home is not.
+    const { sh } = await shellWith(shell, {}, undefined, shell === "fish" ? "fish" : undefined);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.sendKeys("Up");
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    sh.session.sendKeys("Up");
+    expect((await sh.dump()).buffer).toBe("list files");
+  });
+
+  it("does nothing on an empty or blank line", async () => {
+    const { sh, ollama } = await shellWith(shell);
+    sh.session.sendKeys("C-g");
+    await sleep(500);
+    expect((await sh.dump()).buffer).toBe("");
+    sh.session.type("   ");
+    sh.session.sendKeys("C-g");
+    await sleep(500);
+    expect((await sh.dump()).buffer).toBe("   ");
+    expect(ollama.chats).toHaveLength(0);
+  });
+
+  it("keeps the line exactly as typed on a failure, and says why in one line", async () => {
+    const { sh } = await shellWith(shell, { fail: { status: 500, body: '{"error":"out of memory"}' } });
+    const typed = `find "my files" -name '*.txt' | grep $HOME \\ !ok 100% é`;
+    await sh.load(typed);
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe(typed);
+    expect(sh.session.screen()).toContain("caro: Ollama answered HTTP 500: out of memory");
+  });
+
+  it("Ctrl-C while waiting cancels the request in the daemon and keeps the line", async () => {
+    const { sh, ollama } = await shellWith(shell, { firstByteDelayMs: 10_000 });
+    sh.session.type("something slow");
+    sh.session.sendKeys("C-g");
+    while (ollama.chats.length === 0) await sleep(20);
+    sh.session.sendKeys("C-c");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("something slow");
+    expect(sh.session.screen()).toContain("caro: cancelled");
+    await sleep(200);
+    expect(ollama.aborted).toBe(1);
+  });
+
+  it("puts a critical command in commented out, with a warning line", async () => {
+    const { sh } = await shellWith(shell);
+    sh.session.type("wipe the disk");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("# sudo rm -rf /");
+    expect(sh.session.screen()).toMatch(/caro: rated critical and commented out: deletes everything on the system/);
+  });
+
+  it("puts a high-risk command in as is, with a warning line", async () => {
+    const { sh } = await shellWith(shell);
+    sh.session.type("empty this folder");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("rm -rf *");
+    expect(sh.session.screen()).toMatch(/caro: rated high: deletes everything in the current folder/);
+  });
+
+  it("takes a multi-line command in whole", async () => {
+    const { sh } = await shellWith(shell);
+    sh.session.type("loop over text files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe(shell === "fish" ? FISH_LOOP : KNOWN["loop over text files"]);
+  });
+
+  it.each([
+    ["quotes", `say "hi" and 'bye' and \`now\``],
+    ["dollars and backslashes", "cost $5 and \\$HOME and \\\\ and \\n"],
+    ["! and %", "echo !! and 100% and %s and !$"],
+    ["a tab", "columns\tsplit\tby tabs"],
+    ["unicode", "fichiers nommés 日本語 ✓ 🎉"],
+    ["a 4 KB line", `find ${"a-really-long-directory-name/".repeat(140)}`],
+  ])("round-trips %s byte for byte", async (_name, typed) => {
+    const { sh, ollama } = await shellWith(shell);
+    await sh.load(typed);
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect(requestText(ollama.chats[0])).toBe(typed);
+    const expected = `printf '%s\\n' ${singleQuote(typed)}`;
+    expect(await sh.dump()).toEqual({ buffer: expected, cursor: [...expected].length });
+  });
+
+  it("works in vi mode, in insert and command mode", async () => {
+    // fish 3.6 --no-config stops reading keys after fish_vi_key_bindings (caro loaded or not);
+    // a fish in the empty test home does not.
+    const { sh } = await shellWith(shell, {}, undefined, shell === "fish" ? "fish" : undefined);
+    sh.session.type(sh.viCommand());
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    sh.session.sendKeys("Escape");
+    await sleep(200);
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 2);
+    expect((await sh.dump()).buffer).toBe(`printf '%s\\n' 'ls -la'`);
+  });
+
+  it("a daemon killed mid-request: the line stays, and the next Ctrl-G starts a new daemon", async () => {
+    const home = makeHome();
+    const { sh, ollama } = await shellWith(shell, { firstByteDelayMs: 10_000 }, home);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    while (ollama.chats.length === 0) await sleep(20);
+    const pid = Number(readFileSync(join(home.home, "run", "caro", "daemon.pid"), "utf8"));
+    process.kill(pid, "SIGKILL");
+    await sh.session.waitFor((s) => s.includes("caro: the caro daemon stopped before answering"));
+    expect((await sh.dump()).buffer).toBe("list files");
+    // A quick server from here on.
+    const fast = await ollamaStandin({ reply });
+    standins.push(fast);
+    writeFileSync(join(home.home, ".config", "caro", "config.toml"), `backend = "ollama"\n[backends.ollama]\nhost = "${fast.url}"\n`);
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    expect(Number(readFileSync(join(home.home, "run", "caro", "daemon.pid"), "utf8"))).not.toBe(pid);
+  });
+});
+
+describe("two shells at once", () => {
+  it("both get their answer from the one daemon", async () => {
+    const home = makeHome();
+    const { sh: zsh } = await shellWith("zsh", { chunkBytes: 16, chunkDelayMs: 20 }, home);
+    const { sh: bash } = await shellWith("bash", { chunkBytes: 16, chunkDelayMs: 20 }, home);
+    zsh.session.type("list files");
+    bash.session.type("empty this folder");
+    zsh.session.sendKeys("C-g");
+    bash.session.sendKeys("C-g");
+    await waitForFinished(home.home, 2);
+    expect((await zsh.dump()).buffer).toBe("ls -la");
+    expect((await bash.dump()).buffer).toBe("rm -rf *");
+  });
+});
+
+describe("caro init", () => {
+  const init = (shell: string, extra = "") => `${process.execPath} ${CARO_BIN} init ${shell}${extra}`;
+  const run = (command: string, args: string[]) => execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+  it("loads silently in strict mode, twice", () => {
+    expect(run("zsh", ["-f", "-u", "-e", "-c", `eval "$(${init("zsh")})"; eval "$(${init("zsh")})"; print -r ok`])).toBe("ok\n");
+    expect(run("bash", ["--norc", "--noprofile", "-u", "-e", "-o", "pipefail", "-c", `eval "$(${init("bash")})"; eval "$(${init("bash")})"; echo ok`])).toBe("ok\n");
+    expect(run("bash", ["--norc", "--noprofile", "-i", "-u", "-e", "-c", `eval "$(${init("bash")})"; eval "$(${init("bash")})"; echo ok`])).toBe("ok\n");
+    expect(run("fish", ["--no-config", "-c", `${init("fish")} | source; ${init("fish")} | source; echo ok`])).toBe("ok\n");
+  });
+
+  it("defines only _caro names", () => {
+    const zsh = run("zsh", ["-f", "-c", `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`]);
+    expect(zsh.trim().split("\n").filter((n) => n !== "a")).toEqual(expect.arrayContaining(["_caro_widget", "_caro_client"]));
+    for (const name of zsh.trim().split("\n").filter((n) => !["a", "b"].includes(n))) expect(name).toMatch(/^_caro/);
+    const bash = run("bash", ["--norc", "--noprofile", "-i", "-c", `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`]);
+    // bash sets COLUMNS and friends lazily; caro names nothing in upper case.
+    for (const name of bash.trim().split("\n").filter((n) => !/^[A-Z_]+$/.test(n))) expect(name).toMatch(/(^|\s)_caro/);
+    const fish = run("fish", ["--no-config", "-c", `set before (functions -a) (set -n); ${init("fish")} | source; for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end`]);
+    for (const name of fish.trim().split("\n").filter((n) => !["before", "n"].includes(n))) expect(name).toMatch(/^_caro/);
+  });
+
+  it("binds every keymap once, with --key, and nothing with --no-bind", () => {
+    const zsh = run("zsh", ["-f", "-i", "-c", `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget; done`]);
+    expect(zsh.trim().split("\n")).toEqual(['"^X" _caro_widget', '"^X" _caro_widget', '"^X" _caro_widget']);
+    const bash = run("bash", ["--norc", "--noprofile", "-i", "-c", `eval "$(${init("bash")})"; for m in emacs vi-insert vi-command; do bind -m $m -X | grep _caro_widget; done`]);
+    expect(bash.trim().split("\n")).toEqual(['"\\C-g": "_caro_widget"', '"\\C-g": "_caro_widget"', '"\\C-g": "_caro_widget"']);
+    const fish = run("fish", ["--no-config", "-c", `${init("fish")} | source; bind -a | string match '*_caro_widget*'`]);
+    expect(fish.trim().split("\n").sort()).toEqual(["bind -M insert \\cg _caro_widget", "bind \\cg _caro_widget"]);
+    const unbound = run("zsh", ["-f", "-i", "-c", `eval "$(${init("zsh", " --no-bind")})"; bindkey -M emacs | grep -c _caro_widget || true; whence -w _caro_widget`]);
+    expect(unbound).toBe("0\n_caro_widget: function\n");
+  });
+
+  it("refuses an unknown shell or key", async () => {
+    const shell = await caro(["init", "tcsh"]);
+    expect(shell.exitCode).toBe(2);
+    expect(shell.stderr).toBe('caro: unknown shell "tcsh": caro init supports zsh, bash, fish');
+    const key = await caro(["init", "zsh", "--key", "F12"]);
+    expect(key.exitCode).toBe(2);
+    expect(key.stderr).toMatch(/unknown key "F12": use ctrl-<letter> or alt-<letter>/);
+  });
+});
