@@ -3,6 +3,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { BackendError, CaroError } from "../errors.js";
 import { whyNotFetchable } from "../models/download.js";
 import { cachedModelPath, manualDownloadCommand, parseHfUri } from "../models/hf.js";
+import { catalogModel } from "../models/catalog.js";
 import { resolveModelPath } from "../models/resolve.js";
 import type { BackendCache } from "./cache.js";
 import { ollamaAnswers } from "./ollama.js";
@@ -19,7 +20,7 @@ export interface Selection {
 /** Can the embedded backend serve: its model is here, or can be fetched now? */
 async function embeddedProblem(config: LoadedConfig): Promise<string | null> {
   const spec = config.settings["backends.embedded.model"];
-  const hf = parseHfUri(spec);
+  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
   if (hf) {
     if (existsSync(cachedModelPath(hf, config.env))) return null;
     const why = await whyNotFetchable(hf, config.env);
@@ -60,7 +61,7 @@ export async function selectBackend(config: LoadedConfig, cache: BackendCache): 
   else if (vllmConfigured(config)) return { backend: create("vllm", config), passedOver };
   else passedOver.push({ backend: "vllm", reason: `not configured: set [backends.vllm] url in ${config.path}` });
 
-  const hf = parseHfUri(settings["backends.embedded.model"]);
+  const hf = parseHfUri(catalogModel(settings["backends.embedded.model"])?.uri ?? settings["backends.embedded.model"]);
   const fetchByHand = hf ? `fetch the model by hand (${manualDownloadCommand(hf, config.env)})` : "set [backends.embedded] model to a GGUF file";
   throw new BackendError(
     `no backend can answer (${passedOver.map((p) => `${p.backend}: ${p.reason}`).join("; ")}): ` +

@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.js";
 
-export const DEFAULT_MODEL = "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+/** A catalog name (`caro models list`); a GGUF path or an hf: URI works too. */
+export const DEFAULT_MODEL = "qwen2.5-coder-1.5b";
 export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
 export const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
@@ -122,7 +123,7 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: DEFAULT_MODEL,
     env: "CARO_MODEL",
     parse: nonEmptyString,
-    help: "a GGUF file path or hf:user/repo/file.gguf",
+    help: "a catalog name (caro models list), a GGUF file path or hf:user/repo/file.gguf",
   },
   "backends.embedded.gpu": {
     default: "auto",

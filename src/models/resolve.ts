@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { ModelError } from "../errors.js";
 import { downloadModel, type DownloadOptions } from "./download.js";
+import { catalogModel } from "./catalog.js";
 import { cachedModelPath, parseHfUri } from "./hf.js";
 import type { Env } from "../config/paths.js";
 
@@ -32,7 +33,7 @@ export function resolveModelPath(spec: string, env: Env = process.env): string {
 
 /** Turns the model setting into a local file, downloading a Hugging Face model on first use. */
 export async function resolveModel(spec: string, options: DownloadOptions = {}): Promise<string> {
-  const hf = parseHfUri(spec);
+  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
   if (!hf) return resolveModelPath(spec, options.env);
   const path = cachedModelPath(hf, options.env);
   if (!existsSync(path)) await downloadModel(hf, path, options);

@@ -1,0 +1,84 @@
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { loadConfig } from "../config/load.js";
+import { modelsDir } from "../config/paths.js";
+import { UsageError } from "../errors.js";
+import { CATALOG, catalogModel } from "../models/catalog.js";
+import { downloadModel } from "../models/download.js";
+import { cachedModelPath, parseHfUri } from "../models/hf.js";
+import { progressReporter } from "../models/progress.js";
+import { parseStrict } from "./args.js";
+import { say } from "./output.js";
+
+const usage = "usage: caro models list | pull <name | hf:user/repo/file.gguf> | rm <name | file> | path";
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
+
+/** A catalog name or an hf: URI, as the model it names in the hub and the file it becomes here. */
+function target(spec: string) {
+  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  if (!hf) throw new UsageError(`unknown model "${spec}": use a name from caro models list, or hf:user/repo/file.gguf`);
+  return { hf, path: cachedModelPath(hf) };
+}
+
+function list(json: boolean): void {
+  const configured = loadConfig().settings["backends.embedded.model"];
+  const rows = CATALOG.map((m) => {
+    const path = cachedModelPath(parseHfUri(m.uri)!);
+    return { name: m.name, size_bytes: m.sizeBytes, memory_bytes: m.memoryBytes, downloaded: existsSync(path), default: m.name === configured || m.uri === configured, path, uri: m.uri, note: m.note };
+  });
+  const known = new Set(rows.map((r) => basename(r.path)));
+  const others = existsSync(modelsDir()) ? readdirSync(modelsDir()).filter((f) => f.endsWith(".gguf") && !known.has(f)) : [];
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ models: rows, other_files: others.map((f) => join(modelsDir(), f)) })}\n`);
+    return;
+  }
+  process.stdout.write(`${"".padEnd(2)}${"NAME".padEnd(22)}${"SIZE".padEnd(10)}${"MEMORY".padEnd(10)}${"HERE".padEnd(6)}NOTE\n`);
+  for (const r of rows)
+    process.stdout.write(`${r.default ? "* " : "  "}${r.name.padEnd(22)}${gb(r.size_bytes).padEnd(10)}${gb(r.memory_bytes).padEnd(10)}${(r.downloaded ? "yes" : "-").padEnd(6)}${r.note}\n`);
+  for (const f of others) process.stdout.write(`  ${f}  (${gb(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
+  process.stdout.write(`\n* the configured model. Files live in ${modelsDir()}\n`);
+}
+
+async function pull(spec: string, signal: AbortSignal): Promise<void> {
+  const { hf, path } = target(spec);
+  if (existsSync(path)) {
+    say(`${basename(path)} is already downloaded: ${path}`);
+    return;
+  }
+  const progress = progressReporter();
+  await downloadModel(hf, path, { signal, onProgress: (p) => progress.update(p) });
+  progress.done();
+  process.stdout.write(`${path}\n`);
+}
+
+function remove(spec: string): void {
+  const fromName = catalogModel(spec) || parseHfUri(spec) ? target(spec).path : join(modelsDir(), basename(spec));
+  if (!existsSync(fromName)) throw new UsageError(`${basename(fromName)} is not downloaded: see caro models list`);
+  rmSync(fromName);
+  rmSync(`${fromName}.unverified`, { force: true });
+  say(`removed ${fromName}`);
+}
+
+/** `caro models list|pull|rm|path`. */
+export async function runModels(argv: string[], signal: AbortSignal): Promise<void> {
+  const args = parseStrict(argv, { action: { type: "positional", required: false }, json: { type: "boolean" } });
+  const [action, spec, ...extra] = args._;
+  if (extra.length > 0) throw new UsageError(usage);
+  switch (action) {
+    case "list":
+    case undefined:
+      return list(Boolean(args.json));
+    case "path":
+      process.stdout.write(`${modelsDir()}\n`);
+      return;
+    case "pull":
+      if (!spec) throw new UsageError(usage);
+      return pull(spec, signal);
+    case "rm":
+      if (!spec) throw new UsageError(usage);
+      return remove(spec);
+    default:
+      throw new UsageError(`unknown models action "${action}": ${usage}`);
+  }
+}
