@@ -11,6 +11,7 @@ const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promi
   daemon: async (argv) => (await import("./daemon-command.js")).runDaemonCommand(argv),
   init: async (argv) => (await import("./init-command.js")).runInit(argv),
   models: async (argv, signal) => (await import("./models-command.js")).runModels(argv, signal),
+  doctor: async (argv) => (await import("./doctor-command.js")).runDoctor(argv),
 };
 
 function version(): string {
@@ -26,6 +27,7 @@ async function printHelp(): Promise<void> {
       `  caro config path|show      Where the config file is, and the effective settings\n` +
       `  caro init zsh|bash|fish    The Ctrl-G widget: eval "$(caro init zsh)" (--key ctrl-x, --no-bind)\n` +
       `  caro models list|pull|rm|path   The model catalog and the downloaded models\n` +
+      `  caro doctor                What caro sees (OS, GPU, config, models, backends, shells) and what to fix\n` +
       `  caro daemon start|stop|status|restart   The background daemon that keeps the model loaded\n\n` +
       `Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted.\n`,
   );

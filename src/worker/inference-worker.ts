@@ -41,19 +41,28 @@ function logger(level: LlamaLogLevel, message: string) {
   if (verbose && message.trim()) process.stderr.write(`llama.cpp: ${message.trimEnd()}\n`);
 }
 
-function llamaFor(options: ModelOptions): Promise<Llama> {
+function openLlama(gpu: ModelOptions["gpu"] | false, threads: number): Promise<Llama> {
+  return getLlama({
+    gpu: gpu === "false" ? false : gpu,
+    // Only prebuilt binaries: building llama.cpp from source needs a toolchain and the network.
+    build: "never",
+    maxThreads: threads,
+    logLevel: LlamaLogLevel.warn,
+    logger,
+    progressLogs: false,
+    skipDownload: true,
+  });
+}
+
+/** llama.cpp for the asked GPU; a named GPU whose build cannot load falls back to the CPU, once, with a warning. */
+function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<Llama> {
   const key = `${options.gpu}:${options.threads}`;
   let llama = llamas.get(key);
   if (!llama) {
-    llama = getLlama({
-      gpu: options.gpu === "false" ? false : options.gpu,
-      // Only prebuilt binaries: building llama.cpp from source needs a toolchain and the network.
-      build: "never",
-      maxThreads: options.threads,
-      logLevel: LlamaLogLevel.warn,
-      logger,
-      progressLogs: false,
-      skipDownload: true,
+    llama = openLlama(options.gpu, options.threads).catch((error: Error) => {
+      if (options.gpu === "auto" || options.gpu === "false") throw error;
+      warn(`llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; set [backends.embedded] gpu = "auto" to stop this warning`);
+      return openLlama(false, options.threads);
     });
     llamas.set(key, llama);
   }
@@ -73,9 +82,9 @@ async function checkGguf(path: string): Promise<void> {
     throw new ModelLoadError(`${path} is truncated: its tensors end past the end of the file; download it again`);
 }
 
-async function load(options: ModelOptions, signal: AbortSignal): Promise<LoadedModel> {
+async function load(options: ModelOptions, signal: AbortSignal, warn: (text: string) => void): Promise<LoadedModel> {
   await checkGguf(options.path);
-  const llama = await llamaFor(options);
+  const llama = await llamaFor(options, warn);
   recentErrors.length = 0;
   let model: LlamaModel;
   try {
@@ -93,7 +102,7 @@ function modelKey(options: ModelOptions): string {
   return JSON.stringify(options);
 }
 
-async function loadedModel(options: ModelOptions, signal: AbortSignal): Promise<{ model: LoadedModel; cached: boolean }> {
+async function loadedModel(options: ModelOptions, signal: AbortSignal, warn: (text: string) => void): Promise<{ model: LoadedModel; cached: boolean }> {
   const key = modelKey(options);
   if (loaded && loadedKey === key) {
     try {
@@ -107,7 +116,7 @@ async function loadedModel(options: ModelOptions, signal: AbortSignal): Promise<
     await previous?.model.dispose();
   }
   loadedKey = key;
-  loaded = load(options, signal);
+  loaded = load(options, signal, warn);
   loaded.catch(() => {
     loaded = undefined;
   });
@@ -143,7 +152,7 @@ export default async function infer(task: InferenceTask): Promise<InferenceOutco
   });
   const started = performance.now();
   try {
-    const { model, cached } = await loadedModel(task.model, abort.signal);
+    const { model, cached } = await loadedModel(task.model, abort.signal, (text) => send({ type: "warning", text }));
     const loadMs = performance.now() - started;
     send({ type: "loaded", ms: loadMs, gpu: model.llama.gpu, cached });
     if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };

@@ -29,7 +29,8 @@ export interface InferenceTask {
 export type WorkerEvent =
   | { type: "loaded"; ms: number; gpu: string | false; cached: boolean }
   | { type: "generating" }
-  | { type: "text"; text: string };
+  | { type: "text"; text: string }
+  | { type: "warning"; text: string };
 
 export interface InferenceTimings {
   load_ms: number;

@@ -1,0 +1,146 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism, freemem, homedir, totalmem } from "node:os";
+import { join } from "node:path";
+import { getJson } from "../backends/http.js";
+import { connectToDaemon } from "../client/connection.js";
+import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { configHome } from "../config/paths.js";
+import { CaroError } from "../errors.js";
+import { catalogModel } from "../models/catalog.js";
+import { cachedModelPath, parseHfUri } from "../models/hf.js";
+import { detectContext } from "../prompt/context.js";
+import { parseStrict } from "./args.js";
+
+interface Check {
+  name: string;
+  /** ok: fine; warn: worth fixing; fail: the default path is broken. */
+  status: "ok" | "warn" | "fail" | "info";
+  detail: string;
+  fix?: string;
+}
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+
+async function gpuCheck(config: LoadedConfig | null): Promise<Check> {
+  const wanted = config?.settings["backends.embedded.gpu"] ?? "auto";
+  try {
+    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+    const llama = await getLlama({ gpu: wanted === "false" ? false : wanted, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.disabled });
+    if (!llama.gpu) return { name: "gpu", status: "info", detail: "none found: llama.cpp runs on the CPU" };
+    const vram = await llama.getVramState();
+    const names = await llama.getGpuDeviceNames();
+    return { name: "gpu", status: "ok", detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${gb(vram.total)} VRAM (${gb(vram.free)} free)` };
+  } catch (error) {
+    return {
+      name: "gpu",
+      status: "warn",
+      detail: `the ${wanted} build of llama.cpp cannot load (${(error as Error).message.split("\n")[0]}); caro falls back to the CPU`,
+      fix: `set [backends.embedded] gpu = "auto" in ${config?.path ?? "the config"}`,
+    };
+  }
+}
+
+function modelCheck(config: LoadedConfig): { check: Check; present: boolean } {
+  const spec = config.settings["backends.embedded.model"];
+  const entry = catalogModel(spec);
+  const hf = parseHfUri(entry?.uri ?? spec);
+  const path = hf ? cachedModelPath(hf) : spec.replace(/^~(?=\/|$)/, homedir());
+  if (existsSync(path)) return { present: true, check: { name: "model", status: "ok", detail: `${spec}: ${path} (${gb(statSync(path).size)})` } };
+  return {
+    present: false,
+    check: {
+      name: "model",
+      status: "warn",
+      detail: `${spec} is not downloaded${entry ? ` (${gb(entry.sizeBytes)})` : ""}: the embedded backend cannot answer until it is`,
+      fix: hf ? `caro models pull ${entry ? entry.name : spec}` : `set [backends.embedded] model to a GGUF file in ${config.path}`,
+    },
+  };
+}
+
+async function daemonCheck(): Promise<Check> {
+  try {
+    const connection = await connectToDaemon({ start: false });
+    connection.send({ t: "status" });
+    const reply = await connection.next();
+    connection.close();
+    if (reply?.t === "status")
+      return { name: "daemon", status: "ok", detail: `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} requests served` };
+  } catch {
+    // Not running.
+  }
+  return { name: "daemon", status: "info", detail: "not running (it starts on the first request)" };
+}
+
+async function ollamaCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean }> {
+  const host = config.settings["backends.ollama.host"];
+  const model = config.settings["backends.ollama.model"];
+  const tags = (await getJson(`${host}/api/tags`, 1000)) as { models?: { name: string }[] } | null;
+  if (!tags) return { serves: false, check: { name: "ollama", status: "info", detail: `not running at ${host}`, fix: config.settings.backend === "ollama" ? 'start it with "ollama serve"' : undefined } };
+  const names = (tags.models ?? []).map((m) => m.name);
+  if (!names.includes(model))
+    return { serves: false, check: { name: "ollama", status: "warn", detail: `running at ${host}, without ${model} (has: ${names.join(", ") || "no models"})`, fix: `ollama pull ${model}` } };
+  return { serves: true, check: { name: "ollama", status: "ok", detail: `running at ${host} with ${names.join(", ")}` } };
+}
+
+async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean }> {
+  const configured = config.sources["backends.vllm.url"] !== "default" || config.sources["backends.vllm.model"] !== "default";
+  if (!configured) return { serves: false, check: { name: "vllm", status: "info", detail: "not configured" } };
+  const url = config.settings["backends.vllm.url"];
+  const key = config.settings["backends.vllm.api_key"];
+  const models = (await getJson(`${url}/v1/models`, 2000, key ? { authorization: `Bearer ${key}` } : {})) as { data?: { id: string }[] } | null;
+  if (!models) return { serves: false, check: { name: "vllm", status: "warn", detail: `configured, but nothing answers at ${url}`, fix: `start it with "vllm serve <model>", or fix [backends.vllm] url in ${config.path}` } };
+  return { serves: true, check: { name: "vllm", status: "ok", detail: `answering at ${url} with ${(models.data ?? []).map((m) => m.id).join(", ") || "no models"}` } };
+}
+
+function shellCheck(): Check {
+  const home = homedir();
+  const files = {
+    zsh: join(process.env.ZDOTDIR || home, ".zshrc"),
+    bash: join(home, ".bashrc"),
+    fish: join(configHome(), "fish", "config.fish"),
+  };
+  const wired = Object.entries(files).filter(([, f]) => existsSync(f) && /caro\s+init/.test(readFileSync(f, "utf8")));
+  if (wired.length > 0) return { name: "shells", status: "ok", detail: `Ctrl-G is set up in ${wired.map(([s, f]) => `${s} (${f})`).join(", ")}` };
+  return { name: "shells", status: "warn", detail: "no shell loads the Ctrl-G widget", fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}` };
+}
+
+/** `caro doctor`: one screen of what caro sees and what to fix. Exit 1 when the default path is broken. */
+export async function runDoctor(argv: string[]): Promise<number> {
+  const args = parseStrict(argv, { json: { type: "boolean" } });
+  const checks: Check[] = [];
+  const context = detectContext("sh");
+  checks.push({ name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${gb(totalmem())} RAM (${gb(freemem())} free)` });
+  let config: LoadedConfig | null = null;
+  try {
+    config = loadConfig();
+    checks.push({ name: "config", status: config.warnings.length ? "warn" : "ok", detail: `${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}${config.warnings.length ? `: ${config.warnings.join("; ")}` : ""}`, fix: config.warnings.length ? `remove or correct those keys in ${config.path}` : undefined });
+  } catch (error) {
+    checks.push({ name: "config", status: "fail", detail: (error as CaroError).message, fix: "correct the file: caro reads nothing else until it parses" });
+  }
+  checks.push(await gpuCheck(config));
+  if (config) {
+    const model = modelCheck(config);
+    const ollama = await ollamaCheck(config);
+    const vllm = await vllmCheck(config);
+    checks.push(model.check, await daemonCheck(), ollama.check, vllm.check);
+    const backend = config.settings.backend;
+    const serves = { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves };
+    const ready = backend === "auto" ? Object.values(serves).some(Boolean) : serves[backend];
+    checks.push(
+      ready
+        ? { name: "backend", status: "ok", detail: backend === "auto" ? `auto will use ${Object.entries(serves).find(([, s]) => s)?.[0]}` : `${backend} can answer` }
+        : { name: "backend", status: "fail", detail: backend === "auto" ? "no backend can answer a request now" : `${backend}, chosen in the config, cannot answer now`, fix: model.check.fix ?? "see the lines above" },
+    );
+  }
+  checks.push(shellCheck());
+  const broken = checks.some((c) => c.status === "fail");
+  if (args.json) process.stdout.write(`${JSON.stringify({ ok: !broken, checks })}\n`);
+  else {
+    const mark = { ok: "✓", warn: "!", fail: "✗", info: "·" };
+    for (const c of checks) {
+      process.stdout.write(`${mark[c.status]} ${c.name.padEnd(8)} ${c.detail}\n`);
+      if (c.fix) process.stdout.write(`  ${"".padEnd(8)} fix: ${c.fix}\n`);
+    }
+  }
+  return broken ? 1 : 0;
+}

@@ -1,0 +1,88 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { ollamaStandin, type Standin } from "./helpers/standins.js";
+
+let ollama: Standin | undefined;
+afterEach(async () => {
+  await ollama?.close();
+  ollama = undefined;
+});
+
+describe("caro doctor", () => {
+  it("shows the machine, GPU, config, model, daemon, backends and shells; exit 0 when the default path works", async () => {
+    ollama = await ollamaStandin({ models: ["qwen2.5-coder:1.5b", "llama3.2:3b"] });
+    const { env, home, configPath } = makeHome(`${modelConfig("tiny")}[backends.ollama]\nhost = "${ollama.url}"\n`);
+    writeFileSync(join(home, ".zshrc"), 'eval "$(caro init zsh)"\n');
+    await caro(["list", "files"], { env }); // starts the daemon
+    const result = await caro(["doctor"], { env });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^· system +.+, x64, \d+ cores, [\d.]+ GB RAM/m);
+    expect(result.stdout).toMatch(/^· gpu +none found: llama\.cpp runs on the CPU/m);
+    expect(result.stdout).toContain(`✓ config   ${configPath}`);
+    expect(result.stdout).toMatch(/^✓ model +.*tiny-\w+\.gguf \(0\.0 GB\)/m);
+    expect(result.stdout).toMatch(/^✓ daemon +running, pid \d+, \d+ MB, 1 requests served/m);
+    expect(result.stdout).toContain(`✓ ollama   running at ${ollama.url} with qwen2.5-coder:1.5b, llama3.2:3b`);
+    expect(result.stdout).toMatch(/^✓ backend +auto will use embedded/m);
+    expect(result.stdout).toContain(`✓ shells   Ctrl-G is set up in zsh (${join(home, ".zshrc")})`);
+  });
+
+  it("names every problem with its fix, and exits 1 when no backend can answer", async () => {
+    const { env, home } = makeHome(`[backends.ollama]\nhost = "http://127.0.0.1:9"\nmodell = "x"\n`);
+    const result = await caro(["doctor"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/^! config .*unknown key "backends\.ollama\.modell"/m);
+    expect(result.stdout).toMatch(/^! model +qwen2\.5-coder-1\.5b is not downloaded \(1\.1 GB\)/m);
+    expect(result.stdout).toMatch(/fix: caro models pull qwen2\.5-coder-1\.5b/);
+    expect(result.stdout).toMatch(/^✗ backend +no backend can answer a request now/m);
+    expect(result.stdout).toContain(`fix: add eval "$(caro init zsh)" to ${join(home, ".zshrc")}`);
+  });
+
+  it("exits 1 on a config that does not parse, with where", async () => {
+    const { env, configPath } = makeHome("backend = [");
+    const result = await caro(["doctor"], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(new RegExp(`^✗ config +${configPath}:1:\\d+: `, "m"));
+  });
+
+  it("says when Ollama lacks the configured model", async () => {
+    ollama = await ollamaStandin({ models: ["llama3.2:3b"] });
+    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const result = await caro(["doctor", "--json"], { env });
+    const report = JSON.parse(String(result.stdout));
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c: { name: string }) => c.name === "ollama")).toMatchObject({ status: "warn", fix: "ollama pull qwen2.5-coder:1.5b" });
+  });
+
+  it("finds a downloaded catalog model", async () => {
+    const { env, home } = makeHome();
+    mkdirSync(join(home, ".cache", "caro", "models"), { recursive: true });
+    writeFileSync(join(home, ".cache", "caro", "models", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), "GGUF");
+    const report = JSON.parse(String((await caro(["doctor", "--json"], { env })).stdout));
+    expect(report.checks.find((c: { name: string }) => c.name === "model").status).toBe("ok");
+  });
+});
+
+describe("GPU settings", () => {
+  it("a GPU whose build cannot load falls back to the CPU with one warning line", async () => {
+    const { env } = makeHome(modelConfig("tiny", 'gpu = "vulkan"\n'));
+    const result = await caro(["--json", "list", "files"], { env });
+    expect(result.exitCode).toBe(0);
+    const answer = JSON.parse(String(result.stdout));
+    // On a machine with Vulkan the build loads; elsewhere, one line says what happened.
+    if (answer.gpu !== "vulkan") {
+      expect(answer.gpu).toBe(false);
+      expect(result.stderr).toMatch(/^caro: warning: llama\.cpp's vulkan build cannot load here \(.*\): running on the CPU/);
+      expect(result.stderr.split("\n")).toHaveLength(1);
+    }
+  });
+
+  it("takes gpu_layers and reports the GPU in use in --verbose and daemon status", async () => {
+    const { env } = makeHome(modelConfig("tiny", 'gpu = "auto"\ngpu_layers = "max"\n'));
+    const verbose = await caro(["--verbose", "list"], { env });
+    expect(verbose.exitCode).toBe(0);
+    expect(verbose.stderr).toMatch(/model loaded in \d+ ms on (the CPU|cuda|vulkan|metal)/);
+    expect((await caro(["daemon", "status"], { env })).stdout).toMatch(/gpu\s+(none \(CPU\)|cuda|vulkan|metal)/);
+  });
+});
