@@ -22,6 +22,7 @@ const KNOWN: Record<string, string> = {
   "wipe the disk": "sudo rm -rf /",
   "empty this folder": "rm -rf *",
   "loop over text files": 'for f in *.txt; do\n  echo "$f"\ndone',
+  "find big files": "find . -type f -size +100M -mtime -7",
 };
 
 // The same loop in fish's own syntax: caro checks fish answers with fish.
@@ -123,6 +124,16 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     await waitForFinished(sh.home, 1);
     expect((await sh.dump()).buffer).toBe("rm -rf *");
     expect(sh.session.screen()).toMatch(/caro: rated high: deletes everything in the current folder/);
+  });
+
+  it("shows the command as it streams in, then puts it in the line", async () => {
+    const { sh } = await shellWith(shell, { chunkBytes: 160, chunkDelayMs: 150 });
+    sh.session.type("find big files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
+    if (shell !== "zsh") expect(sh.session.screen()).not.toContain("caro: thinking");
   });
 
   it("takes a multi-line command in whole", async () => {

@@ -35,6 +35,10 @@ export interface CaroAnswer {
   timings: Record<string, number | null>;
   /** Under auto: the backends tried first, and why each could not serve. */
   passed_over: PassedOver[];
+  /** Embedded: where the evaluated system prompt came from (memory, disk, evaluated, off); null for servers. */
+  prefix_cache: string | null;
+  /** This answer came from the daemon's cache of identical requests. */
+  cached: boolean;
 }
 
 const ATTEMPTS = 2;
@@ -85,6 +89,8 @@ export async function answerRequest(options: RequestOptions): Promise<CaroAnswer
       gpu: raw.gpu,
       timings: { total_ms: Math.round(performance.now() - started), attempts, ...raw.timings },
       passed_over: passedOver,
+      prefix_cache: raw.prefix ?? null,
+      cached: false,
     };
   } finally {
     if (!options.cache) await cache.closeAll();

@@ -2,7 +2,8 @@ import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
-import type { Env } from "../config/paths.js";
+import { join } from "node:path";
+import { cacheHome, type Env } from "../config/paths.js";
 import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, ModelError } from "../errors.js";
 import { resolveModel } from "../models/resolve.js";
@@ -69,6 +70,7 @@ export class EmbeddedBackend implements Backend {
       temperature: TEMPERATURE,
       seed: request.seed,
       verbose: Boolean(request.verbose),
+      prefixCacheDir: this.settings["backends.embedded.prefix_cache"] ? join(cacheHome(this.env), "caro", "prefix") : null,
       control: port2,
     };
     let outcome: InferenceOutcome;
@@ -87,6 +89,7 @@ export class EmbeddedBackend implements Backend {
       text: outcome.text,
       model: basename(this.modelPath),
       gpu: outcome.gpu,
+      prefix: outcome.prefix,
       timings: { ...outcome.timings, prompt_tokens: outcome.tokens.prompt, generated_tokens: outcome.tokens.generated },
     };
   }

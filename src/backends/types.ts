@@ -31,6 +31,8 @@ export interface RawAnswer {
   /** The GPU llama.cpp uses, false for the CPU, null where a server does the work and does not say. */
   gpu: string | false | null;
   timings: Record<string, number | null>;
+  /** Embedded only: where the evaluated fixed prompt came from (memory, disk, evaluated, off). */
+  prefix?: string;
 }
 
 export interface Backend {

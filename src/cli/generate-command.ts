@@ -56,6 +56,8 @@ function eventPrinter(verbose: boolean) {
       say(`backend ${event.backend}`);
     } else if (event.type === "loaded")
       say(event.cached ? "model already loaded" : `model loaded in ${Math.round(event.ms)} ms on ${event.gpu || "the CPU"}`);
+    else if (event.type === "prefix")
+      say(event.source === "off" ? "prefix cache off: reading the whole prompt" : `fixed prompt from ${event.source} in ${event.ms} ms`);
     else if (event.type === "generating") {
       decoding = false;
       say("reading the prompt…");

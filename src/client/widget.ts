@@ -4,7 +4,7 @@
 //   otherwise:   "<message>", and the buffer stays as typed.
 
 import { openSync, writeSync } from "node:fs";
-import { ReadStream } from "node:tty";
+import { ReadStream, WriteStream } from "node:tty";
 import { CaroError, InterruptedError } from "../errors.js";
 import type { SafetyLevel } from "../config/schema.js";
 import { verdictFor } from "../safety/policy.js";
@@ -12,16 +12,34 @@ import { askDaemon, clientEnv } from "./ask.js";
 
 const WIDGET_SHELLS = ["zsh", "bash", "fish"];
 
+/** The command so far, out of a JSON answer still streaming in. */
+export function partialCommand(json: string): string {
+  const match = /"command"\s*:\s*"((?:[^"\\]|\\.)*)/.exec(json);
+  if (!match) return "";
+  const body = match[1].replace(/\\(u[0-9a-fA-F]{0,3})?$/, "");
+  try {
+    return JSON.parse(`"${body}"`) as string;
+  } catch {
+    return body;
+  }
+}
+
+const THINKING = "caro: thinking…";
+
 /**
  * The terminal, while caro waits: raw mode turns Ctrl-C into a byte this process reads, so the
  * request is cancelled cooperatively and the shell never sees a SIGINT that would drop its line.
+ * It also shows the command as it streams in: on the line below the prompt in zsh (where
+ * zle -R put "thinking"), in place of the prompt line in bash and fish (which redraw it after).
  */
-function holdTerminal(onCancel: () => void, statusLine: string | null) {
+function holdTerminal(onCancel: () => void, shell: string) {
   let fd: number;
+  let columns = 80;
   try {
     fd = openSync("/dev/tty", "r+");
+    columns = new WriteStream(openSync("/dev/tty", "w")).columns || 80;
   } catch {
-    return { close() {} };
+    return { show() {}, close() {} };
   }
   const input = new ReadStream(fd);
   input.setRawMode(true);
@@ -35,10 +53,23 @@ function holdTerminal(onCancel: () => void, statusLine: string | null) {
       // The terminal went away; nothing to draw on.
     }
   };
-  if (statusLine) draw(`\r\x1b[2K${statusLine}`);
+  const line = (text: string) => {
+    const fitted = text.replace(/[\x00-\x1f\x7f]/g, " ");
+    const shown = [...fitted].length < columns ? fitted : `${[...fitted].slice(0, columns - 2).join("")}…`;
+    // zsh: save the cursor, go down to zle's message line, draw, come back.
+    draw(shell === "zsh" ? `\x1b7\x1b[1B\r\x1b[2K${shown}\x1b8` : `\r\x1b[2K${shown}`);
+  };
+  if (shell !== "zsh") line(THINKING);
+  let lastDraw = 0;
   return {
+    show(partial: string) {
+      const now = Date.now();
+      if (now - lastDraw < 50 || partial === "") return;
+      lastDraw = now;
+      line(`${THINKING} ${partial}`);
+    },
     close() {
-      if (statusLine) draw("\r\x1b[2K");
+      if (shell !== "zsh") draw("\r\x1b[2K");
       input.setRawMode(false);
       input.destroy();
     },
@@ -68,12 +99,21 @@ export async function widget(argv: string[]): Promise<number> {
   const cancel = () => controller.abort();
   process.on("SIGINT", cancel);
   process.on("SIGTERM", cancel);
-  // zsh shows its own "thinking" message with zle -R; bash and fish get one drawn on the terminal.
-  const terminal = holdTerminal(cancel, shell === "zsh" ? null : "caro: thinking…");
+  const terminal = holdTerminal(cancel, shell);
+  let streamed = "";
   try {
     const { answer, level } = await askDaemon(
       { request: buffer, shell, cwd: process.cwd(), env: clientEnv(), flags: {} },
-      { signal: controller.signal },
+      {
+        signal: controller.signal,
+        onEvent(event) {
+          // A retry starts its answer afresh.
+          if (event.type === "generating") streamed = "";
+          if (event.type !== "text") return;
+          streamed += event.text;
+          terminal.show(partialCommand(streamed));
+        },
+      },
     );
     const verdict = verdictFor(answer.risk, level as SafetyLevel);
     const why = answer.reasons[0] ?? "";

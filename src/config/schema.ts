@@ -20,6 +20,7 @@ export interface Settings {
   "backends.embedded.threads": number;
   "backends.embedded.context_size": number;
   "backends.embedded.workers": number;
+  "backends.embedded.prefix_cache": boolean;
   "backends.ollama.enabled": boolean;
   "backends.ollama.host": string;
   "backends.ollama.model": string;
@@ -149,6 +150,11 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: 1,
     parse: wholeNumber(1),
     help: "worker threads, each holding its own copy of the model",
+  },
+  "backends.embedded.prefix_cache": {
+    default: true,
+    parse: boolean,
+    help: "keep the evaluated system prompt and examples, in memory and on disk, so requests skip their prefill",
   },
   "backends.ollama.enabled": { default: true, parse: boolean, help: "let auto use Ollama when a server answers" },
   "backends.ollama.host": {

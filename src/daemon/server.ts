@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
 import { BackendCache } from "../backends/cache.js";
 import { loadConfig, loadRequestConfig } from "../config/load.js";
+import { AnswerCache } from "./answer-cache.js";
 import { CaroError } from "../errors.js";
 import { SHELLS, type Shell } from "../prompt/context.js";
 import { pidPath, socketPath } from "./paths.js";
@@ -40,6 +41,7 @@ function askProblem(m: Record<string, unknown>): string | null {
 export class Daemon {
   private readonly server: Server;
   private readonly cache = new BackendCache();
+  private readonly answers = new AnswerCache();
   private readonly started = Date.now();
   private readonly active = new Map<string, AbortController>();
   private served = 0;
@@ -185,6 +187,16 @@ export class Daemon {
       if (this.closing) throw new CaroError("the caro daemon is shutting down: try again", 1);
       const config = loadRequestConfig(ask.flags, ask.env);
       for (const warning of config.warnings) send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
+      // Everything the answer depends on; the safety level only changes what the client does with it.
+      const { "safety.level": _level, "daemon.idle_unload_minutes": _u, "daemon.idle_exit_minutes": _e, ...shaping } = config.settings;
+      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, Boolean(ask.flags.explain), shaping]);
+      const remembered = this.answers.get(cacheKey);
+      if (remembered) {
+        this.served++;
+        send({ t: "answer", id: ask.id, answer: { ...remembered, cached: true, timings: { total_ms: Date.now() - started } } as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
+        log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
+        return;
+      }
       const answer = await answerRequest({
         request: ask.request,
         shell: ask.shell,
@@ -198,6 +210,7 @@ export class Daemon {
       });
       this.served++;
       this.last = answer;
+      this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer: answer as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
       log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend})`);
     } catch (error) {

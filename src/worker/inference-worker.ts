@@ -2,7 +2,9 @@
 // a task is one request. Cancellation is cooperative (an AbortSignal fed from the control port),
 // because terminating a worker while llama.cpp evaluates aborts the whole process.
 
-import { statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import {
   getLlama,
   LlamaChatSession,
@@ -22,7 +24,11 @@ interface LoadedModel {
   model: LlamaModel;
   sequence: LlamaContextSequence;
   grammars: Map<string, Promise<LlamaGrammar>>;
+  /** The prefix (by hash) whose evaluation the sequence holds now. */
+  warmPrefix: string | null;
 }
+
+const PREFIX_FILES_KEPT = 8;
 
 class ModelLoadError extends Error {}
 
@@ -95,7 +101,7 @@ async function load(options: ModelOptions, signal: AbortSignal, warn: (text: str
     throw new ModelLoadError(`llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`);
   }
   const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: 1 });
-  return { key: modelKey(options), llama, model, sequence: context.getSequence(), grammars: new Map() };
+  return { key: modelKey(options), llama, model, sequence: context.getSequence(), grammars: new Map(), warmPrefix: null };
 }
 
 function modelKey(options: ModelOptions): string {
@@ -143,6 +149,61 @@ function history(task: InferenceTask): ChatHistoryItem[] {
   ];
 }
 
+/** The fixed part's identity: the model file, the context and every token of system prompt and examples. */
+function prefixHash(task: InferenceTask): string {
+  const stat = statSync(task.model.path);
+  return createHash("sha256")
+    .update(JSON.stringify([task.model.path, stat.size, stat.mtimeMs, task.model.contextSize, task.prompt.system, task.prompt.examples]))
+    .digest("hex")
+    .slice(0, 24);
+}
+
+/** Keeps the newest state files: each holds a whole KV cache, tens of MB for a 1.5B model. */
+function prune(dir: string): void {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".state"))
+    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(PREFIX_FILES_KEPT)) rmSync(join(dir, f), { force: true });
+}
+
+/**
+ * Puts the evaluated fixed prefix in the sequence: already there, from its state file, or
+ * evaluated now and saved for the next process. A request then evaluates only its own tokens,
+ * because node-llama-cpp keeps the tokens a new prompt shares with the sequence's state.
+ */
+async function warmPrefix(model: LoadedModel, task: InferenceTask, session: LlamaChatSession): Promise<WorkerEvent> {
+  const started = performance.now();
+  const done = (source: "memory" | "disk" | "evaluated" | "off") => ({ type: "prefix" as const, source, ms: Math.round(performance.now() - started) });
+  if (task.prefixCacheDir === null) {
+    await model.sequence.clearHistory();
+    model.warmPrefix = null;
+    return done("off");
+  }
+  const hash = prefixHash(task);
+  if (model.warmPrefix === hash) return done("memory");
+  const file = join(task.prefixCacheDir, `${hash}.state`);
+  if (existsSync(file)) {
+    try {
+      // Safe: the hash names the model file, so the state is this model's own.
+      await model.sequence.loadStateFromFile(file, { acceptRisk: true });
+      model.warmPrefix = hash;
+      return done("disk");
+    } catch {
+      rmSync(file, { force: true });
+    }
+  }
+  await model.sequence.clearHistory();
+  await session.preloadPrompt("");
+  mkdirSync(task.prefixCacheDir, { recursive: true });
+  const partial = `${file}.${process.pid}.partial`;
+  await model.sequence.saveStateToFile(partial);
+  renameSync(partial, file);
+  prune(task.prefixCacheDir);
+  model.warmPrefix = hash;
+  return done("evaluated");
+}
+
 export default async function infer(task: InferenceTask): Promise<InferenceOutcome> {
   verbose = task.verbose;
   const abort = new AbortController();
@@ -159,6 +220,10 @@ export default async function infer(task: InferenceTask): Promise<InferenceOutco
 
     const grammar = await grammarFor(model, task.schema);
     const session = new LlamaChatSession({ contextSequence: model.sequence, autoDisposeSequence: false });
+    session.setChatHistory(history(task));
+    const prefix = await warmPrefix(model, task, session);
+    send(prefix);
+    // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
     session.setChatHistory(history(task));
     const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
     const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
@@ -184,7 +249,13 @@ export default async function infer(task: InferenceTask): Promise<InferenceOutco
       text,
       cancelled: false,
       gpu: model.llama.gpu,
-      timings: { load_ms: Math.round(loadMs), first_token_ms: firstToken && Math.round(firstToken), generate_ms: Math.round(performance.now() - generateStart) },
+      prefix: prefix.type === "prefix" ? prefix.source : "off",
+      timings: {
+        load_ms: Math.round(loadMs),
+        prefix_ms: prefix.type === "prefix" ? prefix.ms : null,
+        first_token_ms: firstToken && Math.round(firstToken),
+        generate_ms: Math.round(performance.now() - generateStart),
+      },
       tokens: {
         prompt: model.sequence.tokenMeter.usedInputTokens - promptTokensBefore,
         generated: model.sequence.tokenMeter.usedOutputTokens - generatedBefore,

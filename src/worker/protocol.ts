@@ -22,18 +22,25 @@ export interface InferenceTask {
   temperature: number;
   seed: number;
   verbose: boolean;
+  /**
+   * Where evaluated prefixes (system prompt and examples) are saved and found again, so a fresh
+   * process skips their prefill; null turns prefix reuse off entirely (each request prefills all).
+   */
+  prefixCacheDir: string | null;
   /** Main → worker: "cancel". Worker → main: WorkerEvent. */
   control: MessagePort;
 }
 
 export type WorkerEvent =
   | { type: "loaded"; ms: number; gpu: string | false; cached: boolean }
+  | { type: "prefix"; source: "memory" | "disk" | "evaluated" | "off"; ms: number }
   | { type: "generating" }
   | { type: "text"; text: string }
   | { type: "warning"; text: string };
 
 export interface InferenceTimings {
   load_ms: number;
+  prefix_ms: number | null;
   first_token_ms: number | null;
   generate_ms: number;
 }
@@ -44,6 +51,8 @@ export type InferenceOutcome =
       text: string;
       cancelled: boolean;
       gpu: string | false;
+      /** Where the fixed prefix's evaluation came from this time. */
+      prefix: "memory" | "disk" | "evaluated" | "off";
       timings: InferenceTimings;
       tokens: { prompt: number; generated: number };
     }
