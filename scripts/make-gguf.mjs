@@ -9,7 +9,7 @@
 // --steer biases the output layer (never the grammar) towards a class of tokens, so tests can
 // ask for "nonsense that parses as shell" or "nonsense that never does".
 
-import { openSync, writeSync, closeSync, renameSync, mkdirSync } from "node:fs";
+import { openSync, writeSync, closeSync, renameSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 export const presets = {
@@ -61,7 +61,10 @@ function byteToUnicode() {
 function trainTokenizer(targetTokens) {
   const b2u = byteToUnicode();
   const encode = (text) => [...Buffer.from(text, "utf8")].map((b) => b2u[b]);
-  const pieces = CORPUS.match(/'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu) ?? [];
+  // caro's own prompt is part of the corpus, so it tokenizes to about as many tokens as with a real
+  // vocabulary (a few hundred), not one per byte.
+  const prompt = readFileSync(new URL("../src/prompt/prompt.md", import.meta.url), "utf8");
+  const pieces = `${CORPUS}\n${prompt}\n${prompt}`.match(/'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu) ?? [];
   let words = pieces.map(encode);
   const tokens = [...b2u];
   // Byte-level BPE marks its 256 byte tokens NORMAL: llama.cpp reads BYTE as SentencePiece "<0xNN>".
@@ -160,8 +163,9 @@ function tensorBytes(type, count) {
   throw new Error(`type ${type}`);
 }
 
-// Encodes `count` values, produced by `valueAt(i)`, in the given ggml type.
-function encodeTensor(type, count, valueAt, random) {
+// Encodes `count` values, produced by `valueAt(i)`, in the given ggml type. For Q4_0 rows,
+// `firstBlock(row)` may set each row's first block: [scale, value of element 0], the rest zero.
+function encodeTensor(type, count, valueAt, random, firstBlock, rowLength, firstRow) {
   const out = Buffer.alloc(tensorBytes(type, count));
   if (type === GGML_TYPE.F32) {
     for (let i = 0; i < count; i++) out.writeFloatLE(valueAt(i), i * 4);
@@ -180,10 +184,23 @@ function encodeTensor(type, count, valueAt, random) {
   }
   // Q4_0 is only used for the big shapes, where drawing every value would take minutes: random
   // nibbles under one scale give the same distribution for a fraction of the work.
-  const scale = f16(0.005);
+  // Small enough that 28 random layers do not drown the steering dimension of the residual stream.
+  const scale = f16(0.002);
+  const blocksPerRow = rowLength / 32;
   for (let b = 0; b < count / 32; b++) {
+    const set = firstBlock && b % blocksPerRow === 0 ? firstBlock(firstRow + b / blocksPerRow) : null;
+    if (set) {
+      // Element 0 gets the value (nibble 8 is zero, so the block's other 31 stay zero).
+      const [d, value] = set;
+      const q = Math.max(0, Math.min(15, Math.round(value / d) + 8));
+      out.writeUInt16LE(f16(d), b * 18);
+      for (let j = 0; j < 16; j++) out[b * 18 + 2 + j] = 0x88;
+      out[b * 18 + 2] = (8 << 4) | q;
+      continue;
+    }
     out.writeUInt16LE(scale, b * 18);
-    for (let j = 0; j < 16; j++) out[b * 18 + 2 + j] = (random() * 256) | 0;
+    // Nibbles 1..15 are -7..7 after the -8 offset: zero mean, so 28 layers add no drift.
+    for (let j = 0; j < 16; j++) out[b * 18 + 2 + j] = (((random() * 15) | 0) + 1) | ((((random() * 15) | 0) + 1) << 4);
   }
   return out;
 }
@@ -228,13 +245,13 @@ export function makeGguf(outPath, { preset = "tiny", steer = "words", seed = 1 }
   const edgeType = edgeQuant ? GGML_TYPE.Q4_0 : GGML_TYPE.F32;
 
   const tensors = [];
-  const add = (name, dims, type, valueAt) => tensors.push({ name, dims, type, valueAt });
+  const add = (name, dims, type, valueAt, firstBlock) => tensors.push({ name, dims, type, valueAt, firstBlock });
   // Dimension 0 of every embedding carries a large constant, so after the final RMS norm the
   // hidden state always points the same way along it and the output layer's column 0 acts as a bias.
-  add("token_embd.weight", [hidden, vocabSize], edgeType, (i) => (i % hidden === 0 ? 4 : gauss(0.05)));
+  add("token_embd.weight", [hidden, vocabSize], edgeType, (i) => (i % hidden === 0 ? 4 : gauss(0.05)), () => [2, 14]);
   add("output_norm.weight", [hidden], GGML_TYPE.F32, () => 1);
   const signs = vocab.tokens.map((token, id) => steerSign(steer, vocab.text(token), vocab.types[id]));
-  add("output.weight", [hidden, vocabSize], edgeType, (i) => (i % hidden === 0 ? 0.6 * signs[Math.floor(i / hidden)] : gauss(0.05)));
+  add("output.weight", [hidden, vocabSize], edgeType, (i) => (i % hidden === 0 ? 0.6 * signs[Math.floor(i / hidden)] : gauss(0.05)), (row) => [0.2, 1.2 * signs[row]]);
   for (let l = 0; l < layers; l++) {
     const w = (sd) => () => gauss(sd);
     add(`blk.${l}.attn_norm.weight`, [hidden], GGML_TYPE.F32, () => 1);
@@ -300,7 +317,7 @@ export function makeGguf(outPath, { preset = "tiny", steer = "words", seed = 1 }
       for (let row = 0; row * rowLength < count; row += rowsPerChunk) {
         const start = row * rowLength;
         const n = Math.min(rowsPerChunk * rowLength, count - start);
-        writeSync(fd, encodeTensor(t.type, n, (i) => t.valueAt(start + i), random));
+        writeSync(fd, encodeTensor(t.type, n, (i) => t.valueAt(start + i), random, t.firstBlock, rowLength, row));
       }
       writeSync(fd, Buffer.alloc(Math.ceil(t.size / ALIGNMENT) * ALIGNMENT - t.size));
     }

@@ -52,7 +52,7 @@ async function problemWith(answer: Answer, shell: Shell): Promise<string | null>
 
 async function attempt(backend: Backend, options: RequestOptions): Promise<{ answer: Answer; raw: RawAnswer; attempts: number }> {
   const prompt = buildPrompt(detectContext(options.shell, options.cwd), options.request);
-  const schema = answerSchema(options.explain);
+  const schema = answerSchema(options.explain, options.config.settings.max_command_length);
   let problem = "";
   for (let i = 0; i < ATTEMPTS; i++) {
     const raw = await backend.generate({ prompt, schema, seed: i + 1, signal: options.signal, onEvent: options.onEvent, verbose: options.verbose });

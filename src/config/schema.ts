@@ -14,6 +14,7 @@ export type GpuKind = (typeof GPU_KINDS)[number];
 /** Every setting, flat, by its dotted TOML path. */
 export interface Settings {
   backend: Backend;
+  max_command_length: number;
   "backends.embedded.model": string;
   "backends.embedded.gpu": GpuKind;
   "backends.embedded.gpu_layers": "auto" | "max" | number;
@@ -119,6 +120,15 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     env: "CARO_BACKEND",
     parse: oneOf(BACKENDS),
     help: "which backend answers: auto tries each in order",
+  },
+  max_command_length: {
+    default: 400,
+    parse: (raw) => {
+      const value = wholeNumber(8)(raw);
+      if (value > 4000) throw new Error("must be at most 4000");
+      return value;
+    },
+    help: "the longest command, in characters, a model may answer with",
   },
   "backends.embedded.model": {
     default: DEFAULT_MODEL,

@@ -1,7 +1,6 @@
 import { BackendError } from "../errors.js";
 
 // Caps keep a runaway model short: the grammar closes the string at this length.
-export const MAX_COMMAND_LENGTH = 400;
 export const MAX_EXPLANATION_LENGTH = 300;
 
 export interface Answer {
@@ -10,9 +9,9 @@ export interface Answer {
 }
 
 /** The JSON schema every backend constrains its answer to. The command comes first so it can be delivered first. */
-export function answerSchema(withExplanation: boolean) {
+export function answerSchema(withExplanation: boolean, maxCommandLength = 400) {
   const properties: Record<string, object> = {
-    command: { type: "string", maxLength: MAX_COMMAND_LENGTH },
+    command: { type: "string", maxLength: maxCommandLength },
   };
   if (withExplanation) properties.explanation = { type: "string", maxLength: MAX_EXPLANATION_LENGTH };
   return { type: "object", properties, required: Object.keys(properties), additionalProperties: false } as const;
