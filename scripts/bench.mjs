@@ -69,24 +69,32 @@ function peakRss(pid) {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) * 1024;
 }
 
+/** Each request as Ctrl-G sends it: the widget's client, the socket, the daemon. Token counts from its log. */
 async function warmRuns(h, list) {
   await timed(["--json", "warm up the model and its prefix"], h.env);
   const runs = [];
   for (const request of list) {
-    const { ms, out } = await timed(["--json", request], h.env);
-    const answer = JSON.parse(out);
-    runs.push({ request, ms, prompt_tokens: answer.timings.prompt_tokens, generated_tokens: answer.timings.generated_tokens, prefix: answer.prefix_cache });
+    const { ms } = await timed(["widget", "bash", request], h.env);
+    const last = readFileSync(join(h.dir, "state", "caro", "daemon.log"), "utf8").trim().split("\n").at(-1);
+    const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens\)$/.exec(last);
+    if (!counts) throw new Error(`no token counts in the daemon log: ${last}`);
+    runs.push({ request, ms, prompt_tokens: Number(counts[2]), generated_tokens: Number(counts[3]) });
   }
   return runs;
 }
 
-/** node-llama-cpp alone: the same prompt text, the same new tokens, as many generated tokens. */
+/**
+ * node-llama-cpp alone: the same prompt text, the same new tokens, as many generated tokens, under
+ * the same JSON-schema grammar (llama.cpp work every caro answer needs); and once more without it.
+ */
 async function floor(modelPath, threads, runs) {
   const { getLlama, LlamaChatSession, LlamaLogLevel } = await import("node-llama-cpp");
   const { buildPrompt } = await import("../dist/prompt/build.js");
   const { detectContext } = await import("../dist/prompt/context.js");
   const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath });
+  const model = await llama.loadModel({ modelPath, useMmap: llama.gpu === false ? false : "auto" });
+  const { answerSchema } = await import("../dist/prompt/answer.js");
+  const grammar = await llama.createGrammarForJsonSchema(answerSchema(false, MAX_COMMAND_LENGTH));
   const context = await model.createContext({ contextSize: 2048, threads });
   const sequence = context.getSequence();
   const context0 = detectContext("bash", tmpdir());
@@ -99,21 +107,28 @@ async function floor(modelPath, threads, runs) {
   warm.setChatHistory(history(first));
   await warm.preloadPrompt("");
   warm.dispose({ disposeSequence: false });
-  const out = [];
-  for (const run of runs) {
-    const prompt = buildPrompt(context0, run.request);
-    const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
-    session.setChatHistory(history(prompt));
-    const inBefore = sequence.tokenMeter.usedInputTokens;
-    const outBefore = sequence.tokenMeter.usedOutputTokens;
-    const start = performance.now();
-    await session.prompt(prompt.user, { maxTokens: run.generated_tokens, temperature: 0.2, seed: 1 });
-    const ms = performance.now() - start;
-    out.push({ ms, prompt_tokens: sequence.tokenMeter.usedInputTokens - inBefore, generated_tokens: sequence.tokenMeter.usedOutputTokens - outBefore });
-    session.dispose({ disposeSequence: false });
-  }
+  const { resolveChatWrapper } = await import("node-llama-cpp");
+  const chatWrapper = resolveChatWrapper(model);
+  const pass = async (withGrammar) => {
+    const out = [];
+    for (const run of runs) {
+      const prompt = buildPrompt(context0, run.request);
+      const session = new LlamaChatSession({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false });
+      session.setChatHistory(history(prompt));
+      const inBefore = sequence.tokenMeter.usedInputTokens;
+      const outBefore = sequence.tokenMeter.usedOutputTokens;
+      const start = performance.now();
+      await session.prompt(prompt.user, { maxTokens: run.generated_tokens, temperature: 0.2, seed: 1, ...(withGrammar ? { grammar } : {}) });
+      const ms = performance.now() - start;
+      out.push({ ms, prompt_tokens: sequence.tokenMeter.usedInputTokens - inBefore, generated_tokens: sequence.tokenMeter.usedOutputTokens - outBefore });
+      session.dispose({ disposeSequence: false });
+    }
+    return out;
+  };
+  const withGrammar = await pass(true);
+  const withoutGrammar = await pass(false);
   await model.dispose();
-  return out;
+  return { withGrammar, withoutGrammar };
 }
 
 async function clientCost(requestList) {
@@ -164,7 +179,7 @@ async function main() {
   await timed(["daemon", "stop"], off.env);
 
   log("3/5 the floor: node-llama-cpp alone, the same new tokens and as many generated…");
-  const floorRuns = await floor(modelPath, threads, onRuns);
+  const { withGrammar: floorRuns, withoutGrammar: bareRuns } = await floor(modelPath, threads, onRuns);
 
   log("4/5 cold starts: no daemon, then the first answer…");
   // The prefix state from run 1 is in on's cache: the usual cold start. Then without it: the first ever.
@@ -188,6 +203,7 @@ async function main() {
       prefix_cache_on: { p50_ms: median(onMs), p95_ms: p95(onMs), runs: onRuns },
       prefix_cache_off: { p50_ms: median(offRuns.map((r) => r.ms)), runs: offRuns },
       floor: { p50_ms: median(floorMs), p95_ms: p95(floorMs), runs: floorRuns },
+      floor_without_grammar: { p50_ms: median(bareRuns.map((r) => r.ms)), runs: bareRuns },
     },
     cold: { with_prefix_state_ms: coldWithState.ms, first_ever_ms: coldFirstEver.ms },
     client: { caro_p50_ms: median(client.caro), node_e_0_p50_ms: median(client.bare), caro_ms: client.caro, node_e_0_ms: client.bare },
@@ -213,7 +229,8 @@ async function main() {
   console.log(`\ncaro benchmark · ${modelPath.split("/").at(-1)} · ${threads} threads · ${new Date().toISOString()}\n`);
   row("measure", "result", "target");
   row("warm end-to-end, prefix cache on (p50 / p95)", `${median(onMs).toFixed(0)} / ${p95(onMs).toFixed(0)} ms`, "");
-  row("floor: node-llama-cpp alone (p50 / p95)", `${median(floorMs).toFixed(0)} / ${p95(floorMs).toFixed(0)} ms`, "");
+  row("floor: node-llama-cpp alone, same grammar", `${median(floorMs).toFixed(0)} / ${p95(floorMs).toFixed(0)} ms`, "");
+  row("  (the same without the grammar, p50)", `${results.warm.floor_without_grammar.p50_ms.toFixed(0)} ms`, "");
   row("  warm p50 / floor p50", `${ratios.warm_vs_floor.toFixed(2)}x`, `<= 1.15x  ${results.targets.warm_within_1_15x_floor ? "met" : "MISSED"}`);
   row(`warm, prefix cache off (p50 of ${OFF_RUNS})`, `${results.warm.prefix_cache_off.p50_ms.toFixed(0)} ms`, "");
   row("  prefix cache speed-up (same requests)", `${ratios.prefix_cache_speedup.toFixed(1)}x`, `>= 3x     ${results.targets.prefix_cache_at_least_3x ? "met" : "MISSED"}`);

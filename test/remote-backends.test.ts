@@ -232,7 +232,7 @@ describe("choosing a backend automatically", () => {
     const { answer } = await json(["list"], env);
     expect(answer.backend).toBe("ollama");
     expect(answer.passed_over).toEqual([{ backend: "embedded", reason: expect.stringContaining("model file not found: /missing/model.gguf") }]);
-    const verbose = await caro(["--verbose", "list"], { env });
+    const verbose = await caro(["--verbose", "list", "again"], { env });
     expect(verbose.stderr).toContain("caro: passed over embedded: model file not found");
     expect(verbose.stderr).toContain("caro: backend ollama");
   });

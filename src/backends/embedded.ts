@@ -47,6 +47,9 @@ export class EmbeddedBackend implements Backend {
       maxThreads: workers,
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
+      // The worker's JavaScript is small (llama.cpp's memory is native): a small young generation
+      // keeps the daemon's resident size near the model's own (measured in npm run bench).
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
     return this.pool;
   }

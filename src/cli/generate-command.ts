@@ -76,6 +76,7 @@ function printAnswer(answer: CaroAnswer, json: boolean, verbose: boolean): void 
   process.stdout.write(`${answer.command}\n`);
   if (answer.explanation) say(answer.explanation);
   say(`risk ${answer.risk}${answer.reasons.length ? `: ${answer.reasons.join("; ")}` : ""}`);
+  if (verbose && answer.cached) say("from the daemon's cache of identical requests in this folder");
   if (verbose) say(`${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`);
 }
 

@@ -1,7 +1,8 @@
 // The daemon's wire format: each frame is a 4-byte big-endian length and a msgpack message.
 // The thin client imports this file, so it imports nothing heavy.
 
-import { Packr } from "msgpackr";
+// The pure-JS build: the package root first tries to load a native addon, ~10 ms of every keystroke.
+import { Packr } from "msgpackr/pack";
 
 /** Raised when the messages change shape; a client and daemon that differ restart the daemon. */
 export const PROTOCOL_VERSION = 1;

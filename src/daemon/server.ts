@@ -212,7 +212,7 @@ export class Daemon {
       this.last = answer;
       this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer: answer as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
-      log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend})`);
+      log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`);
     } catch (error) {
       const exitCode = controller.signal.aborted ? 130 : error instanceof CaroError ? error.exitCode : 1;
       const message = controller.signal.aborted ? "interrupted" : (error as Error).message;
