@@ -87,38 +87,34 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
   }
 }
 
-/** Splits streamed text into complete lines; the last unfinished line waits for more. */
-export async function* lines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+/** Every line of streamed text, empty ones included; a line split across chunks comes out whole. */
+async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
   let buffer = "";
   for await (const chunk of chunks) {
     buffer += chunk;
     let newline: number;
     while ((newline = buffer.indexOf("\n")) !== -1) {
-      const line = buffer.slice(0, newline).replace(/\r$/, "");
+      yield buffer.slice(0, newline).replace(/\r$/, "");
       buffer = buffer.slice(newline + 1);
-      if (line.trim() !== "") yield line;
     }
   }
-  if (buffer.trim() !== "") yield buffer;
+  if (buffer !== "") yield buffer;
 }
 
-/** Server-sent events: the joined `data:` lines of each event. */
+/** NDJSON: the non-empty lines. */
+export async function* lines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const line of splitLines(chunks)) if (line.trim() !== "") yield line;
+}
+
+/** Server-sent events: the joined `data:` lines of each event; an empty line ends an event. */
 export async function* sseData(chunks: AsyncIterable<string>): AsyncGenerator<string> {
   let data: string[] = [];
-  let buffer = "";
-  for await (const chunk of chunks) {
-    buffer += chunk;
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) !== -1) {
-      const line = buffer.slice(0, newline).replace(/\r$/, "");
-      buffer = buffer.slice(newline + 1);
-      if (line === "") {
-        if (data.length) yield data.join("\n");
-        data = [];
-      } else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-    }
+  for await (const line of splitLines(chunks)) {
+    if (line === "") {
+      if (data.length) yield data.join("\n");
+      data = [];
+    } else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
   }
-  if (buffer.startsWith("data:")) data.push(buffer.slice(5).replace(/^ /, ""));
   if (data.length) yield data.join("\n");
 }
 
