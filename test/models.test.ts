@@ -117,6 +117,15 @@ describe("caro models", () => {
     expect(again.stderr).toContain("is already downloaded");
   });
 
+  it("pulls from an https URL too", async () => {
+    const bytes = readFileSync(testModelPath("tiny"));
+    const { server } = await hub(bytes);
+    const { env, home } = makeHome();
+    const result = await caro(["models", "pull", `${server.url}/test-org/test-repo/resolve/main/tiny-test.gguf`], { env });
+    expect(result.exitCode).toBe(0);
+    expect(readFileSync(join(home, ".cache", "caro", "models", "tiny-test.gguf")).equals(bytes)).toBe(true);
+  });
+
   it("refuses a corrupted download and keeps nothing of it", async () => {
     const bytes = readFileSync(testModelPath("tiny"));
     const { server } = await hub(bytes, { corrupt: true });

@@ -4,21 +4,25 @@ import { loadConfig } from "../config/load.js";
 import { modelsDir } from "../config/paths.js";
 import { UsageError } from "../errors.js";
 import { CATALOG, catalogModel } from "../models/catalog.js";
-import { downloadModel } from "../models/download.js";
+import { downloadModel, type ModelSource } from "../models/download.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
 import { progressReporter } from "../models/progress.js";
 import { parseStrict } from "./args.js";
 import { say } from "./output.js";
 
-const usage = "usage: caro models list | pull <name | hf:user/repo/file.gguf> | rm <name | file> | path";
+const usage = "usage: caro models list | pull <name | hf:user/repo/file.gguf | https://…/file.gguf> | rm <name | file> | path";
 
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
 
-/** A catalog name or an hf: URI, as the model it names in the hub and the file it becomes here. */
-function target(spec: string) {
+/** A catalog name, an hf: URI or an https URL, as where it comes from and the file it becomes here. */
+function target(spec: string): { source: ModelSource; path: string } {
   const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
-  if (!hf) throw new UsageError(`unknown model "${spec}": use a name from caro models list, or hf:user/repo/file.gguf`);
-  return { hf, path: cachedModelPath(hf) };
+  if (hf) return { source: hf, path: cachedModelPath(hf) };
+  if (/^https?:\/\/\S+\.gguf(\?\S*)?$/i.test(spec)) {
+    const file = basename(new URL(spec).pathname);
+    return { source: { url: spec }, path: join(modelsDir(), file) };
+  }
+  throw new UsageError(`unknown model "${spec}": use a name from caro models list, hf:user/repo/file.gguf or an https URL of a .gguf file`);
 }
 
 function list(json: boolean): void {
@@ -41,19 +45,19 @@ function list(json: boolean): void {
 }
 
 async function pull(spec: string, signal: AbortSignal): Promise<void> {
-  const { hf, path } = target(spec);
+  const { source, path } = target(spec);
   if (existsSync(path)) {
     say(`${basename(path)} is already downloaded: ${path}`);
     return;
   }
   const progress = progressReporter();
-  await downloadModel(hf, path, { signal, onProgress: (p) => progress.update(p) });
+  await downloadModel(source, path, { signal, onProgress: (p) => progress.update(p) });
   progress.done();
   process.stdout.write(`${path}\n`);
 }
 
 function remove(spec: string): void {
-  const fromName = catalogModel(spec) || parseHfUri(spec) ? target(spec).path : join(modelsDir(), basename(spec));
+  const fromName = catalogModel(spec) || parseHfUri(spec) || /^https?:\/\//.test(spec) ? target(spec).path : join(modelsDir(), basename(spec));
   if (!existsSync(fromName)) throw new UsageError(`${basename(fromName)} is not downloaded: see caro models list`);
   rmSync(fromName);
   rmSync(`${fromName}.unverified`, { force: true });

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Env } from "../config/paths.js";
 import { InterruptedError, ModelError } from "../errors.js";
-import { hfDownloadUrl, hfEndpoint, manualDownloadCommand, type HfModel } from "./hf.js";
+import { hfDownloadUrl, hfEndpoint, type HfModel } from "./hf.js";
 
 export interface DownloadProgress {
   file: string;
@@ -68,8 +68,14 @@ export async function whyNotFetchable(model: HfModel, env: Env = process.env, ti
 }
 
 /** Fetches a Hugging Face GGUF with node-llama-cpp's downloader, which resumes and retries. */
-export async function downloadModel(model: HfModel, path: string, options: DownloadOptions = {}): Promise<void> {
+/** Where a download comes from: a Hugging Face file, or any https URL. */
+export type ModelSource = HfModel | { url: string };
+
+export async function downloadModel(source: ModelSource, path: string, options: DownloadOptions = {}): Promise<void> {
   const { signal, env = process.env, onProgress } = options;
+  const url = "url" in source ? source.url : hfDownloadUrl(source, env);
+  const uri = "url" in source ? source.url : `hf:${source.user}/${source.repo}/${source.file}`;
+  const manual = `mkdir -p '${dirname(path)}' && curl -L -o '${path}' '${url}'`;
   const { createModelDownloader } = await import("node-llama-cpp");
   const file = basename(path);
   // The download lands under another name and becomes the model only once its checksum matches,
@@ -77,9 +83,10 @@ export async function downloadModel(model: HfModel, path: string, options: Downl
   // interrupted download resume.
   const unverified = `${path}.unverified`;
   try {
-    const { sha256 } = await preflight(hfDownloadUrl(model, env), env, signal);
+    // Hugging Face URLs carry the file's SHA-256; other servers may not, and then only size is known.
+    const { sha256 } = await preflight(url, env, signal);
     const downloader = await createModelDownloader({
-      modelUri: `hf:${model.user}/${model.repo}/${model.file}`,
+      modelUri: uri,
       dirPath: dirname(path),
       fileName: basename(unverified),
       showCliProgress: false,
@@ -112,7 +119,7 @@ export async function downloadModel(model: HfModel, path: string, options: Downl
     if (signal?.aborted || error instanceof InterruptedError) throw new InterruptedError();
     const reason = ((error as Error).message || String(error)).split("\n")[0];
     throw new ModelError(
-      `could not download ${hfDownloadUrl(model, env)} (${reason}); fetch it by hand: ${manualDownloadCommand(model, env)}`,
+      `could not download ${url} (${reason}); fetch it by hand: ${manual}`,
       { cause: error },
     );
   }
