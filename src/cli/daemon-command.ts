@@ -6,13 +6,18 @@ import { parseStrict } from "./args.js";
 
 const usage = "usage: caro daemon start|stop|status|restart [--json]";
 
-async function status(): Promise<DaemonStatus | null> {
-  let connection;
+/** A connection to the running daemon, or null when none runs: these commands never start one. */
+async function running() {
   try {
-    connection = await connectToDaemon({ start: false });
+    return await connectToDaemon({ start: false });
   } catch {
     return null;
   }
+}
+
+async function status(): Promise<DaemonStatus | null> {
+  const connection = await running();
+  if (!connection) return null;
   connection.send({ t: "status" });
   const reply = await connection.next();
   connection.close();
@@ -20,12 +25,8 @@ async function status(): Promise<DaemonStatus | null> {
 }
 
 async function stop(): Promise<boolean> {
-  let connection;
-  try {
-    connection = await connectToDaemon({ start: false });
-  } catch {
-    return false;
-  }
+  const connection = await running();
+  if (!connection) return false;
   connection.send({ t: "stop" });
   // The daemon says bye, then finishes its requests and exits; its socket goes first.
   while ((await connection.next()) !== null);

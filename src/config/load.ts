@@ -89,7 +89,9 @@ export function loadConfig(flags: FlagValues = {}, env: Env = process.env): Load
 
 /** The config for one request: `--model` names the model of the backend chosen by name, else the embedded one's. */
 export function loadRequestConfig(flags: { backend?: string; model?: string }, env: Env = process.env): LoadedConfig {
-  const named = loadConfig({ backend: flags.backend }, env).settings.backend;
+  const config = loadConfig({ backend: flags.backend }, env);
+  if (flags.model === undefined) return config;
+  const named = config.settings.backend;
   const modelKey = named === "ollama" || named === "vllm" ? (`backends.${named}.model` as const) : "backends.embedded.model";
   return loadConfig({ backend: flags.backend, [modelKey]: flags.model }, env);
 }
