@@ -49,8 +49,6 @@ export const CATALOG: CatalogModel[] = [
   },
 ];
 
-export const DEFAULT_MODEL_NAME = "qwen2.5-coder-1.5b";
-
 export function catalogModel(name: string): CatalogModel | undefined {
   return CATALOG.find((m) => m.name === name.toLowerCase());
 }

@@ -254,7 +254,6 @@ export default async function infer(task: InferenceTask): Promise<InferenceOutco
     return {
       ok: true,
       text,
-      cancelled: false,
       gpu: model.llama.gpu,
       prefix: prefix.type === "prefix" ? prefix.source : "off",
       timings: {

@@ -49,7 +49,6 @@ export type InferenceOutcome =
   | {
       ok: true;
       text: string;
-      cancelled: boolean;
       gpu: string | false;
       /** Where the fixed prefix's evaluation came from this time. */
       prefix: "memory" | "disk" | "evaluated" | "off";

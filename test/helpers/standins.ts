@@ -87,6 +87,23 @@ function withState(server: TestServer, state: { chats: ChatRequest[]; aborted: n
   }) as Standin;
 }
 
+/**
+ * What both servers do with a chat before answering it: record it, count a cancel, wait if asked,
+ * and answer with the canned failure. Returns the request, or null once the reply is settled.
+ */
+async function acceptChat(req: IncomingMessage, res: ServerResponse, options: StandinOptions, state: { chats: ChatRequest[]; aborted: number }): Promise<ChatRequest | null> {
+  const request = JSON.parse(await readBody(req)) as ChatRequest;
+  state.chats.push(request);
+  countAborts(res, state);
+  if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
+  if (res.destroyed) return null;
+  if (options.fail) {
+    res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
+    return null;
+  }
+  return request;
+}
+
 /** Splits a reply into token-like pieces, the way a model streams it. */
 function tokens(text: string): string[] {
   return text.match(/.{1,4}/gsu) ?? [];
@@ -100,12 +117,8 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
     if (req.method === "GET" && req.url === "/api/tags")
       return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ models: (options.models ?? ["qwen2.5-coder:1.5b"]).map((name) => ({ name, model: name })) }));
     if (req.method !== "POST" || req.url !== "/api/chat") return void res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
-    const request = JSON.parse(await readBody(req)) as ChatRequest;
-    state.chats.push(request);
-    countAborts(res, state);
-    if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
-    if (res.destroyed) return;
-    if (options.fail) return void res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
+    const request = await acceptChat(req, res, options, state);
+    if (!request) return;
     const models = options.models ?? ["qwen2.5-coder:1.5b"];
     if (!models.includes(request.model))
       return void res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `model "${request.model}" not found, try pulling it first` }));
@@ -137,12 +150,8 @@ export async function openaiStandin(options: StandinOptions & { apiKey?: string;
     if (req.method === "GET" && req.url === "/v1/models")
       return json(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: "vllm" })) });
     if (req.method !== "POST" || req.url !== "/v1/chat/completions") return json(res, 404, { detail: "Not Found" });
-    const request = JSON.parse(await readBody(req)) as ChatRequest;
-    state.chats.push(request);
-    countAborts(res, state);
-    if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
-    if (res.destroyed) return;
-    if (options.fail) return void res.writeHead(options.fail.status, { "content-type": "application/json" }).end(options.fail.body);
+    const request = await acceptChat(req, res, options, state);
+    if (!request) return;
     if (options.rejectSchema && request.response_format)
       return json(res, 400, { object: "error", message: "response_format json_schema is not supported", type: "BadRequestError", param: null, code: 400 });
     if (!models.includes(request.model))
