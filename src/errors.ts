@@ -44,3 +44,27 @@ export class InterruptedError extends CaroError {
     super("interrupted", 130);
   }
 }
+
+/**
+ * A folder or socket caro must trust (the daemon's runtime folder) is not safe: another user could
+ * stand behind it. Nothing is sent or started: exit 1.
+ */
+export class UnsafePathError extends CaroError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
+/** No daemon answers on the socket, and none was to be started: exit 3 from `caro daemon status`. */
+export class DaemonNotRunningError extends CaroError {
+  constructor() {
+    super("the caro daemon is not running", 3);
+  }
+}
+
+/** A daemon accepted the connection but did not say hello in time: stopped (SIGSTOP) or stuck. Exit 1. */
+export class DaemonUnresponsiveError extends CaroError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}

@@ -1,7 +1,9 @@
 import { connectToDaemon } from "../client/connection.js";
-import { logPath, socketPath } from "../daemon/paths.js";
+import { readFileSync, rmSync } from "node:fs";
+import { logPath, pidPath, socketPath } from "../daemon/paths.js";
 import type { DaemonStatus } from "../daemon/protocol.js";
-import { CaroError, UsageError } from "../errors.js";
+import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
+import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
 
 const usage = "usage: caro daemon start|stop|status|restart [--json]";
@@ -10,8 +12,9 @@ const usage = "usage: caro daemon start|stop|status|restart [--json]";
 async function running() {
   try {
     return await connectToDaemon({ start: false });
-  } catch {
-    return null;
+  } catch (error) {
+    if (error instanceof DaemonNotRunningError) return null;
+    throw error;
   }
 }
 
@@ -24,8 +27,53 @@ async function status(): Promise<DaemonStatus | null> {
   return reply?.t === "status" ? reply.status : null;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A daemon that does not answer (stopped with SIGSTOP, or stuck) is ended by the pid it wrote in
+ * the private runtime folder: SIGTERM and SIGCONT, so a stopped one wakes to handle it, then SIGKILL.
+ */
+async function kill(): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidPath(), "utf8").trim());
+  } catch {
+    return false;
+  }
+  // The pid may have been reused since: only a caro daemon is signalled.
+  let commandLine = "";
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    commandLine = "daemon\0run"; // no /proc (macOS): the private folder vouches for the pid file
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !commandLine.includes("daemon\0run")) return false;
+  if (!alive(pid)) return false;
+  for (const signal of ["SIGTERM", "SIGCONT"] as const) process.kill(pid, signal);
+  for (let waited = 0; alive(pid) && waited < 3000; waited += 50) await sleep(50);
+  if (alive(pid)) process.kill(pid, "SIGKILL");
+  rmSync(socketPath(), { force: true });
+  rmSync(pidPath(), { force: true });
+  return true;
+}
+
 async function stop(): Promise<boolean> {
-  const connection = await running();
+  let connection;
+  try {
+    connection = await running();
+  } catch (error) {
+    if (error instanceof DaemonUnresponsiveError) return kill();
+    throw error;
+  }
   if (!connection) return false;
   connection.send({ t: "stop" });
   // The daemon says bye, then finishes its requests and exits; its socket goes first.
@@ -79,7 +127,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     case "status": {
       const s = await status();
       if (args.json) process.stdout.write(`${JSON.stringify(s ? { running: true, ...s } : { running: false })}\n`);
-      else process.stdout.write(s ? `${describe(s)}\n` : "caro daemon: not running\n");
+      else process.stdout.write(s ? `${inert(describe(s))}\n` : "caro daemon: not running\n");
       if (!s) throw new CaroError("", 3);
       return 0;
     }

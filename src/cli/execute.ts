@@ -89,6 +89,8 @@ export async function execute(options: ExecuteOptions): Promise<number> {
     if (answer === null) throw new NotRunError(`not run: rated ${rating.risk}, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes`);
     if (!answer) throw new NotRunError("not run: you said no");
   }
+  // Ctrl-C at any moment before this point means no: nothing runs after an interrupt.
+  if (options.signal.aborted) throw new InterruptedError();
   say(`running: ${command}`);
   return runInShell(command, options.shell);
 }

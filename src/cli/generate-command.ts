@@ -3,7 +3,7 @@ import type { CaroAnswer } from "../backends/answer-request.js";
 import type { BackendEvent } from "../backends/types.js";
 import { askDaemon, clientEnv, type AskPayload } from "../client/ask.js";
 import { BACKENDS, parseSetting, type SafetyLevel } from "../config/schema.js";
-import { UsageError } from "../errors.js";
+import { InterruptedError, UsageError } from "../errors.js";
 import { progressReporter } from "../models/progress.js";
 import { SHELLS, shellFromEnvironment, type Shell } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
@@ -100,6 +100,8 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   const { answer, level } = args.daemon === false
     ? await (await import("./ask-in-process.js")).askInProcess(payload, options)
     : await askDaemon(payload, options);
+  // An answer that arrives after Ctrl-C is never shown, let alone run.
+  if (signal.aborted) throw new InterruptedError();
   if (!args.execute) {
     printAnswer(answer, Boolean(args.json), verbose);
     return 0;

@@ -2,17 +2,34 @@
 // keystroke, so it loads nothing but node built-ins and the frame codec.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CaroError } from "../errors.js";
-import { logPath, socketPath } from "../daemon/paths.js";
+import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, InterruptedError } from "../errors.js";
+import { checkRuntimeDir, checkSocket, logPath, pidPath, runtimeDir, socketPath } from "../daemon/paths.js";
 import { encodeFrame, FrameReader, type ClientMessage, type DaemonMessage } from "../daemon/protocol.js";
-import { daemonVersion } from "../daemon/version.js";
+import { compareVersions, daemonVersion } from "../daemon/version.js";
 
 const CARO_BIN = fileURLToPath(new URL("../../bin/caro.js", import.meta.url));
 const START_TIMEOUT_MS = 15_000;
+/** A daemon answers its hello at once, even while a model loads; longer means it is stopped or wedged. */
+export const HELLO_TIMEOUT_MS = 3000;
+
+/** The promise's outcome, or InterruptedError as soon as `signal` aborts, whichever comes first. */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new InterruptedError());
+  let onAbort = () => undefined as void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new InterruptedError());
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  // The listener goes with the wait: a long stream of messages must not pile them up on the signal.
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => unlessAborted(new Promise<void>((resolve) => setTimeout(resolve, ms)), signal);
 
 /** One socket to the daemon, read as a queue of whole messages. */
 export class DaemonConnection {
@@ -20,12 +37,15 @@ export class DaemonConnection {
   private readonly messages: DaemonMessage[] = [];
   private wake: (() => void) | null = null;
   private closed = false;
+  /** Why the stream became unreadable, when it did: a frame over the size limit or one that does not decode. */
+  broken: string | null = null;
 
   constructor(private readonly socket: Socket) {
     socket.on("data", (chunk) => {
       try {
         this.messages.push(...(this.reader.push(chunk) as DaemonMessage[]));
-      } catch {
+      } catch (error) {
+        this.broken = (error as Error).message;
         socket.destroy();
       }
       this.wake?.();
@@ -41,11 +61,12 @@ export class DaemonConnection {
     if (!this.socket.destroyed) this.socket.write(encodeFrame(message));
   }
 
-  /** The next message, or null once the daemon has closed the connection. */
-  async next(): Promise<DaemonMessage | null> {
+  /** The next message, or null once the daemon has closed the connection; InterruptedError once `signal` aborts. */
+  async next(signal?: AbortSignal): Promise<DaemonMessage | null> {
     while (this.messages.length === 0) {
       if (this.closed) return null;
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (signal?.aborted) throw new InterruptedError();
+      await unlessAborted(new Promise<void>((resolve) => (this.wake = resolve)), signal);
       this.wake = null;
     }
     return this.messages.shift()!;
@@ -64,11 +85,13 @@ function connectOnce(path: string): Promise<Socket | null> {
   });
 }
 
-/** Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log. */
+/** Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600). */
 export function startDaemon(): ChildProcess {
   const log = logPath();
-  mkdirSync(dirname(log), { recursive: true });
-  const fd = openSync(log, "a");
+  mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
+  const fd = openSync(log, "a", 0o600);
+  // A log left by an older caro may be readable by others: it holds requests and paths.
+  fchmodSync(fd, 0o600);
   const child = spawn(process.execPath, [CARO_BIN, "daemon", "run"], { detached: true, stdio: ["ignore", fd, fd] });
   child.unref();
   closeSync(fd);
@@ -83,36 +106,78 @@ function lastLogLine(): string {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The daemon's answer to our hello, or null when it gives none within HELLO_TIMEOUT_MS. */
+async function hello(connection: DaemonConnection, signal?: AbortSignal): Promise<DaemonMessage | null | "silent"> {
+  connection.send({ t: "hello", v: daemonVersion() });
+  const timeout = new Promise<"silent">((resolve) => setTimeout(resolve, HELLO_TIMEOUT_MS, "silent").unref());
+  return Promise.race([connection.next(signal), timeout]);
+}
+
+function daemonPid(): string {
+  try {
+    return ` (pid ${readFileSync(pidPath(), "utf8").trim()})`;
+  } catch {
+    return "";
+  }
+}
+
+export interface ConnectOptions {
+  /** Start a daemon when none answers (default true). */
+  start?: boolean;
+  /** Ctrl-C: every wait ends at once with InterruptedError. */
+  signal?: AbortSignal;
+}
 
 /**
- * A connection to a daemon of this caro's version: starts one when none answers, and replaces
- * one of another version (which exits when it hears a different hello).
+ * A connection to a daemon that speaks this caro's protocol: starts one when none answers, and
+ * replaces an older one (which exits when it hears a newer hello). The runtime folder and the
+ * socket are checked before anything is sent: another user must not be able to stand behind them.
  */
-export async function connectToDaemon(options: { start?: boolean } = {}): Promise<DaemonConnection> {
-  const start = options.start ?? true;
+export async function connectToDaemon(options: ConnectOptions = {}): Promise<DaemonConnection> {
+  const { start = true, signal } = options;
   const path = socketPath();
   const deadline = Date.now() + START_TIMEOUT_MS;
   let started: ChildProcess | null = null;
   while (Date.now() < deadline) {
-    const socket = await connectOnce(path);
+    if (signal?.aborted) throw new InterruptedError();
+    checkRuntimeDir(runtimeDir());
+    checkSocket(path);
+    const socket = await unlessAborted(connectOnce(path), signal);
     if (socket) {
       const connection = new DaemonConnection(socket);
-      connection.send({ t: "hello", v: daemonVersion() });
-      const reply = await connection.next();
+      let reply;
+      try {
+        reply = await hello(connection, signal);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+      if (reply === "silent") {
+        connection.close();
+        throw new DaemonUnresponsiveError(
+          `the caro daemon${daemonPid()} accepted the connection but did not answer within ${HELLO_TIMEOUT_MS / 1000} s ` +
+            "(stopped or stuck): run caro daemon restart",
+        );
+      }
       if (reply?.t === "hello" && reply.accepted) return connection;
       connection.close();
-      // An old daemon is on its way out; a new one starts once its socket is gone.
+      if (reply?.t === "hello" && compareVersions(reply.v, daemonVersion()) > 0)
+        throw new CaroError(
+          `a newer caro (${reply.v.split("/")[1]}) runs this user's daemon and cannot serve this caro ` +
+            `(${daemonVersion().split("/")[1]}): upgrade this one, or stop the other with its caro daemon stop`,
+          1,
+        );
+      // An older daemon is on its way out; a new one starts once its socket is gone.
       started = null;
-      await sleep(50);
+      await sleep(50, signal);
       continue;
     }
-    if (!start) throw new CaroError("the caro daemon is not running", 1);
+    if (!start) throw new DaemonNotRunningError();
     if (!started) started = startDaemon();
     // Exit code 0: it stepped aside for another daemon starting at the same moment; keep trying.
     else if (started.exitCode !== null && started.exitCode !== 0)
-      throw new CaroError(`the caro daemon could not start (${lastLogLine() || `exit ${started.exitCode}`}): see ${logPath()}`, 1);
-    await sleep(30);
+      throw new CaroError(`the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} (log: ${logPath()})`, 1);
+    await sleep(30, signal);
   }
   throw new CaroError(`the caro daemon did not start within ${START_TIMEOUT_MS / 1000} s: see ${logPath()}`, 1);
 }

@@ -12,7 +12,7 @@ import { CaroError } from "../errors.js";
 import { SHELLS, type Shell } from "../prompt/context.js";
 import { pidPath, socketPath } from "./paths.js";
 import { encodeFrame, FrameError, FrameReader, type AskFlags, type DaemonMessage, type DaemonStatus } from "./protocol.js";
-import { daemonVersion } from "./version.js";
+import { daemonVersion, helloVerdict } from "./version.js";
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
@@ -147,12 +147,12 @@ export class Daemon {
     const m = (typeof message === "object" && message !== null ? message : {}) as Record<string, unknown>;
     switch (m.t) {
       case "hello": {
-        const accepted = m.v === daemonVersion();
-        send({ t: "hello", v: daemonVersion(), accepted, pid: process.pid });
-        if (!accepted) {
-          log(`a client speaks version ${String(m.v)}: exiting so a matching daemon can start`);
+        const verdict = helloVerdict(String(m.v), daemonVersion());
+        send({ t: "hello", v: daemonVersion(), accepted: verdict === "accept", pid: process.pid });
+        if (verdict === "replace") {
+          log(`a newer caro (version ${String(m.v)}) asks: exiting so its daemon can start`);
           void this.shutdown({ abort: false });
-        }
+        } else if (verdict === "refuse") log(`refused a client of an older protocol (version ${String(m.v)})`);
         return;
       }
       case "ask": {

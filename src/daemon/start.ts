@@ -1,9 +1,10 @@
 // `caro daemon run`: become the one daemon for this user, or step aside for the one that is.
 // Two clients racing to start a daemon both run this; a lock file decides, and the loser exits 0.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, chmodSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { connect } from "node:net";
-import { lockPath, runtimeDir, socketPath } from "./paths.js";
+import { dirname } from "node:path";
+import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "./paths.js";
 import { Daemon } from "./server.js";
 
 const LOCK_WAIT_MS = 5000;
@@ -29,12 +30,18 @@ export function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
+/** Makes the runtime folder (0700) if it is missing, and refuses one that is not this user's alone. */
 function ensureRuntimeDir(): void {
   const dir = runtimeDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stat = statSync(dir);
-  if (process.getuid && stat.uid !== process.getuid()) throw new Error(`${dir} belongs to another user: remove it or set XDG_RUNTIME_DIR`);
-  if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  checkRuntimeDir(dir);
+  mkdirSync(dirname(dir), { recursive: true });
+  try {
+    // Not recursive: the last step must create the folder itself, never adopt one made meanwhile.
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  checkRuntimeDir(dir);
 }
 
 /** Takes the start-up lock, clearing one left by a process that died; false if a live one holds it too long. */
@@ -62,6 +69,7 @@ export async function runDaemon(): Promise<number> {
   if (!(await takeLock())) return 0; // another daemon is starting: it will serve
   try {
     const path = socketPath();
+    checkSocket(path);
     if (await socketAnswers(path)) return 0; // one is already serving
     if (existsSync(path)) rmSync(path); // left by a daemon that died
     const daemon = new Daemon();

@@ -3,8 +3,28 @@ import { PROTOCOL_VERSION } from "./protocol.js";
 
 let cached: string | undefined;
 
-/** Protocol and package version: a daemon left running by an older caro is replaced. */
+/** Protocol and package version, as `protocol/x.y.z`: what a client and a daemon compare in their hello. */
 export function daemonVersion(): string {
   cached ??= `${PROTOCOL_VERSION}/${(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version}`;
   return cached;
+}
+
+/** Orders two `protocol/x.y.z` versions: negative when a is older. */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split(/[/.-]/).slice(0, 4).map((p) => Number.parseInt(p, 10) || 0);
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < 4; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
+/**
+ * What a daemon does with a client's hello. Only a newer caro replaces a running daemon, so two
+ * versions installed side by side settle on the newer one's daemon instead of restarting each
+ * other's on every request. An older client of the same protocol is served; one of an older
+ * protocol cannot be, and is told so.
+ */
+export function helloVerdict(client: string, daemon: string): "accept" | "replace" | "refuse" {
+  if (client === daemon) return "accept";
+  if (compareVersions(client, daemon) > 0) return "replace";
+  return client.split("/")[0] === daemon.split("/")[0] ? "accept" : "refuse";
 }
