@@ -5,6 +5,7 @@ import { detectContext, type Shell } from "../prompt/context.js";
 import { answerSchema, parseAnswer, type Answer } from "../prompt/answer.js";
 import { rateCommand, type Risk } from "../safety/rate.js";
 import { checkSyntax } from "../safety/syntax.js";
+import { commandProblem } from "../safety/command-check.js";
 import { BackendCache } from "./cache.js";
 import { selectBackend } from "./select.js";
 import type { Backend, BackendEvent, PassedOver, RawAnswer } from "./types.js";
@@ -44,8 +45,9 @@ export interface CaroAnswer {
 const ATTEMPTS = 2;
 
 /** Why an answer cannot be used, or null when it can. */
-async function problemWith(answer: Answer, shell: Shell): Promise<string | null> {
-  if (answer.command === "") return "the command is empty";
+async function problemWith(answer: Answer, shell: Shell, maxLength: number): Promise<string | null> {
+  const problem = commandProblem(answer.command, maxLength);
+  if (problem) return problem;
   const syntax = await checkSyntax(answer.command, shell);
   return syntax.ok ? null : `${JSON.stringify(answer.command.slice(0, 60))} ${syntax.reason}`;
 }
@@ -63,7 +65,7 @@ async function attempt(backend: Backend, options: RequestOptions): Promise<{ ans
       problem = (error as Error).message;
       continue;
     }
-    const found = await problemWith(answer, options.shell);
+    const found = await problemWith(answer, options.shell, options.config.settings.max_command_length);
     if (found === null) return { answer, raw, attempts: i + 1 };
     problem = found;
   }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { renderUsage } from "citty";
 import { CaroError, InterruptedError } from "../errors.js";
 import { generateCommand, runGenerate } from "./generate-command.js";
+import { say } from "./output.js";
 
 // Subcommands are matched on the first word only, so `caro find big files` is a request;
 // a request that starts with one of these words needs quotes: caro "check disk usage".
@@ -48,11 +49,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (controller.signal.aborted) return new InterruptedError().exitCode;
     if (error instanceof CaroError) {
-      if (error.message) process.stderr.write(`caro: ${error.message}\n`);
+      if (error.message) say(error.message);
       if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`caro: unexpected error: ${(error as Error).message ?? error}\n`);
+    say(`unexpected error: ${(error as Error).message ?? error}`);
     if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
     else process.stderr.write("caro: run again with --verbose for details\n");
     return 1;

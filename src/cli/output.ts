@@ -1,10 +1,13 @@
 // stdout carries the command alone, so `$(caro …)` and the shell widgets get exactly that;
-// everything meant for the person goes to stderr.
+// everything meant for the person goes to stderr. Much of it quotes a model or a server (an
+// explanation, an error body, a model's name), so it is made inert before it reaches a terminal.
+
+import { inert } from "../text/inert.js";
 
 export function say(line: string): void {
-  process.stderr.write(`caro: ${line}\n`);
+  process.stderr.write(`caro: ${inert(line)}\n`);
 }
 
 export function warn(line: string): void {
-  process.stderr.write(`caro: warning: ${line}\n`);
+  process.stderr.write(`caro: warning: ${inert(line)}\n`);
 }

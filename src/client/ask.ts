@@ -1,9 +1,10 @@
 import type { CaroAnswer } from "../backends/answer-request.js";
 import type { BackendEvent } from "../backends/types.js";
-import { CaroError, InterruptedError } from "../errors.js";
+import { BackendError, CaroError, InterruptedError } from "../errors.js";
 import { logPath } from "../daemon/paths.js";
-import type { AskFlags } from "../daemon/protocol.js";
+import { MAX_FRAME_BYTES, type AskFlags } from "../daemon/protocol.js";
 import { connectToDaemon } from "./connection.js";
+import { judgeHere } from "./judge.js";
 
 export interface AskPayload {
   request: string;
@@ -31,29 +32,47 @@ export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, 
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => FORWARDED.test(e[0]) && e[1] !== undefined));
 }
 
-/** Asks the daemon (starting it if needed); Ctrl-C through `signal` cancels the request there. */
+/** Once cancelled, how long to wait for the daemon to confirm before giving up on it. */
+const CANCEL_GRACE_MS = 500;
+
+/**
+ * Asks the daemon (starting it if needed); Ctrl-C through `signal` ends every wait at once and
+ * cancels the request there. The daemon's rating is not taken on trust: the command is checked
+ * and rated here, under this process's own config.
+ */
 export async function askDaemon(payload: AskPayload, options: AskOptions = {}): Promise<AskResult> {
-  const connection = await connectToDaemon();
+  const { signal } = options;
+  // Started now, so loading the rater and the config overlaps the wait for the answer.
+  const judging = judgeHere(payload);
+  judging.catch(() => undefined);
+  const connection = await connectToDaemon({ signal });
   const id = 1;
   connection.send({ t: "ask", id, ...payload });
   const cancel = () => connection.send({ t: "cancel", id });
-  options.signal?.addEventListener("abort", cancel, { once: true });
+  signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (;;) {
-      // Once cancelled, wait only briefly for the daemon to confirm.
-      const message = options.signal?.aborted
-        ? await Promise.race([connection.next(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 500))])
-        : await connection.next();
+      let message;
+      try {
+        message = await connection.next(signal);
+      } catch (error) {
+        if (!(error instanceof InterruptedError)) throw error;
+        // Give the daemon a moment to confirm the cancel, then leave regardless.
+        await Promise.race([connection.next(), new Promise((resolve) => setTimeout(resolve, CANCEL_GRACE_MS))]);
+        throw error;
+      }
       if (message === null) {
-        if (options.signal?.aborted) throw new InterruptedError();
+        if (signal?.aborted) throw new InterruptedError();
+        if (connection.broken)
+          throw new BackendError(`the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`);
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }
       if (message.t === "event" && message.id === id) options.onEvent?.(message.event as never);
-      else if (message.t === "answer" && message.id === id) return { answer: message.answer as unknown as CaroAnswer, level: message.level };
+      else if (message.t === "answer" && message.id === id) return await (await judging)(message.answer);
       else if (message.t === "error") throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
     }
   } finally {
-    options.signal?.removeEventListener("abort", cancel);
+    signal?.removeEventListener("abort", cancel);
     connection.close();
   }
 }

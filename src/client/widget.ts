@@ -8,21 +8,11 @@ import { ReadStream, WriteStream } from "node:tty";
 import { CaroError, InterruptedError } from "../errors.js";
 import type { SafetyLevel } from "../config/schema.js";
 import { verdictFor } from "../safety/policy.js";
+import { inertLine } from "../text/inert.js";
 import { askDaemon, clientEnv } from "./ask.js";
+import { StreamedCommand } from "./streamed-command.js";
 
 const WIDGET_SHELLS = ["zsh", "bash", "fish"];
-
-/** The command so far, out of a JSON answer still streaming in. */
-export function partialCommand(json: string): string {
-  const match = /"command"\s*:\s*"((?:[^"\\]|\\.)*)/.exec(json);
-  if (!match) return "";
-  const body = match[1].replace(/\\(u[0-9a-fA-F]{0,3})?$/, "");
-  try {
-    return JSON.parse(`"${body}"`) as string;
-  } catch {
-    return body;
-  }
-}
 
 const THINKING = "caro: thinking…";
 
@@ -54,7 +44,7 @@ function holdTerminal(onCancel: () => void, shell: string) {
     }
   };
   const line = (text: string) => {
-    const fitted = text.replace(/[\x00-\x1f\x7f]/g, " ");
+    const fitted = inertLine(text);
     const shown = [...fitted].length < columns ? fitted : `${[...fitted].slice(0, columns - 2).join("")}…`;
     // zsh: save the cursor, go down to zle's message line, draw, come back.
     draw(shell === "zsh" ? `\x1b7\x1b[1B\r\x1b[2K${shown}\x1b8` : `\r\x1b[2K${shown}`);
@@ -74,10 +64,6 @@ function holdTerminal(onCancel: () => void, shell: string) {
       input.destroy();
     },
   };
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
 }
 
 /** Blocked commands go in commented out, line by line, so Enter cannot run them. */
@@ -100,7 +86,7 @@ export async function widget(argv: string[]): Promise<number> {
   process.on("SIGINT", cancel);
   process.on("SIGTERM", cancel);
   const terminal = holdTerminal(cancel, shell);
-  let streamed = "";
+  let streamed = new StreamedCommand();
   try {
     const { answer, level } = await askDaemon(
       { request: buffer, shell, cwd: process.cwd(), env: clientEnv(), flags: {} },
@@ -108,25 +94,25 @@ export async function widget(argv: string[]): Promise<number> {
         signal: controller.signal,
         onEvent(event) {
           // A retry starts its answer afresh.
-          if (event.type === "generating") streamed = "";
-          if (event.type !== "text") return;
-          streamed += event.text;
-          terminal.show(partialCommand(streamed));
+          if (event.type === "generating") streamed = new StreamedCommand();
+          if (event.type !== "text" || typeof event.text !== "string") return;
+          streamed.push(event.text);
+          terminal.show(streamed.text);
         },
       },
     );
     const verdict = verdictFor(answer.risk, level as SafetyLevel);
     const why = answer.reasons[0] ?? "";
-    if (verdict === "block") process.stdout.write(`caro: rated ${answer.risk} and commented out: ${oneLine(why)}\n${commentOut(answer.command)}`);
+    if (verdict === "block") process.stdout.write(`caro: rated ${answer.risk} and commented out: ${inertLine(why)}\n${commentOut(answer.command)}`);
     else if (verdict === "run") process.stdout.write(`\n${answer.command}`);
-    else process.stdout.write(`caro: rated ${answer.risk}: ${oneLine(why)}\n${answer.command}`);
+    else process.stdout.write(`caro: rated ${answer.risk}: ${inertLine(why)}\n${answer.command}`);
     return 0;
   } catch (error) {
     if (controller.signal.aborted || error instanceof InterruptedError) {
       process.stdout.write("caro: cancelled");
       return 130;
     }
-    process.stdout.write(`caro: ${oneLine(error instanceof CaroError ? error.message : String(error))}`);
+    process.stdout.write(`caro: ${inertLine(error instanceof CaroError ? error.message : String(error))}`);
     return 1;
   } finally {
     terminal.close();

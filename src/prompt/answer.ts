@@ -25,7 +25,7 @@ export function parseAnswer(text: string): Answer {
       const value = JSON.parse(candidate) as { command?: unknown; explanation?: unknown };
       if (typeof value.command === "string")
         return {
-          command: value.command.trim(),
+          command: value.command.replace(/\r\n/g, "\n").trim(),
           explanation: typeof value.explanation === "string" ? value.explanation.trim() : "",
         };
     } catch {

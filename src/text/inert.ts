@@ -1,0 +1,27 @@
+// Text that came from a model or a server is data: written to a terminal it must never move the
+// cursor, retitle the window or clear the screen. These make such text inert before caro shows it.
+
+// ESC-introduced sequences: CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (ended by BEL or ST),
+// and two-character escapes. Their 8-bit C1 forms (U+009B CSI, U+009D OSC, …) likewise.
+const ESCAPE_SEQUENCE =
+  /(?:\x1b\[|\x9b)[\x20-\x3f]*[\x40-\x7e]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[\x20-\x7e]?/g;
+
+// C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make a
+// line read differently from what it holds (the "Trojan Source" characters).
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
+/** The text with escape sequences removed and every other control character shown as `?`; newlines kept. */
+export function inert(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, "").replace(CONTROL, "?");
+}
+
+/** Inert, on one line: for a message line under the prompt. */
+export function inertLine(text: string): string {
+  return inert(text.replace(/\t/g, " ")).replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** The first control character a command must not contain (tab and newline are fine), or null. */
+export function controlCharacterIn(command: string): string | null {
+  const found = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.exec(command);
+  return found ? `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}` : null;
+}
