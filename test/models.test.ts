@@ -75,7 +75,8 @@ async function hub(bytes: Buffer, options: HubOptions = {}) {
     if (other && otherBytes) {
       requested.push(other);
       const otherSha = createHash("sha256").update(otherBytes).digest("hex");
-      return void res.writeHead(200, { "x-linked-etag": `"${otherSha}"`, "content-length": otherBytes.length }).end(req.method === "HEAD" ? undefined : otherBytes);
+      res.writeHead(200, { "x-linked-etag": `"${otherSha}"`, "content-length": otherBytes.length });
+      return void res.end(req.method === "HEAD" ? undefined : otherBytes);
     }
     res.writeHead(404).end();
   });
@@ -142,7 +143,7 @@ describe("caro models", () => {
     expect(result.exitCode).toBe(0);
     // A folder per host and path: another server's tiny-test.gguf is another file.
     const host = new URL(server.url).host;
-    const path = join(home, ".cache", "caro", "models", host, "test-org", "test-repo", "resolve", "main", "tiny-test.gguf");
+    const path = join(home, ".cache", "caro", "models", host, "test-org", "test-repo", "resolve", "main", IN_REPO[2]);
     expect(result.stdout).toBe(path);
     expect(readFileSync(path).equals(bytes)).toBe(true);
   });
@@ -251,8 +252,8 @@ describe("caro models", () => {
     // As the configured model: the other repository's file is downloaded on first use.
     requested.length = 0;
     expect((await caro(["models", "pull", URI], { env: hubEnv })).exitCode).toBe(0);
-    const config = 'backend = "embedded"\n[backends.embedded]\nmodel = "hf:other-org/test-repo/tiny-test.gguf"\nthreads = 1\n';
-    writeFileSync(configPath, config);
+    const model = "hf:other-org/test-repo/tiny-test.gguf";
+    writeFileSync(configPath, `backend = "embedded"\n[backends.embedded]\nmodel = "${model}"\nthreads = 1\n`);
     const used = await caro(["list", "files"], { env: hubEnv });
     expect(used.stderr).toMatch(/downloading tiny-test\.gguf/);
     expect(requested).toContain("other-org/test-repo");

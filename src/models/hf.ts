@@ -13,7 +13,8 @@ export function parseHfUri(spec: string): HfModel | null {
   const match = /^hf:([^/\s]+)\/([^/\s]+)\/(.+\.gguf)$/i.exec(spec);
   if (!match) return null;
   // Each part becomes a folder of the cache: `..` would climb out of it.
-  if ([match[1], match[2], ...match[3].split("/")].some((part) => part === "." || part === ".." || part === "")) return null;
+  const parts = [match[1], match[2], ...match[3].split("/")];
+  if (parts.some((part) => part === "." || part === ".." || part === "")) return null;
   return { user: match[1], repo: match[2], file: match[3] };
 }
 
