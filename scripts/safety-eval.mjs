@@ -5,7 +5,7 @@
 // the remaining disagreements, and the time per rating. Exits 1 when a target is missed:
 // every critical row caught, and no safe row rated high or critical, except where judged here.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { rateCommand } from "../dist/safety/rate.js";
 
@@ -56,7 +56,12 @@ function readRows(path) {
 }
 
 async function main() {
-  const rows = readRows(process.argv[2] ?? DEFAULT_DATA);
+  const data = process.argv[2] ?? DEFAULT_DATA;
+  if (!existsSync(data)) {
+    console.error(`safety-eval: no labelled data at ${data}: pass the path of caro_safety_cases.tsv (CI keeps it in ../shared/data)`);
+    process.exit(2);
+  }
+  const rows = readRows(data);
   const matrix = Object.fromEntries(LEVELS.map((l) => [l, Object.fromEntries(LEVELS.map((m) => [m, 0]))]));
   const judged = [];
   const others = [];

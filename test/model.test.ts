@@ -68,7 +68,7 @@ describe("the model is fetched on first use", () => {
     expect(result.stderr).toMatch(/caro: downloading tiny-test\.gguf 100% /);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).not.toBe("");
-    const cached = join(home, ".cache", "caro", "models", "tiny-test.gguf");
+    const cached = join(home, ".cache", "caro", "models", "test-user", "test-repo", "tiny-test.gguf");
     expect(readFileSync(cached).equals(bytes)).toBe(true);
 
     // The second run finds it in the cache and asks the server nothing.
@@ -83,8 +83,8 @@ describe("the model is fetched on first use", () => {
     server = await serve((_req, res) => res.writeHead(404).end());
     const { env, home } = makeHome(`backend = "embedded"\n[backends.embedded]\nmodel = "hf:test-user/test-repo/missing.gguf"\n`);
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: server.url } });
-    expectOneLineFailure(result, /HTTP 404.*fetch it by hand: mkdir -p .* && curl -L -o .*missing\.gguf' '.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf'$/);
-    expect(existsSync(join(home, ".cache", "caro", "models", "missing.gguf"))).toBe(false);
+    expectOneLineFailure(result, /HTTP 404.*fetch it by hand: mkdir -p .* && curl -fL -C - -o .*missing\.gguf\.part' '.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf' && mv .*missing\.gguf'$/);
+    expect(existsSync(join(home, ".cache", "caro", "models", "test-user", "test-repo", "missing.gguf"))).toBe(false);
   });
 
   it("no server at all: fails at once with the manual command", async () => {
@@ -93,7 +93,7 @@ describe("the model is fetched on first use", () => {
     await closed.close();
     const { env } = makeHome('backend = "embedded"\n');
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: url } });
-    expectOneLineFailure(result, /connection refused.*curl -L -o .*qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf/);
+    expectOneLineFailure(result, /connection refused.*curl -fL -C - -o .*qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf/);
   });
 
   it("under auto, offline with no other backend: why each was passed over, and the manual command", async () => {
@@ -101,7 +101,7 @@ describe("the model is fetched on first use", () => {
     await closed.close();
     const { env } = makeHome(`[backends.ollama]\nhost = "${closed.url}"\n`);
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: closed.url } });
-    expectOneLineFailure(result, /^caro: no backend can answer \(embedded: qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf is not downloaded and cannot be fetched now \(connection refused\); ollama: .*\): fetch the model by hand \(mkdir -p .* && curl -L -o .*\)/);
+    expectOneLineFailure(result, /^caro: no backend can answer \(embedded: qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf is not downloaded and cannot be fetched now \(connection refused\); ollama: .*\): fetch the model by hand \(mkdir -p .* && curl -fL -C - -o .*\)/);
   });
 });
 

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { execa } from "execa";
 import { caro, makeHome } from "./helpers/caro.js";
-import { serve, type TestServer } from "./helpers/http.js";
+import { sendFile, serve, type TestServer } from "./helpers/http.js";
 import { testModelPath } from "./helpers/models.js";
 
 const servers: TestServer[] = [];
@@ -19,6 +20,8 @@ interface HubOptions {
   dropAfter?: number;
   /** Bytes per 10 ms, to make a download slow enough to interrupt. */
   throttle?: number;
+  /** Other repositories' tiny-test.gguf, by `user/repo`: same file name, other bytes. */
+  repos?: Record<string, Buffer>;
 }
 
 /**
@@ -31,6 +34,7 @@ async function hub(bytes: Buffer, options: HubOptions = {}) {
   const ranges: string[] = [];
   const served2 = { bytes: 0 };
   let dropped = false;
+  const requested: string[] = [];
   const cdn = async (req: IncomingMessage, res: ServerResponse) => {
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     const start = range ? Number(range[1]) : 0;
@@ -66,13 +70,27 @@ async function hub(bytes: Buffer, options: HubOptions = {}) {
     if (path === "/test-org/test-repo/resolve/main/tiny-test.gguf")
       return void res.writeHead(302, { location: "/cdn/tiny-test.gguf", "x-linked-etag": `"${sha}"`, "x-linked-size": String(bytes.length) }).end();
     if (path === "/cdn/tiny-test.gguf") return void cdn(req, res);
+    const other = /^\/([^/]+\/[^/]+)\/resolve\/main\/tiny-test\.gguf$/.exec(path)?.[1];
+    const otherBytes = other ? options.repos?.[other] : undefined;
+    if (other && otherBytes) {
+      requested.push(other);
+      const otherSha = createHash("sha256").update(otherBytes).digest("hex");
+      res.writeHead(200, { "x-linked-etag": `"${otherSha}"`, "content-length": otherBytes.length });
+      return void res.end(req.method === "HEAD" ? undefined : otherBytes);
+    }
     res.writeHead(404).end();
   });
   servers.push(server);
-  return { server, ranges, sha, served: served2 };
+  return { server, ranges, sha, served: served2, requested };
 }
 
 const URI = "hf:test-org/test-repo/tiny-test.gguf";
+/** Where URI lands: not a catalog model, so in a folder of its repository. */
+const IN_REPO = ["test-org", "test-repo", "tiny-test.gguf"];
+
+/** Every file under a folder, as relative paths. */
+const filesUnder = (folder: string) =>
+  readdirSync(folder, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
 
 /** Megabytes behind a GGUF magic: large enough for the downloader's 5 MB chunks, ranges and resume. */
 function bigFile(megabytes = 8): Buffer {
@@ -108,7 +126,7 @@ describe("caro models", () => {
     const { env, home } = makeHome();
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(0);
-    const path = join(home, ".cache", "caro", "models", "tiny-test.gguf");
+    const path = join(home, ".cache", "caro", "models", ...IN_REPO);
     expect(result.stdout).toBe(path);
     expect(readFileSync(path).equals(bytes)).toBe(true);
     // Not a terminal: a plain progress line, with size, speed and ETA.
@@ -123,7 +141,11 @@ describe("caro models", () => {
     const { env, home } = makeHome();
     const result = await caro(["models", "pull", `${server.url}/test-org/test-repo/resolve/main/tiny-test.gguf`], { env });
     expect(result.exitCode).toBe(0);
-    expect(readFileSync(join(home, ".cache", "caro", "models", "tiny-test.gguf")).equals(bytes)).toBe(true);
+    // A folder per host and path: another server's tiny-test.gguf is another file.
+    const host = new URL(server.url).host;
+    const path = join(home, ".cache", "caro", "models", host, "test-org", "test-repo", "resolve", "main", IN_REPO[2]);
+    expect(result.stdout).toBe(path);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
   });
 
   it("refuses a corrupted download and keeps nothing of it", async () => {
@@ -133,7 +155,7 @@ describe("caro models", () => {
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/tiny-test\.gguf arrived corrupted \(SHA-256 [0-9a-f]{12}…, the hub publishes [0-9a-f]{12}…\) and was deleted: download it again/);
-    expect(readdirSync(join(home, ".cache", "caro", "models"))).toEqual([]);
+    expect(filesUnder(join(home, ".cache", "caro", "models"))).toEqual([]);
   });
 
   it("survives a dropped connection: the part is fetched again and the file verifies", async () => {
@@ -142,7 +164,7 @@ describe("caro models", () => {
     const { env, home } = makeHome();
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(0);
-    expect(readFileSync(join(home, ".cache", "caro", "models", "tiny-test.gguf")).equals(bytes)).toBe(true);
+    expect(readFileSync(join(home, ".cache", "caro", "models", ...IN_REPO)).equals(bytes)).toBe(true);
     const firstRange = ranges.find((r) => r !== "none")!;
     expect(ranges.filter((r) => r === firstRange).length).toBeGreaterThanOrEqual(2);
   });
@@ -158,12 +180,12 @@ describe("caro models", () => {
     child.kill("SIGINT");
     const stopped = await child;
     expect(stopped.exitCode).toBe(130);
-    expect(existsSync(join(models, "tiny-test.gguf"))).toBe(false);
+    expect(existsSync(join(models, ...IN_REPO))).toBe(false);
     const before = served.bytes;
     expect(before).toBeGreaterThan(0);
     const resumed = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(resumed.exitCode).toBe(0);
-    expect(readFileSync(join(models, "tiny-test.gguf")).equals(bytes)).toBe(true);
+    expect(readFileSync(join(models, ...IN_REPO)).equals(bytes)).toBe(true);
     // What was fetched before Ctrl-C is not fetched again.
     expect(served.bytes - before).toBeLessThan(bytes.length);
   });
@@ -196,5 +218,97 @@ describe("caro models", () => {
     const result = await caro(["--json", "list", "files"], { env });
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(String(result.stdout)).model).toBe("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+  });
+
+  it("keeps two repositories' files of the same name apart: each is its own model", async () => {
+    const tiny = readFileSync(testModelPath("tiny"));
+    const other = readFileSync(testModelPath("unparsable"));
+    const { server, requested } = await hub(tiny, { repos: { "other-org/test-repo": other } });
+    const { env, home, configPath } = makeHome();
+    const hubEnv = { ...env, HF_ENDPOINT: server.url };
+    const models = join(home, ".cache", "caro", "models");
+    expect((await caro(["models", "pull", URI], { env: hubEnv })).exitCode).toBe(0);
+
+    // The same file name from another repository is fetched, not taken from the cache.
+    const pulled = await caro(["models", "pull", "hf:other-org/test-repo/tiny-test.gguf"], { env: hubEnv });
+    expect(pulled.exitCode).toBe(0);
+    expect(pulled.stderr).not.toContain("already downloaded");
+    expect(pulled.stdout).toBe(join(models, "other-org", "test-repo", "tiny-test.gguf"));
+    expect(readFileSync(join(models, "other-org", "test-repo", "tiny-test.gguf")).equals(other)).toBe(true);
+    expect(readFileSync(join(models, ...IN_REPO)).equals(tiny)).toBe(true);
+
+    // list shows both by their place in the cache; rm takes that place, or the name when it is unique.
+    const listed = String((await caro(["models", "list"], { env })).stdout);
+    expect(listed).toContain("other-org/test-repo/tiny-test.gguf");
+    expect(listed).toContain("test-org/test-repo/tiny-test.gguf");
+    const ambiguous = await caro(["models", "rm", "tiny-test.gguf"], { env });
+    expect(ambiguous.exitCode).toBe(2);
+    expect(ambiguous.stderr).toMatch(/tiny-test\.gguf names 2 downloaded files: name one of /);
+    expect((await caro(["models", "rm", "other-org/test-repo/tiny-test.gguf"], { env })).exitCode).toBe(0);
+    expect(existsSync(join(models, "other-org"))).toBe(false);
+    expect((await caro(["models", "rm", "tiny-test.gguf"], { env })).exitCode).toBe(0);
+    expect(filesUnder(models)).toEqual([]);
+
+    // As the configured model: the other repository's file is downloaded on first use.
+    requested.length = 0;
+    expect((await caro(["models", "pull", URI], { env: hubEnv })).exitCode).toBe(0);
+    const model = "hf:other-org/test-repo/tiny-test.gguf";
+    writeFileSync(configPath, `backend = "embedded"\n[backends.embedded]\nmodel = "${model}"\nthreads = 1\n`);
+    const used = await caro(["list", "files"], { env: hubEnv });
+    expect(used.stderr).toMatch(/downloading tiny-test\.gguf/);
+    expect(requested).toContain("other-org/test-repo");
+    expect(readFileSync(join(models, "other-org", "test-repo", "tiny-test.gguf")).equals(other)).toBe(true);
+  });
+});
+
+describe("the manual download caro prints when it cannot download", () => {
+  /** A hub that is down, then up on a connection that drops the first transfer halfway. */
+  async function flakyHub(bytes: Buffer) {
+    const state = { up: false, ranges: [] as string[], dropped: false };
+    const server = await serve((req, res) => {
+      const path = req.url?.split("?")[0] ?? "";
+      if (!state.up) return void res.writeHead(503).end("<html>down for maintenance</html>");
+      if (path !== "/test-org/test-repo/resolve/main/tiny-test.gguf")
+        return void res.writeHead(404, { "content-type": "text/html" }).end("<html>Entry not found</html>");
+      state.ranges.push(req.headers.range ?? "none");
+      if (state.dropped) return sendFile(req, res, bytes);
+      state.dropped = true;
+      res.writeHead(200, { "content-length": bytes.length });
+      res.write(bytes.subarray(0, bytes.length >> 1), () => res.destroy());
+    });
+    servers.push(server);
+    return { server, state };
+  }
+
+  const byHand = (stderr: unknown) => /fetch it by hand: (.+)$/m.exec(String(stderr))?.[1] ?? "";
+
+  it("never saves an error page as the model, and resumes an interrupted download", async () => {
+    const bytes = bigFile(2);
+    const { server, state } = await flakyHub(bytes);
+    const { env, home } = makeHome();
+    const hubEnv = { ...env, HF_ENDPOINT: server.url };
+    const failed = await caro(["models", "pull", URI], { env: hubEnv });
+    expect(failed.exitCode).toBe(1);
+    const command = byHand(failed.stderr);
+    expect(command).toMatch(/curl -fL -C - -o /);
+    const model = join(home, ".cache", "caro", "models", ...IN_REPO);
+    expect(command).toContain(model);
+
+    state.up = true;
+    // A file the hub does not have: curl fails and leaves nothing under the model's name.
+    const missing = join(dirname(model), "missing.gguf");
+    const absent = await execa("bash", ["-c", command.replaceAll("tiny-test.gguf", "missing.gguf")], { reject: false });
+    expect(absent.exitCode).not.toBe(0);
+    expect(existsSync(missing)).toBe(false);
+
+    // The connection drops halfway: no model yet; the same command again fetches only the rest.
+    const cut = await execa("bash", ["-c", command], { reject: false });
+    expect(cut.exitCode).not.toBe(0);
+    expect(existsSync(model)).toBe(false);
+    const resumed = await execa("bash", ["-c", command], { reject: false });
+    expect(resumed.exitCode).toBe(0);
+    expect(readFileSync(model).equals(bytes)).toBe(true);
+    expect(state.ranges).toEqual(["none", `bytes=${bytes.length >> 1}-`]);
+    expect((await caro(["models", "pull", URI], { env: hubEnv })).stderr).toContain("is already downloaded");
   });
 });

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { loadConfig } from "../config/load.js";
 import { modelsDir } from "../config/paths.js";
 import { UsageError } from "../errors.js";
+import { cachedUrlPath, downloadedFiles, findDownloaded, removeDownloaded } from "../models/cache.js";
 import { CATALOG, catalogModel } from "../models/catalog.js";
 import { downloadModel, type ModelSource } from "../models/download.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
@@ -19,8 +20,7 @@ function target(spec: string): { source: ModelSource; path: string } {
   const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
   if (hf) return { source: hf, path: cachedModelPath(hf) };
   if (/^https?:\/\/\S+\.gguf(\?\S*)?$/i.test(spec)) {
-    const file = basename(new URL(spec).pathname);
-    return { source: { url: spec }, path: join(modelsDir(), file) };
+    return { source: { url: spec }, path: cachedUrlPath(spec) };
   }
   throw new UsageError(`unknown model "${spec}": use a name from caro models list, hf:user/repo/file.gguf or an https URL of a .gguf file`);
 }
@@ -31,8 +31,8 @@ function list(json: boolean): void {
     const path = cachedModelPath(parseHfUri(m.uri)!);
     return { name: m.name, size_bytes: m.sizeBytes, memory_bytes: m.memoryBytes, downloaded: existsSync(path), default: m.name === configured || m.uri === configured, path, uri: m.uri, note: m.note };
   });
-  const known = new Set(rows.map((r) => basename(r.path)));
-  const others = existsSync(modelsDir()) ? readdirSync(modelsDir()).filter((f) => f.endsWith(".gguf") && !known.has(f)) : [];
+  const known = new Set(rows.map((r) => r.path));
+  const others = downloadedFiles().filter((f) => !known.has(join(modelsDir(), f)));
   if (json) {
     process.stdout.write(`${JSON.stringify({ models: rows, other_files: others.map((f) => join(modelsDir(), f)) })}\n`);
     return;
@@ -57,11 +57,13 @@ async function pull(spec: string, signal: AbortSignal): Promise<void> {
 }
 
 function remove(spec: string): void {
-  const fromName = catalogModel(spec) || parseHfUri(spec) || /^https?:\/\//.test(spec) ? target(spec).path : join(modelsDir(), basename(spec));
-  if (!existsSync(fromName)) throw new UsageError(`${basename(fromName)} is not downloaded: see caro models list`);
-  rmSync(fromName);
-  rmSync(`${fromName}.unverified`, { force: true });
-  say(`removed ${fromName}`);
+  const named = catalogModel(spec) || parseHfUri(spec) || /^https?:\/\//.test(spec) ? target(spec).path : null;
+  const found = named ? [named].filter((path) => existsSync(path)) : findDownloaded(spec);
+  if (found.length === 0) throw new UsageError(`${basename(named ?? spec)} is not downloaded: see caro models list`);
+  if (found.length > 1)
+    throw new UsageError(`${spec} names ${found.length} downloaded files: name one of ${found.join(", ")}`);
+  removeDownloaded(found[0]);
+  say(`removed ${found[0]}`);
 }
 
 /** `caro models list|pull|rm|path`. */

@@ -3,7 +3,7 @@ import { createReadStream, existsSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Env } from "../config/paths.js";
 import { InterruptedError, ModelError } from "../errors.js";
-import { hfDownloadUrl, hfEndpoint, type HfModel } from "./hf.js";
+import { curlCommand, hfDownloadUrl, hfEndpoint, type HfModel } from "./hf.js";
 
 export interface DownloadProgress {
   file: string;
@@ -67,15 +67,15 @@ export async function whyNotFetchable(model: HfModel, env: Env = process.env, ti
   }
 }
 
-/** Fetches a Hugging Face GGUF with node-llama-cpp's downloader, which resumes and retries. */
 /** Where a download comes from: a Hugging Face file, or any https URL. */
 export type ModelSource = HfModel | { url: string };
 
+/** Fetches a GGUF with node-llama-cpp's downloader, which resumes and retries. */
 export async function downloadModel(source: ModelSource, path: string, options: DownloadOptions = {}): Promise<void> {
   const { signal, env = process.env, onProgress } = options;
   const url = "url" in source ? source.url : hfDownloadUrl(source, env);
   const uri = "url" in source ? source.url : `hf:${source.user}/${source.repo}/${source.file}`;
-  const manual = `mkdir -p '${dirname(path)}' && curl -L -o '${path}' '${url}'`;
+  const manual = curlCommand(url, path);
   const { createModelDownloader } = await import("node-llama-cpp");
   const file = basename(path);
   // The download lands under another name and becomes the model only once its checksum matches,

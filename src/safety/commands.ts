@@ -1,6 +1,6 @@
 import type { Node, Tree } from "web-tree-sitter";
 import { parseBash } from "./parser.js";
-import { literal, wordOf, type Word } from "./words.js";
+import { literal, wordOf, type Substitution, type Word } from "./words.js";
 
 /** One command that would run, after its wrappers (sudo, env, xargs, find -exec, sh -c …) are seen through. */
 export interface SimpleCommand {
@@ -13,8 +13,15 @@ export interface SimpleCommand {
   via: string[];
   /** More arguments arrive at run time: from xargs, or find's `{}`. */
   runtimeInputs: boolean;
-  /** Under find -exec: where find looks, and whether it filters what it finds. */
-  find?: { roots: Word[]; filtered: boolean };
+  /** Under find -exec, or fed find's list through xargs: where find looks and what it picks. */
+  find?: FindScope;
+}
+
+/** Where find looks, whether it picks some files rather than all, and whether it descends into folders. */
+export interface FindScope {
+  roots: Word[];
+  filtered: boolean;
+  recursive: boolean;
 }
 
 export interface Redirect {
@@ -41,6 +48,8 @@ const MAX_DEPTH = 4;
 const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh"]);
 const INTERPRETERS = new Set(["python", "python2", "python3", "perl", "ruby", "node", "php", "osascript"]);
 const DOWNLOADERS = new Set(["curl", "wget", "fetch", "http", "aria2c"]);
+const SCRIPT_READERS = new Set(["source", "."]);
+const STDIN_FILES = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "-"]);
 const FIND_FILTERS = new Set(["-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-type", "-mtime", "-mmin", "-atime", "-amin", "-ctime", "-cmin", "-size", "-user", "-group", "-newer", "-empty", "-perm", "-prune", "-links", "-wholename"]);
 
 // Options that take a value, per wrapper, so the value is not mistaken for the wrapped command.
@@ -89,7 +98,45 @@ interface Context {
   elevated: boolean;
   via: string[];
   runtimeInputs: boolean;
-  find?: SimpleCommand["find"];
+  find?: FindScope;
+  /** This command's standard input is the list of files a find earlier in the pipeline prints. */
+  listedBy?: FindScope;
+}
+
+export function findScope(args: Word[]): FindScope {
+  const roots: Word[] = [];
+  for (const arg of args) {
+    if (/^[-(!]/.test(arg.text)) break;
+    roots.push(arg);
+  }
+  const maxDepth = args.findIndex((a) => a.text === "-maxdepth");
+  return {
+    roots: roots.length ? roots : [literal(".")],
+    filtered: args.some((a) => FIND_FILTERS.has(a.text)),
+    recursive: maxDepth === -1 || !/^[01]$/.test(args[maxDepth + 1]?.text ?? ""),
+  };
+}
+
+/** The first argument that is not an option: the script a shell or interpreter runs, or the file `source` reads. */
+function scriptOperand(args: Word[]): Word | undefined {
+  return args.find((a) => !/^[-+]./.test(a.text));
+}
+
+/** Does this script run a downloader (`curl …`, `sudo wget -qO- …`, `curl … | gunzip`)? */
+async function downloads(script: string, depth: number): Promise<boolean> {
+  const inner = emptyAnalysis();
+  await analyzeInto(script, { elevated: false, via: [], runtimeInputs: false }, depth + 1, inner);
+  return inner.commands.some((c) => DOWNLOADERS.has(c.name));
+}
+
+/**
+ * Does the word carry what a download printed: as its text (`"$(curl …)"`, kind "command"), or as
+ * the contents of the file it names (`<(curl …)`, kind "process")?
+ */
+async function carriesDownload(word: Word | undefined, kind: Substitution["kind"], depth: number): Promise<boolean> {
+  for (const substitution of word?.substitutions ?? [])
+    if (substitution.kind === kind && (await downloads(substitution.script, depth))) return true;
+  return false;
 }
 
 /** String literals inside interpreter code (`os.system('rm -rf /')`), each rated as a command of its own. */
@@ -107,6 +154,10 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
   const nested = async (text: string, via: string, changes: Partial<Context> = {}) => {
     if (depth >= MAX_DEPTH) return;
     await analyzeInto(text, { ...context, via: [...context.via, via], ...changes }, depth + 1, out);
+  };
+  // Code that is the output of a download runs as unseen as `curl … | sh`, whatever carries it there.
+  const runsDownloaded = async (word: Word | undefined, kind: Substitution["kind"]) => {
+    if (await carriesDownload(word, kind, depth)) out.downloadsIntoShell.push(context.elevated);
   };
 
   switch (name) {
@@ -154,26 +205,31 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     }
     case "xargs": {
       const start = skipOptions(name, args);
-      if (start < args.length) await inner(start, "xargs", { runtimeInputs: true });
+      if (start < args.length)
+        await inner(start, "xargs", { runtimeInputs: true, find: context.find ?? context.listedBy });
       return;
     }
     case "find": {
       record();
-      const roots: Word[] = [];
-      let i = 0;
-      while (i < args.length && !/^[-(!]/.test(args[i].text)) roots.push(args[i++]);
-      const filtered = args.some((a) => FIND_FILTERS.has(a.text));
-      for (; i < args.length; i++) {
+      const scope = findScope(args);
+      for (let i = scope.roots.length; i < args.length; i++) {
         if (!["-exec", "-execdir", "-ok", "-okdir"].includes(args[i].text)) continue;
         const end = args.findIndex((a, j) => j > i && (a.text === ";" || a.text === "+"));
         const command = args.slice(i + 1, end === -1 ? undefined : end);
-        await unwrap(command, { ...context, via: [...context.via, "find -exec"], runtimeInputs: true, find: { roots: roots.length ? roots : [literal(".")], filtered } }, depth, out);
+        const within = { ...context, via: [...context.via, "find -exec"], runtimeInputs: true, find: scope };
+        await unwrap(command, within, depth, out);
         i = end === -1 ? args.length : end;
       }
       return;
     }
     case "eval":
+      for (const arg of args) await runsDownloaded(arg, "command");
       await nested(args.map((a) => a.text).join(" "), "eval");
+      return;
+    case "source":
+    case ".":
+      await runsDownloaded(args[0], "process");
+      record();
       return;
     case "ssh": {
       const start = skipOptions(name, args);
@@ -186,14 +242,21 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
 
   if (SHELLS.has(name)) {
     const flagIndex = args.findIndex((a) => /^-[a-z]*c[a-z]*$/.test(a.text));
-    if (flagIndex !== -1 && args[flagIndex + 1]) await nested(args[flagIndex + 1].text, `${name} -c`);
-    else record(); // an interactive shell, or one reading a script from stdin or a file
+    if (flagIndex !== -1 && args[flagIndex + 1]) {
+      await runsDownloaded(args[flagIndex + 1], "command");
+      await nested(args[flagIndex + 1].text, `${name} -c`);
+    } else {
+      await runsDownloaded(scriptOperand(args), "process");
+      record(); // an interactive shell, or one reading a script from stdin or a file
+    }
     return;
   }
   if (INTERPRETERS.has(name)) {
     const flagIndex = args.findIndex((a) => a.text === "-c" || a.text === "-e" || a.text === "-E");
-    if (flagIndex !== -1 && args[flagIndex + 1])
+    if (flagIndex !== -1 && args[flagIndex + 1]) {
+      await runsDownloaded(args[flagIndex + 1], "command");
       for (const text of quotedLiterals(args[flagIndex + 1].text)) await nested(text, `${name} ${args[flagIndex].text}`);
+    } else await runsDownloaded(scriptOperand(args), "process");
     record();
     return;
   }
@@ -215,18 +278,66 @@ function redirectOf(node: Node): Redirect | null {
   return { operator, target: wordOf(destination) };
 }
 
+function commandNodes(stage: Node): Node[] {
+  return stage.type === "command" ? [stage] : stage.descendantsOfType("command").filter((n): n is Node => n !== null);
+}
+
 /** The commands one pipeline stage starts, seen through their wrappers. */
 async function stageCommands(stage: Node, depth: number): Promise<SimpleCommand[]> {
   const analysis = emptyAnalysis();
-  const commands = stage.type === "command" ? [stage] : stage.descendantsOfType("command").filter((n): n is Node => n !== null);
-  for (const command of commands) await unwrap(commandWords(command), { elevated: false, via: [], runtimeInputs: false }, depth, analysis);
+  for (const command of commandNodes(stage))
+    await unwrap(commandWords(command), { elevated: false, via: [], runtimeInputs: false }, depth, analysis);
   return analysis.commands;
 }
 
 function readsScriptFromStdin(command: SimpleCommand): boolean {
-  if (SHELLS.has(command.name)) return !command.args.some((a) => !a.text.startsWith("-") || a.text === "-c");
-  if (INTERPRETERS.has(command.name)) return command.args.every((a) => a.text.startsWith("-") && a.text !== "-c" && a.text !== "-e") || command.args.some((a) => a.text === "-");
+  const script = scriptOperand(command.args)?.text;
+  const { name, args } = command;
+  if (script !== undefined && STDIN_FILES.has(script))
+    return SHELLS.has(name) || INTERPRETERS.has(name) || SCRIPT_READERS.has(name);
+  if (SHELLS.has(name)) return !args.some((a) => !a.text.startsWith("-") || a.text === "-c");
+  if (INTERPRETERS.has(name)) return args.every((a) => a.text.startsWith("-") && a.text !== "-c" && a.text !== "-e");
   return false;
+}
+
+/**
+ * `bash < <(curl …)`, `sh <<< "$(wget -qO- …)"`: a download fed to an interpreter's standard input by a
+ * redirection rather than a pipe.
+ */
+async function collectRedirectedDownloads(tree: Tree, depth: number, context: Context, out: Analysis): Promise<void> {
+  for (const node of tree.rootNode.descendantsOfType(["command", "redirected_statement"])) {
+    if (!node) continue;
+    let fed = false;
+    for (const redirect of node.childrenForFieldName("redirect")) {
+      if (!redirect) continue;
+      if (redirect.type === "herestring_redirect") {
+        const content = redirect.namedChildren.find((c) => c !== null);
+        fed ||= content ? await carriesDownload(wordOf(content), "command", depth) : false;
+      } else if (redirect.type === "file_redirect" && redirectOf(redirect)?.operator === "<") {
+        const destination = redirect.childForFieldName("destination");
+        fed ||= destination ? await carriesDownload(wordOf(destination), "process", depth) : false;
+      }
+    }
+    if (!fed) continue;
+    const body = node.type === "command" ? node : node.childForFieldName("body");
+    for (const command of body ? await stageCommands(body, depth) : [])
+      if (readsScriptFromStdin(command)) out.downloadsIntoShell.push(context.elevated || command.elevated);
+  }
+}
+
+/** Commands that read, from a pipe, the list of files a find earlier in the same pipeline prints. */
+async function listedByFind(tree: Tree, depth: number): Promise<Map<number, FindScope>> {
+  const fed = new Map<number, FindScope>();
+  for (const pipeline of tree.rootNode.descendantsOfType("pipeline")) {
+    let scope: FindScope | undefined;
+    for (const stage of pipeline?.namedChildren ?? []) {
+      if (!stage) continue;
+      if (scope) for (const node of commandNodes(stage)) fed.set(node.id, scope);
+      const finder = (await stageCommands(stage, depth)).find((c) => c.name === "find");
+      if (finder) scope = findScope(finder.args);
+    }
+  }
+  return fed;
 }
 
 async function collectPipelines(tree: Tree, depth: number, context: Context, out: Analysis): Promise<void> {
@@ -273,13 +384,18 @@ async function analyzeInto(source: string, context: Context, depth: number, out:
   }
   try {
     if (tree.rootNode.hasError) out.unparsed.push(source);
-    for (const node of tree.rootNode.descendantsOfType("command")) if (node) await unwrap(commandWords(node), context, depth, out);
+    const fedByFind = await listedByFind(tree, depth);
+    for (const node of tree.rootNode.descendantsOfType("command")) {
+      const listed = node && fedByFind.get(node.id);
+      if (node) await unwrap(commandWords(node), listed ? { ...context, listedBy: listed } : context, depth, out);
+    }
     for (const node of tree.rootNode.descendantsOfType("file_redirect")) {
       const redirect = node && redirectOf(node);
       if (redirect) out.redirects.push(redirect);
     }
     for (const node of tree.rootNode.descendantsOfType(["declaration_command", "unset_command"])) if (node) out.declarations.push(node.text);
     await collectPipelines(tree, depth, context, out);
+    await collectRedirectedDownloads(tree, depth, context, out);
     out.forkBomb ||= findForkBombs(tree, source);
   } finally {
     tree.delete();

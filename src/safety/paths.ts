@@ -1,4 +1,4 @@
-import type { Word } from "./words.js";
+import { literal, type Word } from "./words.js";
 
 /** What a path argument points at, coarsely, for judging what deleting or changing it does. */
 export type PathKind =
@@ -52,7 +52,7 @@ export function classifyPath(word: Word, cwd?: string): PathInfo {
   const raw = word.text;
   if (raw === "") return { kind: "unknown", glob: false, path: raw };
   if (cwd && !raw.startsWith("/") && !raw.startsWith("~") && !raw.startsWith("$")) {
-    const where = classifyPath({ text: cwd, unknown: [] });
+    const where = classifyPath(literal(cwd));
     if (["root", "home", "system"].includes(where.kind)) {
       const relative = classifyPath(word);
       if (relative.kind === "cwd") return { ...where, glob: relative.glob, path: `${raw} (in ${cwd})` };
@@ -83,4 +83,16 @@ export function classifyPath(word: Word, cwd?: string): PathInfo {
 /** Shell history files: emptying or deleting one erases what the user ran. */
 export function isHistoryFile(word: Word): boolean {
   return /(^|\/)(\.bash_history|\.zsh_history|\.history|\.sh_history|fish_history)$/.test(word.text) || word.text === "$HISTFILE";
+}
+
+// System folders that hold records and caches, not what the system needs to run: losing files in
+// them loses history, not a working system.
+const RECORD_DIRS = [
+  "/var/log", "/var/cache", "/var/tmp", "/var/crash", "/Library/Logs", "/Library/Caches", "/private/var/log",
+];
+
+/** Is this absolute path one of the log or cache folders, or inside one? */
+export function holdsRecords(path: string): boolean {
+  const normal = normalize(path);
+  return RECORD_DIRS.some((dir) => normal === dir || normal.startsWith(`${dir}/`));
 }

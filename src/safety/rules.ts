@@ -1,6 +1,6 @@
-import type { Analysis, Redirect, SimpleCommand } from "./commands.js";
-import { classifyPath, isHistoryFile, type PathInfo } from "./paths.js";
-import type { Word } from "./words.js";
+import { findScope, type Analysis, type FindScope, type Redirect, type SimpleCommand } from "./commands.js";
+import { classifyPath, holdsRecords, isHistoryFile, type PathInfo } from "./paths.js";
+import { literal, type Word } from "./words.js";
 
 export type Risk = "safe" | "moderate" | "high" | "critical";
 export interface Finding {
@@ -41,13 +41,30 @@ function targets(command: SimpleCommand, operands: Word[], cwd?: string): { word
   });
 }
 
-function findRootWipe(command: SimpleCommand, cwd?: string): boolean {
-  if (!command.find || command.find.filtered) return false;
-  return command.find.roots.some((root) => ["root", "home", "system"].includes(classifyPath(root, cwd).kind));
+function rootsText(scope: FindScope): string {
+  return scope.roots.map((r) => r.text).join(" ");
 }
 
-function findRootsText(command: SimpleCommand): string {
-  return command.find?.roots.map((r) => r.text).join(" ") ?? ".";
+/**
+ * find deleting what it matches (`-delete`, `-exec rm`, `| xargs rm`). Under /, a home or a system
+ * folder that is critical whatever the filter: `-name '*.conf'` under /etc takes the system's
+ * configuration with it. A folder of logs or caches is the exception when find picks files: the
+ * records go, the folders the services write to stay. Elsewhere it deletes a whole tree's matches: high.
+ */
+function findDeletes(scope: FindScope, cwd?: string): Finding {
+  const where = rootsText(scope);
+  const wide = scope.roots.filter((root) => ["root", "home", "system"].includes(classifyPath(root, cwd).kind));
+  const records = (root: Word) => holdsRecords(root.text.startsWith("/") ? root.text : (cwd ?? ""));
+  // -maxdepth 1: the files in the folder itself, as `rm` of a glob there would.
+  if (!scope.recursive)
+    return finding(wide.length > 0 ? "high" : "moderate", `deletes what find matches in ${where}, not below it`);
+  const what = scope.filtered
+    ? `deletes every file find matches under ${where}, in every folder below it`
+    : `deletes everything under ${where}`;
+  if (wide.length > 0 && (!scope.filtered || !wide.every(records))) return finding("critical", what);
+  if (wide.length > 0)
+    return finding("high", `deletes every file find matches under ${where}, a folder of logs or caches`);
+  return finding("high", what);
 }
 
 function rm(command: SimpleCommand, cwd?: string): Finding[] {
@@ -55,18 +72,14 @@ function rm(command: SimpleCommand, cwd?: string): Finding[] {
   const recursive = o.has("r", "recursive") || o.short.has("R");
   const out: Finding[] = [];
   if (o.long.has("no-preserve-root")) out.push(finding("critical", "turns off rm's protection of / (--no-preserve-root)"));
-  if (o.operands.length === 0 && command.runtimeInputs)
+  // Handed find's matches, by `-exec rm {}` or through `find … | xargs rm`.
+  if (command.find && (o.operands.length === 0 || o.operands.some((w) => w.text.includes("{}"))))
+    out.push(findDeletes(command.find, cwd));
+  else if (o.operands.length === 0 && command.runtimeInputs)
     out.push(recursive ? finding("high", "deletes whatever paths it is handed at run time, recursively") : finding("moderate", "deletes whatever files it is handed at run time"));
   for (const { word, info, found } of targets(command, o.operands, cwd)) {
     const p = word.text;
-    if (found) {
-      out.push(
-        findRootWipe(command, cwd)
-          ? finding("critical", `deletes everything find finds under ${findRootsText(command)}`)
-          : finding(recursive ? "high" : "moderate", `deletes every match of find in ${findRootsText(command)}${recursive ? ", with its contents" : ""}`),
-      );
-      continue;
-    }
+    if (found) continue;
     if (isHistoryFile(word)) {
       out.push(finding("high", `deletes your shell history (${p})`));
       continue;
@@ -127,17 +140,7 @@ function rm(command: SimpleCommand, cwd?: string): Finding[] {
 }
 
 function find(command: SimpleCommand, cwd?: string): Finding[] {
-  if (!command.args.some((a) => a.text === "-delete")) return [];
-  const roots: Word[] = [];
-  for (const arg of command.args) {
-    if (/^[-(!]/.test(arg.text)) break;
-    roots.push(arg);
-  }
-  const where = roots.map((r) => r.text).join(" ") || ".";
-  const filtered = command.args.some((a) => /^-(name|iname|path|ipath|regex|iregex|type|mtime|mmin|atime|amin|ctime|cmin|size|user|group|newer|empty|perm|links|wholename)$/.test(a.text));
-  const wide = (roots.length ? roots : [{ text: ".", unknown: [] }]).some((r) => ["root", "home", "system"].includes(classifyPath(r, cwd).kind));
-  if (wide && !filtered) return [finding("critical", `deletes everything under ${where}`)];
-  return [finding("high", `deletes every file find matches under ${where}`)];
+  return command.args.some((a) => a.text === "-delete") ? [findDeletes(findScope(command.args), cwd)] : [];
 }
 
 function remote(command: SimpleCommand, cwd?: string): Finding[] {
@@ -159,7 +162,7 @@ function dd(command: SimpleCommand, cwd?: string): Finding[] {
   const value = (key: string) => command.args.find((a) => a.text.startsWith(`${key}=`))?.text.slice(key.length + 1);
   const output = value("of");
   if (output === undefined) return [];
-  const info = classifyPath({ text: output, unknown: [] }, cwd);
+  const info = classifyPath(literal(output), cwd);
   if (info.kind === "device") return [finding("critical", `writes over the disk ${output}: everything on it is lost`)];
   if (info.kind === "critical-file" || info.kind === "system" || info.kind === "in-system") return [finding("critical", `overwrites ${output}`)];
   return [];
@@ -345,7 +348,10 @@ function move(command: SimpleCommand, cwd?: string): Finding[] {
   const sources = o.operands.slice(0, -1);
   const destination = o.operands.at(-1)!;
   const out: Finding[] = [];
+  // `cp /dev/null file` empties the file, as `> file` does.
+  const emptying = command.name !== "mv" && sources.every((s) => /^\/dev\/(null|zero)$/.test(s.text));
   if (["critical-file"].includes(classifyPath(destination, cwd).kind)) out.push(finding("critical", `overwrites ${destination.text}`));
+  else if (emptying) out.push(...writesOver(destination, "empties", cwd));
   else if (destination.text === "/dev/null" && command.name === "mv") out.push(finding("critical", `moves ${sources.map((s) => s.text).join(" ")} onto /dev/null: it is gone`));
   if (command.name !== "mv") {
     if (["system", "in-system", "root"].includes(classifyPath(destination, cwd).kind) && out.length === 0) out.push(finding("moderate", `writes into the system folder ${destination.text}`));
@@ -365,7 +371,7 @@ function editsInPlace(command: SimpleCommand, cwd?: string): Finding[] {
   const inPlace = command.name === "rename" || o.short.has("i") || o.long.has("in-place");
   if (!inPlace) return [];
   const files = command.name === "rename" ? o.operands.slice(1) : o.operands.slice(o.short.has("e") ? 0 : 1);
-  if (command.find) return [finding("high", `edits every file find finds in ${findRootsText(command)}, in place`)];
+  if (command.find) return [finding("high", `edits every file find finds in ${rootsText(command.find)}, in place`)];
   for (const file of files) {
     const info = classifyPath(file, cwd);
     if (info.kind === "critical-file") return [finding("critical", `edits ${file.text} in place`)];
@@ -381,15 +387,50 @@ function tee(command: SimpleCommand, cwd?: string): Finding[] {
 
 function redirect({ operator, target }: Redirect, cwd?: string): Finding[] {
   if (operator === "<" || operator === "<<" || operator === "<<<" || operator === "<&" || target.text === "") return [];
+  if (/^\/dev\/(tcp|udp)\//.test(target.text))
+    return [
+      finding("critical", `connects a shell to ${target.text}: someone else controls this machine (a reverse shell)`),
+    ];
+  return writesOver(target, operator === ">>" ? "appends to" : "overwrites", cwd);
+}
+
+/**
+ * Writing a file's contents anew (`>`, `tee`, `truncate`, `cp /dev/null`) or adding to them (`>>`):
+ * what that costs depends on whose file it is. A log or setting under a system folder is lost.
+ */
+type Overwrite = "overwrites" | "appends to" | "empties" | "empties or cuts";
+
+function writesOver(target: Word, how: Overwrite, cwd?: string): Finding[] {
   const info = classifyPath(target, cwd);
   const path = target.text;
-  if (/^\/dev\/(tcp|udp)\//.test(path)) return [finding("critical", `connects a shell to ${path}: someone else controls this machine (a reverse shell)`)];
+  const appends = how === "appends to";
   if (info.kind === "device") return [finding("critical", `writes over the disk ${path}: everything on it is lost`)];
-  if (info.kind === "critical-file") return [finding("critical", `${operator === ">>" ? "appends to" : "overwrites"} ${path}, which controls who can log in and use sudo`)];
-  if (isHistoryFile(target) && operator !== ">>") return [finding("high", `wipes your shell history (${path})`)];
-  if (["system", "in-system", "root"].includes(info.kind) && !/^\/dev\/(null|stdout|stderr|tty|fd\/)/.test(path))
-    return [finding(operator === ">>" ? "moderate" : "high", `${operator === ">>" ? "appends to" : "overwrites"} the system file ${path}`)];
+  if (info.kind === "critical-file")
+    return [finding("critical", `${how} ${path}, which controls who can log in and use sudo`)];
+  if (isHistoryFile(target) && !appends) return [finding("high", `wipes your shell history (${path})`)];
+  if (["system", "in-system", "root"].includes(info.kind) && !/^\/dev\/(null|zero|stdout|stderr|tty|fd\/)/.test(path))
+    return [finding(appends ? "moderate" : "high", `${how} the system file ${path}`)];
   return [];
+}
+
+/** The files `truncate` cuts: its operands, less the values of -s/--size and -r/--reference. */
+function truncate(command: SimpleCommand, cwd?: string): Finding[] {
+  const files: Word[] = [];
+  for (let i = 0; i < command.args.length; i++) {
+    const text = command.args[i].text;
+    if (["-s", "-r", "--size", "--reference"].includes(text)) i++;
+    else if (!/^-./.test(text)) files.push(command.args[i]);
+  }
+  return files.flatMap((file) => {
+    if (command.find && file.text.includes("{}")) {
+      const system = ["root", "home", "system", "in-system"];
+      const wide = command.find.roots.some((r) => system.includes(classifyPath(r, cwd).kind));
+      const where = rootsText(command.find);
+      return [finding(wide ? "high" : "moderate", `empties or cuts every file find matches under ${where}`)];
+    }
+    const found = writesOver(file, "empties or cuts", cwd);
+    return found.length ? found : [finding("moderate", `empties or cuts ${file.text}`)];
+  });
 }
 
 function network(command: SimpleCommand, cwd?: string): Finding[] {
@@ -435,8 +476,6 @@ function misc(command: SimpleCommand, cwd?: string): Finding[] {
       if (recurse && (/^\*(\.\*)?$/.test(path) || /^[A-Za-z]:\\?$/.test(path))) return [finding("critical", `deletes everything in ${path === "*" || path === "*.*" ? "the current folder" : path}, recursively`)];
       return [finding(recurse ? "high" : "moderate", `deletes ${path}${recurse ? " and everything in it" : ""}`)];
     }
-    case "truncate":
-      return [finding("moderate", `empties or cuts ${o.operands.map((w) => w.text).join(" ")}`)];
     case "userdel":
     case "deluser":
       return [finding("high", "deletes a user account")];
@@ -491,7 +530,7 @@ const RULES: Record<string, (command: SimpleCommand, cwd?: string) => Finding[]>
   kubectl: cloud, oc: cloud, terraform: cloud, tofu: cloud, aws: cloud, gcloud: cloud, az: cloud, doctl: cloud, helm: cloud, docker: cloud, podman: cloud,
   mv: move, cp: move, install: move,
   sed: editsInPlace, perl: editsInPlace, rename: editsInPlace,
-  tee, find, ssh: remote, scp: remote, rsync: remote,
+  tee, truncate, find, ssh: remote, scp: remote, rsync: remote,
   nc: network, ncat: network, netcat: network, ifconfig: network, ip: network, curl: network,
 };
 

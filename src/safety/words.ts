@@ -6,6 +6,16 @@ export interface Word {
   text: string;
   /** Names of expansions whose value is unknown until run time (`$DIR`, `$(…)`). */
   unknown: string[];
+  /**
+   * The scripts whose output this word carries: as text (`$(…)`, backticks) or as the contents of
+   * the file it names (`<(…)`). `>(…)` is left out: the word names a file the script reads from.
+   */
+  substitutions: Substitution[];
+}
+
+export interface Substitution {
+  kind: "command" | "process";
+  script: string;
 }
 
 const HOME_VARIABLES = new Set(["HOME"]);
@@ -19,7 +29,21 @@ function unescape(text: string): string {
   return text.replace(/\\(.)/g, "$1");
 }
 
-function render(node: Node, unknown: string[]): string {
+interface Found {
+  unknown: string[];
+  substitutions: Substitution[];
+}
+
+function substitution(node: Node): Substitution | null {
+  const text = node.text;
+  if (node.type === "process_substitution")
+    return text.startsWith("<(") ? { kind: "process", script: text.slice(2, -1) } : null;
+  if (node.type !== "command_substitution") return null;
+  const script = text.startsWith("`") ? text.slice(1, -1) : text.replace(/^\$\(/, "").replace(/\)$/, "");
+  return { kind: "command", script };
+}
+
+function render(node: Node, found: Found): string {
   switch (node.type) {
     case "word":
     case "number":
@@ -33,20 +57,23 @@ function render(node: Node, unknown: string[]): string {
     case "expansion": {
       const name = expansionName(node);
       if (HOME_VARIABLES.has(name)) return "~";
-      unknown.push(`$${name}`);
+      found.unknown.push(`$${name}`);
       return `$${name}`;
     }
     case "command_substitution":
     case "process_substitution":
-    case "arithmetic_expansion":
-      unknown.push(node.text);
+    case "arithmetic_expansion": {
+      found.unknown.push(node.text);
+      const carried = substitution(node);
+      if (carried) found.substitutions.push(carried);
       return "$(…)";
+    }
     case "string":
     case "concatenation":
     case "translated_string":
       return node.namedChildren.length === 0 && node.type === "string"
         ? node.text.slice(1, -1)
-        : stringParts(node, unknown);
+        : stringParts(node, found);
     default:
       return node.text;
   }
@@ -54,14 +81,14 @@ function render(node: Node, unknown: string[]): string {
 
 // A double-quoted string keeps its literal text between the named children (tree-sitter names
 // only the expansions and content runs), so rebuild it from byte offsets.
-function stringParts(node: Node, unknown: string[]): string {
+function stringParts(node: Node, found: Found): string {
   let out = "";
   let cursor = node.startIndex + (node.type === "string" ? 1 : 0);
   const end = node.endIndex - (node.type === "string" ? 1 : 0);
   for (const child of node.namedChildren) {
     if (!child) continue;
     if (child.startIndex > cursor) out += node.text.slice(cursor - node.startIndex, child.startIndex - node.startIndex);
-    out += render(child, unknown);
+    out += render(child, found);
     cursor = child.endIndex;
   }
   if (end > cursor) out += node.text.slice(cursor - node.startIndex, end - node.startIndex);
@@ -69,10 +96,10 @@ function stringParts(node: Node, unknown: string[]): string {
 }
 
 export function wordOf(node: Node): Word {
-  const unknown: string[] = [];
-  return { text: render(node, unknown), unknown };
+  const found: Found = { unknown: [], substitutions: [] };
+  return { text: render(node, found), ...found };
 }
 
 export function literal(text: string): Word {
-  return { text, unknown: [] };
+  return { text, unknown: [], substitutions: [] };
 }
