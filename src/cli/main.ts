@@ -48,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (controller.signal.aborted) return new InterruptedError().exitCode;
     if (error instanceof CaroError) {
-      if (error.message) process.stderr.write(`caro: ${error.message}\n`);
+      // A message of several lines: the first after "caro: ", the rest indented under it.
+      if (error.message) process.stderr.write(`caro: ${error.message.split("\n").join("\n  ")}\n`);
       if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
       return error.exitCode;
     }
