@@ -314,6 +314,12 @@ async function hungUp(standin: Standin): Promise<void> {
 
 const FIFTY_MB = 50 * 1024 * 1024;
 
+/** `caro doctor --json`'s checks by name. */
+async function doctorChecks(env: Record<string, string>): Promise<Record<string, { status: string; detail: string }>> {
+  const report = JSON.parse(String((await caro(["doctor", "--json"], { env })).stdout)) as { checks: { name: string }[] };
+  return Object.fromEntries(report.checks.map((c) => [c.name, c])) as Record<string, { status: string; detail: string }>;
+}
+
 describe("hostile and broken servers", () => {
   it("a server that trickles its answer is cut off once the rest does not come within another timeout", async () => {
     // Each piece comes well within the timeout; the whole answer would take minutes.
@@ -418,7 +424,8 @@ describe("hostile and broken servers", () => {
   });
 
   it("never uses a listed model id that would put control characters on the terminal", async () => {
-    const vllm = await track(openaiStandin({ models: ["\x1b]0;owned\x07m", "Qwen/Qwen2.5-Coder-1.5B-Instruct"], commands: { x: "pwd" } }));
+    const models = ["\x1b]0;owned\x07m", "Qwen/Qwen2.5-Coder-1.5B-Instruct"];
+    const vllm = await track(openaiStandin({ models, commands: { x: "pwd" } }));
     const { answer } = await json(["x"], makeHome(vllmConfig(vllm.url)).env);
     expect(answer.model).toBe("Qwen/Qwen2.5-Coder-1.5B-Instruct");
   });
@@ -444,7 +451,8 @@ describe("OpenAI-compatible servers other than vLLM", () => {
     const { result, answer } = await json(["y"], env);
     expect(result.exitCode).toBe(0);
     expect(answer).toMatchObject({ command: "uname -r", model: "meta-llama/Llama-3.2-3B-Instruct", cached: false });
-    expect(server.chats.map((c) => c.model)).toEqual(["Qwen/Qwen2.5-Coder-1.5B-Instruct", "Qwen/Qwen2.5-Coder-1.5B-Instruct", "meta-llama/Llama-3.2-3B-Instruct"]);
+    const [before, after] = ["Qwen/Qwen2.5-Coder-1.5B-Instruct", "meta-llama/Llama-3.2-3B-Instruct"];
+    expect(server.chats.map((c) => c.model)).toEqual([before, before, after]);
   });
 
   it("auto probes the server's /v1/models, and doctor says the same", async () => {
@@ -454,14 +462,14 @@ describe("OpenAI-compatible servers other than vLLM", () => {
     const r1 = await caro(["list"], { env: down.env });
     expect(r1.exitCode).toBe(1);
     expect(r1.stderr).toContain(`    vllm: no OpenAI-compatible server answers at ${dead}\n`);
-    const d1 = JSON.parse(String((await caro(["doctor", "--json"], { env: down.env })).stdout));
-    expect(d1.checks.find((c: { name: string }) => c.name === "vllm")).toMatchObject({ status: "warn", detail: `no OpenAI-compatible server answers at ${dead}` });
+    const d1 = await doctorChecks(down.env);
+    expect(d1.vllm).toMatchObject({ status: "warn", detail: `no OpenAI-compatible server answers at ${dead}` });
 
     const server = await track(openaiStandin({ commands: { list: "ls" } }));
     const up = makeHome(`${base}[backends.vllm]\nurl = "${server.url}/v1"\n`);
     expect((await json(["list"], up.env)).answer.backend).toBe("vllm");
-    const d2 = JSON.parse(String((await caro(["doctor", "--json"], { env: up.env })).stdout));
-    expect(d2.checks.find((c: { name: string }) => c.name === "vllm")).toMatchObject({ status: "ok", detail: `answering at ${server.url} with Qwen/Qwen2.5-Coder-1.5B-Instruct` });
-    expect(d2.checks.find((c: { name: string }) => c.name === "backend")).toMatchObject({ status: "ok", detail: "auto will use vllm" });
+    const d2 = await doctorChecks(up.env);
+    expect(d2.vllm).toMatchObject({ status: "ok", detail: `answering at ${server.url} with Qwen/Qwen2.5-Coder-1.5B-Instruct` });
+    expect(d2.backend).toMatchObject({ status: "ok", detail: "auto will use vllm" });
   });
 });

@@ -26,9 +26,13 @@ type Cause = { code?: string; message?: string };
 export function networkFailure(error: unknown): HttpFailure {
   const cause = (error as { cause?: Cause }).cause;
   if (cause?.code === "ECONNREFUSED") return new HttpFailure("refused", "connection refused");
-  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") return new HttpFailure("network", "host name does not resolve");
+  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") {
+    return new HttpFailure("network", "host name does not resolve");
+  }
   // Something accepted the connection and then hung up before sending a response.
-  if (cause?.code === "ECONNRESET" || cause?.code === "UND_ERR_SOCKET") return new HttpFailure("dropped", "before answering");
+  if (cause?.code === "ECONNRESET" || cause?.code === "UND_ERR_SOCKET") {
+    return new HttpFailure("dropped", "before answering");
+  }
   return new HttpFailure("network", inert(cause?.message ?? (error as Error).message));
 }
 
@@ -182,7 +186,11 @@ export async function* sseData(chunks: AsyncIterable<string>): AsyncGenerator<st
 }
 
 /** A short, capped GET: its status and body, or an HttpFailure when nothing answers in time. */
-export async function getCapped(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export async function getCapped(
+  url: string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const response = await fetch(url, { headers, signal });
@@ -197,7 +205,7 @@ export async function getCapped(url: string, timeoutMs: number, headers: Record<
 }
 
 /** A short GET for detection and discovery; null when nothing answers in time. */
-export async function getJson(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<unknown | null> {
+export async function getJson(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<unknown> {
   try {
     const { status, body } = await getCapped(url, timeoutMs, headers);
     return status >= 200 && status < 300 ? JSON.parse(body) : null;
@@ -235,7 +243,7 @@ export function inert(text: string, max = 200): string {
 export function serverMessage(body: string): string {
   let message = body;
   try {
-    const parsed = JSON.parse(body) as { error?: string | { message?: string }; message?: string; detail?: unknown };
+    const parsed = JSON.parse(body) as { error?: string | { message?: string }; message?: string };
     if (typeof parsed.error === "string") message = parsed.error;
     else if (typeof parsed.error?.message === "string") message = parsed.error.message;
     else if (typeof parsed.message === "string") message = parsed.message;

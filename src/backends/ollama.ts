@@ -1,7 +1,8 @@
 import type { Settings } from "../config/schema.js";
 import { BackendError } from "../errors.js";
 import { chatMessages } from "../prompt/build.js";
-import { checkTextLength, getJson, HttpFailure, inert, lines, postStream, serverMessage, streamByteLimit } from "./http.js";
+import { checkTextLength, getJson, HttpFailure, inert, lines, postStream, serverMessage } from "./http.js";
+import { streamByteLimit } from "./http.js";
 import { DEFAULT_MAX_TEXT_LENGTH, type Backend, type GenerateRequest, type RawAnswer } from "./types.js";
 
 const TEMPERATURE = 0.2;
@@ -46,13 +47,19 @@ export class OllamaBackend implements Backend {
       case "refused":
         return new BackendError(`Ollama is not running at ${this.host}: start it with "ollama serve"`);
       case "network":
-        return new BackendError(`cannot reach Ollama at ${this.host} (${error.message}): check [backends.ollama] host or $OLLAMA_HOST`);
+        return new BackendError(
+          `cannot reach Ollama at ${this.host} (${error.message}): check [backends.ollama] host or $OLLAMA_HOST`,
+        );
       case "dropped":
-        return new BackendError(`Ollama at ${this.host} closed the connection ${error.message}: see its log, then ask again`);
+        return new BackendError(
+          `Ollama at ${this.host} closed the connection ${error.message}: see its log, then ask again`,
+        );
       case "timeout":
         return new BackendError(`Ollama did not answer within ${this.timeoutMs / 1000} s: ${timeout}`);
       case "slow":
-        return new BackendError(`Ollama started answering but did not finish within another ${this.timeoutMs / 1000} s: ${timeout}`);
+        return new BackendError(
+          `Ollama started answering but did not finish within another ${this.timeoutMs / 1000} s: ${timeout}`,
+        );
       case "too-long":
         return new BackendError(
           `Ollama's answer ran past ${error.message}, longer than any command caro takes, so caro stopped reading it ` +

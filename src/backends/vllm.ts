@@ -1,13 +1,15 @@
 import type { Settings } from "../config/schema.js";
 import { BackendError } from "../errors.js";
 import { chatMessages } from "../prompt/build.js";
-import { checkTextLength, getCapped, HttpFailure, inert, postStream, serverMessage, sseData, streamByteLimit } from "./http.js";
+import { checkTextLength, getCapped, HttpFailure, inert, postStream, serverMessage, sseData } from "./http.js";
+import { streamByteLimit } from "./http.js";
 import { DEFAULT_MAX_TEXT_LENGTH, type Backend, type GenerateRequest, type RawAnswer } from "./types.js";
 
 const TEMPERATURE = 0.2;
 const MAX_TOKENS = 512;
 /** vLLM is one of many servers that speak this API: name it only as an example. */
 const START_ONE = 'start one, e.g. "vllm serve <model>" or "llama-server -m <file.gguf>"';
+const FIX_URL = "fix [backends.vllm] url";
 
 interface ChatChunk {
   choices?: { delta?: { content?: string | null } }[];
@@ -39,7 +41,8 @@ async function listModels(url: string, headers: Record<string, string>, timeoutM
     return null;
   }
   if (!Array.isArray(list?.data)) return null;
-  return list.data.map((m) => m?.id).filter((id): id is string => typeof id === "string" && id !== "" && inert(id, Infinity) === id);
+  const printable = (id: unknown): id is string => typeof id === "string" && id !== "" && inert(id, Infinity) === id;
+  return list.data.map((m) => m?.id).filter(printable);
 }
 
 export type ServerProbe = { url: string; models: string[] } | { url: string; problem: string; fix?: string };
@@ -52,16 +55,24 @@ export async function probeOpenaiServer(settings: Settings, timeoutMs = 300): Pr
   const url = openaiBaseUrl(settings["backends.vllm.url"]);
   try {
     const models = await listModels(url, authHeaders(settings["backends.vllm.api_key"]), timeoutMs);
-    if (models === null) return { url, problem: `the server at ${url} does not list models at /v1/models`, fix: "fix [backends.vllm] url" };
-    if (models.length === 0 && !settings["backends.vllm.model"])
-      return { url, problem: `the OpenAI-compatible server at ${url} lists no model`, fix: "load a model in it, or set [backends.vllm] model" };
+    if (models === null) {
+      return { url, problem: `the server at ${url} does not list models at /v1/models`, fix: FIX_URL };
+    }
+    if (models.length === 0 && !settings["backends.vllm.model"]) {
+      const fix = "load a model in it, or set [backends.vllm] model";
+      return { url, problem: `the OpenAI-compatible server at ${url} lists no model`, fix };
+    }
     return { url, models };
   } catch (error) {
     const status = error instanceof HttpFailure && error.kind === "status" ? error.status : 0;
-    if (status === 401 || status === 403)
-      return { url, problem: `the OpenAI-compatible server at ${url} refused the API key (HTTP ${status})`, fix: "set [backends.vllm] api_key or $CARO_VLLM_API_KEY" };
-    if (status) return { url, problem: `the server at ${url} answered HTTP ${status} at /v1/models`, fix: "fix [backends.vllm] url" };
-    return { url, problem: `no OpenAI-compatible server answers at ${url}`, fix: `${START_ONE}, or fix [backends.vllm] url` };
+    if (status === 401 || status === 403) {
+      const problem = `the OpenAI-compatible server at ${url} refused the API key (HTTP ${status})`;
+      return { url, problem, fix: "set [backends.vllm] api_key or $CARO_VLLM_API_KEY" };
+    }
+    if (status) {
+      return { url, problem: `the server at ${url} answered HTTP ${status} at /v1/models`, fix: FIX_URL };
+    }
+    return { url, problem: `no OpenAI-compatible server answers at ${url}`, fix: `${START_ONE}, or ${FIX_URL}` };
   }
 }
 
@@ -69,7 +80,8 @@ export async function probeOpenaiServer(settings: Settings, timeoutMs = 300): Pr
 function modelMissing(error: unknown): boolean {
   if (!(error instanceof HttpFailure) || error.kind !== "status") return false;
   if (error.status === 404) return true;
-  return error.status >= 400 && error.status < 500 && /model.*(not found|does not exist|not loaded)|model_not_found/i.test(error.body);
+  const says = /model.*(not found|does not exist|not loaded)|model_not_found/i;
+  return error.status >= 400 && error.status < 500 && says.test(error.body);
 }
 
 /** vLLM, or any OpenAI-compatible server: /v1/chat/completions, streamed over SSE, with a JSON-schema response format. */
@@ -102,23 +114,32 @@ export class VllmBackend implements Backend {
     const timeout = `raise [backends.vllm] timeout in ${this.configPath}`;
     switch (error.kind) {
       case "refused":
-        return new BackendError(`no OpenAI-compatible server is running at ${this.url}: ${START_ONE}, or fix [backends.vllm] url in ${this.configPath}`);
+        return new BackendError(
+          `no OpenAI-compatible server is running at ${this.url}: ${START_ONE}, or ${FIX_URL} in ${this.configPath}`,
+        );
       case "network":
-        return new BackendError(`cannot reach ${this.server} (${error.message}): check [backends.vllm] url in ${this.configPath}`);
+        return new BackendError(
+          `cannot reach ${this.server} (${error.message}): check [backends.vllm] url in ${this.configPath}`,
+        );
       case "dropped":
         return new BackendError(`${this.server} closed the connection ${error.message}: see its log, then ask again`);
       case "timeout":
         return new BackendError(`${this.server} did not answer within ${this.timeoutMs / 1000} s: ${timeout}`);
       case "slow":
-        return new BackendError(`${this.server} started answering but did not finish within another ${this.timeoutMs / 1000} s: ${timeout}`);
+        return new BackendError(
+          `${this.server} started answering but did not finish within another ${this.timeoutMs / 1000} s: ${timeout}`,
+        );
       case "too-long":
         return new BackendError(
-          `the answer from ${this.server} ran past ${error.message}, longer than any command caro takes, so caro stopped reading it ` +
-            `(max_command_length in ${this.configPath} sets the limit)`,
+          `the answer from ${this.server} ran past ${error.message}, longer than any command caro takes, ` +
+            `so caro stopped reading it (max_command_length in ${this.configPath} sets the limit)`,
         );
     }
-    if (error.status === 401 || error.status === 403)
-      return new BackendError(`${this.server} refused the API key (HTTP ${error.status}): set [backends.vllm] api_key or $CARO_VLLM_API_KEY`);
+    if (error.status === 401 || error.status === 403) {
+      return new BackendError(
+        `${this.server} refused the API key (HTTP ${error.status}): set [backends.vllm] api_key or $CARO_VLLM_API_KEY`,
+      );
+    }
     const message = serverMessage(error.body);
     if (modelMissing(error) && /model/i.test(message))
       return new BackendError(
@@ -136,11 +157,16 @@ export class VllmBackend implements Backend {
     try {
       models = await listModels(this.url, this.headers, this.timeoutMs);
     } catch (error) {
-      if (!(error instanceof HttpFailure && error.kind === "status") || error.status === 401 || error.status === 403) throw error;
+      // A refused key is worth its own message; any other status means no list to read.
+      const refusedKey = error instanceof HttpFailure && (error.status === 401 || error.status === 403);
+      if (!(error instanceof HttpFailure && error.kind === "status") || refusedKey) throw error;
       models = null;
     }
     const id = models?.[0];
-    if (!id) throw new BackendError(`${this.server} lists no model at /v1/models: set [backends.vllm] model in ${this.configPath}`);
+    if (!id) {
+      const fix = `set [backends.vllm] model in ${this.configPath}`;
+      throw new BackendError(`${this.server} lists no model at /v1/models: ${fix}`);
+    }
     this.discoveredModel = id;
     return id;
   }
@@ -180,7 +206,9 @@ export class VllmBackend implements Backend {
       } catch {
         throw new BackendError(`${this.server} sent a stream caro cannot read: ${JSON.stringify(inert(data, 80))}`);
       }
-      if (chunk.error) throw new BackendError(`${this.server} failed: ${inert(String(chunk.error.message ?? "")) || "unknown error"}`);
+      if (chunk.error) {
+        throw new BackendError(`${this.server} failed: ${inert(String(chunk.error.message ?? "")) || "unknown error"}`);
+      }
       const piece = chunk.choices?.[0]?.delta?.content ?? "";
       if (piece) {
         firstToken ??= performance.now() - started;

@@ -87,12 +87,20 @@ async function ollamaCheck(config: LoadedConfig): Promise<{ check: Check; serves
 async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean }> {
   const { settings } = config;
   const probe = await probeOpenaiServer(settings);
-  const chosen = settings.backend === "vllm" || config.sources["backends.vllm.url"] !== "default" || config.sources["backends.vllm.model"] !== "default";
-  if ("problem" in probe)
-    return { serves: false, check: { name: "vllm", status: chosen ? "warn" : "info", detail: probe.problem, fix: chosen && probe.fix ? `${probe.fix} in ${config.path}` : undefined } };
+  // Only a server the user set up is worth a warning when it does not answer.
+  const chosen =
+    settings.backend === "vllm" ||
+    config.sources["backends.vllm.url"] !== "default" ||
+    config.sources["backends.vllm.model"] !== "default";
+  if ("problem" in probe) {
+    const fix = chosen && probe.fix ? `${probe.fix} in ${config.path}` : undefined;
+    return { serves: false, check: { name: "vllm", status: chosen ? "warn" : "info", detail: probe.problem, fix } };
+  }
   const detail = `answering at ${probe.url} with ${probe.models.join(", ") || "no models"}`;
-  if (!settings["backends.vllm.enabled"] && settings.backend !== "vllm")
-    return { serves: false, check: { name: "vllm", status: "info", detail: `${detail}, but disabled in the config: auto passes it over` } };
+  if (!settings["backends.vllm.enabled"] && settings.backend !== "vllm") {
+    const passed = `${detail}, but disabled in the config: auto passes it over`;
+    return { serves: false, check: { name: "vllm", status: "info", detail: passed } };
+  }
   return { serves: true, check: { name: "vllm", status: "ok", detail } };
 }
 

@@ -190,8 +190,10 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
         tokens(text).map((t) => `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`).join("") +
         `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, ...stats })}\n`;
     res.writeHead(200, { "content-type": request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson" });
-    if (options.endless === "text")
-      return sendForever(res, `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "echo ".repeat(200) }, done: false })}\n`, state);
+    if (options.endless === "text") {
+      const chunk = { model: request.model, created_at: created, message: { role: "assistant", content: "echo ".repeat(200) }, done: false };
+      return sendForever(res, `${JSON.stringify(chunk)}\n`, state);
+    }
     if (options.endless === "chatter") {
       await write(res, Buffer.from(`{"model":"${request.model}","message":{"role":"assistant","content":"`), state);
       return sendForever(res, " ".repeat(4096), state);
@@ -229,8 +231,10 @@ export async function openaiStandin(options: StandinOptions & { apiKey?: string;
         event({ ...base, choices: [], usage: { prompt_tokens: 412, total_tokens: 412 + tokens(text).length, completion_tokens: tokens(text).length } }) +
         "data: [DONE]\n\n";
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
-    if (options.endless === "text")
-      return sendForever(res, event({ ...base, choices: [{ index: 0, delta: { content: "echo ".repeat(200) }, logprobs: null, finish_reason: null }] }), state);
+    if (options.endless === "text") {
+      const choice = { index: 0, delta: { content: "echo ".repeat(200) }, logprobs: null, finish_reason: null };
+      return sendForever(res, event({ ...base, choices: [choice] }), state);
+    }
     if (options.endless === "chatter") return sendForever(res, ": keep-alive\n\n", state);
     await sendPieces(res, body, options, state);
   });
