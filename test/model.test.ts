@@ -99,9 +99,20 @@ describe("the model is fetched on first use", () => {
   it("under auto, offline with no other backend: why each was passed over, and the manual command", async () => {
     const closed = await serve(() => undefined);
     await closed.close();
-    const { env } = makeHome(`[backends.ollama]\nhost = "${closed.url}"\n`);
+    const { env } = makeHome(`[backends.ollama]\nhost = "${closed.url}"\n[backends.vllm]\nurl = "${closed.url}"\n`);
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: closed.url } });
-    expectOneLineFailure(result, /^caro: no backend can answer \(embedded: qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf is not downloaded and cannot be fetched now \(connection refused\); ollama: .*\): fetch the model by hand \(mkdir -p .* && curl -fL -C - -o .*\)/);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe("");
+    // A few short lines, the command to run alone on its own so it can be copied.
+    expect(String(result.stderr).split("\n")).toEqual([
+      "caro: no backend can answer:",
+      "    embedded: qwen2.5-coder-1.5b-instruct-q4_k_m.gguf is not downloaded and cannot be fetched now (connection refused)",
+      `    ollama: no Ollama server answers at ${closed.url}`,
+      `    vllm: no OpenAI-compatible server answers at ${closed.url}`,
+      "  fetch the model by hand:",
+      expect.stringMatching(/^ {4}mkdir -p .* && curl -fL -C - -o .*qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf.*$/),
+      '  or start a server: "ollama serve", or an OpenAI-compatible one (e.g. "vllm serve <model>")',
+    ]);
   });
 });
 

@@ -174,12 +174,18 @@ describe("vLLM and OpenAI-compatible servers", () => {
   it("HTTP 500, an unknown model, a malformed stream: one clear line each", async () => {
     const failing = await track(openaiStandin({ fail: { status: 500, body: '{"object":"error","message":"CUDA out of memory","code":500}' } }));
     const r1 = await caro(["x"], { env: makeHome(vllmConfig(failing.url, 'model = "m"\n')).env });
-    expect(r1.stderr).toBe(`caro: the server at ${failing.url} answered HTTP 500: CUDA out of memory`);
+    expect(r1.stderr).toBe(`caro: the OpenAI-compatible server at ${failing.url} answered HTTP 500: CUDA out of memory`);
 
     const normal = await track(openaiStandin());
-    const r2 = await caro(["x"], { env: makeHome(vllmConfig(normal.url, 'model = "nope"\n')).env });
+    const home = makeHome(vllmConfig(normal.url, 'model = "nope"\n'));
+    const r2 = await caro(["x"], { env: home.env });
     expect(r2.exitCode).toBe(1);
-    expect(r2.stderr).toBe(`caro: the server at ${normal.url} answered HTTP 404: The model \`nope\` does not exist.`);
+    expect(r2.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${normal.url} has no model "nope" (HTTP 404: The model \`nope\` does not exist.): ` +
+        `set [backends.vllm] model in ${home.configPath} to an id GET /v1/models lists, or to "" for its first`,
+    );
+    // A model the user named is not swapped for another behind their back.
+    expect(normal.chats).toHaveLength(1);
 
     const broken = await track(openaiStandin({ malformed: 'data: {"choices": [{"delta": {"content": "{\\"co\n\ndata: [DONE]\n\n' }));
     const r3 = await caro(["x"], { env: makeHome(vllmConfig(broken.url)).env });
@@ -192,14 +198,18 @@ describe("vLLM and OpenAI-compatible servers", () => {
     const { env, configPath } = makeHome(vllmConfig(vllm.url, 'model = "m"\ntimeout = 0.3\n'));
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`caro: vLLM did not answer within 0.3 s: raise [backends.vllm] timeout in ${configPath}`);
+    expect(result.stderr).toBe(`caro: the OpenAI-compatible server at ${vllm.url} did not answer within 0.3 s: raise [backends.vllm] timeout in ${configPath}`);
   });
 
-  it("connection refused: says to start a server", async () => {
+  it("connection refused: says to start a server, vLLM only as an example", async () => {
     const url = await deadUrl();
-    const result = await caro(["x"], { env: makeHome(vllmConfig(url, 'model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\n')).env });
+    const { env, configPath } = makeHome(vllmConfig(url, 'model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\n'));
+    const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`caro: no server at ${url}: start one with "vllm serve Qwen/Qwen2.5-Coder-1.5B-Instruct"`);
+    expect(result.stderr).toBe(
+      `caro: no OpenAI-compatible server is running at ${url}: start one, e.g. "vllm serve <model>" or "llama-server -m <file.gguf>", ` +
+        `or fix [backends.vllm] url in ${configPath}`,
+    );
   });
 
   it("Ctrl-C in mid-stream aborts the HTTP request and exits 130", async () => {
@@ -255,12 +265,20 @@ describe("choosing a backend automatically", () => {
     expect(answer.passed_over[1]).toEqual({ backend: "ollama", reason: "disabled in the config" });
   });
 
-  it("when none can serve: one line naming why each could not, exit 1", async () => {
-    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n`);
+  it("when none can serve: a short line naming why each could not, then what to do, exit 1", async () => {
+    const ollamaUrl = await deadUrl();
+    const vllmUrl = await deadUrl();
+    const { env, configPath } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${ollamaUrl}"\n[backends.vllm]\nurl = "${vllmUrl}"\n`);
     const result = await caro(["list"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr.split("\n")).toHaveLength(1);
-    expect(result.stderr).toMatch(/^caro: no backend can answer \(embedded: model file not found.*; ollama: no Ollama server answers at .*; vllm: not configured: set \[backends\.vllm\] url in .*\)/);
+    expect(result.stderr.split("\n")).toEqual([
+      "caro: no backend can answer:",
+      expect.stringMatching(/^ {4}embedded: model file not found: \/missing\.gguf/),
+      `    ollama: no Ollama server answers at ${ollamaUrl}`,
+      `    vllm: no OpenAI-compatible server answers at ${vllmUrl}`,
+      `  set [backends.embedded] model in ${configPath} to a GGUF file`,
+      '  or start a server: "ollama serve", or an OpenAI-compatible one (e.g. "vllm serve <model>")',
+    ]);
   });
 
   it("never switches away from a backend chosen by name", async () => {
@@ -286,5 +304,172 @@ describe("choosing a backend automatically", () => {
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/no usable command in 2 tries/);
     expect(ollama.chats.map((c) => (c.options as { seed: number }).seed)).toEqual([1, 2]);
+  });
+});
+
+/** Waits until the stand-in has seen the client hang up (it counts the close as it happens). */
+async function hungUp(standin: Standin): Promise<void> {
+  for (let i = 0; i < 100 && standin.aborted === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+const FIFTY_MB = 50 * 1024 * 1024;
+
+/** `caro doctor --json`'s checks by name. */
+async function doctorChecks(env: Record<string, string>): Promise<Record<string, { status: string; detail: string }>> {
+  const report = JSON.parse(String((await caro(["doctor", "--json"], { env })).stdout)) as { checks: { name: string }[] };
+  return Object.fromEntries(report.checks.map((c) => [c.name, c])) as Record<string, { status: string; detail: string }>;
+}
+
+describe("hostile and broken servers", () => {
+  it("a server that trickles its answer is cut off once the rest does not come within another timeout", async () => {
+    // Each piece comes well within the timeout; the whole answer would take minutes.
+    const ollama = await track(ollamaStandin({ chunkBytes: 4, chunkDelayMs: 100 }));
+    const home = makeHome(ollamaConfig(ollama.url, "timeout = 0.5\n"));
+    const r1 = await caro(["x"], { env: home.env });
+    expect(r1.exitCode).toBe(1);
+    expect(r1.stderr).toBe(`caro: Ollama started answering but did not finish within another 0.5 s: raise [backends.ollama] timeout in ${home.configPath}`);
+
+    const vllm = await track(openaiStandin({ chunkBytes: 4, chunkDelayMs: 100 }));
+    const vhome = makeHome(vllmConfig(vllm.url, 'model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\ntimeout = 0.5\n'));
+    const r2 = await caro(["--no-daemon", "x"], { env: vhome.env });
+    expect(r2.exitCode).toBe(1);
+    expect(r2.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${vllm.url} started answering but did not finish within another 0.5 s: ` +
+        `raise [backends.vllm] timeout in ${vhome.configPath}`,
+    );
+  });
+
+  for (const daemon of [true, false]) {
+    const how = daemon ? "through the daemon" : "with --no-daemon";
+    const flags = daemon ? [] : ["--no-daemon"];
+
+    it(`Ollama answering without end: stops reading past the length cap, ${how}`, async () => {
+      const ollama = await track(ollamaStandin({ endless: "text" }));
+      const { env, configPath } = makeHome(ollamaConfig(ollama.url));
+      const result = await caro([...flags, "x"], { env });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toBe(
+        `caro: Ollama's answer ran past 1600 characters, longer than any command caro takes, so caro stopped reading it ` +
+          `(max_command_length in ${configPath} sets the limit)`,
+      );
+      await hungUp(ollama);
+      expect(ollama.aborted).toBe(1);
+      expect(ollama.sentBytes).toBeLessThan(FIFTY_MB);
+    });
+
+    it(`an OpenAI-compatible server answering without end: stops reading past the length cap, ${how}`, async () => {
+      const vllm = await track(openaiStandin({ endless: "text" }));
+      const { env, configPath } = makeHome(vllmConfig(vllm.url));
+      const result = await caro([...flags, "x"], { env });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toBe(
+        `caro: the answer from the OpenAI-compatible server at ${vllm.url} ran past 1600 characters, longer than any command ` +
+          `caro takes, so caro stopped reading it (max_command_length in ${configPath} sets the limit)`,
+      );
+      await hungUp(vllm);
+      expect(vllm.aborted).toBe(1);
+      expect(vllm.sentBytes).toBeLessThan(FIFTY_MB);
+    });
+  }
+
+  it("endless bytes that hold no model text (one unending line, keep-alive comments) are cut off too", async () => {
+    const ollama = await track(ollamaStandin({ endless: "chatter" }));
+    const { env, configPath } = makeHome(ollamaConfig(ollama.url));
+    const r1 = await caro(["x"], { env });
+    expect(r1.exitCode).toBe(1);
+    expect(r1.stderr).toMatch(/^caro: Ollama's answer ran past 1 MB, longer than any command caro takes, so caro stopped reading it/);
+    expect(r1.stderr).toContain(`(max_command_length in ${configPath} sets the limit)`);
+    await hungUp(ollama);
+    expect(ollama.sentBytes).toBeLessThan(FIFTY_MB);
+
+    const vllm = await track(openaiStandin({ endless: "chatter" }));
+    const r2 = await caro(["x"], { env: makeHome(vllmConfig(vllm.url)).env });
+    expect(r2.exitCode).toBe(1);
+    expect(r2.stderr).toMatch(/^caro: the answer from the OpenAI-compatible server at .* ran past 1 MB/);
+    await hungUp(vllm);
+    expect(vllm.sentBytes).toBeLessThan(FIFTY_MB);
+  });
+
+  it("a server that hangs up mid-answer: says so, not that it is not running", async () => {
+    const ollama = await track(ollamaStandin({ dropAfterBytes: 300 }));
+    const r1 = await caro(["x"], { env: makeHome(ollamaConfig(ollama.url)).env });
+    expect(r1.exitCode).toBe(1);
+    expect(r1.stderr).toBe(`caro: Ollama at ${ollama.url} closed the connection mid-answer: see its log, then ask again`);
+
+    const vllm = await track(openaiStandin({ dropAfterBytes: 300 }));
+    const r2 = await caro(["--no-daemon", "x"], { env: makeHome(vllmConfig(vllm.url)).env });
+    expect(r2.exitCode).toBe(1);
+    expect(r2.stderr).toBe(`caro: the OpenAI-compatible server at ${vllm.url} closed the connection mid-answer: see its log, then ask again`);
+
+    const rude = await track(ollamaStandin({ hangUp: true }));
+    const r3 = await caro(["x"], { env: makeHome(ollamaConfig(rude.url)).env });
+    expect(r3.exitCode).toBe(1);
+    expect(r3.stderr).toBe(`caro: Ollama at ${rude.url} closed the connection before answering: see its log, then ask again`);
+  });
+
+  it("quotes a server's error text inert: no escape sequences, no control characters, one line", async () => {
+    const hostile = "\x1b]0;owned\x07\x1b[31mmodel\x1b[0m crashed\nsee \x1b]8;;http://evil/\x1b\\log\x1b]8;;\x1b\\\r\x9b2J\x07 now";
+    const ollama = await track(ollamaStandin({ fail: { status: 500, body: JSON.stringify({ error: hostile }) } }));
+    const r1 = await caro(["x"], { env: makeHome(ollamaConfig(ollama.url)).env });
+    expect(r1.stderr).toBe("caro: Ollama answered HTTP 500: model crashed see log now");
+
+    const inStream = await track(ollamaStandin({ malformed: `${JSON.stringify({ error: hostile })}\n` }));
+    const r2 = await caro(["x"], { env: makeHome(ollamaConfig(inStream.url)).env });
+    expect(r2.stderr).toBe("caro: Ollama failed: model crashed see log now");
+
+    const vllm = await track(openaiStandin({ malformed: `data: \x1b[2J\x1b]52;c;ZWNobyBoaQ==\x07{not json\n\n` }));
+    const r3 = await caro(["x"], { env: makeHome(vllmConfig(vllm.url)).env });
+    expect(r3.stderr).toBe(`caro: the OpenAI-compatible server at ${vllm.url} sent a stream caro cannot read: "{not json"`);
+    for (const r of [r1, r2, r3]) expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+  });
+
+  it("never uses a listed model id that would put control characters on the terminal", async () => {
+    const models = ["\x1b]0;owned\x07m", "Qwen/Qwen2.5-Coder-1.5B-Instruct"];
+    const vllm = await track(openaiStandin({ models, commands: { x: "pwd" } }));
+    const { answer } = await json(["x"], makeHome(vllmConfig(vllm.url)).env);
+    expect(answer.model).toBe("Qwen/Qwen2.5-Coder-1.5B-Instruct");
+  });
+});
+
+describe("OpenAI-compatible servers other than vLLM", () => {
+  it("takes a url ending in /v1 or /v1/, as LM Studio and the OpenAI SDKs show it", async () => {
+    const server = await track(openaiStandin({ commands: { x: "hostname" } }));
+    for (const suffix of ["/v1", "/v1/"]) {
+      const { answer } = await json(["x"], makeHome(vllmConfig(`${server.url}${suffix}`)).env);
+      expect(answer.command).toBe("hostname");
+    }
+    expect(server.requests.filter((r) => r.includes("/v1/v1"))).toEqual([]);
+  });
+
+  it("after the server changes model, finds the new one and asks again, once", async () => {
+    const models = ["Qwen/Qwen2.5-Coder-1.5B-Instruct"];
+    const server = await track(openaiStandin({ models, commands: { x: "uname -a", y: "uname -r" } }));
+    const { env } = makeHome(vllmConfig(server.url));
+    expect((await json(["x"], env)).answer.model).toBe("Qwen/Qwen2.5-Coder-1.5B-Instruct");
+    // The daemon keeps the id it discovered; the server now serves another model.
+    models.splice(0, 1, "meta-llama/Llama-3.2-3B-Instruct");
+    const { result, answer } = await json(["y"], env);
+    expect(result.exitCode).toBe(0);
+    expect(answer).toMatchObject({ command: "uname -r", model: "meta-llama/Llama-3.2-3B-Instruct", cached: false });
+    const [before, after] = ["Qwen/Qwen2.5-Coder-1.5B-Instruct", "meta-llama/Llama-3.2-3B-Instruct"];
+    expect(server.chats.map((c) => c.model)).toEqual([before, before, after]);
+  });
+
+  it("auto probes the server's /v1/models, and doctor says the same", async () => {
+    const dead = await deadUrl();
+    const base = `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n`;
+    const down = makeHome(`${base}[backends.vllm]\nurl = "${dead}"\n`);
+    const r1 = await caro(["list"], { env: down.env });
+    expect(r1.exitCode).toBe(1);
+    expect(r1.stderr).toContain(`    vllm: no OpenAI-compatible server answers at ${dead}\n`);
+    const d1 = await doctorChecks(down.env);
+    expect(d1.vllm).toMatchObject({ status: "warn", detail: `no OpenAI-compatible server answers at ${dead}` });
+
+    const server = await track(openaiStandin({ commands: { list: "ls" } }));
+    const up = makeHome(`${base}[backends.vllm]\nurl = "${server.url}/v1"\n`);
+    expect((await json(["list"], up.env)).answer.backend).toBe("vllm");
+    const d2 = await doctorChecks(up.env);
+    expect(d2.vllm).toMatchObject({ status: "ok", detail: `answering at ${server.url} with Qwen/Qwen2.5-Coder-1.5B-Instruct` });
+    expect(d2.backend).toMatchObject({ status: "ok", detail: "auto will use vllm" });
   });
 });

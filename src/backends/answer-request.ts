@@ -8,7 +8,7 @@ import { checkSyntax } from "../safety/syntax.js";
 import { commandProblem } from "../safety/command-check.js";
 import { BackendCache } from "./cache.js";
 import { selectBackend } from "./select.js";
-import type { Backend, BackendEvent, PassedOver, RawAnswer } from "./types.js";
+import { maxTextLengthFor, type Backend, type BackendEvent, type PassedOver, type RawAnswer } from "./types.js";
 
 export interface RequestOptions {
   request: string;
@@ -57,7 +57,15 @@ async function attempt(backend: Backend, options: RequestOptions): Promise<{ ans
   const schema = answerSchema(options.explain, options.config.settings.max_command_length);
   let problem = "";
   for (let i = 0; i < ATTEMPTS; i++) {
-    const raw = await backend.generate({ prompt, schema, seed: i + 1, signal: options.signal, onEvent: options.onEvent, verbose: options.verbose });
+    const raw = await backend.generate({
+      prompt,
+      schema,
+      seed: i + 1,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      verbose: options.verbose,
+      maxTextLength: maxTextLengthFor(options.config.settings.max_command_length),
+    });
     let answer: Answer;
     try {
       answer = parseAnswer(raw.text);

@@ -1,12 +1,19 @@
-// What the Ollama and OpenAI-compatible backends share: one streaming POST with a first-byte
-// timeout and cooperative cancel, and readers for the two wire formats (NDJSON and SSE).
+// What the Ollama and OpenAI-compatible backends share: one streaming POST with a deadline, a size
+// cap and cooperative cancel; a capped GET; readers for the two wire formats (NDJSON and SSE); and
+// making a server's words safe to quote.
 
 import { InterruptedError } from "../errors.js";
+import { inertExcerpt } from "../text/inert.js";
 
-/** A failure to reach or hear from a server, sorted so each backend can word its own advice. */
+/**
+ * A failure to reach or hear from a server, sorted so each backend can word its own advice.
+ * refused: nothing listens; network: the host cannot be reached; timeout: no first byte in time;
+ * slow: the answer began but did not end in time; dropped: the server hung up; too-long: the answer
+ * ran past what caro reads; status: an HTTP error status.
+ */
 export class HttpFailure extends Error {
   constructor(
-    readonly kind: "refused" | "timeout" | "network" | "status",
+    readonly kind: "refused" | "network" | "timeout" | "slow" | "dropped" | "too-long" | "status",
     message: string,
     readonly status = 0,
     readonly body = "",
@@ -15,43 +22,79 @@ export class HttpFailure extends Error {
   }
 }
 
+type Cause = { code?: string; message?: string };
+
 export function networkFailure(error: unknown): HttpFailure {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const cause = (error as { cause?: Cause }).cause;
   if (cause?.code === "ECONNREFUSED") return new HttpFailure("refused", "connection refused");
-  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") return new HttpFailure("network", "host name does not resolve");
-  return new HttpFailure("network", cause?.message ?? (error as Error).message);
+  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") {
+    return new HttpFailure("network", "host name does not resolve");
+  }
+  // Something accepted the connection and then hung up before sending a response.
+  if (cause?.code === "ECONNRESET" || cause?.code === "UND_ERR_SOCKET") {
+    return new HttpFailure("dropped", "before answering");
+  }
+  return new HttpFailure("network", inertExcerpt(cause?.message ?? (error as Error).message));
+}
+
+/** Most of an error body worth reading: enough for any server's message, never a flood. */
+const ERROR_BODY_BYTES = 64 * 1024;
+/** Most of a GET (a model list, a version) worth reading. */
+const GET_BYTES = 1024 * 1024;
+
+/** Reads a body up to `maxBytes`; past that it stops, closes the connection, and says so. */
+async function readCapped(response: Response, maxBytes: number): Promise<{ text: string; complete: boolean }> {
+  if (!response.body) return { text: "", complete: true };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    // Leaving the loop cancels the body, which closes the connection.
+    if (size > maxBytes) return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString("utf8"), complete: false };
+  }
+  return { text: Buffer.concat(chunks).toString("utf8"), complete: true };
 }
 
 export interface StreamOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
-  /** Longest wait for the response, and then for each next chunk. */
+  /** Longest wait for the response to begin, and then again for the rest of it. */
   timeoutMs: number;
+  /** Most bytes of body to read before giving up on a server that does not stop. */
+  maxBytes: number;
 }
 
 /**
  * POSTs JSON and yields the response body's text as it arrives, decoded across chunk
- * boundaries (a UTF-8 character split between two chunks comes out whole).
+ * boundaries (a UTF-8 character split between two chunks comes out whole). Whatever ends the
+ * read early (an error, a cap, the caller leaving its loop) aborts the request, so a server that
+ * streams forever is cut off rather than read into memory.
  */
 export async function* postStream(url: string, body: unknown, options: StreamOptions): AsyncGenerator<string> {
   const controller = new AbortController();
-  let timedOut = false;
+  // Which wait ran out: the one for the first byte, or the one for the rest of the answer.
+  let expired: "first" | "rest" | null = null;
   let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
+  const wait = (phase: "first" | "rest") => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      timedOut = true;
+      expired = phase;
       controller.abort();
     }, options.timeoutMs);
   };
   const cancel = () => controller.abort();
   options.signal?.addEventListener("abort", cancel, { once: true });
+  let started = false;
   const failure = (error: unknown): Error => {
     if (options.signal?.aborted) return new InterruptedError();
-    if (timedOut) return new HttpFailure("timeout", "timed out");
-    return error instanceof HttpFailure ? error : networkFailure(error);
+    if (expired === "first") return new HttpFailure("timeout", "timed out");
+    if (expired === "rest") return new HttpFailure("slow", "did not finish in time");
+    if (error instanceof HttpFailure) return error;
+    return started ? new HttpFailure("dropped", "mid-answer") : networkFailure(error);
   };
-  arm();
+  wait("first");
+  let finished = false;
   try {
     let response: Response;
     try {
@@ -64,15 +107,22 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
     } catch (error) {
       throw failure(error);
     }
+    started = true;
+    wait("rest");
     if (!response.ok) {
-      const text = await response.text().catch(() => "");
+      const { text } = await readCapped(response, ERROR_BODY_BYTES).catch(() => ({ text: "" }));
       throw new HttpFailure("status", `HTTP ${response.status}`, response.status, text);
     }
-    if (!response.body) return;
+    if (!response.body) {
+      finished = true;
+      return;
+    }
     const decoder = new TextDecoder();
+    let size = 0;
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        arm();
+        size += chunk.length;
+        if (size > options.maxBytes) throw new HttpFailure("too-long", formatBytes(options.maxBytes));
         const text = decoder.decode(chunk, { stream: true });
         if (text) yield text;
       }
@@ -81,10 +131,28 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
     }
     const rest = decoder.decode();
     if (rest) yield rest;
+    finished = true;
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", cancel);
+    if (!finished) controller.abort();
   }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MB` : `${Math.round(bytes / 1024)} KB`;
+}
+
+/** Most raw bytes worth reading for `maxTextLength` characters of model text, wire format included. */
+export function streamByteLimit(maxTextLength: number): number {
+  // Each token travels in its own JSON event of a few hundred bytes; 512 per character of text
+  // leaves room for a model that sends one character a token, and 1 MB for servers' chatter.
+  return Math.max(1024 * 1024, maxTextLength * 512);
+}
+
+/** Throws once model text runs past the cap, so a runaway answer stops being read. */
+export function checkTextLength(text: string, maxTextLength: number): void {
+  if (text.length > maxTextLength) throw new HttpFailure("too-long", `${maxTextLength} characters`);
 }
 
 /** Every line of streamed text, empty ones included; a line split across chunks comes out whole. */
@@ -118,26 +186,45 @@ export async function* sseData(chunks: AsyncIterable<string>): AsyncGenerator<st
   if (data.length) yield data.join("\n");
 }
 
-/** A short GET for detection and discovery; null when nothing answers in time. */
-export async function getJson(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<unknown | null> {
+/** A short, capped GET: its status and body, or an HttpFailure when nothing answers in time. */
+export async function getCapped(
+  url: string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) return null;
-    return await response.json();
+    const response = await fetch(url, { headers, signal });
+    const { text, complete } = await readCapped(response, GET_BYTES);
+    if (!complete) throw new HttpFailure("too-long", formatBytes(GET_BYTES));
+    return { status: response.status, body: text };
+  } catch (error) {
+    if (error instanceof HttpFailure) throw error;
+    if (signal.aborted) throw new HttpFailure("timeout", "timed out");
+    throw networkFailure(error);
+  }
+}
+
+/** A short GET for detection and discovery; null when nothing answers in time. */
+export async function getJson(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<unknown> {
+  try {
+    const { status, body } = await getCapped(url, timeoutMs, headers);
+    return status >= 200 && status < 300 ? JSON.parse(body) : null;
   } catch {
     return null;
   }
 }
 
-/** The error text a server put in its body, in Ollama's or OpenAI's shape, or the body itself. */
+/** The error text a server put in its body, in Ollama's or OpenAI's shape, or the body itself; inert. */
 export function serverMessage(body: string): string {
+  let message = body;
   try {
     const parsed = JSON.parse(body) as { error?: string | { message?: string }; message?: string };
-    if (typeof parsed.error === "string") return parsed.error;
-    if (parsed.error?.message) return parsed.error.message;
-    if (parsed.message) return parsed.message;
+    if (typeof parsed.error === "string") message = parsed.error;
+    else if (typeof parsed.error?.message === "string") message = parsed.error.message;
+    else if (typeof parsed.message === "string") message = parsed.message;
   } catch {
     // Not JSON: quote it as is.
   }
-  return body.trim().slice(0, 200) || "(no details)";
+  return inertExcerpt(message) || "(no details)";
 }

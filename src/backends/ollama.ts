@@ -1,8 +1,10 @@
 import type { Settings } from "../config/schema.js";
 import { BackendError } from "../errors.js";
 import { chatMessages } from "../prompt/build.js";
-import { getJson, HttpFailure, lines, postStream, serverMessage } from "./http.js";
-import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
+import { checkTextLength, getJson, HttpFailure, lines, postStream, serverMessage } from "./http.js";
+import { inertExcerpt } from "../text/inert.js";
+import { streamByteLimit } from "./http.js";
+import { DEFAULT_MAX_TEXT_LENGTH, type Backend, type GenerateRequest, type RawAnswer } from "./types.js";
 
 const TEMPERATURE = 0.2;
 const MAX_TOKENS = 512;
@@ -41,9 +43,30 @@ export class OllamaBackend implements Backend {
 
   private explain(error: unknown): Error {
     if (!(error instanceof HttpFailure)) return error as Error;
-    if (error.kind === "refused" || error.kind === "network") return new BackendError(`Ollama is not running at ${this.host}: start it with "ollama serve"`);
-    if (error.kind === "timeout")
-      return new BackendError(`Ollama did not answer within ${this.timeoutMs / 1000} s: raise [backends.ollama] timeout in ${this.configPath}`);
+    const timeout = `raise [backends.ollama] timeout in ${this.configPath}`;
+    switch (error.kind) {
+      case "refused":
+        return new BackendError(`Ollama is not running at ${this.host}: start it with "ollama serve"`);
+      case "network":
+        return new BackendError(
+          `cannot reach Ollama at ${this.host} (${error.message}): check [backends.ollama] host or $OLLAMA_HOST`,
+        );
+      case "dropped":
+        return new BackendError(
+          `Ollama at ${this.host} closed the connection ${error.message}: see its log, then ask again`,
+        );
+      case "timeout":
+        return new BackendError(`Ollama did not answer within ${this.timeoutMs / 1000} s: ${timeout}`);
+      case "slow":
+        return new BackendError(
+          `Ollama started answering but did not finish within another ${this.timeoutMs / 1000} s: ${timeout}`,
+        );
+      case "too-long":
+        return new BackendError(
+          `Ollama's answer ran past ${error.message}, longer than any command caro takes, so caro stopped reading it ` +
+            `(max_command_length in ${this.configPath} sets the limit)`,
+        );
+    }
     const message = serverMessage(error.body);
     if (error.status === 404 || /model .*not found/i.test(message)) return new BackendError(`Ollama has no model "${this.model}": run "ollama pull ${this.model}"`);
     return new BackendError(`Ollama answered HTTP ${error.status}: ${message}`);
@@ -63,18 +86,25 @@ export class OllamaBackend implements Backend {
     };
     request.onEvent?.({ type: "generating" });
     try {
-      for await (const line of lines(postStream(`${this.host}/api/chat`, body, { signal: request.signal, timeoutMs: this.timeoutMs }))) {
+      const maxText = request.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH;
+      const stream = postStream(`${this.host}/api/chat`, body, {
+        signal: request.signal,
+        timeoutMs: this.timeoutMs,
+        maxBytes: streamByteLimit(maxText),
+      });
+      for await (const line of lines(stream)) {
         let chunk: OllamaChunk;
         try {
           chunk = JSON.parse(line) as OllamaChunk;
         } catch {
-          throw new BackendError(`Ollama sent a reply caro cannot read: ${JSON.stringify(line.slice(0, 80))}`);
+          throw new BackendError(`Ollama sent a reply caro cannot read: ${JSON.stringify(inertExcerpt(line, 80))}`);
         }
-        if (chunk.error) throw new BackendError(`Ollama failed: ${chunk.error}`);
+        if (chunk.error) throw new BackendError(`Ollama failed: ${inertExcerpt(String(chunk.error)) || "(no details)"}`);
         const piece = chunk.message?.content ?? "";
         if (piece) {
           firstToken ??= performance.now() - started;
           text += piece;
+          checkTextLength(text, maxText);
           request.onEvent?.({ type: "text", text: piece });
         }
         if (chunk.done) final = chunk;

@@ -8,8 +8,11 @@ import { resolveModelPath } from "../models/resolve.js";
 import type { BackendCache } from "./cache.js";
 import { ollamaAnswers } from "./ollama.js";
 import type { Backend, PassedOver } from "./types.js";
+import { probeOpenaiServer } from "./vllm.js";
 
 export type { PassedOver } from "./types.js";
+// doctor asks the same question auto does, so the two agree.
+export { probeOpenaiServer, type ServerProbe } from "./vllm.js";
 
 export interface Selection {
   backend: Backend;
@@ -34,10 +37,6 @@ async function embeddedProblem(config: LoadedConfig): Promise<string | null> {
   }
 }
 
-function vllmConfigured(config: LoadedConfig): boolean {
-  return config.sources["backends.vllm.url"] !== "default" || config.sources["backends.vllm.model"] !== "default";
-}
-
 /**
  * The backend that `backend` names. A named backend is used even if it will fail: the user asked
  * for it. `auto` takes the first that can serve: embedded, then Ollama, then vLLM.
@@ -58,13 +57,29 @@ export async function selectBackend(config: LoadedConfig, cache: BackendCache): 
   else passedOver.push({ backend: "ollama", reason: `no Ollama server answers at ${host}` });
 
   if (!settings["backends.vllm.enabled"]) passedOver.push({ backend: "vllm", reason: "disabled in the config" });
-  else if (vllmConfigured(config)) return { backend: create("vllm", config), passedOver };
-  else passedOver.push({ backend: "vllm", reason: `not configured: set [backends.vllm] url in ${config.path}` });
+  else {
+    const probe = await probeOpenaiServer(settings);
+    if ("models" in probe) return { backend: create("vllm", config), passedOver };
+    passedOver.push({ backend: "vllm", reason: probe.problem });
+  }
 
-  const hf = parseHfUri(catalogModel(settings["backends.embedded.model"])?.uri ?? settings["backends.embedded.model"]);
-  const fetchByHand = hf ? `fetch the model by hand (${manualDownloadCommand(hf, config.env)})` : "set [backends.embedded] model to a GGUF file";
-  throw new BackendError(
-    `no backend can answer (${passedOver.map((p) => `${p.backend}: ${p.reason}`).join("; ")}): ` +
-      `${fetchByHand}, start "ollama serve", or configure [backends.vllm]`,
-  );
+  throw new BackendError(noBackendMessage(config, passedOver));
+}
+
+/**
+ * Why nothing can answer, a short line per backend, then the one thing to do. Several lines: the
+ * CLI prints the first after "caro: " and indents the rest, so the command can be copied whole.
+ */
+function noBackendMessage(config: LoadedConfig, passedOver: PassedOver[]): string {
+  const spec = config.settings["backends.embedded.model"];
+  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const todo = hf
+    ? ["fetch the model by hand:", `  ${manualDownloadCommand(hf, config.env)}`]
+    : [`set [backends.embedded] model in ${config.path} to a GGUF file`];
+  return [
+    "no backend can answer:",
+    ...passedOver.map((p) => `  ${p.backend}: ${p.reason}`),
+    ...todo,
+    'or start a server: "ollama serve", or an OpenAI-compatible one (e.g. "vllm serve <model>")',
+  ].join("\n");
 }

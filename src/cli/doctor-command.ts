@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism, freemem, homedir, totalmem } from "node:os";
 import { join } from "node:path";
 import { getJson } from "../backends/http.js";
+import { probeOpenaiServer } from "../backends/select.js";
 import { connectToDaemon } from "../client/connection.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { configHome } from "../config/paths.js";
@@ -82,14 +83,25 @@ async function ollamaCheck(config: LoadedConfig): Promise<{ check: Check; serves
   return { serves: true, check: { name: "ollama", status: "ok", detail: `running at ${host} with ${names.join(", ")}` } };
 }
 
+/** What auto sees of the OpenAI-compatible server, with the same probe, so the two agree. */
 async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean }> {
-  const configured = config.sources["backends.vllm.url"] !== "default" || config.sources["backends.vllm.model"] !== "default";
-  if (!configured) return { serves: false, check: { name: "vllm", status: "info", detail: "not configured" } };
-  const url = config.settings["backends.vllm.url"];
-  const key = config.settings["backends.vllm.api_key"];
-  const models = (await getJson(`${url}/v1/models`, 2000, key ? { authorization: `Bearer ${key}` } : {})) as { data?: { id: string }[] } | null;
-  if (!models) return { serves: false, check: { name: "vllm", status: "warn", detail: `configured, but nothing answers at ${url}`, fix: `start it with "vllm serve <model>", or fix [backends.vllm] url in ${config.path}` } };
-  return { serves: true, check: { name: "vllm", status: "ok", detail: `answering at ${url} with ${(models.data ?? []).map((m) => m.id).join(", ") || "no models"}` } };
+  const { settings } = config;
+  const probe = await probeOpenaiServer(settings);
+  // Only a server the user set up is worth a warning when it does not answer.
+  const chosen =
+    settings.backend === "vllm" ||
+    config.sources["backends.vllm.url"] !== "default" ||
+    config.sources["backends.vllm.model"] !== "default";
+  if ("problem" in probe) {
+    const fix = chosen && probe.fix ? `${probe.fix} in ${config.path}` : undefined;
+    return { serves: false, check: { name: "vllm", status: chosen ? "warn" : "info", detail: probe.problem, fix } };
+  }
+  const detail = `answering at ${probe.url} with ${probe.models.join(", ") || "no models"}`;
+  if (!settings["backends.vllm.enabled"] && settings.backend !== "vllm") {
+    const passed = `${detail}, but disabled in the config: auto passes it over`;
+    return { serves: false, check: { name: "vllm", status: "info", detail: passed } };
+  }
+  return { serves: true, check: { name: "vllm", status: "ok", detail } };
 }
 
 function shellCheck(): Check {

@@ -49,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (controller.signal.aborted) return new InterruptedError().exitCode;
     if (error instanceof CaroError) {
-      if (error.message) say(error.message);
+      // A message of several lines: the first after "caro: ", the rest indented under it.
+      if (error.message) say(error.message.split("\n").join("\n  "));
       if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
       return error.exitCode;
     }

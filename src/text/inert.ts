@@ -8,7 +8,7 @@ const ESCAPE_SEQUENCE =
 
 // C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make a
 // line read differently from what it holds (the "Trojan Source" characters).
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /** The text with escape sequences removed and every other control character shown as `?`; newlines kept. */
 export function inert(text: string): string {
@@ -20,8 +20,15 @@ export function inertLine(text: string): string {
   return inert(text.replace(/\t/g, " ")).replace(/\s*\n\s*/g, " ").trim();
 }
 
+/** Inert, on one line, at most `max` characters: for quoting a server's words inside a message. */
+export function inertExcerpt(text: string, max = 200): string {
+  const flat = inertLine(text).replace(/\s+/g, " ");
+  const chars = [...flat];
+  return chars.length <= max ? flat : `${chars.slice(0, max - 1).join("")}…`;
+}
+
 /** The first control character a command must not contain (tab and newline are fine), or null. */
 export function controlCharacterIn(command: string): string | null {
-  const found = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.exec(command);
+  const found = new RegExp(CONTROL.source).exec(command);
   return found ? `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}` : null;
 }

@@ -29,12 +29,32 @@ export interface StandinOptions {
   malformed?: string;
   /** Ollama: answer with one JSON object, as with "stream": false, whatever was asked. */
   single?: boolean;
+  /**
+   * Never finish: "text" streams model text without end; "chatter" streams bytes that carry no
+   * model text (one endless line for Ollama, SSE comments for OpenAI). Stops at ENDLESS_STOP bytes.
+   */
+  endless?: "text" | "chatter";
+  /** Hang up after sending this many bytes of the body. */
+  dropAfterBytes?: number;
+  /** Hang up as soon as the request has arrived, before any response. */
+  hangUp?: boolean;
 }
+
+/** Where an endless stand-in gives up, so a client that never stops reading fails its test rather than the machine. */
+export const ENDLESS_STOP = 100 * 1024 * 1024;
 
 export interface Standin extends TestServer {
   chats: ChatRequest[];
   /** Connections closed by the client before the reply ended (a cancel). */
   aborted: number;
+  /** Body bytes handed to the socket, over every reply. */
+  sentBytes: number;
+}
+
+interface State {
+  chats: ChatRequest[];
+  aborted: number;
+  sentBytes: number;
 }
 
 export function requestText(request: ChatRequest): string {
@@ -60,30 +80,62 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Writes a body in pieces, so the client sees it split where the test wants. */
-async function sendPieces(res: ServerResponse, body: string, options: StandinOptions): Promise<void> {
-  const bytes = Buffer.from(body, "utf8");
+/** Writes bytes, waiting while the client is behind, so `sentBytes` counts what it could have read. */
+async function write(res: ServerResponse, bytes: Buffer, state: State): Promise<void> {
+  state.sentBytes += bytes.length;
+  if (res.write(bytes)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/** Writes a body in pieces, so the client sees it split where the test wants; or drops it part way. */
+async function sendPieces(res: ServerResponse, body: string, options: StandinOptions, state: State): Promise<void> {
+  let bytes = Buffer.from(body, "utf8");
+  const drop = options.dropAfterBytes !== undefined;
+  if (drop) bytes = bytes.subarray(0, options.dropAfterBytes);
   const size = options.chunkBytes ?? bytes.length;
   const closed = () => res.destroyed || res.writableEnded;
   for (let i = 0; i < bytes.length && !closed(); i += size) {
-    res.write(bytes.subarray(i, i + size));
+    await write(res, bytes.subarray(i, i + size), state);
     if (options.chunkDelayMs) await sleep(options.chunkDelayMs);
     else await new Promise((resolve) => setImmediate(resolve));
   }
-  if (!closed()) res.end();
+  // Hanging up mid-body (the socket flushes what was written, then closes): the chunked encoding
+  // never ends, as when a server crashes.
+  if (drop) res.socket?.end();
+  else if (!closed()) res.end();
+}
+
+/** Streams `piece` again and again, as fast as the client reads, until it hangs up (or ENDLESS_STOP). */
+async function sendForever(res: ServerResponse, piece: string, state: State): Promise<void> {
+  const bytes = Buffer.from(piece, "utf8");
+  let sent = 0;
+  while (!res.destroyed && !res.writableEnded && sent < ENDLESS_STOP) {
+    await write(res, bytes, state);
+    sent += bytes.length;
+  }
+  if (!res.destroyed) res.end();
 }
 
 /** Counts a reply the client gave up on (a cancel), whenever it happens. */
-function countAborts(res: ServerResponse, state: { aborted: number }): void {
+function countAborts(res: ServerResponse, state: State): void {
   res.on("close", () => {
     if (!res.writableFinished) state.aborted++;
   });
 }
 
-function withState(server: TestServer, state: { chats: ChatRequest[]; aborted: number }): Standin {
+function withState(server: TestServer, state: State): Standin {
   return Object.defineProperties(server, {
     chats: { value: state.chats },
     aborted: { get: () => state.aborted },
+    sentBytes: { get: () => state.sentBytes },
   }) as Standin;
 }
 
@@ -91,9 +143,13 @@ function withState(server: TestServer, state: { chats: ChatRequest[]; aborted: n
  * What both servers do with a chat before answering it: record it, count a cancel, wait if asked,
  * and answer with the canned failure. Returns the request, or null once the reply is settled.
  */
-async function acceptChat(req: IncomingMessage, res: ServerResponse, options: StandinOptions, state: { chats: ChatRequest[]; aborted: number }): Promise<ChatRequest | null> {
+async function acceptChat(req: IncomingMessage, res: ServerResponse, options: StandinOptions, state: State): Promise<ChatRequest | null> {
   const request = JSON.parse(await readBody(req)) as ChatRequest;
   state.chats.push(request);
+  if (options.hangUp) {
+    req.socket.destroy();
+    return null;
+  }
   countAborts(res, state);
   if (options.firstByteDelayMs) await sleep(options.firstByteDelayMs);
   if (res.destroyed) return null;
@@ -110,7 +166,7 @@ function tokens(text: string): string[] {
 }
 
 export async function ollamaStandin(options: StandinOptions = {}): Promise<Standin> {
-  const state = { chats: [] as ChatRequest[], aborted: 0 };
+  const state: State = { chats: [], aborted: 0, sentBytes: 0 };
   const reply = options.reply ?? defaultReply(options);
   const server = await serve(async (req, res) => {
     if (req.method === "GET" && req.url === "/api/version") return void res.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.5.7"}');
@@ -134,13 +190,21 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
         tokens(text).map((t) => `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`).join("") +
         `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, ...stats })}\n`;
     res.writeHead(200, { "content-type": request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson" });
-    await sendPieces(res, body, options);
+    if (options.endless === "text") {
+      const chunk = { model: request.model, created_at: created, message: { role: "assistant", content: "echo ".repeat(200) }, done: false };
+      return sendForever(res, `${JSON.stringify(chunk)}\n`, state);
+    }
+    if (options.endless === "chatter") {
+      await write(res, Buffer.from(`{"model":"${request.model}","message":{"role":"assistant","content":"`), state);
+      return sendForever(res, " ".repeat(4096), state);
+    }
+    await sendPieces(res, body, options, state);
   });
   return withState(server, state);
 }
 
 export async function openaiStandin(options: StandinOptions & { apiKey?: string; rejectSchema?: boolean } = {}): Promise<Standin> {
-  const state = { chats: [] as ChatRequest[], aborted: 0 };
+  const state: State = { chats: [], aborted: 0, sentBytes: 0 };
   const reply = options.reply ?? defaultReply(options);
   const models = options.models ?? ["Qwen/Qwen2.5-Coder-1.5B-Instruct"];
   const json = (res: ServerResponse, status: number, value: unknown) => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
@@ -167,7 +231,12 @@ export async function openaiStandin(options: StandinOptions & { apiKey?: string;
         event({ ...base, choices: [], usage: { prompt_tokens: 412, total_tokens: 412 + tokens(text).length, completion_tokens: tokens(text).length } }) +
         "data: [DONE]\n\n";
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
-    await sendPieces(res, body, options);
+    if (options.endless === "text") {
+      const choice = { index: 0, delta: { content: "echo ".repeat(200) }, logprobs: null, finish_reason: null };
+      return sendForever(res, event({ ...base, choices: [choice] }), state);
+    }
+    if (options.endless === "chatter") return sendForever(res, ": keep-alive\n\n", state);
+    await sendPieces(res, body, options, state);
   });
   return withState(server, state);
 }
