@@ -178,14 +178,15 @@ describe("the client's own rating", () => {
   });
 
   it("holds every backend's answer to max_command_length", async () => {
-    const long = `echo ${"a".repeat(10_000)}`;
+    // Within what is worth reading of a stream, yet longer than the setting allows a command.
+    const long = `echo ${"a".repeat(1000)}`;
     const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command: long }) });
     standins.push(ollama);
     const { env } = makeHome(`backend = "ollama"\nmax_command_length = 400\n[backends.ollama]\nhost = "${ollama.url}"\n`);
     const result = await caro(["say", "a", "lot"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toContain("the command is 10005 characters long, over max_command_length = 400");
+    expect(result.stderr).toContain("the command is 1005 characters long, over max_command_length = 400");
   });
 });
 

@@ -98,9 +98,11 @@ export function startDaemon(): ChildProcess {
   return child;
 }
 
+/** Why the daemon that just failed to start said it failed: its last message, not the hint after it. */
 function lastLogLine(): string {
   try {
-    return readFileSync(logPath(), "utf8").trim().split("\n").at(-1) ?? "";
+    const lines = readFileSync(logPath(), "utf8").trim().split("\n");
+    return lines.filter((line) => !/run again with --verbose/.test(line)).at(-1) ?? "";
   } catch {
     return "";
   }

@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "./paths.js";
+import { CaroError } from "../errors.js";
 import { Daemon } from "./server.js";
 
 const LOCK_WAIT_MS = 5000;
@@ -34,12 +35,14 @@ export function socketAnswers(path: string): Promise<boolean> {
 function ensureRuntimeDir(): void {
   const dir = runtimeDir();
   checkRuntimeDir(dir);
-  mkdirSync(dirname(dir), { recursive: true });
   try {
+    mkdirSync(dirname(dir), { recursive: true });
     // Not recursive: the last step must create the folder itself, never adopt one made meanwhile.
     mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EEXIST")
+      throw new CaroError(`cannot create the runtime folder ${dir} (${code}): set XDG_RUNTIME_DIR to a folder you can write`, 1);
   }
   checkRuntimeDir(dir);
 }

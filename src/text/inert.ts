@@ -22,7 +22,8 @@ export function inertLine(text: string): string {
 
 /** Inert, on one line, at most `max` characters: for quoting a server's words inside a message. */
 export function inertExcerpt(text: string, max = 200): string {
-  const flat = inertLine(text).replace(/\s+/g, " ");
+  // Controls become spaces here: inside a sentence a "?" would read as part of the server's words.
+  const flat = text.replace(ESCAPE_SEQUENCE, "").replace(CONTROL, " ").replace(/\s+/g, " ").trim();
   const chars = [...flat];
   return chars.length <= max ? flat : `${chars.slice(0, max - 1).join("")}…`;
 }
