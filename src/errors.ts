@@ -44,3 +44,10 @@ export class InterruptedError extends CaroError {
     super("interrupted", 130);
   }
 }
+
+/** A request longer than the model's context can hold: exit 2, like other input the user must change. */
+export class RequestTooLongError extends CaroError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
