@@ -2,25 +2,45 @@ import type { CaroAnswer } from "../backends/answer-request.js";
 
 /**
  * Answers to identical requests in an identical context: the same words, shell, folder and
- * settings. Bounded; the least recently used goes first.
+ * settings. Bounded by count and by bytes (an answer from a server may be large); the least
+ * recently used goes first, and an answer larger than the whole budget is not kept.
  */
 export class AnswerCache {
-  private readonly entries = new Map<string, CaroAnswer>();
+  private readonly entries = new Map<string, { answer: CaroAnswer; bytes: number }>();
+  private bytes = 0;
 
-  constructor(private readonly capacity = 256) {}
+  constructor(
+    private readonly capacity = 256,
+    private readonly maxBytes = 4 * 1024 * 1024,
+  ) {}
 
   get(key: string): CaroAnswer | undefined {
-    const answer = this.entries.get(key);
-    if (answer) {
+    const entry = this.entries.get(key);
+    if (entry) {
       this.entries.delete(key);
-      this.entries.set(key, answer);
+      this.entries.set(key, entry);
     }
-    return answer;
+    return entry?.answer;
   }
 
   set(key: string, answer: CaroAnswer): void {
+    this.remove(key);
+    // UTF-16 code units, two bytes each: what the strings hold in memory.
+    const bytes = 2 * (key.length + JSON.stringify(answer).length);
+    if (bytes > this.maxBytes) return;
+    this.entries.set(key, { answer, bytes });
+    this.bytes += bytes;
+    while (this.entries.size > this.capacity || this.bytes > this.maxBytes) this.remove(this.entries.keys().next().value!);
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes };
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
     this.entries.delete(key);
-    this.entries.set(key, answer);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.bytes -= entry.bytes;
   }
 }

@@ -112,7 +112,8 @@ function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<
 function fileIdentity(path: string): string {
   try {
     const stat = statSync(path);
-    return [stat.dev, stat.ino, stat.size, stat.mtimeMs, stat.ctimeMs].join(":");
+    // Not ctime: a hard link to the same file changes it, and the weights stay the same.
+    return [stat.dev, stat.ino, stat.size, stat.mtimeMs].join(":");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ModelLoadError(modelGoneMessage(path));
     throw new ModelLoadError(`cannot read the model file ${path}: ${(error as Error).message}`);
