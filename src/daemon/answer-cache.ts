@@ -1,4 +1,26 @@
+import { statSync } from "node:fs";
+import { homedir } from "node:os";
+import { resolve } from "node:path";
 import type { CaroAnswer } from "../backends/answer-request.js";
+import type { LoadedConfig } from "../config/load.js";
+import { catalogModel } from "../models/catalog.js";
+import { cachedModelPath, parseHfUri } from "../models/hf.js";
+
+/**
+ * The embedded model file's identity (device, inode, size, mtime), for the cache key: a file
+ * replaced under the same path must not be answered for by the one it replaced.
+ */
+export function modelFileStamp(config: LoadedConfig): string {
+  const spec = config.settings["backends.embedded.model"];
+  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const path = hf ? cachedModelPath(hf, config.env) : resolve(spec.replace(/^~(?=\/|$)/, config.env.HOME || homedir()));
+  try {
+    const stat = statSync(path);
+    return [path, stat.dev, stat.ino, stat.size, stat.mtimeMs].join(":");
+  } catch {
+    return `${path}:absent`;
+  }
+}
 
 /**
  * Answers to identical requests in an identical context: the same words, shell, folder and

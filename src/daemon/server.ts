@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
 import { BackendCache } from "../backends/cache.js";
 import { loadConfig, loadRequestConfig } from "../config/load.js";
-import { AnswerCache } from "./answer-cache.js";
+import { AnswerCache, modelFileStamp } from "./answer-cache.js";
 import { CaroError } from "../errors.js";
 import { SHELLS, type Shell } from "../prompt/context.js";
 import { pidPath, socketPath } from "./paths.js";
@@ -223,7 +223,7 @@ export class Daemon {
       for (const warning of config.warnings) send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
       // Everything the answer depends on; the safety level only changes what the client does with it.
       const { "safety.level": _level, "daemon.idle_unload_minutes": _u, "daemon.idle_exit_minutes": _e, ...shaping } = config.settings;
-      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, Boolean(ask.flags.explain), shaping]);
+      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, Boolean(ask.flags.explain), shaping, modelFileStamp(config)]);
       const remembered = this.answers.get(cacheKey);
       if (remembered) {
         this.served++;
