@@ -52,7 +52,9 @@ export class AnswerCache {
     if (bytes > this.maxBytes) return;
     this.entries.set(key, { answer, bytes });
     this.bytes += bytes;
-    while (this.entries.size > this.capacity || this.bytes > this.maxBytes) this.remove(this.entries.keys().next().value!);
+    while (this.entries.size > this.capacity || this.bytes > this.maxBytes) {
+      this.remove(this.entries.keys().next().value!);
+    }
   }
 
   get size(): { entries: number; bytes: number } {

@@ -167,13 +167,10 @@ export class Daemon {
       const id = "id" in message && typeof message.id === "number" ? message.id : null;
       if (id !== null) this.active.get(key(id))?.abort(error);
       const what = message.t === "answer" ? "the answer" : message.t === "event" ? "a piece of the answer" : "a reply";
-      log(`request ${id ?? "?"}: ${what} is ${error.size} bytes, over the ${MAX_FRAME_BYTES}-byte limit: sent an error instead`);
-      return encodeFrame({
-        t: "error",
-        id,
-        message: `${what} is too large to send: ${error.size} bytes, over the ${MAX_FRAME_BYTES}-byte limit; ask for something shorter`,
-        exitCode: 1,
-      });
+      const size = `${error.size} bytes, over the ${MAX_FRAME_BYTES}-byte limit`;
+      log(`request ${id ?? "?"}: ${what} is ${size}: sent an error instead`);
+      const text = `${what} is too large to send: ${size}; ask for something shorter`;
+      return encodeFrame({ t: "error", id, message: text, exitCode: 1 });
     }
   }
 
@@ -223,7 +220,9 @@ export class Daemon {
       for (const warning of config.warnings) send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
       // Everything the answer depends on; the safety level only changes what the client does with it.
       const { "safety.level": _level, "daemon.idle_unload_minutes": _u, "daemon.idle_exit_minutes": _e, ...shaping } = config.settings;
-      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, Boolean(ask.flags.explain), shaping, modelFileStamp(config)]);
+      const explain = Boolean(ask.flags.explain);
+      const model = modelFileStamp(config);
+      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, explain, shaping, model]);
       const remembered = this.answers.get(cacheKey);
       if (remembered) {
         this.served++;

@@ -67,7 +67,7 @@ const closing = new AbortController();
 const warnedDirs = new Set<string>();
 /** Where a stray rejection or exception is reported, instead of killing this thread mid-evaluation. */
 let reportStray: (text: string) => void = (text) => process.stderr.write(`caro worker: ${text}\n`);
-process.on("unhandledRejection", (reason) => reportStray(`unexpected: ${(reason as Error)?.message ?? String(reason)}`));
+process.on("unhandledRejection", (reason) => reportStray(`unexpected: ${(reason as Error)?.message ?? reason}`));
 process.on("uncaughtException", (error) => reportStray(`unexpected: ${error.message}`));
 // llama.cpp says why a load failed only in its log; keep the last lines to quote them.
 const recentErrors: string[] = [];
@@ -133,7 +133,12 @@ async function checkGguf(path: string): Promise<void> {
     throw new ModelLoadError(`${path} is truncated: its tensors end past the end of the file; download it again`);
 }
 
-async function load(options: ModelOptions, identity: string, signal: AbortSignal, warn: (text: string) => void): Promise<LoadedModel> {
+async function load(
+  options: ModelOptions,
+  identity: string,
+  signal: AbortSignal,
+  warn: (text: string) => void,
+): Promise<LoadedModel> {
   await checkGguf(options.path);
   const llama = await llamaFor(options, warn);
   recentErrors.length = 0;
@@ -150,7 +155,8 @@ async function load(options: ModelOptions, identity: string, signal: AbortSignal
   const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: 1 });
   const chatWrapper = resolveChatWrapper(model);
   const sequence = context.getSequence();
-  return { key: modelKey(options, identity), identity, llama, model, sequence, grammars: new Map(), chatWrapper, warmPrefix: null, fixedTokens: new Map() };
+  const key = modelKey(options, identity);
+  return { key, identity, llama, model, sequence, chatWrapper, grammars: new Map(), warmPrefix: null, fixedTokens: new Map() };
 }
 
 function modelKey(options: ModelOptions, identity: string): string {
@@ -200,10 +206,14 @@ function history(task: InferenceTask): ChatHistoryItem[] {
   ];
 }
 
-/** The fixed part's identity: the loaded model file (by identity, not only path), the context, and every token of system prompt and examples. */
+/**
+ * The fixed part's identity: the loaded model file (by its identity, not only its path), the
+ * context, and every token of system prompt and examples.
+ */
 function prefixHash(model: LoadedModel, task: InferenceTask): string {
+  const { system, examples } = task.prompt;
   return createHash("sha256")
-    .update(JSON.stringify([task.model.path, model.identity, task.model.contextSize, task.prompt.system, task.prompt.examples]))
+    .update(JSON.stringify([task.model.path, model.identity, task.model.contextSize, system, examples]))
     .digest("hex")
     .slice(0, 24);
 }
@@ -217,7 +227,11 @@ function tokensOf(model: LoadedModel, chatHistory: ChatHistoryItem[]): number {
  * answer too little room, since llama.cpp would otherwise silently drop the start of the chat.
  */
 function answerBudget(model: LoadedModel, task: InferenceTask, hash: string): number {
-  const withRequest = (text: string): ChatHistoryItem[] => [...history(task), { type: "user", text }, { type: "model", response: [] }];
+  const withRequest = (text: string): ChatHistoryItem[] => [
+    ...history(task),
+    { type: "user", text },
+    { type: "model", response: [] },
+  ];
   let fixed = model.fixedTokens.get(hash);
   if (fixed === undefined) {
     fixed = tokensOf(model, withRequest(""));
@@ -230,7 +244,8 @@ function answerBudget(model: LoadedModel, task: InferenceTask, hash: string): nu
   if (own > room)
     throw new RequestTooLongError(
       `the request is too long: ${own} tokens, and the context has room for ${room} ` +
-        `(context_size ${contextSize}, less ${fixed} for caro's instructions and ${ANSWER_RESERVE_TOKENS} for the answer): ` +
+        `(context_size ${contextSize}, less ${fixed} for caro's instructions ` +
+        `and ${ANSWER_RESERVE_TOKENS} for the answer): ` +
         `shorten it, or raise [backends.embedded] context_size`,
     );
   return Math.min(task.maxTokens, contextSize - total);
@@ -241,7 +256,13 @@ function answerBudget(model: LoadedModel, task: InferenceTask, hash: string): nu
  * evaluated now and saved for the next process. A request then evaluates only its own tokens,
  * because node-llama-cpp keeps the tokens a new prompt shares with the sequence's state.
  */
-async function warmPrefix(model: LoadedModel, task: InferenceTask, hash: string, session: LlamaChatSession, warn: (text: string) => void): Promise<WorkerEvent> {
+async function warmPrefix(
+  model: LoadedModel,
+  task: InferenceTask,
+  hash: string,
+  session: LlamaChatSession,
+  warn: (text: string) => void,
+): Promise<WorkerEvent> {
   const started = performance.now();
   const done = (source: "memory" | "disk" | "evaluated" | "off") => ({ type: "prefix" as const, source, ms: Math.round(performance.now() - started) });
   if (task.prefixCacheDir === null) {
@@ -273,7 +294,10 @@ async function warmPrefix(model: LoadedModel, task: InferenceTask, hash: string,
       if (!warnedDirs.has(dir)) {
         warnedDirs.add(dir);
         const reason = error instanceof PrefixStoreError ? error.message : String(error);
-        warn(`cannot save the prefix cache in ${dir} (${reason}): answers still come, but each new daemon evaluates caro's instructions again; free space or fix the folder`);
+        warn(
+          `cannot save the prefix cache in ${dir} (${reason}): answers still come, ` +
+            "but each new daemon evaluates caro's instructions again; free space or fix the folder",
+        );
       }
     }
   }
@@ -281,7 +305,11 @@ async function warmPrefix(model: LoadedModel, task: InferenceTask, hash: string,
 }
 
 /** One request's llama.cpp work, start to end; it checks the signal wherever stopping is safe. */
-async function run(task: InferenceTask, signal: AbortSignal, send: (event: WorkerEvent) => void): Promise<InferenceOutcome> {
+async function run(
+  task: InferenceTask,
+  signal: AbortSignal,
+  send: (event: WorkerEvent) => void,
+): Promise<InferenceOutcome> {
   const started = performance.now();
   const warn = (text: string) => send({ type: "warning", text });
   try {
@@ -341,7 +369,8 @@ async function run(task: InferenceTask, signal: AbortSignal, send: (event: Worke
   } catch (error) {
     if (signal.aborted) return CANCELLED;
     const message = (error as Error).message ?? String(error);
-    const kind = error instanceof ModelLoadError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
+    const kind =
+      error instanceof ModelLoadError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
     return { ok: false, kind, message: verbose && kind === "backend" ? (error as Error).stack ?? message : message };
   }
 }
@@ -361,10 +390,13 @@ async function close(task: CloseTask): Promise<void> {
   Atomics.add(arrived, 0, 1);
   Atomics.notify(arrived, 0);
   const deadline = Date.now() + 10_000;
-  for (let seen = Atomics.load(arrived, 0); seen < task.workers && Date.now() < deadline; seen = Atomics.load(arrived, 0)) {
-    const waiting = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: unknown } })
-      .waitAsync(arrived, 0, seen, 200);
+  const { waitAsync } = Atomics as unknown as {
+    waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: unknown };
+  };
+  for (let seen = Atomics.load(arrived, 0); seen < task.workers && Date.now() < deadline; ) {
+    const waiting = waitAsync(arrived, 0, seen, 200);
     if (waiting.async) await waiting.value;
+    seen = Atomics.load(arrived, 0);
   }
 }
 
@@ -380,7 +412,9 @@ export default async function infer(task: InferenceTask | CloseTask): Promise<In
     }
   };
   reportStray = (text) => send({ type: "warning", text });
-  const cancelled = new Promise<InferenceOutcome>((resolve) => abort.signal.addEventListener("abort", () => resolve(CANCELLED), { once: true }));
+  const cancelled = new Promise<InferenceOutcome>((resolve) =>
+    abort.signal.addEventListener("abort", () => resolve(CANCELLED), { once: true }),
+  );
   task.control.on("message", (message) => {
     if (message === "cancel") abort.abort();
   });

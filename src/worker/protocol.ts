@@ -44,7 +44,10 @@ export interface CloseTask {
 
 /** A model file that was there when caro found or loaded it, and is not now. */
 export function modelGoneMessage(path: string): string {
-  return `the model file ${path} is gone (deleted or moved since caro found it): put it back, or set --model or [backends.embedded] model to another GGUF file`;
+  return (
+    `the model file ${path} is gone (deleted or moved since caro found it): ` +
+    "put it back, or set --model or [backends.embedded] model to another GGUF file"
+  );
 }
 
 export type WorkerEvent =
