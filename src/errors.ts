@@ -68,3 +68,10 @@ export class DaemonUnresponsiveError extends CaroError {
     super(message, 1);
   }
 }
+
+/** A request longer than the model's context can hold: exit 2, like other input the user must change. */
+export class RequestTooLongError extends CaroError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}

@@ -182,7 +182,7 @@ describe("the daemon", () => {
   describe("survives bad frames and serves the next client", () => {
     it.each([
       ["garbage bytes", Buffer.from([0, 0, 0, 5, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1]), /undecodable frame/],
-      ["a huge length", Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]), /over the 1048576-byte limit/],
+      ["a huge length", Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]), /^the request is too large: 2147483647 bytes, over the 1048576-byte limit; shorten it$/],
     ])("%s: an error reply, then the connection closes", async (_name, bytes, pattern) => {
       const ollama = await standin({ commands: { x: "pwd" } });
       const { env, files, pid } = await startedDaemon(ollamaConfig(ollama.url));

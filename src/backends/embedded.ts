@@ -1,13 +1,22 @@
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
-import { join } from "node:path";
 import { cacheHome, type Env } from "../config/paths.js";
 import type { Settings } from "../config/schema.js";
-import { BackendError, InterruptedError, ModelError } from "../errors.js";
+import { BackendError, InterruptedError, ModelError, RequestTooLongError } from "../errors.js";
+import { catalogModel } from "../models/catalog.js";
+import { parseHfUri } from "../models/hf.js";
 import { resolveModel } from "../models/resolve.js";
-import type { InferenceOutcome, InferenceTask, ModelOptions, WorkerEvent } from "../worker/protocol.js";
+import {
+  modelGoneMessage,
+  type CloseTask,
+  type InferenceOutcome,
+  type InferenceTask,
+  type ModelOptions,
+  type WorkerEvent,
+} from "../worker/protocol.js";
 import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
 
 const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
@@ -54,7 +63,16 @@ export class EmbeddedBackend implements Backend {
     return this.pool;
   }
 
+  /** A file found earlier and gone now: a downloaded model is fetched again, a path of the user's is reported. */
+  private forgetVanishedModel(): void {
+    if (this.modelPath === undefined || existsSync(this.modelPath)) return;
+    const spec = this.settings["backends.embedded.model"];
+    if (!parseHfUri(catalogModel(spec)?.uri ?? spec)) throw new ModelError(modelGoneMessage(this.modelPath));
+    this.modelPath = undefined;
+  }
+
   async generate(request: GenerateRequest): Promise<RawAnswer> {
+    this.forgetVanishedModel();
     this.modelPath ??= await resolveModel(this.settings["backends.embedded.model"], {
       signal: request.signal,
       env: this.env,
@@ -66,6 +84,7 @@ export class EmbeddedBackend implements Backend {
     const cancel = () => port1.postMessage("cancel");
     request.signal?.addEventListener("abort", cancel, { once: true });
     const task: InferenceTask = {
+      type: "infer",
       model: this.modelOptions(this.modelPath),
       prompt: request.prompt,
       schema: request.schema,
@@ -86,6 +105,7 @@ export class EmbeddedBackend implements Backend {
     if (!outcome.ok) {
       if (outcome.kind === "cancelled") throw new InterruptedError();
       if (outcome.kind === "model") throw new ModelError(outcome.message);
+      if (outcome.kind === "too-long") throw new RequestTooLongError(outcome.message);
       throw new BackendError(`llama.cpp failed: ${outcome.message}`);
     }
     return {
@@ -97,9 +117,19 @@ export class EmbeddedBackend implements Backend {
     };
   }
 
+  /**
+   * Unloads the model and ends the workers. A cancelled request's llama.cpp work may still be
+   * finishing in a worker, and terminating a worker mid-evaluation aborts the whole process: so
+   * each worker first runs a close task that waits for its work and unloads its model.
+   */
   async close(): Promise<void> {
-    // Only ever called once no task is running: terminating a worker mid-evaluation aborts the process.
-    await this.pool?.destroy();
+    const pool = this.pool;
     this.pool = undefined;
+    if (!pool) return;
+    const workers = pool.threads.length;
+    const arrived = new SharedArrayBuffer(4);
+    const task: CloseTask = { type: "close", arrived, workers };
+    await Promise.all(Array.from({ length: workers }, () => pool.run(task).catch(() => undefined)));
+    await pool.destroy();
   }
 }

@@ -1,26 +1,70 @@
+import { statSync } from "node:fs";
+import { homedir } from "node:os";
+import { resolve } from "node:path";
 import type { CaroAnswer } from "../backends/answer-request.js";
+import type { LoadedConfig } from "../config/load.js";
+import { catalogModel } from "../models/catalog.js";
+import { cachedModelPath, parseHfUri } from "../models/hf.js";
+
+/**
+ * The embedded model file's identity (device, inode, size, mtime), for the cache key: a file
+ * replaced under the same path must not be answered for by the one it replaced.
+ */
+export function modelFileStamp(config: LoadedConfig): string {
+  const spec = config.settings["backends.embedded.model"];
+  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const path = hf ? cachedModelPath(hf, config.env) : resolve(spec.replace(/^~(?=\/|$)/, config.env.HOME || homedir()));
+  try {
+    const stat = statSync(path);
+    return [path, stat.dev, stat.ino, stat.size, stat.mtimeMs].join(":");
+  } catch {
+    return `${path}:absent`;
+  }
+}
 
 /**
  * Answers to identical requests in an identical context: the same words, shell, folder and
- * settings. Bounded; the least recently used goes first.
+ * settings. Bounded by count and by bytes (an answer from a server may be large); the least
+ * recently used goes first, and an answer larger than the whole budget is not kept.
  */
 export class AnswerCache {
-  private readonly entries = new Map<string, CaroAnswer>();
+  private readonly entries = new Map<string, { answer: CaroAnswer; bytes: number }>();
+  private bytes = 0;
 
-  constructor(private readonly capacity = 256) {}
+  constructor(
+    private readonly capacity = 256,
+    private readonly maxBytes = 4 * 1024 * 1024,
+  ) {}
 
   get(key: string): CaroAnswer | undefined {
-    const answer = this.entries.get(key);
-    if (answer) {
+    const entry = this.entries.get(key);
+    if (entry) {
       this.entries.delete(key);
-      this.entries.set(key, answer);
+      this.entries.set(key, entry);
     }
-    return answer;
+    return entry?.answer;
   }
 
   set(key: string, answer: CaroAnswer): void {
+    this.remove(key);
+    // UTF-16 code units, two bytes each: what the strings hold in memory.
+    const bytes = 2 * (key.length + JSON.stringify(answer).length);
+    if (bytes > this.maxBytes) return;
+    this.entries.set(key, { answer, bytes });
+    this.bytes += bytes;
+    while (this.entries.size > this.capacity || this.bytes > this.maxBytes) {
+      this.remove(this.entries.keys().next().value!);
+    }
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes };
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
     this.entries.delete(key);
-    this.entries.set(key, answer);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.bytes -= entry.bytes;
   }
 }

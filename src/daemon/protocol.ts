@@ -48,6 +48,7 @@ export type DaemonMessage =
 
 export function encodeFrame(message: ClientMessage | DaemonMessage): Buffer {
   const body = packr.pack(message);
+  if (body.length > MAX_FRAME_BYTES) throw new FrameTooLargeError(body.length);
   const frame = Buffer.allocUnsafe(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, 4);
@@ -55,6 +56,13 @@ export function encodeFrame(message: ClientMessage | DaemonMessage): Buffer {
 }
 
 export class FrameError extends Error {}
+
+/** A frame the other side would refuse: over MAX_FRAME_BYTES. */
+export class FrameTooLargeError extends FrameError {
+  constructor(readonly size: number) {
+    super(`a message of ${size} bytes is too large: over the ${MAX_FRAME_BYTES}-byte limit`);
+  }
+}
 
 /** Collects bytes and hands out whole messages; throws FrameError on a frame it will not read. */
 export class FrameReader {
@@ -65,7 +73,7 @@ export class FrameReader {
     const messages: unknown[] = [];
     while (this.buffer.length >= 4) {
       const length = this.buffer.readUInt32BE(0);
-      if (length > MAX_FRAME_BYTES) throw new FrameError(`frame of ${length} bytes is over the ${MAX_FRAME_BYTES}-byte limit`);
+      if (length > MAX_FRAME_BYTES) throw new FrameTooLargeError(length);
       if (this.buffer.length < 4 + length) break;
       const body = this.buffer.subarray(4, 4 + length);
       this.buffer = this.buffer.subarray(4 + length);

@@ -7,11 +7,19 @@ import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
 import { BackendCache } from "../backends/cache.js";
 import { loadConfig, loadRequestConfig } from "../config/load.js";
-import { AnswerCache } from "./answer-cache.js";
+import { AnswerCache, modelFileStamp } from "./answer-cache.js";
 import { CaroError } from "../errors.js";
 import { SHELLS, type Shell } from "../prompt/context.js";
 import { pidPath, socketPath } from "./paths.js";
-import { encodeFrame, FrameError, FrameReader, type AskFlags, type DaemonMessage, type DaemonStatus } from "./protocol.js";
+import {
+  encodeFrame,
+  FrameReader,
+  FrameTooLargeError,
+  MAX_FRAME_BYTES,
+  type AskFlags,
+  type DaemonMessage,
+  type DaemonStatus,
+} from "./protocol.js";
 import { daemonVersion, helloVerdict } from "./version.js";
 
 function log(line: string): void {
@@ -122,7 +130,7 @@ export class Daemon {
     const connection = ++this.connections;
     const key = (id: number) => `${connection}:${id}`;
     const send = (message: DaemonMessage) => {
-      if (!socket.destroyed) socket.write(encodeFrame(message));
+      if (!socket.destroyed) socket.write(this.frameFor(message, key));
     };
     socket.on("data", (chunk) => {
       let messages: unknown[];
@@ -130,7 +138,11 @@ export class Daemon {
         messages = reader.push(chunk);
       } catch (error) {
         // A broken frame leaves the stream unreadable: say so and drop this connection only.
-        send({ t: "error", id: null, message: (error as FrameError).message, exitCode: 2 });
+        const message =
+          error instanceof FrameTooLargeError
+            ? `the request is too large: ${error.size} bytes, over the ${MAX_FRAME_BYTES}-byte limit; shorten it`
+            : (error as Error).message;
+        send({ t: "error", id: null, message, exitCode: 2 });
         socket.end();
         return;
       }
@@ -141,6 +153,25 @@ export class Daemon {
       for (const k of mine) this.active.get(k)?.abort();
     });
     socket.on("error", () => undefined);
+  }
+
+  /**
+   * The frame for a message, never one the client would refuse: an answer or event too large to
+   * send becomes its request's error (and ends that request), so the client is told why.
+   */
+  private frameFor(message: DaemonMessage, key: (id: number) => string): Buffer {
+    try {
+      return encodeFrame(message);
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      const id = "id" in message && typeof message.id === "number" ? message.id : null;
+      if (id !== null) this.active.get(key(id))?.abort(error);
+      const what = message.t === "answer" ? "the answer" : message.t === "event" ? "a piece of the answer" : "a reply";
+      const size = `${error.size} bytes, over the ${MAX_FRAME_BYTES}-byte limit`;
+      log(`request ${id ?? "?"}: ${what} is ${size}: sent an error instead`);
+      const text = `${what} is too large to send: ${size}; ask for something shorter`;
+      return encodeFrame({ t: "error", id, message: text, exitCode: 1 });
+    }
   }
 
   private handle(message: unknown, send: (m: DaemonMessage) => void, socket: Socket, mine: Set<string>, key: (id: number) => string): void {
@@ -189,7 +220,9 @@ export class Daemon {
       for (const warning of config.warnings) send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
       // Everything the answer depends on; the safety level only changes what the client does with it.
       const { "safety.level": _level, "daemon.idle_unload_minutes": _u, "daemon.idle_exit_minutes": _e, ...shaping } = config.settings;
-      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, Boolean(ask.flags.explain), shaping]);
+      const explain = Boolean(ask.flags.explain);
+      const model = modelFileStamp(config);
+      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, explain, shaping, model]);
       const remembered = this.answers.get(cacheKey);
       if (remembered) {
         this.served++;
@@ -206,7 +239,11 @@ export class Daemon {
         cwd: ask.cwd,
         signal: controller.signal,
         cache: this.cache,
-        onEvent: (event) => send({ t: "event", id: ask.id, event: event as unknown as Record<string, unknown> }),
+        onEvent: (event) => {
+          // The worker reports a problem once (a prefix cache it cannot write): keep it in the log too.
+          if (event.type === "warning") log(`warning: ${event.text}`);
+          send({ t: "event", id: ask.id, event: event as unknown as Record<string, unknown> });
+        },
       });
       this.served++;
       this.last = answer;
@@ -214,6 +251,8 @@ export class Daemon {
       send({ t: "answer", id: ask.id, answer: answer as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
       log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`);
     } catch (error) {
+      // Its client was already told why (frameFor): nothing more to send.
+      if (controller.signal.reason instanceof FrameTooLargeError) return;
       const exitCode = controller.signal.aborted ? 130 : error instanceof CaroError ? error.exitCode : 1;
       const message = controller.signal.aborted ? "interrupted" : (error as Error).message;
       log(`request ${ask.id} failed (exit ${exitCode}): ${error instanceof CaroError ? message : (error as Error).stack ?? error}`);

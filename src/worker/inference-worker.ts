@@ -1,9 +1,12 @@
 // Runs inside a piscina worker thread. The model is loaded once and kept for every later task;
 // a task is one request. Cancellation is cooperative (an AbortSignal fed from the control port),
-// because terminating a worker while llama.cpp evaluates aborts the whole process.
+// because terminating a worker while llama.cpp evaluates aborts the whole process. For the same
+// reason a cancelled request's answer is abandoned at once but its llama.cpp work never is: the
+// work finishes (or stops at its next safe point) in the background, the next task waits for it,
+// and the pool is only destroyed after a close task has waited for it and unloaded the model.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   getLlama,
@@ -18,10 +21,20 @@ import {
   type LlamaGrammar,
   type LlamaModel,
 } from "node-llama-cpp";
-import type { InferenceOutcome, InferenceTask, ModelOptions, WorkerEvent } from "./protocol.js";
+import { loadableState, PrefixStoreError, saveState, saveWanted } from "./prefix-store.js";
+import {
+  modelGoneMessage,
+  type CloseTask,
+  type InferenceOutcome,
+  type InferenceTask,
+  type ModelOptions,
+  type WorkerEvent,
+} from "./protocol.js";
 
 interface LoadedModel {
   key: string;
+  /** The file's identity when it was loaded: these weights are that file's, whatever is at the path now. */
+  identity: string;
   llama: Llama;
   model: LlamaModel;
   sequence: LlamaContextSequence;
@@ -30,16 +43,32 @@ interface LoadedModel {
   chatWrapper: ChatWrapper;
   /** The prefix (by hash) whose evaluation the sequence holds now. */
   warmPrefix: string | null;
+  /** Tokens of the fixed part with an empty request, by prefix hash: what a request's own tokens are counted from. */
+  fixedTokens: Map<string, number>;
 }
 
-const PREFIX_FILES_KEPT = 8;
+/** Room kept for the answer: a request that leaves less would have its start cut off by llama.cpp. */
+const ANSWER_RESERVE_TOKENS = 128;
 
 class ModelLoadError extends Error {}
+class RequestTooLongError extends Error {}
+
+const CANCELLED: InferenceOutcome = { ok: false, kind: "cancelled", message: "cancelled" };
 
 const llamas = new Map<string, Promise<Llama>>();
 let loaded: Promise<LoadedModel> | undefined;
 let loadedKey = "";
 let verbose = false;
+/** Every task's llama.cpp work, chained: a task starts only once the one before it has finished. */
+let tail: Promise<unknown> = Promise.resolve();
+/** Aborted only when the pool closes: a model load is shared by every request, so no one request may abort it. */
+const closing = new AbortController();
+/** Prefix folders whose failure to save was already reported. */
+const warnedDirs = new Set<string>();
+/** Where a stray rejection or exception is reported, instead of killing this thread mid-evaluation. */
+let reportStray: (text: string) => void = (text) => process.stderr.write(`caro worker: ${text}\n`);
+process.on("unhandledRejection", (reason) => reportStray(`unexpected: ${(reason as Error)?.message ?? reason}`));
+process.on("uncaughtException", (error) => reportStray(`unexpected: ${error.message}`));
 // llama.cpp says why a load failed only in its log; keep the last lines to quote them.
 const recentErrors: string[] = [];
 
@@ -79,6 +108,18 @@ function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<
   return llama;
 }
 
+/** The file at the path now: a different identity means the file was replaced and its weights must be loaded again. */
+function fileIdentity(path: string): string {
+  try {
+    const stat = statSync(path);
+    // Not ctime: a hard link to the same file changes it, and the weights stay the same.
+    return [stat.dev, stat.ino, stat.size, stat.mtimeMs].join(":");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ModelLoadError(modelGoneMessage(path));
+    throw new ModelLoadError(`cannot read the model file ${path}: ${(error as Error).message}`);
+  }
+}
+
 /** llama.cpp accepts a truncated file's header and fails later with a vague message; catch it here with a clear one. */
 async function checkGguf(path: string): Promise<void> {
   let info;
@@ -92,7 +133,12 @@ async function checkGguf(path: string): Promise<void> {
     throw new ModelLoadError(`${path} is truncated: its tensors end past the end of the file; download it again`);
 }
 
-async function load(options: ModelOptions, signal: AbortSignal, warn: (text: string) => void): Promise<LoadedModel> {
+async function load(
+  options: ModelOptions,
+  identity: string,
+  signal: AbortSignal,
+  warn: (text: string) => void,
+): Promise<LoadedModel> {
   await checkGguf(options.path);
   const llama = await llamaFor(options, warn);
   recentErrors.length = 0;
@@ -108,15 +154,19 @@ async function load(options: ModelOptions, signal: AbortSignal, warn: (text: str
   }
   const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: 1 });
   const chatWrapper = resolveChatWrapper(model);
-  return { key: modelKey(options), llama, model, sequence: context.getSequence(), grammars: new Map(), chatWrapper, warmPrefix: null };
+  const sequence = context.getSequence();
+  const key = modelKey(options, identity);
+  return { key, identity, llama, model, sequence, chatWrapper, grammars: new Map(), warmPrefix: null, fixedTokens: new Map() };
 }
 
-function modelKey(options: ModelOptions): string {
-  return JSON.stringify(options);
+function modelKey(options: ModelOptions, identity: string): string {
+  return JSON.stringify([options, identity]);
 }
 
 async function loadedModel(options: ModelOptions, signal: AbortSignal, warn: (text: string) => void): Promise<{ model: LoadedModel; cached: boolean }> {
-  const key = modelKey(options);
+  // Taken before loading: if the file changes during the load, the next request sees it and loads again.
+  const identity = fileIdentity(options.path);
+  const key = modelKey(options, identity);
   if (loaded && loadedKey === key) {
     try {
       return { model: await loaded, cached: true };
@@ -129,7 +179,7 @@ async function loadedModel(options: ModelOptions, signal: AbortSignal, warn: (te
     await previous?.model.dispose();
   }
   loadedKey = key;
-  loaded = load(options, signal, warn);
+  loaded = load(options, identity, signal, warn);
   loaded.catch(() => {
     loaded = undefined;
   });
@@ -156,22 +206,49 @@ function history(task: InferenceTask): ChatHistoryItem[] {
   ];
 }
 
-/** The fixed part's identity: the model file, the context and every token of system prompt and examples. */
-function prefixHash(task: InferenceTask): string {
-  const stat = statSync(task.model.path);
+/**
+ * The fixed part's identity: the loaded model file (by its identity, not only its path), the
+ * context, and every token of system prompt and examples.
+ */
+function prefixHash(model: LoadedModel, task: InferenceTask): string {
+  const { system, examples } = task.prompt;
   return createHash("sha256")
-    .update(JSON.stringify([task.model.path, stat.size, stat.mtimeMs, task.model.contextSize, task.prompt.system, task.prompt.examples]))
+    .update(JSON.stringify([task.model.path, model.identity, task.model.contextSize, system, examples]))
     .digest("hex")
     .slice(0, 24);
 }
 
-/** Keeps the newest state files: each holds a whole KV cache, tens of MB for a 1.5B model. */
-function prune(dir: string): void {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".state"))
-    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
-    .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(PREFIX_FILES_KEPT)) rmSync(join(dir, f), { force: true });
+function tokensOf(model: LoadedModel, chatHistory: ChatHistoryItem[]): number {
+  return model.chatWrapper.generateContextState({ chatHistory }).contextText.tokenize(model.model.tokenizer).length;
+}
+
+/**
+ * How many tokens the answer may take; throws RequestTooLongError when the request leaves the
+ * answer too little room, since llama.cpp would otherwise silently drop the start of the chat.
+ */
+function answerBudget(model: LoadedModel, task: InferenceTask, hash: string): number {
+  const withRequest = (text: string): ChatHistoryItem[] => [
+    ...history(task),
+    { type: "user", text },
+    { type: "model", response: [] },
+  ];
+  let fixed = model.fixedTokens.get(hash);
+  if (fixed === undefined) {
+    fixed = tokensOf(model, withRequest(""));
+    model.fixedTokens.set(hash, fixed);
+  }
+  const total = tokensOf(model, withRequest(task.prompt.user));
+  const contextSize = model.sequence.contextSize;
+  const room = Math.max(0, contextSize - fixed - ANSWER_RESERVE_TOKENS);
+  const own = total - fixed;
+  if (own > room)
+    throw new RequestTooLongError(
+      `the request is too long: ${own} tokens, and the context has room for ${room} ` +
+        `(context_size ${contextSize}, less ${fixed} for caro's instructions ` +
+        `and ${ANSWER_RESERVE_TOKENS} for the answer): ` +
+        `shorten it, or raise [backends.embedded] context_size`,
+    );
+  return Math.min(task.maxTokens, contextSize - total);
 }
 
 /**
@@ -179,7 +256,13 @@ function prune(dir: string): void {
  * evaluated now and saved for the next process. A request then evaluates only its own tokens,
  * because node-llama-cpp keeps the tokens a new prompt shares with the sequence's state.
  */
-async function warmPrefix(model: LoadedModel, task: InferenceTask, session: LlamaChatSession): Promise<WorkerEvent> {
+async function warmPrefix(
+  model: LoadedModel,
+  task: InferenceTask,
+  hash: string,
+  session: LlamaChatSession,
+  warn: (text: string) => void,
+): Promise<WorkerEvent> {
   const started = performance.now();
   const done = (source: "memory" | "disk" | "evaluated" | "off") => ({ type: "prefix" as const, source, ms: Math.round(performance.now() - started) });
   if (task.prefixCacheDir === null) {
@@ -187,12 +270,12 @@ async function warmPrefix(model: LoadedModel, task: InferenceTask, session: Llam
     model.warmPrefix = null;
     return done("off");
   }
-  const hash = prefixHash(task);
   if (model.warmPrefix === hash) return done("memory");
-  const file = join(task.prefixCacheDir, `${hash}.state`);
-  if (existsSync(file)) {
+  const dir = task.prefixCacheDir;
+  const file = join(dir, `${hash}.state`);
+  if (loadableState(file)) {
     try {
-      // Safe: the hash names the model file, so the state is this model's own.
+      // Safe: the hash names the model file's identity, and only this user can write the folder.
       await model.sequence.loadStateFromFile(file, { acceptRisk: true });
       model.warmPrefix = hash;
       return done("disk");
@@ -202,75 +285,143 @@ async function warmPrefix(model: LoadedModel, task: InferenceTask, session: Llam
   }
   await model.sequence.clearHistory();
   await session.preloadPrompt("");
-  mkdirSync(task.prefixCacheDir, { recursive: true });
-  const partial = `${file}.${process.pid}.partial`;
-  await model.sequence.saveStateToFile(partial);
-  renameSync(partial, file);
-  prune(task.prefixCacheDir);
   model.warmPrefix = hash;
+  if (saveWanted(dir)) {
+    try {
+      await saveState(dir, file, (path) => model.sequence.saveStateToFile(path));
+    } catch (error) {
+      // The prefix stays in memory, so this process is as fast as ever; only a fresh one prefills again.
+      if (!warnedDirs.has(dir)) {
+        warnedDirs.add(dir);
+        const reason = error instanceof PrefixStoreError ? error.message : String(error);
+        warn(
+          `cannot save the prefix cache in ${dir} (${reason}): answers still come, ` +
+            "but each new daemon evaluates caro's instructions again; free space or fix the folder",
+        );
+      }
+    }
+  }
   return done("evaluated");
 }
 
-export default async function infer(task: InferenceTask): Promise<InferenceOutcome> {
+/** One request's llama.cpp work, start to end; it checks the signal wherever stopping is safe. */
+async function run(
+  task: InferenceTask,
+  signal: AbortSignal,
+  send: (event: WorkerEvent) => void,
+): Promise<InferenceOutcome> {
+  const started = performance.now();
+  const warn = (text: string) => send({ type: "warning", text });
+  try {
+    const { model, cached } = await loadedModel(task.model, closing.signal, warn);
+    const loadMs = performance.now() - started;
+    send({ type: "loaded", ms: loadMs, gpu: model.llama.gpu, cached });
+    if (signal.aborted) return CANCELLED;
+
+    const hash = prefixHash(model, task);
+    const maxTokens = answerBudget(model, task, hash);
+    const grammar = await grammarFor(model, task.schema);
+    const session = new LlamaChatSession({ contextSequence: model.sequence, chatWrapper: model.chatWrapper, autoDisposeSequence: false });
+    try {
+      session.setChatHistory(history(task));
+      const prefix = await warmPrefix(model, task, hash, session, warn);
+      send(prefix);
+      if (signal.aborted) return CANCELLED;
+      // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
+      session.setChatHistory(history(task));
+      const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
+      const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
+      let firstToken: number | null = null;
+      send({ type: "generating" });
+      const generateStart = performance.now();
+      const text = await session.prompt(task.prompt.user, {
+        grammar,
+        maxTokens,
+        temperature: task.temperature,
+        seed: task.seed,
+        signal,
+        stopOnAbortSignal: true,
+        onTextChunk(chunk) {
+          firstToken ??= performance.now() - generateStart;
+          send({ type: "text", text: chunk });
+        },
+      });
+      if (signal.aborted) return CANCELLED;
+      return {
+        ok: true,
+        text,
+        gpu: model.llama.gpu,
+        prefix: prefix.type === "prefix" ? prefix.source : "off",
+        timings: {
+          load_ms: Math.round(loadMs),
+          prefix_ms: prefix.type === "prefix" ? prefix.ms : null,
+          first_token_ms: firstToken && Math.round(firstToken),
+          generate_ms: Math.round(performance.now() - generateStart),
+        },
+        tokens: {
+          prompt: model.sequence.tokenMeter.usedInputTokens - promptTokensBefore,
+          generated: model.sequence.tokenMeter.usedOutputTokens - generatedBefore,
+        },
+      };
+    } finally {
+      session.dispose({ disposeSequence: false });
+    }
+  } catch (error) {
+    if (signal.aborted) return CANCELLED;
+    const message = (error as Error).message ?? String(error);
+    const kind =
+      error instanceof ModelLoadError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
+    return { ok: false, kind, message: verbose && kind === "backend" ? (error as Error).stack ?? message : message };
+  }
+}
+
+/**
+ * Waits for this worker's llama.cpp work (aborting a model load in progress), then unloads the
+ * model, so destroying the pool afterwards interrupts nothing. Each worker of the pool must run
+ * exactly one: a close task holds its worker until every worker has started one.
+ */
+async function close(task: CloseTask): Promise<void> {
+  closing.abort();
+  await tail;
+  const model = await loaded?.catch(() => undefined);
+  loaded = undefined;
+  await model?.model.dispose().catch(() => undefined);
+  const arrived = new Int32Array(task.arrived);
+  Atomics.add(arrived, 0, 1);
+  Atomics.notify(arrived, 0);
+  const deadline = Date.now() + 10_000;
+  const { waitAsync } = Atomics as unknown as {
+    waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: unknown };
+  };
+  for (let seen = Atomics.load(arrived, 0); seen < task.workers && Date.now() < deadline; ) {
+    const waiting = waitAsync(arrived, 0, seen, 200);
+    if (waiting.async) await waiting.value;
+    seen = Atomics.load(arrived, 0);
+  }
+}
+
+export default async function infer(task: InferenceTask | CloseTask): Promise<InferenceOutcome | void> {
+  if (task.type === "close") return close(task);
   verbose = task.verbose;
   const abort = new AbortController();
-  const send = (event: WorkerEvent) => task.control.postMessage(event);
+  const send = (event: WorkerEvent) => {
+    try {
+      task.control.postMessage(event);
+    } catch {
+      // The request was abandoned and its port closed: nobody is listening.
+    }
+  };
+  reportStray = (text) => send({ type: "warning", text });
+  const cancelled = new Promise<InferenceOutcome>((resolve) =>
+    abort.signal.addEventListener("abort", () => resolve(CANCELLED), { once: true }),
+  );
   task.control.on("message", (message) => {
     if (message === "cancel") abort.abort();
   });
-  const started = performance.now();
+  const work = tail.then(() => (abort.signal.aborted ? CANCELLED : run(task, abort.signal, send)));
+  tail = work.catch(() => undefined);
   try {
-    const { model, cached } = await loadedModel(task.model, abort.signal, (text) => send({ type: "warning", text }));
-    const loadMs = performance.now() - started;
-    send({ type: "loaded", ms: loadMs, gpu: model.llama.gpu, cached });
-    if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
-
-    const grammar = await grammarFor(model, task.schema);
-    const session = new LlamaChatSession({ contextSequence: model.sequence, chatWrapper: model.chatWrapper, autoDisposeSequence: false });
-    session.setChatHistory(history(task));
-    const prefix = await warmPrefix(model, task, session);
-    send(prefix);
-    // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
-    session.setChatHistory(history(task));
-    const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
-    const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
-    let firstToken: number | null = null;
-    send({ type: "generating" });
-    const generateStart = performance.now();
-    const text = await session.prompt(task.prompt.user, {
-      grammar,
-      maxTokens: task.maxTokens,
-      temperature: task.temperature,
-      seed: task.seed,
-      signal: abort.signal,
-      stopOnAbortSignal: true,
-      onTextChunk(chunk) {
-        firstToken ??= performance.now() - generateStart;
-        send({ type: "text", text: chunk });
-      },
-    });
-    session.dispose({ disposeSequence: false });
-    if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
-    return {
-      ok: true,
-      text,
-      gpu: model.llama.gpu,
-      prefix: prefix.type === "prefix" ? prefix.source : "off",
-      timings: {
-        load_ms: Math.round(loadMs),
-        prefix_ms: prefix.type === "prefix" ? prefix.ms : null,
-        first_token_ms: firstToken && Math.round(firstToken),
-        generate_ms: Math.round(performance.now() - generateStart),
-      },
-      tokens: {
-        prompt: model.sequence.tokenMeter.usedInputTokens - promptTokensBefore,
-        generated: model.sequence.tokenMeter.usedOutputTokens - generatedBefore,
-      },
-    };
-  } catch (error) {
-    if (abort.signal.aborted) return { ok: false, kind: "cancelled", message: "cancelled" };
-    const message = (error as Error).message ?? String(error);
-    return { ok: false, kind: error instanceof ModelLoadError ? "model" : "backend", message: verbose ? (error as Error).stack ?? message : message };
+    return await Promise.race([work, cancelled]);
   } finally {
     task.control.close();
   }

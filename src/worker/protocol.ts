@@ -15,6 +15,7 @@ export interface ModelOptions {
 }
 
 export interface InferenceTask {
+  type: "infer";
   model: ModelOptions;
   prompt: ChatPrompt;
   schema: object;
@@ -29,6 +30,24 @@ export interface InferenceTask {
   prefixCacheDir: string | null;
   /** Main → worker: "cancel". Worker → main: WorkerEvent. */
   control: MessagePort;
+}
+
+/**
+ * Sent once to each worker before the pool is destroyed: it waits for that worker's llama.cpp work
+ * and unloads its model. `arrived` (an Int32Array's buffer) counts the workers that have one.
+ */
+export interface CloseTask {
+  type: "close";
+  arrived: SharedArrayBuffer;
+  workers: number;
+}
+
+/** A model file that was there when caro found or loaded it, and is not now. */
+export function modelGoneMessage(path: string): string {
+  return (
+    `the model file ${path} is gone (deleted or moved since caro found it): ` +
+    "put it back, or set --model or [backends.embedded] model to another GGUF file"
+  );
 }
 
 export type WorkerEvent =
@@ -55,4 +74,4 @@ export type InferenceOutcome =
       timings: InferenceTimings;
       tokens: { prompt: number; generated: number };
     }
-  | { ok: false; kind: "model" | "backend" | "cancelled"; message: string };
+  | { ok: false; kind: "model" | "backend" | "too-long" | "cancelled"; message: string };
