@@ -1,8 +1,8 @@
 import type { CaroAnswer } from "../backends/answer-request.js";
 import type { BackendEvent } from "../backends/types.js";
-import { BackendError, CaroError, InterruptedError } from "../errors.js";
+import { BackendError, CaroError, InterruptedError, UsageError } from "../errors.js";
 import { logPath } from "../daemon/paths.js";
-import { MAX_FRAME_BYTES, type AskFlags } from "../daemon/protocol.js";
+import { encodeFrame, FrameTooLargeError, MAX_FRAME_BYTES, type AskFlags, type ClientMessage } from "../daemon/protocol.js";
 import { connectToDaemon } from "./connection.js";
 import { judgeHere } from "./judge.js";
 
@@ -45,9 +45,17 @@ export async function askDaemon(payload: AskPayload, options: AskOptions = {}): 
   // Started now, so loading the rater and the config overlaps the wait for the answer.
   const judging = judgeHere(payload);
   judging.catch(() => undefined);
-  const connection = await connectToDaemon({ signal });
   const id = 1;
-  connection.send({ t: "ask", id, ...payload });
+  const ask: ClientMessage = { t: "ask", id, ...payload };
+  try {
+    encodeFrame(ask);
+  } catch (error) {
+    if (error instanceof FrameTooLargeError)
+      throw new UsageError(`the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; shorten it`);
+    throw error;
+  }
+  const connection = await connectToDaemon({ signal });
+  connection.send(ask);
   const cancel = () => connection.send({ t: "cancel", id });
   signal?.addEventListener("abort", cancel, { once: true });
   try {
