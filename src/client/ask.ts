@@ -34,6 +34,11 @@ export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, 
 /** Asks the daemon (starting it if needed); Ctrl-C through `signal` cancels the request there. */
 export async function askDaemon(payload: AskPayload, options: AskOptions = {}): Promise<AskResult> {
   const connection = await connectToDaemon();
+  // Ctrl-C while the daemon started: the abort event has fired already, so no cancel would follow the ask.
+  if (options.signal?.aborted) {
+    connection.close();
+    throw new InterruptedError();
+  }
   const id = 1;
   connection.send({ t: "ask", id, ...payload });
   const cancel = () => connection.send({ t: "cancel", id });
