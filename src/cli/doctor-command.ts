@@ -10,6 +10,7 @@ import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
 import { detectContext } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
+import { optionLines } from "./help.js";
 
 interface Check {
   name: string;
@@ -104,9 +105,23 @@ function shellCheck(): Check {
   return { name: "shells", status: "warn", detail: "no shell loads the Ctrl-G widget", fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}` };
 }
 
+const doctorArgs = { json: { type: "boolean", description: "Print {ok, checks: [{name, status, detail, fix}]} as JSON" } } as const;
+
+export const help = `caro doctor: what caro sees on this machine, and what to fix
+
+Usage
+  caro doctor [--json]
+
+Options
+${optionLines(doctorArgs)}
+
+Checks the system, GPU, config, model, daemon, Ollama, vLLM and shell set-up; each line that
+needs work says how to fix it. Exit 0, or 1 when no backend can answer a request.
+`;
+
 /** `caro doctor`: one screen of what caro sees and what to fix. Exit 1 when the default path is broken. */
 export async function runDoctor(argv: string[]): Promise<number> {
-  const args = parseStrict(argv, { json: { type: "boolean" } });
+  const args = parseStrict(argv, doctorArgs, "doctor");
   const checks: Check[] = [];
   const context = detectContext("sh");
   checks.push({ name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${gb(totalmem())} RAM (${gb(freemem())} free)` });
