@@ -190,7 +190,8 @@ describe("help and version", () => {
 describe("a reader that goes away", () => {
   // A fifo whose only reader has closed: every write fails at once, as once `head -1` has its line.
   const closedOutput = (args: string) =>
-    `f=$(mktemp -u) && mkfifo "$f" && exec 3<>"$f" 4>"$f" 3<&- && rm "$f"; node "${CARO_BIN}" ${args} >&4; echo "rc=$?" >&2`;
+    `f=$(mktemp -u) && mkfifo "$f" && exec 3<>"$f" 4>"$f" 3<&- && rm "$f"; ` +
+    `node "${CARO_BIN}" ${args} >&4; echo "rc=$?" >&2`;
 
   it.each([
     ["models list"],
@@ -222,7 +223,8 @@ describe("a reader that goes away", () => {
 
   it("lets head take the first line of caro models list", async () => {
     const { env } = makeHome();
-    const result = await execa("bash", ["-c", `node "${CARO_BIN}" models list | head -1`], { env, extendEnv: false, reject: false });
+    const script = `node "${CARO_BIN}" models list | head -1`;
+    const result = await execa("bash", ["-c", script], { env, extendEnv: false, reject: false });
     expect(result.stdout).toMatch(/^ +NAME +SIZE/);
     expect(result.stderr).toBe("");
   });

@@ -136,7 +136,9 @@ describe("GPUs found without llama.cpp", () => {
     // Where llama.cpp does run on a real GPU, it says so and the fake tree is never read.
     if (check.status === "ok") return;
     expect(check.status).toBe("warn");
-    expect(check.detail).toMatch(/^NVIDIA H100 80GB HBM3 found, but llama\.cpp runs on the CPU \(cuda build: .+; vulkan build: .+\)$/);
+    expect(check.detail).toMatch(
+      /^NVIDIA H100 80GB HBM3 found, but llama\.cpp runs on the CPU \(cuda build: .+; vulkan build: .+\)$/,
+    );
     expect(check.devices).toEqual([{ vendor: "NVIDIA", name: "NVIDIA H100 80GB HBM3", pciSlot: "0000:3b:00.0" }]);
     expect(check.builds?.map((b) => [b.gpu, b.package])).toEqual([
       ["cuda", `@node-llama-cpp/${process.platform}-${process.arch}-cuda`],
@@ -146,7 +148,8 @@ describe("GPUs found without llama.cpp", () => {
       if (build.loads) continue;
       expect(build.reason).toBeTruthy();
       expect(check.detail).toContain(`${build.gpu} build: ${build.reason}`);
-      if (build.missingLibraries.length > 0) expect(build.reason).toBe(`needs ${build.missingLibraries.join(", ")}, not found`);
+      if (build.missingLibraries.length > 0)
+        expect(build.reason).toBe(`needs ${build.missingLibraries.join(", ")}, not found`);
     }
     const failed = (check.builds ?? []).filter((b) => !b.loads && b.installed).map((b) => b.gpu);
     if (failed.includes("cuda")) expect(check.fix).toMatch(/CUDA 13 runtime and cuBLAS/);

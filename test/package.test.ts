@@ -8,7 +8,12 @@ import { ROOT } from "./helpers/models.js";
 import { ollamaStandin } from "./helpers/standins.js";
 
 // npm as the developer runs it (its cache in their home), without its notices.
-const npmEnv = { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" };
+const npmEnv = {
+  ...process.env,
+  npm_config_update_notifier: "false",
+  npm_config_fund: "false",
+  npm_config_audit: "false",
+};
 
 /** What caro reads at run time: the built code, the entry point, the shell widgets and the prompt. */
 const SHIPPED = /^(bin\/|dist\/|shell\/|src\/prompt\/prompt\.md$|package\.json$|README\.md$|LICENSE$)/;
@@ -30,7 +35,8 @@ describe("the npm package", () => {
 
       // From npm's cache where it can: the test needs no network when the dependencies are there.
       const prefix = join(dir, "prefix");
-      await execa("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", join(dir, info.filename)], { env: npmEnv });
+      const tarball = join(dir, info.filename);
+      await execa("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", tarball], { env: npmEnv });
       const installed = join(prefix, "bin", "caro");
       const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
       const run = (args: string[]) => execa(installed, args, { env, extendEnv: false, reject: false, stdin: "ignore" });
@@ -46,7 +52,8 @@ describe("the npm package", () => {
       const answer = await run(["list", "files"]);
       expect(answer.stderr).toBe("caro: risk safe");
       expect(answer.stdout).toBe("ls -la");
-      expect(ollama.chats[0].messages[0].content).toContain(readFileSync(join(ROOT, "src", "prompt", "prompt.md"), "utf8").slice(0, 40));
+      const prompt = readFileSync(join(ROOT, "src", "prompt", "prompt.md"), "utf8");
+      expect(ollama.chats[0].messages[0].content).toContain(prompt.slice(0, 40));
     } finally {
       await ollama.close();
       rmSync(dir, { recursive: true, force: true });

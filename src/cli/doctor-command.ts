@@ -57,7 +57,12 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
       const devices = findGpus(root);
       if (devices.length === 0) return { name: "gpu", status: "info", detail: "none found: llama.cpp runs on the CPU" };
       if (wanted === "false")
-        return { name: "gpu", status: "info", detail: `llama.cpp runs on the CPU, as gpu = false asks; found: ${devices.map((d) => d.name).join(", ")}`, devices };
+        return {
+          name: "gpu",
+          status: "info",
+          detail: `llama.cpp runs on the CPU, as gpu = false asks; found: ${devices.map((d) => d.name).join(", ")}`,
+          devices,
+        };
       return await unusedGpuCheck(devices);
     }
     const vram = await llama.getVramState();
@@ -137,7 +142,9 @@ function shellCheck(): Check {
   return { name: "shells", status: "warn", detail: "no shell loads the Ctrl-G widget", fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}` };
 }
 
-const doctorArgs = { json: { type: "boolean", description: "Print {ok, checks: [{name, status, detail, fix}]} as JSON" } } as const;
+const doctorArgs = {
+  json: { type: "boolean", description: "Print {ok, checks: [{name, status, detail, fix}]} as JSON" },
+} as const;
 
 export const help = `caro doctor: what caro sees on this machine, and what to fix
 

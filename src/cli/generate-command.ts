@@ -12,7 +12,10 @@ import { readRequest } from "./read-request.js";
 export const generateArgs = {
   request: { type: "positional", required: false, description: "What you want, in plain words (or on stdin)" },
   shell: { type: "string", description: `Shell to write for: ${SHELLS.join(", ")} (default: from $SHELL)` },
-  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); for ollama or vllm, the server's model" },
+  model: {
+    type: "string",
+    description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); for ollama or vllm, the server's model",
+  },
   backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
   explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
   json: { type: "boolean", description: "Print one JSON object instead of the command" },

@@ -61,7 +61,13 @@ function missingLibraries(dir: string): string[] {
 async function tryLoad(gpu: GpuBuild): Promise<string | null> {
   try {
     const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    const llama = await getLlama({ gpu, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.disabled });
+    const llama = await getLlama({
+      gpu,
+      build: "never",
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: LlamaLogLevel.disabled,
+    });
     await llama.dispose();
     return null;
   } catch (error) {
@@ -76,7 +82,8 @@ export async function diagnoseBuilds(builds: GpuBuild[] = ["cuda", "vulkan"]): P
     const name = `@node-llama-cpp/${process.platform}-${process.arch}-${gpu}`;
     const dir = packageDir(name);
     if (!dir) {
-      results.push({ gpu, package: name, installed: false, missingLibraries: [], loads: false, reason: `${name} is not installed` });
+      const reason = `${name} is not installed`;
+      results.push({ gpu, package: name, installed: false, missingLibraries: [], loads: false, reason });
       continue;
     }
     const missing = missingLibraries(dir);
@@ -85,7 +92,8 @@ export async function diagnoseBuilds(builds: GpuBuild[] = ["cuda", "vulkan"]): P
     const reason = missing.length > 0 ? `needs ${missing.join(", ")}, not found`
       : failure === null ? undefined
       : `it does not load (${failure})`;
-    results.push({ gpu, package: name, installed: true, missingLibraries: missing, loads: reason === undefined, reason });
+    const loads = reason === undefined;
+    results.push({ gpu, package: name, installed: true, missingLibraries: missing, loads, reason });
   }
   return results;
 }
