@@ -1,5 +1,6 @@
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { CARO_BIN, caro, makeHome, modelConfig } from "./helpers/caro.js";
 import { ollamaStandin } from "./helpers/standins.js";
 
 describe("caro <request>", () => {
@@ -117,16 +118,114 @@ describe("usage errors exit 2", () => {
   });
 });
 
+const SUBCOMMANDS = ["check", "config", "init", "models", "doctor", "daemon"];
+
+/** Help is read in pipes and pagers: no escape sequences, nothing trailing at the ends of lines. */
+function expectPlain(text: string): void {
+  expect(text).not.toContain("\x1b");
+  expect(text.split("\n").filter((line) => /\s$/.test(line))).toEqual([]);
+}
+
 describe("help and version", () => {
-  it("prints usage with --help", async () => {
+  it("prints usage, options, examples and commands with --help, -h and a bare help", async () => {
     const result = await caro(["--help"]);
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toContain("--shell");
-    expect(result.stdout).toContain("caro config");
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("--shell <shell>");
+    expect(result.stdout).toMatch(/^Examples\n {2}caro /m);
+    for (const name of SUBCOMMANDS) expect(result.stdout).toMatch(new RegExp(`^ {2}${name} +\\w`, "m"));
+    expect(result.stdout).toMatch(/^Exit codes: 0 answered, .*130 interrupted/m);
+    // citty lists --daemon and --no-daemon apart, with a "(Default: true)": one line names both here.
+    expect(result.stdout.split("\n").filter((line) => line.includes("-daemon"))).toEqual([
+      expect.stringMatching(/^ +--daemon\/--no-daemon +Use the background daemon/),
+    ]);
+    expectPlain(String(result.stdout));
+    expect((await caro(["-h"])).stdout).toBe(result.stdout);
+    expect((await caro(["help"])).stdout).toBe(result.stdout);
+    expect((await caro(["list", "files", "--help"])).stdout).toBe(result.stdout);
   });
 
-  it("prints the version", async () => {
+  it.each(SUBCOMMANDS)("caro %s has its own help: --help, -h, help <command>", async (name) => {
+    const result = await caro([name, "--help"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toMatch(new RegExp(`^caro ${name}: \\w.*\n\nUsage\n {2}caro ${name}`));
+    expect(result.stdout).toMatch(/^ {2}-h, --help +Show this help$/m);
+    expectPlain(String(result.stdout));
+    expect((await caro([name, "-h"])).stdout).toBe(result.stdout);
+    expect((await caro(["help", name])).stdout).toBe(result.stdout);
+  });
+
+  it("points an unknown option of a command at that command's help", async () => {
+    const result = await caro(["models", "--frobnicate"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe("caro: unknown option --frobnicate: see caro models --help");
+  });
+
+  it("rates --help after -- as a command, not as a wish for help", async () => {
+    const result = await caro(["check", "--json", "--", "--help"]);
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(String(result.stdout)).command).toBe("--help");
+  });
+
+  it("answers a request that starts with the word help", async () => {
+    const ollama = await ollamaStandin({ commands: { "help me find big files": "find . -size +100M" } });
+    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    try {
+      const result = await caro(["help", "me", "find", "big", "files"], { env });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe("find . -size +100M");
+    } finally {
+      await ollama.close();
+    }
+  });
+
+  it("prints the version with --version and -V", async () => {
     const result = await caro(["--version"]);
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await caro(["-V"])).stdout).toBe(result.stdout);
+  });
+});
+
+describe("a reader that goes away", () => {
+  // A fifo whose only reader has closed: every write fails at once, as once `head -1` has its line.
+  const closedOutput = (args: string) =>
+    `f=$(mktemp -u) && mkfifo "$f" && exec 3<>"$f" 4>"$f" 3<&- && rm "$f"; ` +
+    `node "${CARO_BIN}" ${args} >&4; echo "rc=$?" >&2`;
+
+  it.each([
+    ["models list"],
+    ["doctor"],
+    ["--help"],
+    ["models --help"],
+    ["check -- ls"],
+    ["config show"],
+    ["init zsh"],
+    ["-V"],
+    ["daemon status"],
+  ])("ends caro %s quietly with exit 141, as it ends ls", async (args) => {
+    const { env } = makeHome();
+    const result = await execa("bash", ["-c", closedOutput(args)], { env, extendEnv: false, reject: false });
+    expect(result.stderr).toBe("rc=141");
+  });
+
+  it("ends a request quietly too", async () => {
+    const ollama = await ollamaStandin();
+    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    try {
+      const result = await execa("bash", ["-c", closedOutput("list files")], { env, extendEnv: false, reject: false });
+      // The failed write surfaces a moment later: the rating on stderr may already be out.
+      expect(result.stderr).toMatch(/^(caro: risk safe\n)?rc=141$/);
+    } finally {
+      await ollama.close();
+    }
+  });
+
+  it("lets head take the first line of caro models list", async () => {
+    const { env } = makeHome();
+    const script = `node "${CARO_BIN}" models list | head -1`;
+    const result = await execa("bash", ["-c", script], { env, extendEnv: false, reject: false });
+    expect(result.stdout).toMatch(/^ +NAME +SIZE/);
+    expect(result.stderr).toBe("");
   });
 });

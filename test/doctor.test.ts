@@ -1,8 +1,11 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig } from "./helpers/caro.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
+import { gpuCheck } from "../src/cli/doctor-command.js";
+import { findGpus } from "../src/cli/gpu-devices.js";
 
 let ollama: Standin | undefined;
 afterEach(async () => {
@@ -84,5 +87,84 @@ describe("GPU settings", () => {
     expect(verbose.exitCode).toBe(0);
     expect(verbose.stderr).toMatch(/model loaded in \d+ ms on (the CPU|cuda|vulkan|metal)/);
     expect((await caro(["daemon", "status"], { env })).stdout).toMatch(/gpu\s+(none \(CPU\)|cuda|vulkan|metal)/);
+  });
+});
+
+/** A fake root with the /proc and /sys files the kernel would show for these devices. */
+function fakeRoot(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), "caro-root-"));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+const H100 = {
+  // As NVIDIA's driver writes it: tabs and spaces between key and value.
+  "proc/driver/nvidia/gpus/0000:3b:00.0/information":
+    "Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   \t\t 183\nBus Location: \t 0000:3b:00.0\nDevice Minor: \t 0\n",
+  // The same GPU again, as a DRM card of the nvidia-drm driver.
+  "sys/class/drm/card1/device/vendor": "0x10de\n",
+  "sys/class/drm/card1/device/uevent": "DRIVER=nvidia\nPCI_SLOT_NAME=0000:3b:00.0\n",
+};
+
+describe("GPUs found without llama.cpp", () => {
+  it("reads NVIDIA's /proc entries and DRM cards, each GPU once, virtual adapters left out", () => {
+    const root = fakeRoot({
+      ...H100,
+      "sys/class/drm/card0/device/vendor": "0x1af4\n", // virtio-gpu
+      "sys/class/drm/card2/device/vendor": "0x1002\n",
+      "sys/class/drm/card2/device/uevent": "DRIVER=amdgpu\nPCI_SLOT_NAME=0000:c1:00.0\n",
+      "sys/class/drm/card2-DP-1/status": "connected\n", // a connector, not a card
+      "sys/class/drm/card3/device/vendor": "0x8086\n",
+      "sys/class/drm/renderD128/device/vendor": "0x1002\n", // card2's render node
+    });
+    expect(findGpus(root)).toEqual([
+      { vendor: "NVIDIA", name: "NVIDIA H100 80GB HBM3", pciSlot: "0000:3b:00.0" },
+      { vendor: "AMD", name: "AMD GPU (card2)", pciSlot: "0000:c1:00.0" },
+      { vendor: "Intel", name: "Intel GPU (card3)", pciSlot: undefined },
+    ]);
+  });
+
+  it("finds none on a machine without /proc/driver/nvidia or DRM cards", () => {
+    expect(findGpus(fakeRoot({ "proc/cpuinfo": "processor : 0\n" }))).toEqual([]);
+  });
+
+  it("names a GPU llama.cpp does not use, each build tried, why it failed and the fix", async () => {
+    const check = await gpuCheck(null, fakeRoot(H100));
+    // Where llama.cpp does run on a real GPU, it says so and the fake tree is never read.
+    if (check.status === "ok") return;
+    expect(check.status).toBe("warn");
+    expect(check.detail).toMatch(
+      /^NVIDIA H100 80GB HBM3 found, but llama\.cpp runs on the CPU \(cuda build: .+; vulkan build: .+\)$/,
+    );
+    expect(check.devices).toEqual([{ vendor: "NVIDIA", name: "NVIDIA H100 80GB HBM3", pciSlot: "0000:3b:00.0" }]);
+    expect(check.builds?.map((b) => [b.gpu, b.package])).toEqual([
+      ["cuda", `@node-llama-cpp/${process.platform}-${process.arch}-cuda`],
+      ["vulkan", `@node-llama-cpp/${process.platform}-${process.arch}-vulkan`],
+    ]);
+    for (const build of check.builds ?? []) {
+      if (build.loads) continue;
+      expect(build.reason).toBeTruthy();
+      expect(check.detail).toContain(`${build.gpu} build: ${build.reason}`);
+      if (build.missingLibraries.length > 0)
+        expect(build.reason).toBe(`needs ${build.missingLibraries.join(", ")}, not found`);
+    }
+    const failed = (check.builds ?? []).filter((b) => !b.loads && b.installed).map((b) => b.gpu);
+    if (failed.includes("cuda")) expect(check.fix).toMatch(/CUDA 13 runtime and cuBLAS/);
+    if (failed.includes("vulkan")) expect(check.fix).toContain("apt install libvulkan1 libglvnd0 libegl1");
+    expect(check.fix).toMatch(/caro daemon restart$/);
+  });
+
+  it("tries only the Vulkan build for an AMD GPU", async () => {
+    const root = fakeRoot({
+      "sys/class/drm/card0/device/vendor": "0x1002\n",
+      "sys/class/drm/card0/device/uevent": "PCI_SLOT_NAME=0000:c1:00.0\n",
+    });
+    const check = await gpuCheck(null, root);
+    if (check.status === "ok") return;
+    expect(check.detail).toMatch(/^AMD GPU \(card0\) found, but llama\.cpp runs on the CPU \(vulkan build: [^;]+\)$/);
+    expect(check.fix).not.toMatch(/CUDA/);
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig } from "./helpers/caro.js";
 
@@ -27,7 +29,10 @@ describe("Ctrl-C", () => {
   it("exits 130 when interrupted before the model has loaded", async () => {
     const { env } = makeHome(modelConfig("slow"));
     const child = caro(["list", "files"], { env });
-    setTimeout(() => child.kill("SIGINT"), 150);
+    // The client opens the daemon's log as it starts the daemon: past its own start-up, before any model loads.
+    const daemonLog = join(env.XDG_STATE_HOME, "caro", "daemon.log");
+    while (!existsSync(daemonLog) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    child.kill("SIGINT");
     const result = await child;
     expect(result.exitCode).toBe(130);
     expect(result.stdout).toBe("");

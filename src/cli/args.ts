@@ -2,7 +2,7 @@ import { parseArgs, type ArgsDef, type ParsedArgs } from "citty";
 import { UsageError } from "../errors.js";
 
 /** citty's parser, plus what it leaves out: an unknown flag is a usage error, not a silent extra key. */
-export function parseStrict<T extends ArgsDef>(argv: string[], args: T): ParsedArgs<T> {
+export function parseStrict<T extends ArgsDef>(argv: string[], args: T, command = ""): ParsedArgs<T> {
   const parsed = parseArgs(argv, args) as ParsedArgs<T>;
   const known = new Set(["_"]);
   for (const [name, def] of Object.entries(args)) {
@@ -14,7 +14,7 @@ export function parseStrict<T extends ArgsDef>(argv: string[], args: T): ParsedA
   const unknown = Object.keys(parsed as object).filter((key) => !known.has(key));
   if (unknown.length > 0) {
     const flag = unknown[0].length === 1 ? `-${unknown[0]}` : `--${unknown[0]}`;
-    throw new UsageError(`unknown option ${flag}: see caro --help`);
+    throw new UsageError(`unknown option ${flag}: see caro ${command ? `${command} ` : ""}--help`);
   }
   for (const [name, def] of Object.entries(args))
     if (def.type === "string" && [true, ""].includes((parsed as Record<string, unknown>)[name] as string)) throw new UsageError(`--${name} needs a value`);

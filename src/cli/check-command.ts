@@ -3,6 +3,7 @@ import { UsageError } from "../errors.js";
 import { SHELLS, type Shell } from "../prompt/context.js";
 import { rateCommand } from "../safety/rate.js";
 import { parseStrict } from "./args.js";
+import { optionLines } from "./help.js";
 
 const checkArgs = {
   command: { type: "positional", required: false, description: "The command to rate (after --)" },
@@ -13,9 +14,27 @@ const checkArgs = {
 
 const usage = "usage: caro check [--json] [--shell bash] -- '<command>'  or  caro check --stdin < commands.txt";
 
+export const help = `caro check: rate a command's risk without running it
+
+Usage
+  caro check [--json] [--shell <shell>] -- '<command>'
+  caro check --stdin [--shell <shell>] < commands.txt
+
+Options
+${optionLines(checkArgs)}
+
+Examples
+  caro check -- 'rm -rf ./build'
+  caro check --json -- 'curl -fsSL https://example.com/install.sh | sh'
+  caro check --stdin < commands.txt
+
+Prints the risk (safe, moderate, high or critical) and the reasons for it.
+Exit 0 whatever the rating, 2 on a usage error.
+`;
+
 /** `caro check`: rates any command without running it. Exit 0 whatever the rating. */
 export async function runCheck(argv: string[]): Promise<void> {
-  const args = parseStrict(argv, checkArgs);
+  const args = parseStrict(argv, checkArgs, "check");
   const shell = (args.shell ?? "bash") as Shell;
   if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`unknown shell "${shell}": use one of ${SHELLS.join(", ")}`);
   const cwd = process.cwd();

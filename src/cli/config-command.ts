@@ -3,13 +3,28 @@ import { loadConfig } from "../config/load.js";
 import { SECRET_KEYS, settingKeys, settingSpecs } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
+import { optionLines } from "./help.js";
 import { warn } from "./output.js";
 
 const usage = "usage: caro config path | caro config show";
 
+export const help = `caro config: where the config file is, and the settings caro uses
+
+Usage
+  caro config path    Print the config file's path (it need not exist: defaults apply)
+  caro config show    Print each setting's effective value and where it comes from
+
+Options
+${optionLines({})}
+
+Settings come from the file, then environment variables such as $CARO_MODEL and $CARO_BACKEND,
+then command-line flags, each overriding the one before.
+Exit 0, or 2 when the file does not parse.
+`;
+
 /** `caro config path` prints where the file is read from; `show` prints every effective value and its source. */
 export async function runConfig(argv: string[]): Promise<void> {
-  const args = parseStrict(argv, { action: { type: "positional", required: false } });
+  const args = parseStrict(argv, { action: { type: "positional", required: false } }, "config");
   const [action, ...extra] = args._;
   if (extra.length > 0) throw new UsageError(usage);
   if (action === "path") {

@@ -5,8 +5,28 @@ import type { DaemonStatus } from "../daemon/protocol.js";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
+import { optionLines } from "./help.js";
 
 const usage = "usage: caro daemon start|stop|status|restart [--json]";
+
+const daemonArgs = {
+  action: { type: "positional", required: false },
+  json: { type: "boolean", description: "With status: print one JSON object" },
+} as const;
+
+export const help = `caro daemon: the background process that keeps the model loaded between requests
+
+Usage
+  caro daemon status [--json]   Whether it runs, and its backend, model, GPU, memory and requests
+  caro daemon start             Start it now (the first request starts it anyway)
+  caro daemon stop              Stop it; it finishes the requests it has first
+  caro daemon restart           Stop it and start it again, as after changing the config
+
+Options
+${optionLines(daemonArgs)}
+
+Exit 0; daemon status exits 3 when it is not running.
+`;
 
 /** A connection to the running daemon, or null when none runs: these commands never start one. */
 async function running() {
@@ -99,7 +119,7 @@ function describe(s: DaemonStatus): string {
 
 /** `caro daemon start|stop|status|restart`, and `run` (what start launches, in the foreground). */
 export async function runDaemonCommand(argv: string[]): Promise<number> {
-  const args = parseStrict(argv, { action: { type: "positional", required: false }, json: { type: "boolean" } });
+  const args = parseStrict(argv, daemonArgs, "daemon");
   const [action, ...extra] = args._;
   if (extra.length > 0 || !action) throw new UsageError(usage);
   switch (action) {

@@ -11,23 +11,61 @@ import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
 import { detectContext } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
+import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.js";
+import { findGpus, type GpuDevice } from "./gpu-devices.js";
+import { optionLines } from "./help.js";
 
-interface Check {
+export interface Check {
   name: string;
   /** ok: fine; warn: worth fixing; fail: the default path is broken. */
   status: "ok" | "warn" | "fail" | "info";
   detail: string;
   fix?: string;
+  /** gpu only: the GPUs the kernel sees, when llama.cpp uses none of them. */
+  devices?: GpuDevice[];
+  /** gpu only: llama.cpp's GPU builds tried, and why each failed. */
+  builds?: BuildDiagnosis[];
 }
 
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
 
-async function gpuCheck(config: LoadedConfig | null): Promise<Check> {
+/** A GPU the kernel sees while llama.cpp runs on the CPU: which builds were tried, why each failed, the fix. */
+async function unusedGpuCheck(devices: GpuDevice[]): Promise<Check> {
+  // CUDA is NVIDIA's alone; Vulkan drives all three vendors.
+  const builds = await diagnoseBuilds(devices.some((d) => d.vendor === "NVIDIA") ? ["cuda", "vulkan"] : ["vulkan"]);
+  const failed = builds.filter((b) => !b.loads);
+  const names = [...new Set(devices.map((d) => d.name))].join(", ");
+  const fixes = failed.map((b) => (b.installed ? BUILD_FIXES[b.gpu]
+    : `for ${b.gpu}, reinstall caro without --omit=optional, which leaves ${b.package} out`));
+  const tried = builds.map((b) => `${b.gpu} build: ${b.loads ? "loads" : b.reason}`).join("; ");
+  return {
+    name: "gpu",
+    status: "warn",
+    detail: `${names} found, but llama.cpp runs on the CPU (${tried})`,
+    fix: `${fixes.length > 0 ? `${fixes.join("; or ")}; then ` : ""}caro daemon restart`,
+    devices,
+    builds,
+  };
+}
+
+/** llama.cpp's view of the GPU; `root` is where the kernel's /proc and /sys are read ("/" but in tests). */
+export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise<Check> {
   const wanted = config?.settings["backends.embedded.gpu"] ?? "auto";
   try {
     const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
     const llama = await getLlama({ gpu: wanted === "false" ? false : wanted, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.disabled });
-    if (!llama.gpu) return { name: "gpu", status: "info", detail: "none found: llama.cpp runs on the CPU" };
+    if (!llama.gpu) {
+      const devices = findGpus(root);
+      if (devices.length === 0) return { name: "gpu", status: "info", detail: "none found: llama.cpp runs on the CPU" };
+      if (wanted === "false")
+        return {
+          name: "gpu",
+          status: "info",
+          detail: `llama.cpp runs on the CPU, as gpu = false asks; found: ${devices.map((d) => d.name).join(", ")}`,
+          devices,
+        };
+      return await unusedGpuCheck(devices);
+    }
     const vram = await llama.getVramState();
     const names = await llama.getGpuDeviceNames();
     return { name: "gpu", status: "ok", detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${gb(vram.total)} VRAM (${gb(vram.free)} free)` };
@@ -116,9 +154,25 @@ function shellCheck(): Check {
   return { name: "shells", status: "warn", detail: "no shell loads the Ctrl-G widget", fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}` };
 }
 
+const doctorArgs = {
+  json: { type: "boolean", description: "Print {ok, checks: [{name, status, detail, fix}]} as JSON" },
+} as const;
+
+export const help = `caro doctor: what caro sees on this machine, and what to fix
+
+Usage
+  caro doctor [--json]
+
+Options
+${optionLines(doctorArgs)}
+
+Checks the system, GPU, config, model, daemon, Ollama, vLLM and shell set-up; each line that
+needs work says how to fix it. Exit 0, or 1 when no backend can answer a request.
+`;
+
 /** `caro doctor`: one screen of what caro sees and what to fix. Exit 1 when the default path is broken. */
 export async function runDoctor(argv: string[]): Promise<number> {
-  const args = parseStrict(argv, { json: { type: "boolean" } });
+  const args = parseStrict(argv, doctorArgs, "doctor");
   const checks: Check[] = [];
   const context = detectContext("sh");
   checks.push({ name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${gb(totalmem())} RAM (${gb(freemem())} free)` });

@@ -1,4 +1,3 @@
-import { defineCommand } from "citty";
 import type { CaroAnswer } from "../backends/answer-request.js";
 import type { BackendEvent } from "../backends/types.js";
 import { askDaemon, clientEnv, type AskPayload } from "../client/ask.js";
@@ -13,7 +12,10 @@ import { readRequest } from "./read-request.js";
 export const generateArgs = {
   request: { type: "positional", required: false, description: "What you want, in plain words (or on stdin)" },
   shell: { type: "string", description: `Shell to write for: ${SHELLS.join(", ")} (default: from $SHELL)` },
-  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); with --backend ollama|vllm, that server's model" },
+  model: {
+    type: "string",
+    description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); for ollama or vllm, the server's model",
+  },
   backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
   explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
   json: { type: "boolean", description: "Print one JSON object instead of the command" },
@@ -23,11 +25,6 @@ export const generateArgs = {
   // citty reads --no-daemon as daemon = false.
   daemon: { type: "boolean", default: true, description: "Use the background daemon (--no-daemon: answer in this process)" },
 } as const;
-
-export const generateCommand = defineCommand({
-  meta: { name: "caro", description: "Turn plain language into a shell command" },
-  args: generateArgs,
-});
 
 function pickShell(flag: string | undefined): Shell {
   if (flag === undefined) return shellFromEnvironment();

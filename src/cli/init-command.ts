@@ -2,11 +2,34 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
+import { optionLines } from "./help.js";
 
 const SHELLS = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;
 type InitShell = keyof typeof SHELLS;
 
 const usage = "usage: caro init zsh|bash|fish [--key ctrl-g] [--no-bind]";
+
+const initArgs = {
+  shell: { type: "positional", required: false },
+  key: { type: "string", description: "The key: ctrl-<letter> or alt-<letter> (default ctrl-g)" },
+  bind: { type: "boolean", default: true, description: "Bind the key (--no-bind: only define _caro_widget)" },
+} as const;
+
+export const help = `caro init: the Ctrl-G widget, for your shell to load
+
+Usage
+  caro init zsh|bash|fish [--key <key>] [--no-bind]
+
+Options
+${optionLines(initArgs)}
+
+Set-up, once
+  zsh    add to ~/.zshrc:               eval "$(caro init zsh)"
+  bash   add to ~/.bashrc:              eval "$(caro init bash)"
+  fish   add to config.fish:            caro init fish | source
+
+Then type a request at the prompt, press Ctrl-G, and the command replaces it, ready to edit or run.
+`;
 
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
@@ -77,11 +100,7 @@ function bindings(shell: InitShell, key: string): string {
 
 /** `caro init <shell>`: prints the widget script for eval (or fish's source), with this caro's paths in it. */
 export async function runInit(argv: string[]): Promise<void> {
-  const args = parseStrict(argv, {
-    shell: { type: "positional", required: false },
-    key: { type: "string" },
-    bind: { type: "boolean", default: true },
-  });
+  const args = parseStrict(argv, initArgs, "init");
   const [shell, ...extra] = args._;
   if (!shell || extra.length > 0) throw new UsageError(usage);
   if (!(shell in SHELLS)) throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(SHELLS).join(", ")}`);

@@ -1,18 +1,42 @@
 import { readFileSync } from "node:fs";
-import { renderUsage } from "citty";
 import { CaroError, InterruptedError } from "../errors.js";
-import { generateCommand, runGenerate } from "./generate-command.js";
+import { endQuietlyWhenOutputCloses } from "./closed-output.js";
+import { generateArgs, runGenerate } from "./generate-command.js";
+import { optionLines, wantsHelp } from "./help.js";
 import { say } from "./output.js";
+
+interface Subcommand {
+  run: (argv: string[], signal: AbortSignal) => Promise<void | number>;
+  help: string;
+}
 
 // Subcommands are matched on the first word only, so `caro find big files` is a request;
 // a request that starts with one of these words needs quotes: caro "check disk usage".
-const subcommands: Record<string, (argv: string[], signal: AbortSignal) => Promise<void | number>> = {
-  config: async (argv) => (await import("./config-command.js")).runConfig(argv),
-  check: async (argv) => (await import("./check-command.js")).runCheck(argv),
-  daemon: async (argv) => (await import("./daemon-command.js")).runDaemonCommand(argv),
-  init: async (argv) => (await import("./init-command.js")).runInit(argv),
-  models: async (argv, signal) => (await import("./models-command.js")).runModels(argv, signal),
-  doctor: async (argv) => (await import("./doctor-command.js")).runDoctor(argv),
+const subcommands: Record<string, () => Promise<Subcommand>> = {
+  check: async () => {
+    const m = await import("./check-command.js");
+    return { run: (argv) => m.runCheck(argv), help: m.help };
+  },
+  config: async () => {
+    const m = await import("./config-command.js");
+    return { run: (argv) => m.runConfig(argv), help: m.help };
+  },
+  init: async () => {
+    const m = await import("./init-command.js");
+    return { run: (argv) => m.runInit(argv), help: m.help };
+  },
+  models: async () => {
+    const m = await import("./models-command.js");
+    return { run: (argv, signal) => m.runModels(argv, signal), help: m.help };
+  },
+  doctor: async () => {
+    const m = await import("./doctor-command.js");
+    return { run: (argv) => m.runDoctor(argv), help: m.help };
+  },
+  daemon: async () => {
+    const m = await import("./daemon-command.js");
+    return { run: (argv) => m.runDaemonCommand(argv), help: m.help };
+  },
 };
 
 function version(): string {
@@ -20,32 +44,75 @@ function version(): string {
   return pkg.version;
 }
 
-async function printHelp(): Promise<void> {
-  const usage = await renderUsage(generateCommand);
-  process.stdout.write(
-    `${usage}\n\nCOMMANDS\n\n` +
-      `  caro check -- '<command>'  Rate a command's risk without running it (--json, --stdin, --shell)\n` +
-      `  caro config path|show      Where the config file is, and the effective settings\n` +
-      `  caro init zsh|bash|fish    The Ctrl-G widget: eval "$(caro init zsh)" (--key ctrl-x, --no-bind)\n` +
-      `  caro models list|pull|rm|path   The model catalog and the downloaded models\n` +
-      `  caro doctor                What caro sees (OS, GPU, config, models, backends, shells) and what to fix\n` +
-      `  caro daemon start|stop|status|restart   The background daemon that keeps the model loaded\n\n` +
-      `Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted.\n`,
-  );
+const topHelp = () => `caro: turn plain language into a shell command, with a local model
+
+Usage
+  caro [options] <request...>    Print a command for the request (read from stdin when no words are given)
+  caro <command> [options]       One of the commands below
+  caro help <command>            That command's help (or: caro <command> --help)
+
+Examples
+  caro find files bigger than 100MB
+  caro -x show disk usage by folder, largest first
+  caro --json --explain "list listening ports"
+  echo "count lines in every .ts file" | caro
+  caro check -- 'rm -rf ./build'
+  eval "$(caro init zsh)"        Then type a request at the prompt and press Ctrl-G
+
+Options
+${optionLines(generateArgs, [["-V, --version", "Print caro's version"]])}
+
+Commands
+  check    Rate a command's risk without running it
+  config   Where the config file is (path), and the effective settings (show)
+  init     The Ctrl-G widget for zsh, bash or fish
+  models   The model catalog and the downloaded models (list, pull, rm, path)
+  doctor   What caro sees (OS, GPU, config, models, backends, shells) and what to fix
+  daemon   The background daemon that keeps the model loaded (start, stop, status, restart)
+
+A request that starts with a command's name needs quotes: caro "check disk usage".
+Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted,
+141 output closed early (as in caro ... | head -1).
+`;
+
+async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
+  const [first, ...rest] = argv;
+  // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
+  if (first === "help" && rest.length <= 1 && (rest.length === 0 || subcommands[rest[0]])) {
+    process.stdout.write(rest.length === 0 ? topHelp() : (await subcommands[rest[0]]()).help);
+    return 0;
+  }
+  if (first === "--version" || first === "-V") {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (first !== undefined && subcommands[first]) {
+    const command = await subcommands[first]();
+    if (wantsHelp(rest)) {
+      process.stdout.write(command.help);
+      return 0;
+    }
+    return (await command.run(rest, signal)) ?? 0;
+  }
+  if (wantsHelp(argv)) {
+    process.stdout.write(topHelp());
+    return 0;
+  }
+  return runGenerate(argv, signal);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const controller = new AbortController();
+/** Runs one caro command line; `interrupt` is wired to Ctrl-C by bin/caro.js before anything loads. */
+export async function main(argv: string[], interrupt?: AbortController): Promise<number> {
+  endQuietlyWhenOutputCloses();
+  const controller = interrupt ?? new AbortController();
   // The first Ctrl-C cancels cooperatively (the worker stops decoding); the process then exits 130.
   const onInterrupt = () => controller.abort();
-  process.on("SIGINT", onInterrupt);
+  if (!interrupt) process.on("SIGINT", onInterrupt);
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   try {
-    if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") await printHelp();
-    else if (argv[0] === "--version") process.stdout.write(`${version()}\n`);
-    else if (argv[0] !== undefined && subcommands[argv[0]]) return (await subcommands[argv[0]](argv.slice(1), controller.signal)) ?? 0;
-    else return await runGenerate(argv, controller.signal);
-    return 0;
+    // Ctrl-C while the modules loaded: nothing has started that needs stopping.
+    if (controller.signal.aborted) throw new InterruptedError();
+    return await dispatch(argv, controller.signal);
   } catch (error) {
     if (controller.signal.aborted) return new InterruptedError().exitCode;
     if (error instanceof CaroError) {

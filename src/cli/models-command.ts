@@ -9,9 +9,32 @@ import { downloadModel, type ModelSource } from "../models/download.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
 import { progressReporter } from "../models/progress.js";
 import { parseStrict } from "./args.js";
+import { optionLines } from "./help.js";
 import { say } from "./output.js";
 
 const usage = "usage: caro models list | pull <name | hf:user/repo/file.gguf | https://…/file.gguf> | rm <name | file> | path";
+
+const modelsArgs = {
+  action: { type: "positional", required: false },
+  json: { type: "boolean", description: "With list: print one JSON object" },
+} as const;
+
+export const help = `caro models: the model catalog and the downloaded models
+
+Usage
+  caro models list [--json]    The catalog, which models are downloaded, and other GGUF files there
+  caro models pull <model>     Download a model: a name from the list, hf:user/repo/file.gguf,
+                               or an https URL of a .gguf file
+  caro models rm <model>       Delete a downloaded model (a name from the list, or a file name)
+  caro models path             The folder models are downloaded to
+
+Options
+${optionLines(modelsArgs)}
+
+Examples
+  caro models pull qwen2.5-coder-1.5b
+  caro models pull hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+`;
 
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
 
@@ -68,7 +91,7 @@ function remove(spec: string): void {
 
 /** `caro models list|pull|rm|path`. */
 export async function runModels(argv: string[], signal: AbortSignal): Promise<void> {
-  const args = parseStrict(argv, { action: { type: "positional", required: false }, json: { type: "boolean" } });
+  const args = parseStrict(argv, modelsArgs, "models");
   const [action, spec, ...extra] = args._;
   if (extra.length > 0) throw new UsageError(usage);
   switch (action) {
