@@ -228,14 +228,18 @@ describe("a request longer than the context", () => {
 });
 
 describe("frames the other side would refuse", () => {
-  it("an answer too large to send becomes an error saying so; the daemon serves the next request", async () => {
-    const huge = `echo ${"a".repeat(1_200_000)}`;
-    const ollama = await ollamaStandin({ reply: (request) => JSON.stringify({ command: JSON.stringify(request).includes("huge") ? huge : "pwd" }) });
+  it("a message too large to send becomes an error saying so; the daemon serves the next request", async () => {
+    // Answers are held to max_command_length long before a frame's limit; a config warning is not:
+    // an unknown key of 1.2 MB would be a warning event over the limit.
+    const ollama = await ollamaStandin({ commands: { small: "pwd" } });
     standins.push(ollama);
-    const { env, home, pid } = await startedDaemon(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+    const { env, home, pid, configPath } = await startedDaemon(config);
+    writeFileSync(configPath, `"${"k".repeat(1_200_000)}" = 1\n${config}`);
     const result = await caro(["huge"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/^caro: .* too large to send: \d+ bytes, over the 1048576-byte limit/);
+    expect(result.stderr).toMatch(/too large to send: \d+ bytes, over the 1048576-byte limit/);
+    writeFileSync(configPath, config);
     expect((await caro(["small"], { env })).stdout).toBe("pwd");
     expect(daemonPid(home)).toBe(pid);
   });
@@ -243,17 +247,16 @@ describe("frames the other side would refuse", () => {
 
 describe("the answer cache", () => {
   it("is bounded by bytes: large answers push the oldest out", async () => {
-    const ollama = await ollamaStandin({ reply: (request) => JSON.stringify({ command: `echo ${"a".repeat(300_000)} ${request.messages.at(-1)!.content.slice(-2)}` }) });
-    standins.push(ollama);
-    const { env } = await startedDaemon(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
-    const words = Array.from({ length: 10 }, (_, i) => `r${i}`);
-    for (const word of words) expect((await caro([word], { env })).exitCode).toBe(0);
-    const asked = ollama.chats.length;
-    const newest = JSON.parse(String((await caro(["--json", "r9"], { env })).stdout));
-    expect(newest.cached).toBe(true);
-    expect(ollama.chats.length).toBe(asked);
-    const oldest = JSON.parse(String((await caro(["--json", "r0"], { env })).stdout));
-    expect(oldest.cached).toBe(false);
-    expect(ollama.chats.length).toBe(asked + 1);
+    const { AnswerCache } = await import("../src/daemon/answer-cache.js");
+    const cache = new AnswerCache(256, 64 * 1024);
+    const answer = (n: number) => ({ command: `echo ${"a".repeat(10_000)} ${n}`, explanation: "" }) as never;
+    for (let n = 0; n < 10; n++) cache.set(`r${n}`, answer(n));
+    // Ten answers of about 20 KB each in 64 KB: the newest few stay, the oldest went.
+    expect(cache.get("r9")).toBeDefined();
+    expect(cache.get("r0")).toBeUndefined();
+    // One larger than the whole budget is not kept at all, and pushes nothing out.
+    cache.set("big", { command: "x".repeat(40_000), explanation: "" } as never);
+    expect(cache.get("big")).toBeUndefined();
+    expect(cache.get("r9")).toBeDefined();
   });
 });
