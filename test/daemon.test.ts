@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
 import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { daemonFiles, daemonPid, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 
 const standins: Standin[] = [];
@@ -19,66 +20,6 @@ async function standin(options: Parameters<typeof ollamaStandin>[0] = {}): Promi
 
 const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function daemonFiles(home: string) {
-  const dir = join(home, "run", "caro");
-  return { dir, socket: join(dir, "daemon.sock"), pid: join(dir, "daemon.pid"), log: join(home, ".local", "state", "caro", "daemon.log") };
-}
-
-function daemonPid(home: string): number {
-  return Number(readFileSync(daemonFiles(home).pid, "utf8").trim());
-}
-
-/** A raw socket client, to speak the protocol (and break it) directly. */
-class RawClient {
-  private readonly reader = new FrameReader();
-  readonly messages: Record<string, unknown>[] = [];
-  closed = false;
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (chunk) => this.messages.push(...(this.reader.push(chunk) as Record<string, unknown>[])));
-    socket.on("close", () => (this.closed = true));
-    socket.on("error", () => undefined);
-  }
-  static open(path: string): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(path, () => resolve(new RawClient(socket)));
-      socket.once("error", reject);
-    });
-  }
-  send(message: unknown) {
-    this.socket.write(encodeFrame(message as never));
-  }
-  async until(predicate: (m: Record<string, unknown>) => boolean, timeoutMs = 10_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.messages.find(predicate);
-      if (found) return found;
-      if (this.closed) break;
-      await sleep(10);
-    }
-    return this.messages.find(predicate) ?? null;
-  }
-  async waitClosed(timeoutMs = 5000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && Date.now() < deadline) await sleep(10);
-    return this.closed;
-  }
-}
-
-async function startedDaemon(config: string) {
-  const { env, home } = makeHome(config);
-  const started = await caro(["daemon", "start"], { env });
-  expect(started.exitCode).toBe(0);
-  return { env, home, files: daemonFiles(home), pid: daemonPid(home) };
-}
-
-async function helloed(path: string): Promise<RawClient> {
-  const client = await RawClient.open(path);
-  const { daemonVersion } = await import("../src/daemon/version.js");
-  client.send({ t: "hello", v: daemonVersion() });
-  expect(await client.until((m) => m.t === "hello")).toMatchObject({ accepted: true });
-  return client;
-}
 
 const ask = (env: Record<string, string>, request: string, extra: Record<string, unknown> = {}) => ({
   t: "ask", id: 7, request, shell: "bash", cwd: "/tmp", env, flags: {}, ...extra,
@@ -157,7 +98,7 @@ describe("the daemon", () => {
   it("cancels a request when asked by id", async () => {
     const ollama = await standin({ chunkBytes: 160, chunkDelayMs: 200 });
     const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
-    const client = await helloed(files.socket);
+    const client = await RawClient.helloed(files.socket);
     client.send(ask(env, "slow"));
     await client.until((m) => m.t === "event" && (m.event as { type: string }).type === "text");
     client.send({ t: "cancel", id: 7 });
@@ -170,7 +111,7 @@ describe("the daemon", () => {
   it("cancels a request when its client goes away", async () => {
     const ollama = await standin({ chunkBytes: 160, chunkDelayMs: 200 });
     const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
-    const client = await helloed(files.socket);
+    const client = await RawClient.helloed(files.socket);
     client.send(ask(env, "slow"));
     await client.until((m) => m.t === "event" && (m.event as { type: string }).type === "text");
     client.socket.destroy();
@@ -197,7 +138,7 @@ describe("the daemon", () => {
     it("wrong types and unknown kinds: an error reply, the connection stays open", async () => {
       const ollama = await standin({ commands: { x: "pwd" } });
       const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
-      const client = await helloed(files.socket);
+      const client = await RawClient.helloed(files.socket);
       client.send({ t: "ask", id: "seven", request: 42 });
       expect(await client.until((m) => m.t === "error" && /bad request: id must be an integer/.test(String(m.message)))).not.toBeNull();
       client.send(ask(env, "x", { shell: "powershell" }));

@@ -6,6 +6,7 @@ import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError }
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
+import { processRunning } from "../system/process-alive.js";
 
 const usage = "usage: caro daemon start|stop|status|restart [--json]";
 
@@ -49,15 +50,6 @@ async function status(): Promise<DaemonStatus | null> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A daemon that does not answer (stopped with SIGSTOP, or stuck) is ended by the pid it wrote in
  * the private runtime folder: SIGTERM and SIGCONT, so a stopped one wakes to handle it, then SIGKILL.
@@ -77,10 +69,14 @@ async function kill(): Promise<boolean> {
     commandLine = "daemon\0run"; // no /proc (macOS): the private folder vouches for the pid file
   }
   if (!Number.isInteger(pid) || pid <= 1 || !commandLine.includes("daemon\0run")) return false;
-  if (!alive(pid)) return false;
-  for (const signal of ["SIGTERM", "SIGCONT"] as const) process.kill(pid, signal);
-  for (let waited = 0; alive(pid) && waited < 3000; waited += 50) await sleep(50);
-  if (alive(pid)) process.kill(pid, "SIGKILL");
+  if (!processRunning(pid)) return false;
+  try {
+    for (const signal of ["SIGTERM", "SIGCONT"] as const) process.kill(pid, signal);
+    for (let waited = 0; processRunning(pid) && waited < 3000; waited += 50) await sleep(50);
+    if (processRunning(pid)) process.kill(pid, "SIGKILL");
+  } catch {
+    return false; // not ours to signal after all
+  }
   rmSync(socketPath(), { force: true });
   rmSync(pidPath(), { force: true });
   return true;

@@ -7,17 +7,9 @@ import { dirname } from "node:path";
 import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "./paths.js";
 import { CaroError } from "../errors.js";
 import { Daemon } from "./server.js";
+import { processAlive } from "../system/process-alive.js";
 
 const LOCK_WAIT_MS = 5000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Does a daemon answer on the socket? */
 export function socketAnswers(path: string): Promise<boolean> {
@@ -60,7 +52,7 @@ async function takeLock(): Promise<boolean> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number(readFileSync(path, "utf8").trim());
-      if (!Number.isInteger(holder) || !alive(holder)) rmSync(path, { force: true });
+      if (!Number.isInteger(holder) || !processAlive(holder)) rmSync(path, { force: true });
       else await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

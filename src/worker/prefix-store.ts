@@ -5,6 +5,7 @@
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
+import { processAlive } from "../system/process-alive.js";
 
 const FILES_KEPT = 8;
 /** A partial file this old is an interrupted save even if its pid was reused by another process. */
@@ -17,15 +18,6 @@ const PARTIAL = /\.state\.(\d+)(?:\.\d+)?\.partial$/;
 export class PrefixStoreError extends Error {}
 
 const failedAt = new Map<string, number>();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function ownedByMe(stat: Stats): boolean {
   return !process.getuid || stat.uid === process.getuid();
@@ -64,7 +56,7 @@ export function cleanStalePartials(dir: string, now = Date.now()): void {
     const path = join(dir, name);
     try {
       const pid = Number(match[1]);
-      const stale = (pid !== process.pid && !pidAlive(pid)) || now - statSync(path).mtimeMs > PARTIAL_MAX_AGE_MS;
+      const stale = (pid !== process.pid && !processAlive(pid)) || now - statSync(path).mtimeMs > PARTIAL_MAX_AGE_MS;
       if (stale) rmSync(path, { force: true });
     } catch {
       // Gone already, or not ours to remove: the next clean tries again.
