@@ -75,3 +75,10 @@ export class RequestTooLongError extends CaroError {
     super(message, 2);
   }
 }
+
+/** `caro -x` did not run the command: blocked by policy, declined, or nobody was there to say yes. Exit 1. */
+export class NotRunError extends CaroError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}

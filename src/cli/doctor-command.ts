@@ -14,6 +14,7 @@ import { parseStrict } from "./args.js";
 import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.js";
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
+import { formatBytes } from "../text/bytes.js";
 
 export interface Check {
   name: string;
@@ -27,7 +28,6 @@ export interface Check {
   builds?: BuildDiagnosis[];
 }
 
-const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
 
 /** A GPU the kernel sees while llama.cpp runs on the CPU: which builds were tried, why each failed, the fix. */
 async function unusedGpuCheck(devices: GpuDevice[]): Promise<Check> {
@@ -68,7 +68,7 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
     }
     const vram = await llama.getVramState();
     const names = await llama.getGpuDeviceNames();
-    return { name: "gpu", status: "ok", detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${gb(vram.total)} VRAM (${gb(vram.free)} free)` };
+    return { name: "gpu", status: "ok", detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${formatBytes(vram.total)} VRAM (${formatBytes(vram.free)} free)` };
   } catch (error) {
     return {
       name: "gpu",
@@ -84,13 +84,13 @@ function modelCheck(config: LoadedConfig): { check: Check; present: boolean } {
   const entry = catalogModel(spec);
   const hf = parseHfUri(entry?.uri ?? spec);
   const path = hf ? cachedModelPath(hf) : spec.replace(/^~(?=\/|$)/, homedir());
-  if (existsSync(path)) return { present: true, check: { name: "model", status: "ok", detail: `${spec}: ${path} (${gb(statSync(path).size)})` } };
+  if (existsSync(path)) return { present: true, check: { name: "model", status: "ok", detail: `${spec}: ${path} (${formatBytes(statSync(path).size)})` } };
   return {
     present: false,
     check: {
       name: "model",
       status: "warn",
-      detail: `${spec} is not downloaded${entry ? ` (${gb(entry.sizeBytes)})` : ""}: the embedded backend cannot answer until it is`,
+      detail: `${spec} is not downloaded${entry ? ` (${formatBytes(entry.sizeBytes)})` : ""}: the embedded backend cannot answer until it is`,
       fix: hf ? `caro models pull ${entry ? entry.name : spec}` : `set [backends.embedded] model to a GGUF file in ${config.path}`,
     },
   };
@@ -175,7 +175,7 @@ export async function runDoctor(argv: string[]): Promise<number> {
   const args = parseStrict(argv, doctorArgs, "doctor");
   const checks: Check[] = [];
   const context = detectContext("sh");
-  checks.push({ name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${gb(totalmem())} RAM (${gb(freemem())} free)` });
+  checks.push({ name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${formatBytes(totalmem())} RAM (${formatBytes(freemem())} free)` });
   let config: LoadedConfig | null = null;
   try {
     config = loadConfig();

@@ -3,18 +3,11 @@ import { openSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { ReadStream } from "node:tty";
 import type { SafetyLevel } from "../config/schema.js";
-import { CaroError, InterruptedError } from "../errors.js";
+import { CaroError, InterruptedError, NotRunError } from "../errors.js";
 import type { Shell } from "../prompt/context.js";
 import { verdictFor } from "../safety/policy.js";
 import type { Rating } from "../safety/rate.js";
 import { say, warn } from "./output.js";
-
-/** The command was not run: blocked by policy, declined, or nobody was there to say yes. Exit 1. */
-export class NotRunError extends CaroError {
-  constructor(message: string) {
-    super(message, 1);
-  }
-}
 
 /** Asks on the terminal itself (/dev/tty), so it works while stdin and stdout are redirected. Default: no. */
 async function askOnTerminal(question: string, signal: AbortSignal): Promise<boolean | null> {

@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { CaroError, InterruptedError } from "../errors.js";
 import { endQuietlyWhenOutputCloses } from "./closed-output.js";
 import { generateArgs, runGenerate } from "./generate-command.js";
 import { optionLines, wantsHelp } from "./help.js";
+import { packageVersion } from "../daemon/version.js";
 import { say } from "./output.js";
 
 interface Subcommand {
@@ -38,11 +38,6 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
     return { run: (argv) => m.runDaemonCommand(argv), help: m.help };
   },
 };
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 const topHelp = () => `caro: turn plain language into a shell command, with a local model
 
@@ -83,7 +78,7 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
     return 0;
   }
   if (first === "--version" || first === "-V") {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (first !== undefined && subcommands[first]) {

@@ -11,6 +11,7 @@ import { progressReporter } from "../models/progress.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 import { say } from "./output.js";
+import { formatBytes } from "../text/bytes.js";
 
 const usage = "usage: caro models list | pull <name | hf:user/repo/file.gguf | https://…/file.gguf> | rm <name | file> | path";
 
@@ -36,7 +37,6 @@ Examples
   caro models pull hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 `;
 
-const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
 
 /** A catalog name, an hf: URI or an https URL, as where it comes from and the file it becomes here. */
 function target(spec: string): { source: ModelSource; path: string } {
@@ -62,8 +62,8 @@ function list(json: boolean): void {
   }
   process.stdout.write(`${"".padEnd(2)}${"NAME".padEnd(22)}${"SIZE".padEnd(10)}${"MEMORY".padEnd(10)}${"HERE".padEnd(6)}NOTE\n`);
   for (const r of rows)
-    process.stdout.write(`${r.default ? "* " : "  "}${r.name.padEnd(22)}${gb(r.size_bytes).padEnd(10)}${gb(r.memory_bytes).padEnd(10)}${(r.downloaded ? "yes" : "-").padEnd(6)}${r.note}\n`);
-  for (const f of others) process.stdout.write(`  ${f}  (${gb(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
+    process.stdout.write(`${r.default ? "* " : "  "}${r.name.padEnd(22)}${formatBytes(r.size_bytes).padEnd(10)}${formatBytes(r.memory_bytes).padEnd(10)}${(r.downloaded ? "yes" : "-").padEnd(6)}${r.note}\n`);
+  for (const f of others) process.stdout.write(`  ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
   process.stdout.write(`\n* the configured model. Files live in ${modelsDir()}\n`);
 }
 

@@ -3,10 +3,15 @@ import { PROTOCOL_VERSION } from "./protocol.js";
 
 let cached: string | undefined;
 
+/** caro's own version, from its package.json: what `caro --version` prints. */
+export function packageVersion(): string {
+  cached ??= (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  return cached;
+}
+
 /** Protocol and package version, as `protocol/x.y.z`: what a client and a daemon compare in their hello. */
 export function daemonVersion(): string {
-  cached ??= `${PROTOCOL_VERSION}/${(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version}`;
-  return cached;
+  return `${PROTOCOL_VERSION}/${packageVersion()}`;
 }
 
 /** Orders two `protocol/x.y.z` versions: negative when a is older. */

@@ -1,10 +1,5 @@
 import type { DownloadProgress } from "./download.js";
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  return `${Math.round(bytes / 1e3)} kB`;
-}
+import { formatBytes } from "../text/bytes.js";
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "--:--";

@@ -183,7 +183,7 @@ function disks(command: SimpleCommand, cwd?: string): Finding[] {
 
 function diskutil(command: SimpleCommand, cwd?: string): Finding[] {
   const verb = command.args[0]?.text ?? "";
-  if (/^(eraseDisk|eraseVolume|partitionDisk|zeroDisk|randomDisk|secureErase|reformat|eraseVolume)$/i.test(verb))
+  if (/^(eraseDisk|eraseVolume|partitionDisk|zeroDisk|randomDisk|secureErase|reformat)$/i.test(verb))
     return [finding("critical", `erases a disk (diskutil ${verb})`)];
   return [];
 }
@@ -549,7 +549,7 @@ export function commandFindings(command: SimpleCommand, analysis: Analysis, cwd?
   ];
   if (command.elevated) {
     found = found.map((f) => ({ ...f, risk: ESCALATE[f.risk] }));
-    if (!found.some((f) => f.reason.includes("as root"))) found.push(finding(found.length ? "moderate" : "moderate", `runs ${command.name} as root`));
+    if (!found.some((f) => f.reason.includes("as root"))) found.push(finding("moderate", `runs ${command.name} as root`));
   }
   const via = command.via.filter((v) => !["sudo", "doas", "env", "nice", "nohup", "time", "command", "builtin", "exec", "stdbuf"].includes(v));
   return via.length ? found.map((f) => ({ ...f, reason: `${f.reason} (through ${via.join(", ")})` })) : found;
