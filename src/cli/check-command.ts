@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
-import { SHELLS, type Shell } from "../prompt/context.js";
+import { SHELLS, shellNamed } from "../prompt/context.js";
 import { rateCommand } from "../safety/rate.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
@@ -35,8 +35,7 @@ Exit 0 whatever the rating, 2 on a usage error.
 /** `caro check`: rates any command without running it. Exit 0 whatever the rating. */
 export async function runCheck(argv: string[]): Promise<void> {
   const args = parseStrict(argv, checkArgs, "check");
-  const shell = (args.shell ?? "bash") as Shell;
-  if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`unknown shell "${shell}": use one of ${SHELLS.join(", ")}`);
+  const shell = shellNamed(args.shell ?? "bash");
   const cwd = process.cwd();
   if (args.stdin) {
     if (args._.length > 0) throw new UsageError(`--stdin takes no command argument: ${usage}`);

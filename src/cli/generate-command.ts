@@ -4,7 +4,7 @@ import { askDaemon, clientEnv, type AskPayload } from "../client/ask.js";
 import { BACKENDS, parseSetting, type SafetyLevel } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
 import { progressReporter } from "../models/progress.js";
-import { SHELLS, shellFromEnvironment, type Shell } from "../prompt/context.js";
+import { SHELLS, shellFromEnvironment, shellNamed, type Shell } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
 import { say, warn } from "./output.js";
 import { readRequest } from "./read-request.js";
@@ -28,8 +28,7 @@ export const generateArgs = {
 
 function pickShell(flag: string | undefined): Shell {
   if (flag === undefined) return shellFromEnvironment();
-  if (!(SHELLS as readonly string[]).includes(flag)) throw new UsageError(`unknown shell "${flag}": use one of ${SHELLS.join(", ")}`);
-  return flag as Shell;
+  return shellNamed(flag);
 }
 
 function eventPrinter(verbose: boolean) {

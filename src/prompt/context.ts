@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { arch, platform, release } from "node:os";
 import { basename } from "node:path";
+import { UsageError } from "../errors.js";
 
 export const SHELLS = ["zsh", "bash", "fish", "sh"] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -14,6 +15,12 @@ export interface PromptContext {
   /** macOS and the BSDs ship BSD sed, find and stat, whose options differ from GNU's. */
   userland: "GNU" | "BSD";
   cwd: string;
+}
+
+/** A shell named on the command line, or a usage error listing the ones caro writes for. */
+export function shellNamed(name: string): Shell {
+  if (!(SHELLS as readonly string[]).includes(name)) throw new UsageError(`unknown shell "${name}": use one of ${SHELLS.join(", ")}`);
+  return name as Shell;
 }
 
 /** `$SHELL`'s name when it is one we know; sh otherwise. */

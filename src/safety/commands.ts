@@ -45,7 +45,7 @@ export interface Analysis {
 }
 
 const MAX_DEPTH = 4;
-const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh"]);
+const SHELL_INTERPRETERS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh"]);
 const INTERPRETERS = new Set(["python", "python2", "python3", "perl", "ruby", "node", "php", "osascript"]);
 const DOWNLOADERS = new Set(["curl", "wget", "fetch", "http", "aria2c"]);
 const SCRIPT_READERS = new Set(["source", "."]);
@@ -240,7 +240,7 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     }
   }
 
-  if (SHELLS.has(name)) {
+  if (SHELL_INTERPRETERS.has(name)) {
     const flagIndex = args.findIndex((a) => /^-[a-z]*c[a-z]*$/.test(a.text));
     if (flagIndex !== -1 && args[flagIndex + 1]) {
       await runsDownloaded(args[flagIndex + 1], "command");
@@ -294,8 +294,8 @@ function readsScriptFromStdin(command: SimpleCommand): boolean {
   const script = scriptOperand(command.args)?.text;
   const { name, args } = command;
   if (script !== undefined && STDIN_FILES.has(script))
-    return SHELLS.has(name) || INTERPRETERS.has(name) || SCRIPT_READERS.has(name);
-  if (SHELLS.has(name)) return !args.some((a) => !a.text.startsWith("-") || a.text === "-c");
+    return SHELL_INTERPRETERS.has(name) || INTERPRETERS.has(name) || SCRIPT_READERS.has(name);
+  if (SHELL_INTERPRETERS.has(name)) return !args.some((a) => !a.text.startsWith("-") || a.text === "-c");
   if (INTERPRETERS.has(name)) return args.every((a) => a.text.startsWith("-") && a.text !== "-c" && a.text !== "-e");
   return false;
 }
