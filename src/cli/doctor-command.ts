@@ -15,6 +15,7 @@ import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.j
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
 import { formatBytes } from "../text/bytes.js";
+import { inertLine } from "../text/inert.js";
 
 export interface Check {
   name: string;
@@ -170,43 +171,60 @@ Checks the system, GPU, config, model, daemon, Ollama, vLLM and shell set-up; ea
 needs work says how to fix it. Exit 0, or 1 when no backend can answer a request.
 `;
 
+function systemCheck(): Check {
+  const context = detectContext("sh");
+  const memory = `${formatBytes(totalmem())} RAM (${formatBytes(freemem())} free)`;
+  return { name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${memory}` };
+}
+
+function configCheck(): { check: Check; config: LoadedConfig | null } {
+  let config: LoadedConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    const fix = "correct the file: caro reads nothing else until it parses";
+    return { config: null, check: { name: "config", status: "fail", detail: (error as CaroError).message, fix } };
+  }
+  const where = `${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}`;
+  if (config.warnings.length === 0) return { config, check: { name: "config", status: "ok", detail: where } };
+  const fix = `remove or correct those keys in ${config.path}`;
+  return { config, check: { name: "config", status: "warn", detail: `${where}: ${config.warnings.join("; ")}`, fix } };
+}
+
+/** Can the configured backend (or, under auto, any) answer now? */
+function backendCheck(config: LoadedConfig, serves: Record<"embedded" | "ollama" | "vllm", boolean>, fix?: string): Check {
+  const backend = config.settings.backend;
+  const auto = backend === "auto";
+  if (auto ? Object.values(serves).some(Boolean) : serves[backend]) {
+    const detail = auto ? `auto will use ${Object.entries(serves).find(([, s]) => s)?.[0]}` : `${backend} can answer`;
+    return { name: "backend", status: "ok", detail };
+  }
+  const detail = auto ? "no backend can answer a request now" : `${backend}, chosen in the config, cannot answer now`;
+  return { name: "backend", status: "fail", detail, fix: fix ?? "see the lines above" };
+}
+
+/** One line a check, its fix under it; server and model names in them are shown inert. */
+function printChecks(checks: Check[]): void {
+  const mark = { ok: "✓", warn: "!", fail: "✗", info: "·" };
+  for (const c of checks) {
+    process.stdout.write(`${mark[c.status]} ${c.name.padEnd(8)} ${inertLine(c.detail)}\n`);
+    if (c.fix) process.stdout.write(`  ${"".padEnd(8)} fix: ${inertLine(c.fix)}\n`);
+  }
+}
+
 /** `caro doctor`: one screen of what caro sees and what to fix. Exit 1 when the default path is broken. */
 export async function runDoctor(argv: string[]): Promise<number> {
   const args = parseStrict(argv, doctorArgs, "doctor");
-  const checks: Check[] = [];
-  const context = detectContext("sh");
-  checks.push({ name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${formatBytes(totalmem())} RAM (${formatBytes(freemem())} free)` });
-  let config: LoadedConfig | null = null;
-  try {
-    config = loadConfig();
-    checks.push({ name: "config", status: config.warnings.length ? "warn" : "ok", detail: `${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}${config.warnings.length ? `: ${config.warnings.join("; ")}` : ""}`, fix: config.warnings.length ? `remove or correct those keys in ${config.path}` : undefined });
-  } catch (error) {
-    checks.push({ name: "config", status: "fail", detail: (error as CaroError).message, fix: "correct the file: caro reads nothing else until it parses" });
-  }
-  checks.push(await gpuCheck(config));
+  const { check: configChecked, config } = configCheck();
+  const checks: Check[] = [systemCheck(), configChecked, await gpuCheck(config)];
   if (config) {
-    const model = modelCheck(config);
-    const ollama = await ollamaCheck(config);
-    const vllm = await vllmCheck(config);
+    const [model, ollama, vllm] = [modelCheck(config), await ollamaCheck(config), await vllmCheck(config)];
     checks.push(model.check, await daemonCheck(), ollama.check, vllm.check);
-    const backend = config.settings.backend;
-    const serves = { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves };
-    const ready = backend === "auto" ? Object.values(serves).some(Boolean) : serves[backend];
-    checks.push(
-      ready
-        ? { name: "backend", status: "ok", detail: backend === "auto" ? `auto will use ${Object.entries(serves).find(([, s]) => s)?.[0]}` : `${backend} can answer` }
-        : { name: "backend", status: "fail", detail: backend === "auto" ? "no backend can answer a request now" : `${backend}, chosen in the config, cannot answer now`, fix: model.check.fix ?? "see the lines above" },
-    );
+    checks.push(backendCheck(config, { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves }, model.check.fix));
   }
   checks.push(shellCheck());
   const broken = checks.some((c) => c.status === "fail");
   if (args.json) process.stdout.write(`${JSON.stringify({ ok: !broken, checks })}\n`);
-  else {
-    const mark = { ok: "✓", warn: "!", fail: "✗", info: "·" };
-    for (const c of checks) {
-      process.stdout.write(`${mark[c.status]} ${c.name.padEnd(8)} ${c.detail}\n`);
-      if (c.fix) process.stdout.write(`  ${"".padEnd(8)} fix: ${c.fix}\n`);
-    }
-  }
+  else printChecks(checks);
   return broken ? 1 : 0;
 }
