@@ -6,7 +6,7 @@ import { answerSchema, parseAnswer, type Answer } from "../prompt/answer.js";
 import { rateCommand, type Risk } from "../safety/rate.js";
 import { checkSyntax } from "../safety/syntax.js";
 import { commandProblem } from "../safety/command-check.js";
-import { BackendCache } from "./cache.js";
+import { BackendPool } from "./pool.js";
 import { selectBackend } from "./select.js";
 import { maxTextLengthFor, type Backend, type BackendEvent, type PassedOver, type RawAnswer } from "./types.js";
 
@@ -21,7 +21,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
   onEvent?: (event: BackendEvent) => void;
   /** Backends to reuse (the daemon's); without one, each request makes its own and closes it. */
-  cache?: BackendCache;
+  pool?: BackendPool;
 }
 
 /** What `caro --json` prints. */
@@ -83,9 +83,9 @@ async function attempt(backend: Backend, options: RequestOptions): Promise<{ ans
 /** One request, start to finish: prompt, backend, parse, check, retry once, rate. */
 export async function answerRequest(options: RequestOptions): Promise<CaroAnswer> {
   const started = performance.now();
-  const cache = options.cache ?? new BackendCache();
+  const pool = options.pool ?? new BackendPool();
   try {
-    const { backend, passedOver } = await selectBackend(options.config, cache);
+    const { backend, passedOver } = await selectBackend(options.config, pool);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
     const { answer, raw, attempts } = await attempt(backend, options);
     const rating = await rateCommand(answer.command, options.shell, options.cwd);
@@ -103,6 +103,6 @@ export async function answerRequest(options: RequestOptions): Promise<CaroAnswer
       cached: false,
     };
   } finally {
-    if (!options.cache) await cache.closeAll();
+    if (!options.pool) await pool.closeAll();
   }
 }

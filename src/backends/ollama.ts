@@ -41,7 +41,7 @@ export class OllamaBackend implements Backend {
     this.timeoutMs = settings["backends.ollama.timeout"] * 1000;
   }
 
-  private explain(error: unknown): Error {
+  private describeFailure(error: unknown): Error {
     if (!(error instanceof HttpFailure)) return error as Error;
     const timeout = `raise [backends.ollama] timeout in ${this.configPath}`;
     switch (error.kind) {
@@ -110,7 +110,7 @@ export class OllamaBackend implements Backend {
         if (chunk.done) final = chunk;
       }
     } catch (error) {
-      throw this.explain(error);
+      throw this.describeFailure(error);
     }
     if (!final) throw new BackendError("Ollama closed the connection before finishing its answer");
     return {

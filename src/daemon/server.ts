@@ -5,7 +5,7 @@
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
-import { BackendCache } from "../backends/cache.js";
+import { BackendPool } from "../backends/pool.js";
 import { loadConfig, loadRequestConfig } from "../config/load.js";
 import { AnswerCache, modelFileStamp } from "./answer-cache.js";
 import { CaroError } from "../errors.js";
@@ -48,7 +48,7 @@ function askProblem(m: Record<string, unknown>): string | null {
 
 export class Daemon {
   private readonly server: Server;
-  private readonly cache = new BackendCache();
+  private readonly backends = new BackendPool();
   private readonly answers = new AnswerCache();
   private readonly started = Date.now();
   private readonly active = new Map<string, AbortController>();
@@ -102,9 +102,9 @@ export class Daemon {
     if (idle >= this.exitMs) {
       log(`idle for ${Math.round(idle / 1000)} s: exiting`);
       await this.shutdown();
-    } else if (idle >= this.unloadMs && this.cache.size > 0) {
+    } else if (idle >= this.unloadMs && this.backends.size > 0) {
       log(`idle for ${Math.round(idle / 1000)} s: unloading models`);
-      await this.cache.closeAll();
+      await this.backends.closeAll();
     }
   }
 
@@ -119,7 +119,7 @@ export class Daemon {
       rss_mb: Math.round(process.memoryUsage().rss / 1e6),
       requests_served: this.served,
       requests_active: this.active.size,
-      models_loaded: this.cache.size,
+      models_loaded: this.backends.size,
     };
   }
 
@@ -238,7 +238,7 @@ export class Daemon {
         verbose: Boolean(ask.flags.verbose),
         cwd: ask.cwd,
         signal: controller.signal,
-        cache: this.cache,
+        pool: this.backends,
         onEvent: (event) => {
           // The worker reports a problem once (a prefix cache it cannot write): keep it in the log too.
           if (event.type === "warning") log(`warning: ${event.text}`);
@@ -275,7 +275,7 @@ export class Daemon {
     if (abort) for (const controller of this.active.values()) controller.abort();
     while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     // Workers are idle now: terminating them cannot interrupt llama.cpp mid-evaluation.
-    await this.cache.closeAll();
+    await this.backends.closeAll();
     log("stopped");
     process.exit(0);
   }
