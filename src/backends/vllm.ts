@@ -4,7 +4,7 @@ import { chatMessages } from "../prompt/build.js";
 import { checkTextLength, getCapped, HttpFailure, postStream, serverMessage, sseData } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
-import { DEFAULT_MAX_TEXT_LENGTH, type Backend, type GenerateRequest, type RawAnswer } from "./types.js";
+import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
 
 const TEMPERATURE = 0.2;
 const MAX_TOKENS = 512;
@@ -183,7 +183,7 @@ export class VllmBackend implements Backend {
       max_tokens: MAX_TOKENS,
     };
     if (withSchema) body.response_format = { type: "json_schema", json_schema: { name: "caro_answer", schema: request.schema, strict: true } };
-    const maxText = request.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH;
+    const maxText = request.maxTextLength;
     let text = "";
     let firstToken: number | null = null;
     let usage: ChatChunk["usage"] = null;

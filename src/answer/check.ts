@@ -1,6 +1,11 @@
+// Whether a draft can be offered at all: a command caro will take, that parses in the user's shell.
+// Its risk is another question, for safety/rate.ts.
+
 import { execFile } from "node:child_process";
 import type { Shell } from "../prompt/context.js";
-import { parseBash } from "./parser.js";
+import { commandProblem } from "../safety/command-check.js";
+import { parseBash } from "../safety/parser.js";
+import type { Draft } from "./draft.js";
 
 export type SyntaxVerdict = { ok: true; checkedBy: string } | { ok: false; reason: string } | { ok: true; checkedBy: null };
 
@@ -27,4 +32,12 @@ export async function checkSyntax(command: string, shell: Shell): Promise<Syntax
   } finally {
     tree.delete();
   }
+}
+
+/** Why a draft cannot be used, or null when it can. */
+export async function draftProblem(draft: Draft, shell: Shell, maxCommandLength: number): Promise<string | null> {
+  const problem = commandProblem(draft.command, maxCommandLength);
+  if (problem) return problem;
+  const syntax = await checkSyntax(draft.command, shell);
+  return syntax.ok ? null : `${JSON.stringify(draft.command.slice(0, 60))} ${syntax.reason}`;
 }
