@@ -191,7 +191,12 @@ export class Daemon {
     }
   }
 
-  private async ask(ask: AskMessage, send: (m: DaemonMessage) => void, mine: Set<string>, key: (id: number) => string): Promise<void> {
+  private async ask(
+    ask: AskMessage,
+    send: (m: DaemonMessage) => void,
+    mine: Set<string>,
+    key: (id: number) => string,
+  ): Promise<void> {
     const controller = new AbortController();
     const k = key(ask.id);
     this.active.set(k, controller);
