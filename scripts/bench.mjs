@@ -93,8 +93,8 @@ async function floor(modelPath, threads, runs) {
   const { detectContext } = await import("../dist/prompt/context.js");
   const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath, useMmap: llama.gpu === false ? false : "auto" });
-  const { answerSchema } = await import("../dist/prompt/answer.js");
-  const grammar = await llama.createGrammarForJsonSchema(answerSchema(false, MAX_COMMAND_LENGTH));
+  const { draftSchema } = await import("../dist/answer/draft.js");
+  const grammar = await llama.createGrammarForJsonSchema(draftSchema(false, MAX_COMMAND_LENGTH));
   const context = await model.createContext({ contextSize: 2048, threads });
   const sequence = context.getSequence();
   const context0 = detectContext("bash", tmpdir());

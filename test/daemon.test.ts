@@ -143,6 +143,13 @@ describe("the daemon", () => {
       expect(await client.until((m) => m.t === "error" && /bad request: id must be an integer/.test(String(m.message)))).not.toBeNull();
       client.send(ask(env, "x", { shell: "powershell" }));
       expect(await client.until((m) => m.t === "error" && /shell must be one of/.test(String(m.message)))).not.toBeNull();
+      // Flags reach the config loader and the prompt: each must be of its own type, not coerced.
+      client.send(ask(env, "x", { flags: { explain: "yes" } }));
+      const badFlag = (m: Record<string, unknown>) => m.t === "error" && /flags\.explain must be a boolean/.test(String(m.message));
+      expect(await client.until(badFlag)).not.toBeNull();
+      client.send(ask(env, "x", { flags: { model: 7 } }));
+      const badModel = (m: Record<string, unknown>) => m.t === "error" && /flags\.model must be a string/.test(String(m.message));
+      expect(await client.until(badModel)).not.toBeNull();
       client.send({ t: "dance" });
       expect(await client.until((m) => /unknown message kind "dance"/.test(String(m.message)))).not.toBeNull();
       client.send([1, 2, 3]);

@@ -126,7 +126,7 @@ describe("the model stays loaded in its worker", () => {
     const { loadConfig } = await import("../dist/config/load.js");
     const { buildPrompt } = await import("../dist/prompt/build.js");
     const { detectContext } = await import("../dist/prompt/context.js");
-    const { answerSchema } = await import("../dist/prompt/answer.js");
+    const { draftSchema, maxTextLengthFor } = await import("../dist/answer/draft.js");
     const { env } = makeHome(modelConfig("tiny"));
     const saved = { ...process.env };
     Object.assign(process.env, env);
@@ -135,7 +135,8 @@ describe("the model stays loaded in its worker", () => {
     const events: { type: string; cached?: boolean }[] = [];
     const request = (text: string) => ({
       prompt: buildPrompt(detectContext("bash"), text),
-      schema: answerSchema(false),
+      schema: draftSchema(false),
+      maxTextLength: maxTextLengthFor(400),
       seed: 1,
       onEvent: (event: { type: string; cached?: boolean }) => events.push(event),
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAnswer } from "../src/prompt/answer.js";
+import { parseDraft } from "../src/answer/draft.js";
 import { buildPrompt } from "../src/prompt/build.js";
 import type { PromptContext } from "../src/prompt/context.js";
 
@@ -41,24 +41,24 @@ describe("the prompt", () => {
   });
 
   it("has examples whose answers are the JSON the model must give", () => {
-    for (const example of buildPrompt(linuxBash, "x").examples) expect(() => parseAnswer(example.assistant)).not.toThrow();
+    for (const example of buildPrompt(linuxBash, "x").examples) expect(() => parseDraft(example.assistant)).not.toThrow();
   });
 });
 
-describe("parseAnswer", () => {
+describe("parseDraft", () => {
   it("reads strict JSON", () => {
-    expect(parseAnswer('{"command": "ls -la"}')).toEqual({ command: "ls -la", explanation: "" });
+    expect(parseDraft('{"command": "ls -la"}')).toEqual({ command: "ls -la", explanation: "" });
   });
 
   it("reads the first object inside chatter", () => {
-    expect(parseAnswer('Sure! {"command": "du -sh .", "explanation": "disk usage"} Hope it helps')).toEqual({
+    expect(parseDraft('Sure! {"command": "du -sh .", "explanation": "disk usage"} Hope it helps')).toEqual({
       command: "du -sh .",
       explanation: "disk usage",
     });
   });
 
   it("refuses JSON without a command string", () => {
-    expect(() => parseAnswer('{"cmd": "ls"}')).toThrow(/not the JSON that was asked for/);
-    expect(() => parseAnswer("ls -la")).toThrow(/not the JSON/);
+    expect(() => parseDraft('{"cmd": "ls"}')).toThrow(/not the JSON that was asked for/);
+    expect(() => parseDraft("ls -la")).toThrow(/not the JSON/);
   });
 });

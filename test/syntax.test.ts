@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkSyntax } from "../src/safety/syntax.js";
+import { checkSyntax } from "../src/answer/check.js";
 
 describe("checkSyntax", () => {
   it("accepts what bash parses", async () => {

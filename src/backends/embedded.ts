@@ -8,7 +8,7 @@ import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, ModelError, RequestTooLongError } from "../errors.js";
 import { catalogModel } from "../models/catalog.js";
 import { parseHfUri } from "../models/hf.js";
-import { resolveModel } from "../models/resolve.js";
+import { ensureModelFile } from "../models/resolve.js";
 import {
   modelGoneMessage,
   type CloseTask,
@@ -73,7 +73,7 @@ export class EmbeddedBackend implements Backend {
 
   async generate(request: GenerateRequest): Promise<RawAnswer> {
     this.forgetVanishedModel();
-    this.modelPath ??= await resolveModel(this.settings["backends.embedded.model"], {
+    this.modelPath ??= await ensureModelFile(this.settings["backends.embedded.model"], {
       signal: request.signal,
       env: this.env,
       onProgress: (progress) => request.onEvent?.({ type: "download", ...progress }),

@@ -4,7 +4,7 @@ import { chatMessages } from "../prompt/build.js";
 import { checkTextLength, getJson, HttpFailure, lines, postStream, serverMessage } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
-import { DEFAULT_MAX_TEXT_LENGTH, type Backend, type GenerateRequest, type RawAnswer } from "./types.js";
+import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
 
 const TEMPERATURE = 0.2;
 const MAX_TOKENS = 512;
@@ -41,7 +41,7 @@ export class OllamaBackend implements Backend {
     this.timeoutMs = settings["backends.ollama.timeout"] * 1000;
   }
 
-  private explain(error: unknown): Error {
+  private describeFailure(error: unknown): Error {
     if (!(error instanceof HttpFailure)) return error as Error;
     const timeout = `raise [backends.ollama] timeout in ${this.configPath}`;
     switch (error.kind) {
@@ -86,7 +86,7 @@ export class OllamaBackend implements Backend {
     };
     request.onEvent?.({ type: "generating" });
     try {
-      const maxText = request.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH;
+      const maxText = request.maxTextLength;
       const stream = postStream(`${this.host}/api/chat`, body, {
         signal: request.signal,
         timeoutMs: this.timeoutMs,
@@ -110,7 +110,7 @@ export class OllamaBackend implements Backend {
         if (chunk.done) final = chunk;
       }
     } catch (error) {
-      throw this.explain(error);
+      throw this.describeFailure(error);
     }
     if (!final) throw new BackendError("Ollama closed the connection before finishing its answer");
     return {

@@ -5,7 +5,7 @@ import { whyNotFetchable } from "../models/download.js";
 import { cachedModelPath, manualDownloadCommand, parseHfUri } from "../models/hf.js";
 import { catalogModel } from "../models/catalog.js";
 import { resolveModelPath } from "../models/resolve.js";
-import type { BackendCache } from "./cache.js";
+import type { BackendPool } from "./pool.js";
 import { ollamaAnswers } from "./ollama.js";
 import type { Backend, PassedOver } from "./types.js";
 import { probeOpenaiServer } from "./vllm.js";
@@ -41,9 +41,9 @@ async function embeddedProblem(config: LoadedConfig): Promise<string | null> {
  * The backend that `backend` names. A named backend is used even if it will fail: the user asked
  * for it. `auto` takes the first that can serve: embedded, then Ollama, then vLLM.
  */
-export async function selectBackend(config: LoadedConfig, cache: BackendCache): Promise<Selection> {
+export async function selectBackend(config: LoadedConfig, pool: BackendPool): Promise<Selection> {
   const { settings } = config;
-  const create = (name: "embedded" | "ollama" | "vllm", c: LoadedConfig) => cache.get(name, c);
+  const create = (name: "embedded" | "ollama" | "vllm", c: LoadedConfig) => pool.get(name, c);
   if (settings.backend !== "auto") return { backend: create(settings.backend, config), passedOver: [] };
   const passedOver: PassedOver[] = [];
 

@@ -1,4 +1,6 @@
-import { MAX_EXPLANATION_LENGTH } from "../prompt/answer.js";
+// What every backend takes and gives. Backends are leaves: they turn a prompt into text, and know
+// nothing of how that text becomes an answer (answer/).
+
 import type { ChatPrompt } from "../prompt/build.js";
 import type { DownloadProgress } from "../models/download.js";
 import type { WorkerEvent } from "../worker/protocol.js";
@@ -25,23 +27,12 @@ export interface GenerateRequest {
   verbose?: boolean;
   /**
    * The most characters of raw model text worth reading (JSON, escapes and explanation included):
-   * a server that sends more is cut off. Default: maxTextLengthFor the default max_command_length.
+   * a server that sends more is cut off.
    */
-  maxTextLength?: number;
+  maxTextLength: number;
 }
 
-/**
- * Room for a command of `maxCommandLength` characters and an explanation, each doubled for JSON
- * escaping, and for the prose a server adds when it cannot hold the answer to the schema.
- */
-export function maxTextLengthFor(maxCommandLength: number): number {
-  return (maxCommandLength + MAX_EXPLANATION_LENGTH) * 2 + 200;
-}
-
-/** For a request that does not say: the default max_command_length's. */
-export const DEFAULT_MAX_TEXT_LENGTH = maxTextLengthFor(400);
-
-/** A backend's raw reply, before caro parses and checks it. */
+/** A backend's raw reply, before the pipeline parses and checks it. */
 export interface RawAnswer {
   text: string;
   model: string;

@@ -4,7 +4,7 @@ import { chatMessages } from "../prompt/build.js";
 import { checkTextLength, getCapped, HttpFailure, postStream, serverMessage, sseData } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
-import { DEFAULT_MAX_TEXT_LENGTH, type Backend, type GenerateRequest, type RawAnswer } from "./types.js";
+import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
 
 const TEMPERATURE = 0.2;
 const MAX_TOKENS = 512;
@@ -110,7 +110,7 @@ export class VllmBackend implements Backend {
     return `the OpenAI-compatible server at ${this.url}`;
   }
 
-  private explain(error: unknown, model: string): Error {
+  private describeFailure(error: unknown, model: string): Error {
     if (!(error instanceof HttpFailure)) return error as Error;
     const timeout = `raise [backends.vllm] timeout in ${this.configPath}`;
     switch (error.kind) {
@@ -150,8 +150,8 @@ export class VllmBackend implements Backend {
     return new BackendError(`${this.server} answered HTTP ${error.status}: ${message}`);
   }
 
-  /** The configured model, else the one found before, else the server's first listed model. */
-  private async resolveModel(): Promise<string> {
+  /** The model id to send: the configured one, else the one found before, else the server's first listed. */
+  private async servedModelId(): Promise<string> {
     if (this.configuredModel) return this.configuredModel;
     if (this.discoveredModel) return this.discoveredModel;
     let models: string[] | null;
@@ -183,7 +183,7 @@ export class VllmBackend implements Backend {
       max_tokens: MAX_TOKENS,
     };
     if (withSchema) body.response_format = { type: "json_schema", json_schema: { name: "caro_answer", schema: request.schema, strict: true } };
-    const maxText = request.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH;
+    const maxText = request.maxTextLength;
     let text = "";
     let firstToken: number | null = null;
     let usage: ChatChunk["usage"] = null;
@@ -240,20 +240,20 @@ export class VllmBackend implements Backend {
     let model = this.configuredModel;
     let result;
     try {
-      model = await this.resolveModel();
+      model = await this.servedModelId();
       try {
         result = await this.ask(request, model, started);
       } catch (error) {
         // The server changed models since caro asked which it has: ask again, once, with the new one.
         if (this.configuredModel || !modelMissing(error)) throw error;
         this.discoveredModel = null;
-        const fresh = await this.resolveModel();
+        const fresh = await this.servedModelId();
         if (fresh === model) throw error;
         model = fresh;
         result = await this.ask(request, model, started);
       }
     } catch (error) {
-      throw this.explain(error, model);
+      throw this.describeFailure(error, model);
     }
     return {
       text: result.text,

@@ -1,7 +1,7 @@
-import type { CaroAnswer } from "../backends/answer-request.js";
+import type { Answer, Asker, UserRequest } from "../answer/types.js";
 import type { BackendEvent } from "../backends/types.js";
-import { askDaemon, clientEnv, type AskPayload } from "../client/ask.js";
-import { BACKENDS, parseSetting, type SafetyLevel } from "../config/schema.js";
+import { askDaemon, clientEnv } from "../client/ask.js";
+import { BACKENDS, parseSetting } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
 import { progressReporter } from "../models/progress.js";
 import { SHELLS, shellFromEnvironment, shellNamed, type Shell } from "../prompt/context.js";
@@ -35,7 +35,7 @@ function eventPrinter(verbose: boolean) {
   let decoding = false;
   const download = progressReporter();
   let downloading = false;
-  return (event: BackendEvent | { type: "warning"; text: string }) => {
+  return (event: BackendEvent) => {
     if (event.type === "warning") return warn(event.text);
     if (event.type === "download") {
       downloading = true;
@@ -64,7 +64,7 @@ function eventPrinter(verbose: boolean) {
   };
 }
 
-function printAnswer(answer: CaroAnswer, json: boolean, verbose: boolean): void {
+function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(answer)}\n`);
     return;
@@ -85,17 +85,15 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   if (args.execute && args.json) throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
   const request = await readRequest(args._);
   const verbose = Boolean(args.verbose);
-  const payload: AskPayload = {
+  const userRequest: UserRequest = {
     request,
     shell,
     cwd: process.cwd(),
     env: clientEnv(),
     flags: { backend: args.backend, model: args.model, explain: Boolean(args.explain), verbose },
   };
-  const options = { signal, onEvent: eventPrinter(verbose) };
-  const { answer, level } = args.daemon === false
-    ? await (await import("./ask-in-process.js")).askInProcess(payload, options)
-    : await askDaemon(payload, options);
+  const ask: Asker = args.daemon === false ? (await import("../client/ask-in-process.js")).askInProcess : askDaemon;
+  const { answer, level } = await ask(userRequest, { signal, onEvent: eventPrinter(verbose) });
   // An answer that arrives after Ctrl-C is never shown, let alone run.
   if (signal.aborted) throw new InterruptedError();
   if (!args.execute) {
@@ -107,7 +105,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   return execute({
     command: answer.command,
     rating: { risk: answer.risk, reasons: answer.reasons },
-    level: level as SafetyLevel,
+    level,
     shell,
     yes: Boolean(args.yes),
     signal,

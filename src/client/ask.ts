@@ -1,29 +1,11 @@
-import type { CaroAnswer } from "../backends/answer-request.js";
-import type { BackendEvent } from "../backends/types.js";
+// Asking the daemon: the Asker the CLI and the widget use unless told --no-daemon.
+
+import type { Asker } from "../answer/types.js";
 import { BackendError, CaroError, InterruptedError, UsageError } from "../errors.js";
 import { logPath } from "../daemon/paths.js";
-import { encodeFrame, FrameTooLargeError, MAX_FRAME_BYTES, type AskFlags, type ClientMessage } from "../daemon/protocol.js";
+import { encodeFrame, FrameTooLargeError, MAX_FRAME_BYTES, type AskMessage } from "../daemon/protocol.js";
 import { connectToDaemon } from "./connection.js";
 import { judgeHere } from "./judge.js";
-
-export interface AskPayload {
-  request: string;
-  shell: string;
-  cwd: string;
-  env: Record<string, string>;
-  flags: AskFlags;
-}
-
-export interface AskResult {
-  answer: CaroAnswer;
-  /** The safety level of the config the request was answered under. */
-  level: string;
-}
-
-export interface AskOptions {
-  signal?: AbortSignal;
-  onEvent?: (event: BackendEvent | { type: "warning"; text: string }) => void;
-}
 
 // What the daemon needs of the client's environment to answer as if it ran here.
 const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$/;
@@ -40,13 +22,13 @@ const CANCEL_GRACE_MS = 500;
  * cancels the request there. The daemon's rating is not taken on trust: the command is checked
  * and rated here, under this process's own config.
  */
-export async function askDaemon(payload: AskPayload, options: AskOptions = {}): Promise<AskResult> {
+export const askDaemon: Asker = async (request, options = {}) => {
   const { signal } = options;
   // Started now, so loading the rater and the config overlaps the wait for the answer.
-  const judging = judgeHere(payload);
+  const judging = judgeHere(request);
   judging.catch(() => undefined);
   const id = 1;
-  const ask: ClientMessage = { t: "ask", id, ...payload };
+  const ask: AskMessage = { t: "ask", id, ...request };
   try {
     encodeFrame(ask);
   } catch (error) {
@@ -75,7 +57,7 @@ export async function askDaemon(payload: AskPayload, options: AskOptions = {}): 
           throw new BackendError(`the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`);
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }
-      if (message.t === "event" && message.id === id) options.onEvent?.(message.event as never);
+      if (message.t === "event" && message.id === id) options.onEvent?.(message.event);
       else if (message.t === "answer" && message.id === id) return await (await judging)(message.answer);
       else if (message.t === "error") throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
     }
@@ -83,4 +65,4 @@ export async function askDaemon(payload: AskPayload, options: AskOptions = {}): 
     signal?.removeEventListener("abort", cancel);
     connection.close();
   }
-}
+};

@@ -33,7 +33,7 @@ const sleep = (ms: number, signal?: AbortSignal) => unlessAborted(new Promise<vo
 
 /** One socket to the daemon, read as a queue of whole messages. */
 export class DaemonConnection {
-  private readonly reader = new FrameReader();
+  private readonly reader = new FrameReader<DaemonMessage>();
   private readonly messages: DaemonMessage[] = [];
   private wake: (() => void) | null = null;
   private closed = false;
@@ -43,7 +43,7 @@ export class DaemonConnection {
   constructor(private readonly socket: Socket) {
     socket.on("data", (chunk) => {
       try {
-        this.messages.push(...(this.reader.push(chunk) as DaemonMessage[]));
+        this.messages.push(...this.reader.push(chunk));
       } catch (error) {
         this.broken = (error as Error).message;
         socket.destroy();

@@ -2,16 +2,17 @@
 // this user's alone, yet what comes over it is still data: the command is checked and rated here,
 // and the safety level is read from this process's own config, never taken from the reply.
 
-import type { CaroAnswer } from "../backends/answer-request.js";
+import type { Answer, AskResult, UserRequest } from "../answer/types.js";
 import { BackendError } from "../errors.js";
-import type { Shell } from "../prompt/context.js";
 import { commandProblem } from "../safety/command-check.js";
-import type { AskPayload, AskResult } from "./ask.js";
 
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
-/** The reply's fields, each of the type it claims; the rating is left out, as it is redone here. */
-function answerFrom(reply: unknown): Omit<CaroAnswer, "risk" | "reasons"> {
+/**
+ * The reply's fields, each of the type it claims; the rating is left out, as it is redone here.
+ * The protocol types the reply as an Answer, yet it is read as unknown: it is the daemon's word.
+ */
+function answerFrom(reply: unknown): Omit<Answer, "risk" | "reasons"> {
   const r = (typeof reply === "object" && reply !== null ? reply : {}) as Record<string, unknown>;
   if (typeof r.command !== "string") throw new BackendError("the caro daemon's answer has no command: try again, or run caro daemon restart");
   const timings = typeof r.timings === "object" && r.timings !== null ? r.timings : {};
@@ -34,20 +35,20 @@ function answerFrom(reply: unknown): Omit<CaroAnswer, "risk" | "reasons"> {
  * Loads the rater and the config (started as the request goes out, so it overlaps the wait) and
  * returns what turns the daemon's reply into a checked, locally rated answer.
  */
-export async function judgeHere(payload: AskPayload): Promise<(reply: unknown) => Promise<AskResult>> {
+export async function judgeHere(request: UserRequest): Promise<(reply: unknown) => Promise<AskResult>> {
   const [{ rateCommand }, { loadRequestConfig }, { bashParser }] = await Promise.all([
     import("../safety/rate.js"),
     import("../config/load.js"),
     import("../safety/parser.js"),
   ]);
   const warming = bashParser();
-  const config = loadRequestConfig(payload.flags, payload.env);
+  const config = loadRequestConfig(request.flags, request.env);
   await warming;
   return async (reply) => {
     const answer = answerFrom(reply);
     const problem = commandProblem(answer.command, config.settings.max_command_length);
     if (problem) throw new BackendError(`refused the answer: ${problem}`);
-    const rating = await rateCommand(answer.command, payload.shell as Shell, payload.cwd);
+    const rating = await rateCommand(answer.command, request.shell, request.cwd);
     return { answer: { ...answer, risk: rating.risk, reasons: rating.reasons }, level: config.settings["safety.level"] };
   };
 }

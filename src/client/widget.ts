@@ -6,13 +6,13 @@
 import { openSync, writeSync } from "node:fs";
 import { ReadStream, WriteStream } from "node:tty";
 import { CaroError, InterruptedError } from "../errors.js";
-import type { SafetyLevel } from "../config/schema.js";
+import type { Shell } from "../prompt/context.js";
 import { verdictFor } from "../safety/policy.js";
 import { inertLine } from "../text/inert.js";
 import { askDaemon, clientEnv } from "./ask.js";
 import { StreamedCommand } from "./streamed-command.js";
 
-const WIDGET_SHELLS = ["zsh", "bash", "fish"];
+const WIDGET_SHELLS: readonly Shell[] = ["zsh", "bash", "fish"];
 
 const THINKING = "caro: thinking…";
 
@@ -75,9 +75,10 @@ function commentOut(command: string): string {
 }
 
 export async function widget(argv: string[]): Promise<number> {
-  const [shell, buffer = ""] = argv;
-  if (!WIDGET_SHELLS.includes(shell)) {
-    process.stdout.write(`caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${shell}`);
+  const [named, buffer = ""] = argv;
+  const shell = WIDGET_SHELLS.find((name) => name === named);
+  if (shell === undefined) {
+    process.stdout.write(`caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${named}`);
     return 2;
   }
   if (buffer.trim() === "") return 3;
@@ -101,7 +102,7 @@ export async function widget(argv: string[]): Promise<number> {
         },
       },
     );
-    const verdict = verdictFor(answer.risk, level as SafetyLevel);
+    const verdict = verdictFor(answer.risk, level);
     const why = answer.reasons[0] ?? "";
     if (verdict === "block") process.stdout.write(`caro: rated ${answer.risk} and commented out: ${inertLine(why)}\n${commentOut(answer.command)}`);
     else if (verdict === "run") process.stdout.write(`\n${answer.command}`);

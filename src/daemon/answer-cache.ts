@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import type { CaroAnswer } from "../backends/answer-request.js";
+import type { Answer } from "../answer/types.js";
 import type { LoadedConfig } from "../config/load.js";
 import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
@@ -28,7 +28,7 @@ export function modelFileStamp(config: LoadedConfig): string {
  * recently used goes first, and an answer larger than the whole budget is not kept.
  */
 export class AnswerCache {
-  private readonly entries = new Map<string, { answer: CaroAnswer; bytes: number }>();
+  private readonly entries = new Map<string, { answer: Answer; bytes: number }>();
   private bytes = 0;
 
   constructor(
@@ -36,7 +36,7 @@ export class AnswerCache {
     private readonly maxBytes = 4 * 1024 * 1024,
   ) {}
 
-  get(key: string): CaroAnswer | undefined {
+  get(key: string): Answer | undefined {
     const entry = this.entries.get(key);
     if (entry) {
       this.entries.delete(key);
@@ -45,7 +45,7 @@ export class AnswerCache {
     return entry?.answer;
   }
 
-  set(key: string, answer: CaroAnswer): void {
+  set(key: string, answer: Answer): void {
     this.remove(key);
     // UTF-16 code units, two bytes each: what the strings hold in memory.
     const bytes = 2 * (key.length + JSON.stringify(answer).length);

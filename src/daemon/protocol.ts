@@ -1,8 +1,11 @@
 // The daemon's wire format: each frame is a 4-byte big-endian length and a msgpack message.
-// The thin client imports this file, so it imports nothing heavy.
+// The thin client imports this file, so it imports nothing heavy (types only, besides msgpack).
 
 // The pure-JS build: the package root first tries to load a native addon, ~10 ms of every keystroke.
 import { Packr } from "msgpackr/pack";
+import type { Answer, UserRequest } from "../answer/types.js";
+import type { BackendEvent } from "../backends/types.js";
+import type { SafetyLevel } from "../config/schema.js";
 
 /** Raised when the messages change shape; a client and daemon that differ restart the daemon. */
 export const PROTOCOL_VERSION = 1;
@@ -11,16 +14,16 @@ export const MAX_FRAME_BYTES = 1 << 20;
 
 const packr = new Packr({ useRecords: false });
 
-export interface AskFlags {
-  backend?: string;
-  model?: string;
-  explain?: boolean;
-  verbose?: boolean;
-}
+/** A request, numbered by its client so that events, the answer and a cancel can name it. */
+export type AskMessage = { t: "ask"; id: number } & UserRequest;
 
+/**
+ * What a client sends. The daemon reads each as unknown and checks it (a client is untrusted
+ * input); these are the shapes it accepts.
+ */
 export type ClientMessage =
   | { t: "hello"; v: string }
-  | { t: "ask"; id: number; request: string; shell: string; cwd: string; env: Record<string, string>; flags: AskFlags }
+  | AskMessage
   | { t: "cancel"; id: number }
   | { t: "status" }
   | { t: "stop" };
@@ -38,10 +41,14 @@ export interface DaemonStatus {
   models_loaded: number;
 }
 
+/**
+ * What the daemon sends. The client takes these shapes as they come, yet re-checks and re-rates
+ * the answer's command itself and reads the safety level from its own config (client/judge.ts).
+ */
 export type DaemonMessage =
   | { t: "hello"; v: string; accepted: boolean; pid: number }
-  | { t: "event"; id: number; event: Record<string, unknown> }
-  | { t: "answer"; id: number; answer: Record<string, unknown>; level: string }
+  | { t: "event"; id: number; event: BackendEvent }
+  | { t: "answer"; id: number; answer: Answer; level: SafetyLevel }
   | { t: "error"; id: number | null; message: string; exitCode: number }
   | { t: "status"; status: DaemonStatus }
   | { t: "bye" };
@@ -64,13 +71,16 @@ export class FrameTooLargeError extends FrameError {
   }
 }
 
-/** Collects bytes and hands out whole messages; throws FrameError on a frame it will not read. */
-export class FrameReader {
+/**
+ * Collects bytes and hands out whole messages; throws FrameError on a frame it will not read.
+ * `Message` is what the reader takes the frames to be: the daemon reads `unknown` and checks each.
+ */
+export class FrameReader<Message = unknown> {
   private buffer: Buffer = Buffer.alloc(0);
 
-  push(chunk: Buffer): unknown[] {
+  push(chunk: Buffer): Message[] {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const messages: unknown[] = [];
+    const messages: Message[] = [];
     while (this.buffer.length >= 4) {
       const length = this.buffer.readUInt32BE(0);
       if (length > MAX_FRAME_BYTES) throw new FrameTooLargeError(length);

@@ -4,19 +4,20 @@
 
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { answerRequest, type CaroAnswer } from "../backends/answer-request.js";
-import { BackendCache } from "../backends/cache.js";
+import { answerRequest } from "../answer/pipeline.js";
+import type { Answer } from "../answer/types.js";
+import { BackendPool } from "../backends/pool.js";
 import { loadConfig, loadRequestConfig } from "../config/load.js";
 import { AnswerCache, modelFileStamp } from "./answer-cache.js";
+import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
-import { SHELLS, type Shell } from "../prompt/context.js";
 import { pidPath, socketPath } from "./paths.js";
 import {
   encodeFrame,
   FrameReader,
   FrameTooLargeError,
   MAX_FRAME_BYTES,
-  type AskFlags,
+  type AskMessage,
   type DaemonMessage,
   type DaemonStatus,
 } from "./protocol.js";
@@ -26,36 +27,16 @@ function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-interface Ask {
-  id: number;
-  request: string;
-  shell: Shell;
-  cwd: string;
-  env: Record<string, string>;
-  flags: AskFlags;
-}
-
-/** Checks an ask message's shape; returns what is wrong, or null. */
-function askProblem(m: Record<string, unknown>): string | null {
-  if (typeof m.id !== "number" || !Number.isInteger(m.id)) return "id must be an integer";
-  if (typeof m.request !== "string" || m.request.trim() === "") return "request must be a non-empty string";
-  if (typeof m.shell !== "string" || !(SHELLS as readonly string[]).includes(m.shell)) return `shell must be one of ${SHELLS.join(", ")}`;
-  if (typeof m.cwd !== "string" || !m.cwd.startsWith("/")) return "cwd must be an absolute path";
-  if (typeof m.env !== "object" || m.env === null || Object.values(m.env).some((v) => typeof v !== "string")) return "env must map names to strings";
-  if (typeof m.flags !== "object" || m.flags === null) return "flags must be an object";
-  return null;
-}
-
 export class Daemon {
   private readonly server: Server;
-  private readonly cache = new BackendCache();
+  private readonly backends = new BackendPool();
   private readonly answers = new AnswerCache();
   private readonly started = Date.now();
   private readonly active = new Map<string, AbortController>();
   private served = 0;
   private connections = 0;
   private lastActivity = Date.now();
-  private last: Pick<CaroAnswer, "backend" | "model" | "gpu"> | null = null;
+  private last: Pick<Answer, "backend" | "model" | "gpu"> | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly unloadMs: number;
@@ -102,9 +83,9 @@ export class Daemon {
     if (idle >= this.exitMs) {
       log(`idle for ${Math.round(idle / 1000)} s: exiting`);
       await this.shutdown();
-    } else if (idle >= this.unloadMs && this.cache.size > 0) {
+    } else if (idle >= this.unloadMs && this.backends.size > 0) {
       log(`idle for ${Math.round(idle / 1000)} s: unloading models`);
-      await this.cache.closeAll();
+      await this.backends.closeAll();
     }
   }
 
@@ -119,7 +100,7 @@ export class Daemon {
       rss_mb: Math.round(process.memoryUsage().rss / 1e6),
       requests_served: this.served,
       requests_active: this.active.size,
-      models_loaded: this.cache.size,
+      models_loaded: this.backends.size,
     };
   }
 
@@ -175,7 +156,7 @@ export class Daemon {
   }
 
   private handle(message: unknown, send: (m: DaemonMessage) => void, socket: Socket, mine: Set<string>, key: (id: number) => string): void {
-    const m = (typeof message === "object" && message !== null ? message : {}) as Record<string, unknown>;
+    const m = fieldsOf(message);
     switch (m.t) {
       case "hello": {
         const verdict = helloVerdict(String(m.v), daemonVersion());
@@ -187,9 +168,12 @@ export class Daemon {
         return;
       }
       case "ask": {
-        const problem = askProblem(m);
-        if (problem) return send({ t: "error", id: typeof m.id === "number" ? m.id : null, message: `bad request: ${problem}`, exitCode: 2 });
-        void this.ask(m as unknown as Ask, send, mine, key);
+        const ask = readAsk(m);
+        if (typeof ask === "string") {
+          const id = typeof m.id === "number" ? m.id : null;
+          return send({ t: "error", id, message: `bad request: ${ask}`, exitCode: 2 });
+        }
+        void this.ask(ask, send, mine, key);
         return;
       }
       case "cancel":
@@ -207,7 +191,12 @@ export class Daemon {
     }
   }
 
-  private async ask(ask: Ask, send: (m: DaemonMessage) => void, mine: Set<string>, key: (id: number) => string): Promise<void> {
+  private async ask(
+    ask: AskMessage,
+    send: (m: DaemonMessage) => void,
+    mine: Set<string>,
+    key: (id: number) => string,
+  ): Promise<void> {
     const controller = new AbortController();
     const k = key(ask.id);
     this.active.set(k, controller);
@@ -226,29 +215,25 @@ export class Daemon {
       const remembered = this.answers.get(cacheKey);
       if (remembered) {
         this.served++;
-        send({ t: "answer", id: ask.id, answer: { ...remembered, cached: true, timings: { total_ms: Date.now() - started } } as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
+        const answer = { ...remembered, cached: true, timings: { total_ms: Date.now() - started } };
+        send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
         log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
         return;
       }
-      const answer = await answerRequest({
-        request: ask.request,
-        shell: ask.shell,
+      const answer = await answerRequest(ask, {
         config,
-        explain: Boolean(ask.flags.explain),
-        verbose: Boolean(ask.flags.verbose),
-        cwd: ask.cwd,
         signal: controller.signal,
-        cache: this.cache,
+        pool: this.backends,
         onEvent: (event) => {
           // The worker reports a problem once (a prefix cache it cannot write): keep it in the log too.
           if (event.type === "warning") log(`warning: ${event.text}`);
-          send({ t: "event", id: ask.id, event: event as unknown as Record<string, unknown> });
+          send({ t: "event", id: ask.id, event });
         },
       });
       this.served++;
       this.last = answer;
       this.answers.set(cacheKey, answer);
-      send({ t: "answer", id: ask.id, answer: answer as unknown as Record<string, unknown>, level: config.settings["safety.level"] });
+      send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`);
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.
@@ -275,7 +260,7 @@ export class Daemon {
     if (abort) for (const controller of this.active.values()) controller.abort();
     while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     // Workers are idle now: terminating them cannot interrupt llama.cpp mid-evaluation.
-    await this.cache.closeAll();
+    await this.backends.closeAll();
     log("stopped");
     process.exit(0);
   }

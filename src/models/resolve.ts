@@ -31,8 +31,8 @@ export function resolveModelPath(spec: string, env: Env = process.env): string {
   return path;
 }
 
-/** Turns the model setting into a local file, downloading a Hugging Face model on first use. */
-export async function resolveModel(spec: string, options: DownloadOptions = {}): Promise<string> {
+/** The local file the model setting names, downloading a Hugging Face model on first use. */
+export async function ensureModelFile(spec: string, options: DownloadOptions = {}): Promise<string> {
   const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
   if (!hf) return resolveModelPath(spec, options.env);
   const path = cachedModelPath(hf, options.env);

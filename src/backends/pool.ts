@@ -9,10 +9,11 @@ import { VllmBackend } from "./vllm.js";
 export type BackendName = "embedded" | "ollama" | "vllm";
 
 /**
- * Backends by the settings that shape them, so a long-lived process (the daemon) keeps one worker
- * pool, with its model loaded, for every request that asks for the same thing.
+ * The live backends, one per set of settings that shape it, reused rather than remembered: a
+ * long-lived process (the daemon) keeps one worker pool, with its model loaded, for every request
+ * that asks for the same thing.
  */
-export class BackendCache {
+export class BackendPool {
   private readonly entries = new Map<string, Backend>();
 
   get(name: BackendName, config: LoadedConfig): Backend {

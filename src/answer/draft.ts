@@ -1,15 +1,18 @@
+// The model's side of an answer: the JSON it is held to, and reading what it wrote back.
+
 import { BackendError } from "../errors.js";
 
 // Caps keep a runaway model short: the grammar closes the string at this length.
 export const MAX_EXPLANATION_LENGTH = 300;
 
-export interface Answer {
+/** What the model wrote, read: not yet checked or rated. */
+export interface Draft {
   command: string;
   explanation: string;
 }
 
 /** The JSON schema every backend constrains its answer to. The command comes first so it can be delivered first. */
-export function answerSchema(withExplanation: boolean, maxCommandLength = 400) {
+export function draftSchema(withExplanation: boolean, maxCommandLength = 400) {
   const properties: Record<string, object> = {
     command: { type: "string", maxLength: maxCommandLength },
   };
@@ -17,8 +20,16 @@ export function answerSchema(withExplanation: boolean, maxCommandLength = 400) {
   return { type: "object", properties, required: Object.keys(properties), additionalProperties: false } as const;
 }
 
+/**
+ * Room for a command of `maxCommandLength` characters and an explanation, each doubled for JSON
+ * escaping, and for the prose a server adds when it cannot hold the answer to the schema.
+ */
+export function maxTextLengthFor(maxCommandLength: number): number {
+  return (maxCommandLength + MAX_EXPLANATION_LENGTH) * 2 + 200;
+}
+
 /** Reads a model's reply: strict JSON first, then the first JSON object inside any chatter around it. */
-export function parseAnswer(text: string): Answer {
+export function parseDraft(text: string): Draft {
   const candidates = [text.trim(), /\{[\s\S]*\}/.exec(text)?.[0] ?? ""];
   for (const candidate of candidates) {
     try {

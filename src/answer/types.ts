@@ -1,0 +1,63 @@
+// The types of one answer's path, from what the user asked to what caro prints. Types only: the
+// daemon protocol and the thin client import them, and must load nothing.
+
+import type { BackendEvent, PassedOver } from "../backends/types.js";
+import type { SafetyLevel } from "../config/schema.js";
+import type { Shell } from "../prompt/context.js";
+import type { Risk } from "../safety/rate.js";
+
+/** The command-line flags that change how a request is answered. */
+export interface RequestFlags {
+  backend?: string;
+  model?: string;
+  explain?: boolean;
+  verbose?: boolean;
+}
+
+/** What the user asked, and where: the same object from the CLI or widget through the socket to the pipeline. */
+export interface UserRequest {
+  /** The words typed. */
+  request: string;
+  shell: Shell;
+  /** Where the user is: goes into the prompt, and decides how risky `rm -rf *` is. */
+  cwd: string;
+  /** The variables the answer may depend on (config path, backend settings); see clientEnv. */
+  env: Record<string, string>;
+  flags: RequestFlags;
+}
+
+/** A checked, rated answer: what `caro --json` prints. */
+export interface Answer {
+  command: string;
+  explanation: string;
+  risk: Risk;
+  reasons: string[];
+  backend: string;
+  model: string;
+  gpu: string | false | null;
+  timings: Record<string, number | null>;
+  /** Under auto: the backends tried first, and why each could not serve. */
+  passed_over: PassedOver[];
+  /** Embedded: where the evaluated system prompt came from (memory, disk, evaluated, off); null for servers. */
+  prefix_cache: string | null;
+  /** This answer came from the daemon's cache of identical requests. */
+  cached: boolean;
+}
+
+export interface AskResult {
+  answer: Answer;
+  /** The safety level of the config the request was answered under. */
+  level: SafetyLevel;
+}
+
+export interface AskOptions {
+  /** Ctrl-C: ends every wait at once and cancels the request. */
+  signal?: AbortSignal;
+  onEvent?: (event: BackendEvent) => void;
+}
+
+/**
+ * One way to get an answer: from the daemon (client/ask.ts) or in this process (`--no-daemon`,
+ * client/ask-in-process.ts). Either way the pipeline in answer/pipeline.ts does the work.
+ */
+export type Asker = (request: UserRequest, options?: AskOptions) => Promise<AskResult>;
