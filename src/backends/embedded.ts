@@ -6,8 +6,7 @@ import { Piscina } from "piscina";
 import { cacheHome, type Env } from "../config/paths.js";
 import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, ModelError, RequestTooLongError } from "../errors.js";
-import { catalogModel } from "../models/catalog.js";
-import { parseHfUri } from "../models/hf.js";
+import { hfModelOf } from "../models/hf.js";
 import { ensureModelFile } from "../models/resolve.js";
 import {
   modelGoneMessage,
@@ -17,13 +16,10 @@ import {
   type ModelOptions,
   type WorkerEvent,
 } from "../worker/protocol.js";
-import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
+import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
 const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
 
-// Short answers: the grammar closes the JSON long before this in practice.
-const MAX_TOKENS = 512;
-const TEMPERATURE = 0.2;
 
 /** llama.cpp in a piscina pool: each worker keeps its own copy of the model loaded between tasks. */
 export class EmbeddedBackend implements Backend {
@@ -67,7 +63,7 @@ export class EmbeddedBackend implements Backend {
   private forgetVanishedModel(): void {
     if (this.modelPath === undefined || existsSync(this.modelPath)) return;
     const spec = this.settings["backends.embedded.model"];
-    if (!parseHfUri(catalogModel(spec)?.uri ?? spec)) throw new ModelError(modelGoneMessage(this.modelPath));
+    if (!hfModelOf(spec)) throw new ModelError(modelGoneMessage(this.modelPath));
     this.modelPath = undefined;
   }
 
@@ -88,8 +84,8 @@ export class EmbeddedBackend implements Backend {
       model: this.modelOptions(this.modelPath),
       prompt: request.prompt,
       schema: request.schema,
-      maxTokens: MAX_TOKENS,
-      temperature: TEMPERATURE,
+      maxTokens: SAMPLING.maxTokens,
+      temperature: SAMPLING.temperature,
       seed: request.seed,
       verbose: Boolean(request.verbose),
       prefixCacheDir: this.settings["backends.embedded.prefix_cache"] ? join(cacheHome(this.env), "caro", "prefix") : null,

@@ -2,7 +2,7 @@
 // cap and cooperative cancel; a capped GET; readers for the two wire formats (NDJSON and SSE); and
 // making a server's words safe to quote.
 
-import { InterruptedError } from "../errors.js";
+import { BackendError, InterruptedError } from "../errors.js";
 import { inertExcerpt } from "../text/inert.js";
 
 /**
@@ -11,7 +11,7 @@ import { inertExcerpt } from "../text/inert.js";
  * slow: the answer began but did not end in time; dropped: the server hung up; too-long: the answer
  * ran past what caro reads; status: an HTTP error status.
  */
-export class HttpFailure extends Error {
+export class HttpFailure extends BackendError {
   constructor(
     readonly kind: "refused" | "network" | "timeout" | "slow" | "dropped" | "too-long" | "status",
     message: string,

@@ -4,10 +4,8 @@ import { chatMessages } from "../prompt/build.js";
 import { checkTextLength, getJson, HttpFailure, lines, postStream, serverMessage } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
-import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
+import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
-const TEMPERATURE = 0.2;
-const MAX_TOKENS = 512;
 
 /** Is an Ollama server answering? A short GET, so `auto` can move on quickly when none is. */
 export async function ollamaAnswers(host: string, timeoutMs = 300): Promise<boolean> {
@@ -82,7 +80,7 @@ export class OllamaBackend implements Backend {
       messages: chatMessages(request.prompt),
       format: request.schema,
       stream: true,
-      options: { temperature: TEMPERATURE, seed: request.seed, num_predict: MAX_TOKENS },
+      options: { temperature: SAMPLING.temperature, seed: request.seed, num_predict: SAMPLING.maxTokens },
     };
     request.onEvent?.({ type: "generating" });
     try {

@@ -2,8 +2,7 @@ import { existsSync } from "node:fs";
 import type { LoadedConfig } from "../config/load.js";
 import { BackendError, CaroError } from "../errors.js";
 import { whyNotFetchable } from "../models/download.js";
-import { cachedModelPath, manualDownloadCommand, parseHfUri } from "../models/hf.js";
-import { catalogModel } from "../models/catalog.js";
+import { cachedModelPath, hfModelOf, manualDownloadCommand } from "../models/hf.js";
 import { resolveModelPath } from "../models/resolve.js";
 import type { BackendPool } from "./pool.js";
 import { ollamaAnswers } from "./ollama.js";
@@ -23,7 +22,7 @@ export interface Selection {
 /** Can the embedded backend serve: its model is here, or can be fetched now? */
 async function embeddedProblem(config: LoadedConfig): Promise<string | null> {
   const spec = config.settings["backends.embedded.model"];
-  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const hf = hfModelOf(spec);
   if (hf) {
     if (existsSync(cachedModelPath(hf, config.env))) return null;
     const why = await whyNotFetchable(hf, config.env);
@@ -72,7 +71,7 @@ export async function selectBackend(config: LoadedConfig, pool: BackendPool): Pr
  */
 function noBackendMessage(config: LoadedConfig, passedOver: PassedOver[]): string {
   const spec = config.settings["backends.embedded.model"];
-  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const hf = hfModelOf(spec);
   const todo = hf
     ? ["fetch the model by hand:", `  ${manualDownloadCommand(hf, config.env)}`]
     : [`set [backends.embedded] model in ${config.path} to a GGUF file`];

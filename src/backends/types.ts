@@ -10,6 +10,12 @@ export interface PassedOver {
   reason: string;
 }
 
+/**
+ * How every backend samples: a low temperature, as a command has few right answers; and a token
+ * cap far past any command, as the schema's length cap and the grammar end an answer long before.
+ */
+export const SAMPLING = { temperature: 0.2, maxTokens: 512 } as const;
+
 /** Progress a request reports while it runs; the daemon forwards each to its client. */
 export type BackendEvent =
   | WorkerEvent

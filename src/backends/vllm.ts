@@ -4,10 +4,8 @@ import { chatMessages } from "../prompt/build.js";
 import { checkTextLength, getCapped, HttpFailure, postStream, serverMessage, sseData } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
-import type { Backend, GenerateRequest, RawAnswer } from "./types.js";
+import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
-const TEMPERATURE = 0.2;
-const MAX_TOKENS = 512;
 /** vLLM is one of many servers that speak this API: name it only as an example. */
 const START_ONE = 'start one, e.g. "vllm serve <model>" or "llama-server -m <file.gguf>"';
 const FIX_URL = "fix [backends.vllm] url";
@@ -178,9 +176,9 @@ export class VllmBackend implements Backend {
       messages: chatMessages(request.prompt),
       stream: true,
       stream_options: { include_usage: true },
-      temperature: TEMPERATURE,
+      temperature: SAMPLING.temperature,
       seed: request.seed,
-      max_tokens: MAX_TOKENS,
+      max_tokens: SAMPLING.maxTokens,
     };
     if (withSchema) body.response_format = { type: "json_schema", json_schema: { name: "caro_answer", schema: request.schema, strict: true } };
     const maxText = request.maxTextLength;

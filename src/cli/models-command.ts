@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { cachedUrlPath, downloadedFiles, findDownloaded, removeDownloaded } from "../models/cache.js";
 import { CATALOG, catalogModel } from "../models/catalog.js";
 import { downloadModel, type ModelSource } from "../models/download.js";
-import { cachedModelPath, parseHfUri } from "../models/hf.js";
+import { cachedModelPath, hfModelOf, parseHfUri } from "../models/hf.js";
 import { progressReporter } from "../models/progress.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
@@ -40,7 +40,7 @@ Examples
 
 /** A catalog name, an hf: URI or an https URL, as where it comes from and the file it becomes here. */
 function target(spec: string): { source: ModelSource; path: string } {
-  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const hf = hfModelOf(spec);
   if (hf) return { source: hf, path: cachedModelPath(hf) };
   if (/^https?:\/\/\S+\.gguf(\?\S*)?$/i.test(spec)) {
     return { source: { url: spec }, path: cachedUrlPath(spec) };

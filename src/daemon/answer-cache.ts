@@ -3,8 +3,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import type { Answer } from "../answer/types.js";
 import type { LoadedConfig } from "../config/load.js";
-import { catalogModel } from "../models/catalog.js";
-import { cachedModelPath, parseHfUri } from "../models/hf.js";
+import { cachedModelPath, hfModelOf } from "../models/hf.js";
 
 /**
  * The embedded model file's identity (device, inode, size, mtime), for the cache key: a file
@@ -12,7 +11,7 @@ import { cachedModelPath, parseHfUri } from "../models/hf.js";
  */
 export function modelFileStamp(config: LoadedConfig): string {
   const spec = config.settings["backends.embedded.model"];
-  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const hf = hfModelOf(spec);
   const path = hf ? cachedModelPath(hf, config.env) : resolve(spec.replace(/^~(?=\/|$)/, config.env.HOME || homedir()));
   try {
     const stat = statSync(path);

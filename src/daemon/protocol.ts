@@ -6,6 +6,7 @@ import { Packr } from "msgpackr/pack";
 import type { Answer, UserRequest } from "../answer/types.js";
 import type { BackendEvent } from "../backends/types.js";
 import type { SafetyLevel } from "../config/schema.js";
+import { CaroError } from "../errors.js";
 
 /** Raised when the messages change shape; a client and daemon that differ restart the daemon. */
 export const PROTOCOL_VERSION = 1;
@@ -62,7 +63,12 @@ export function encodeFrame(message: ClientMessage | DaemonMessage): Buffer {
   return frame;
 }
 
-export class FrameError extends Error {}
+/** A frame that will not be read or sent: the peer is broken or hostile, or the message too large. Exit 2. */
+export class FrameError extends CaroError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
 
 /** A frame the other side would refuse: over MAX_FRAME_BYTES. */
 export class FrameTooLargeError extends FrameError {

@@ -1,6 +1,6 @@
 import { basename, dirname, join } from "node:path";
 import { modelsDir, type Env } from "../config/paths.js";
-import { CATALOG } from "./catalog.js";
+import { CATALOG, catalogModel } from "./catalog.js";
 
 /** `hf:user/repo/path/to/file.gguf`, the form the config takes for Hugging Face files. */
 export interface HfModel {
@@ -16,6 +16,11 @@ export function parseHfUri(spec: string): HfModel | null {
   const parts = [match[1], match[2], ...match[3].split("/")];
   if (parts.some((part) => part === "." || part === ".." || part === "")) return null;
   return { user: match[1], repo: match[2], file: match[3] };
+}
+
+/** The Hugging Face file a model setting names: a catalog name's, or an hf: URI's; null for a local path. */
+export function hfModelOf(spec: string): HfModel | null {
+  return parseHfUri(catalogModel(spec)?.uri ?? spec);
 }
 
 export function hfEndpoint(env: Env = process.env): string {

@@ -3,8 +3,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { ModelError } from "../errors.js";
 import { downloadModel, type DownloadOptions } from "./download.js";
-import { catalogModel } from "./catalog.js";
-import { cachedModelPath, parseHfUri } from "./hf.js";
+import { cachedModelPath, hfModelOf } from "./hf.js";
 import type { Env } from "../config/paths.js";
 
 /** Refuses what llama.cpp would choke on with a vague message: a missing path, a folder, a file that is not GGUF. */
@@ -33,7 +32,7 @@ export function resolveModelPath(spec: string, env: Env = process.env): string {
 
 /** The local file the model setting names, downloading a Hugging Face model on first use. */
 export async function ensureModelFile(spec: string, options: DownloadOptions = {}): Promise<string> {
-  const hf = parseHfUri(catalogModel(spec)?.uri ?? spec);
+  const hf = hfModelOf(spec);
   if (!hf) return resolveModelPath(spec, options.env);
   const path = cachedModelPath(hf, options.env);
   if (!existsSync(path)) await downloadModel(hf, path, options);

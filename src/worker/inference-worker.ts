@@ -30,6 +30,7 @@ import {
   type ModelOptions,
   type WorkerEvent,
 } from "./protocol.js";
+import { ModelError, RequestTooLongError } from "../errors.js";
 
 interface LoadedModel {
   key: string;
@@ -50,8 +51,6 @@ interface LoadedModel {
 /** Room kept for the answer: a request that leaves less would have its start cut off by llama.cpp. */
 const ANSWER_RESERVE_TOKENS = 128;
 
-class ModelLoadError extends Error {}
-class RequestTooLongError extends Error {}
 
 const CANCELLED: InferenceOutcome = { ok: false, kind: "cancelled", message: "cancelled" };
 
@@ -115,8 +114,8 @@ function fileIdentity(path: string): string {
     // Not ctime: a hard link to the same file changes it, and the weights stay the same.
     return [stat.dev, stat.ino, stat.size, stat.mtimeMs].join(":");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ModelLoadError(modelGoneMessage(path));
-    throw new ModelLoadError(`cannot read the model file ${path}: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ModelError(modelGoneMessage(path));
+    throw new ModelError(`cannot read the model file ${path}: ${(error as Error).message}`);
   }
 }
 
@@ -126,11 +125,11 @@ async function checkGguf(path: string): Promise<void> {
   try {
     info = await readGgufFileInfo(path, { logWarnings: false, ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type"] });
   } catch (error) {
-    throw new ModelLoadError(`${path} is a corrupt or truncated GGUF file (${(error as Error).message}): download it again`);
+    throw new ModelError(`${path} is a corrupt or truncated GGUF file (${(error as Error).message}): download it again`);
   }
   const lastTensorStart = Math.max(0, ...(info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
   if (lastTensorStart >= statSync(path).size)
-    throw new ModelLoadError(`${path} is truncated: its tensors end past the end of the file; download it again`);
+    throw new ModelError(`${path} is truncated: its tensors end past the end of the file; download it again`);
 }
 
 async function load(
@@ -150,7 +149,7 @@ async function load(
   } catch (error) {
     if (signal.aborted) throw error;
     const reason = recentErrors.find((line) => /error loading model/.test(line)) ?? recentErrors.at(-1) ?? (error as Error).message;
-    throw new ModelLoadError(`llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`);
+    throw new ModelError(`llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`);
   }
   const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: 1 });
   const chatWrapper = resolveChatWrapper(model);
@@ -370,7 +369,7 @@ async function run(
     if (signal.aborted) return CANCELLED;
     const message = (error as Error).message ?? String(error);
     const kind =
-      error instanceof ModelLoadError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
+      error instanceof ModelError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
     return { ok: false, kind, message: verbose && kind === "backend" ? (error as Error).stack ?? message : message };
   }
 }

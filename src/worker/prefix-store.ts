@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, type S
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
 import { processAlive } from "../system/process-alive.js";
+import { CaroError } from "../errors.js";
 
 const FILES_KEPT = 8;
 /** A partial file this old is an interrupted save even if its pid was reused by another process. */
@@ -15,7 +16,12 @@ const RETRY_SAVE_AFTER_MS = 10 * 60_000;
 
 const PARTIAL = /\.state\.(\d+)(?:\.\d+)?\.partial$/;
 
-export class PrefixStoreError extends Error {}
+/** The prefix folder or a state file cannot be used: requests go on without the disk cache. */
+export class PrefixStoreError extends CaroError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
 
 const failedAt = new Map<string, number>();
 
