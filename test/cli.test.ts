@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { CARO_BIN, caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { CARO_BIN, caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { ollamaStandin } from "./helpers/standins.js";
 
 describe("caro <request>", () => {
@@ -28,7 +28,7 @@ describe("caro <request>", () => {
 
   it("sends the model the same request for quoted and unquoted words", async () => {
     const ollama = await ollamaStandin();
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     try {
       expect((await caro(["list all files"], { env })).exitCode).toBe(0);
       expect((await caro(["list", "all", "files"], { env })).exitCode).toBe(0);
@@ -66,7 +66,7 @@ describe("caro <request>", () => {
 
   it("prints the explanation on stderr, the command alone on stdout", async () => {
     const ollama = await ollamaStandin({ commands: { "list files": "ls -la" } });
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     try {
       const plain = await caro(["--explain", "list", "files"], { env });
       expect(plain.stdout).toBe("ls -la");
@@ -176,7 +176,7 @@ describe("help and version", () => {
 
   it("answers a request that starts with the word help", async () => {
     const ollama = await ollamaStandin({ commands: { "help me find big files": "find . -size +100M" } });
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     try {
       const result = await caro(["help", "me", "find", "big", "files"], { env });
       expect(result.exitCode).toBe(0);
@@ -217,7 +217,7 @@ describe("a reader that goes away", () => {
 
   it("ends a request quietly too", async () => {
     const ollama = await ollamaStandin();
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     try {
       const result = await execa("bash", ["-c", closedOutput("list files")], { env, extendEnv: false, reject: false });
       // The failed write surfaces a moment later: the rating on stderr may already be out.

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { alive, daemonPid, endOf, eventOf, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { testModelPath } from "./helpers/models.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
@@ -233,7 +233,7 @@ describe("frames the other side would refuse", () => {
     // an unknown key of 1.2 MB would be a warning event over the limit.
     const ollama = await ollamaStandin({ commands: { small: "pwd" } });
     standins.push(ollama);
-    const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+    const config = ollamaConfig(ollama.url);
     const { env, home, pid, configPath } = await startedDaemon(config);
     writeFileSync(configPath, `"${"k".repeat(1_200_000)}" = 1\n${config}`);
     const result = await caro(["huge"], { env });

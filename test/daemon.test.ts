@@ -3,7 +3,7 @@ import { createServer, connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
-import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { caro, makeHome, modelConfig, ollamaConfig, sleep } from "./helpers/caro.js";
 import { daemonFiles, daemonPid, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 
@@ -18,8 +18,6 @@ async function standin(options: Parameters<typeof ollamaStandin>[0] = {}): Promi
   return s;
 }
 
-const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const ask = (env: Record<string, string>, request: string, extra: Record<string, unknown> = {}) => ({
   t: "ask", id: 7, request, shell: "bash", cwd: "/tmp", env, flags: {}, ...extra,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 import { gpuCheck } from "../src/cli/doctor-command.js";
 import { diagnoseBuilds } from "../src/cli/gpu-builds.js";
@@ -55,7 +55,7 @@ describe("caro doctor", () => {
 
   it("says when Ollama lacks the configured model", async () => {
     ollama = await ollamaStandin({ models: ["llama3.2:3b"] });
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     const result = await caro(["doctor", "--json"], { env });
     const report = JSON.parse(String(result.stdout));
     expect(report.ok).toBe(false);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { caro, CARO_BIN, makeHome } from "./helpers/caro.js";
+import { caro, CARO_BIN, makeHome, ollamaConfig } from "./helpers/caro.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 import { shellQuote, TmuxSession, waitForFile } from "./helpers/tmux.js";
 
@@ -25,7 +25,7 @@ afterEach(async () => {
 /** A home whose config points at the stand-in, and a project folder inside it to work in. */
 async function setup(level?: string) {
   ollama = await ollamaStandin({ commands: COMMANDS });
-  const { env, home } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n${level ? `[safety]\nlevel = "${level}"\n` : ""}`);
+  const { env, home } = makeHome(ollamaConfig(ollama.url, level ? `[safety]\nlevel = "${level}"\n` : ""));
   const project = join(home, "project");
   mkdirSync(project);
   writeFileSync(join(project, "notes.txt"), "keep me\n");

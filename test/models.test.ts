@@ -108,7 +108,7 @@ describe("caro models", () => {
     const result = await caro(["models", "list"], { env });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^\* qwen2\.5-coder-1\.5b\s+1\.1 GB\s+1\.6 GB\s+-/m);
-    expect(result.stdout).toMatch(/^ {2}qwen2\.5-coder-0\.5b\s+0\.49 GB\s+0\.80 GB\s+yes/m);
+    expect(result.stdout).toMatch(/^ {2}qwen2\.5-coder-0\.5b\s+490 MB\s+800 MB\s+yes/m);
     expect(result.stdout).toMatch(/qwen2\.5-coder-3b/);
     expect(result.stdout).toMatch(/qwen2\.5-coder-7b/);
     const json = JSON.parse(String((await caro(["models", "list", "--json"], { env })).stdout));

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { makeHome } from "./helpers/caro.js";
+import { makeHome, ollamaConfig } from "./helpers/caro.js";
 import { ROOT } from "./helpers/models.js";
 import { ollamaStandin } from "./helpers/standins.js";
 
@@ -38,7 +38,7 @@ describe("the npm package", () => {
       const tarball = join(dir, info.filename);
       await execa("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", tarball], { env: npmEnv });
       const installed = join(prefix, "bin", "caro");
-      const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+      const { env } = makeHome(ollamaConfig(ollama.url));
       const run = (args: string[]) => execa(installed, args, { env, extendEnv: false, reject: false, stdin: "ignore" });
 
       const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;

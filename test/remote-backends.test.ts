@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { serve } from "./helpers/http.js";
 import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
 
@@ -21,7 +21,6 @@ async function deadUrl(): Promise<string> {
   return s.url;
 }
 
-const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
 const vllmConfig = (url: string, extra = "") => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n${extra}`;
 
 async function json(args: string[], env: Record<string, string>) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { caro, makeHome, modelConfig } from "./helpers/caro.js";
+import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 
 let ollama: Standin | undefined;
@@ -52,7 +52,7 @@ describe("the fixed prompt's evaluation is kept", () => {
 describe("the answer cache", () => {
   it("answers an identical request in an identical context from memory", async () => {
     ollama = await ollamaStandin({ commands: { "list files": "ls -la" } });
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     const first = await json(["list", "files"], env);
     const again = await json(["list", "files"], env);
     expect(first.cached).toBe(false);

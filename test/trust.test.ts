@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
 import { daemonVersion } from "../src/daemon/version.js";
 import { StreamedCommand } from "../src/client/streamed-command.js";
-import { CARO_BIN, caro, makeHome } from "./helpers/caro.js";
+import { CARO_BIN, caro, makeHome, ollamaConfig, sleep } from "./helpers/caro.js";
 import { alive } from "./helpers/daemon-client.js";
 import { ShellUnderTest, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
@@ -32,7 +32,6 @@ afterEach(async () => {
   await Promise.all(standins.splice(0).map((s) => s.close()));
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ESC = "\x1b";
 
 /** A process listening where caro's daemon would, answering whatever `answer` says, and recording every byte it gets. */
@@ -130,7 +129,7 @@ describe("the runtime folder", () => {
   it("keeps the daemon's log private", async () => {
     const ollama = await ollamaStandin({ commands: { x: "pwd" } });
     standins.push(ollama);
-    const { env, home } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env, home } = makeHome(ollamaConfig(ollama.url));
     const logDir = join(home, ".local", "state", "caro");
     mkdirSync(logDir, { recursive: true });
     writeFileSync(join(logDir, "daemon.log"), "left by an older caro\n", { mode: 0o644 });
@@ -169,7 +168,7 @@ describe("the client's own rating", () => {
     for (const command of ["rm -rf ~\u0000", "ls\r rm -rf ~", `echo ${ESC}]0;pwned${ESC}\\`]) {
       const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command }) });
       standins.push(ollama);
-      const home2 = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+      const home2 = makeHome(ollamaConfig(ollama.url));
       const result = await caro(["clean", "up"], { env: home2.env });
       expect(result.exitCode).toBe(1);
       expect(result.stdout).toBe("");
@@ -196,7 +195,7 @@ describe("text from a model or a server never reaches the terminal as control", 
     const title = `${ESC}]0;pwned${String.fromCharCode(7)}${ESC}[2J${ESC}[31m`;
     const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command: "ls", explanation: `lists ${title}files` }) });
     standins.push(ollama);
-    const { env } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(ollamaConfig(ollama.url));
     const result = await caro(["--explain", "list"], { env });
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toContain("caro: lists files");
@@ -204,7 +203,7 @@ describe("text from a model or a server never reaches the terminal as control", 
 
     const failing = await ollamaStandin({ fail: { status: 500, body: JSON.stringify({ error: `boom ${title}` }) } });
     standins.push(failing);
-    const home2 = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${failing.url}"\n`);
+    const home2 = makeHome(ollamaConfig(failing.url));
     for (const args of [["list"], ["widget", "bash", "list"]]) {
       const failed = await caro(args, { env: home2.env });
       expect(failed.exitCode).toBe(1);
@@ -219,7 +218,7 @@ describe("every wait can be cancelled, and ends", () => {
   async function stoppedDaemon() {
     const ollama = await ollamaStandin({ commands: { x: "pwd", "make marker": `touch marker` } });
     standins.push(ollama);
-    const made = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const made = makeHome(ollamaConfig(ollama.url));
     expect((await caro(["daemon", "start"], { env: made.env })).exitCode).toBe(0);
     const pid = Number(readFileSync(join(made.home, "run", "caro", "daemon.pid"), "utf8"));
     process.kill(pid, "SIGSTOP");
@@ -267,7 +266,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s with a sto
   async function stoppedDaemonShell() {
     const ollama = await ollamaStandin({ commands: { "list files": "ls" } });
     standins.push(ollama);
-    const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+    const config = ollamaConfig(ollama.url);
     const made = makeHome(config);
     expect((await caro(["daemon", "start"], { env: made.env })).exitCode).toBe(0);
     const pid = Number(readFileSync(join(made.home, "run", "caro", "daemon.pid"), "utf8"));
@@ -302,7 +301,7 @@ describe("two caro versions side by side", () => {
   it("only a newer caro replaces the daemon; an older one of the same protocol is served; an older protocol is told", async () => {
     const ollama = await ollamaStandin({ commands: { x: "pwd" } });
     standins.push(ollama);
-    const { env, home } = makeHome(`backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env, home } = makeHome(ollamaConfig(ollama.url));
     expect((await caro(["daemon", "start"], { env })).exitCode).toBe(0);
     const pidFile = join(home, "run", "caro", "daemon.pid");
     const pid = readFileSync(pidFile, "utf8");

@@ -70,3 +70,8 @@ export async function stopDaemons(): Promise<void> {
   while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
 }
+
+/** A config that sends every request to an Ollama server (a stand-in) at `url`; `extra` lines follow. */
+export const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,9 +2,8 @@ import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { encodeFrame, FrameReader } from "../../src/daemon/protocol.js";
-import { caro, makeHome } from "./caro.js";
+import { caro, makeHome, sleep } from "./caro.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function daemonFiles(home: string) {
   const dir = join(home, "run", "caro");
