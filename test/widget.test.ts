@@ -220,12 +220,7 @@ describe("caro init", () => {
   const init = (shell: string, extra = "") => `${process.execPath} ${CARO_BIN} init ${shell}${extra}`;
   const run = (command: string, args: string[]) => execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-  it("loads silently in strict mode, twice", () => {
-    expect(run("zsh", ["-f", "-u", "-e", "-c", `eval "$(${init("zsh")})"; eval "$(${init("zsh")})"; print -r ok`])).toBe("ok\n");
-    expect(run("bash", ["--norc", "--noprofile", "-u", "-e", "-o", "pipefail", "-c", `eval "$(${init("bash")})"; eval "$(${init("bash")})"; echo ok`])).toBe("ok\n");
-    expect(run("bash", ["--norc", "--noprofile", "-i", "-u", "-e", "-c", `eval "$(${init("bash")})"; eval "$(${init("bash")})"; echo ok`])).toBe("ok\n");
-    expect(run("fish", ["--no-config", "-c", `${init("fish")} | source; ${init("fish")} | source; echo ok`])).toBe("ok\n");
-  });
+  // Loading in strict mode, twice, for every --key and --no-bind: test/shell-files.test.ts.
 
   it("defines only _caro names", () => {
     const zsh = run("zsh", ["-f", "-c", `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`]);
