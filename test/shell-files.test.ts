@@ -14,7 +14,10 @@ type Shell = "zsh" | "bash" | "fish";
 const run = (command: string, args: string[], input?: string) =>
   execFileSync(command, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
 
-const flags = (key: string | undefined, bind: boolean) => [...(key ? ["--key", key] : []), ...(bind ? [] : ["--no-bind"])];
+const flags = (key: string | undefined, bind: boolean) => [
+  ...(key ? ["--key", key] : []),
+  ...(bind ? [] : ["--no-bind"]),
+];
 const initLine = (shell: Shell, key: string | undefined, bind: boolean) =>
   [process.execPath, CARO_BIN, "init", shell, ...flags(key, bind)].join(" ");
 
@@ -71,7 +74,9 @@ function lint(shell: Shell, script: string): void {
 // ctrl-y, not ctrl-x: readline lists a binding of the emacs prefix key C-x as "\C-x\000".
 const KEYS = [undefined, "ctrl-y", "alt-q"];
 const CASES = (["zsh", "bash", "fish"] as Shell[]).flatMap((shell) =>
-  KEYS.flatMap((key) => [true, false].map((bind) => ({ shell, key, bind, name: flags(key, bind).join(" ") || "(defaults)" }))),
+  KEYS.flatMap((key) =>
+    [true, false].map((bind) => ({ shell, key, bind, name: flags(key, bind).join(" ") || "(defaults)" })),
+  ),
 );
 
 describe.each(CASES)("caro init $shell $name", ({ shell, key, bind }) => {

@@ -158,7 +158,8 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
   });
 
   it("shows thinking with three dots in a C locale, then erases it", async () => {
-    const { sh } = await shellWith(shell, { chunkBytes: 160, chunkDelayMs: 150 }, undefined, undefined, C_LOCALE[shell]);
+    const streaming = { chunkBytes: 160, chunkDelayMs: 150 };
+    const { sh } = await shellWith(shell, streaming, undefined, undefined, C_LOCALE[shell]);
     sh.session.type("find big files");
     sh.session.sendKeys("C-g");
     await sh.session.waitFor((s) => /caro: thinking\.\.\. find \./.test(s));

@@ -50,9 +50,14 @@ export async function widget(argv: string[]): Promise<number> {
     );
     const verdict = verdictFor(answer.risk, level as SafetyLevel);
     const why = answer.reasons[0] ?? "";
-    if (verdict === "block") process.stdout.write(`caro: rated ${answer.risk} and commented out: ${inertLine(why)}\n${commentOut(answer.command)}`);
-    else if (verdict === "run") process.stdout.write(`\n${answer.command}`);
-    else process.stdout.write(`caro: rated ${answer.risk}: ${inertLine(why)}\n${answer.command}`);
+    if (verdict === "block") {
+      const warning = `caro: rated ${answer.risk} and commented out: ${inertLine(why)}`;
+      process.stdout.write(`${warning}\n${commentOut(answer.command)}`);
+    } else if (verdict === "run") {
+      process.stdout.write(`\n${answer.command}`);
+    } else {
+      process.stdout.write(`caro: rated ${answer.risk}: ${inertLine(why)}\n${answer.command}`);
+    }
     return 0;
   } catch (error) {
     if (controller.signal.aborted || error instanceof InterruptedError) {
