@@ -157,6 +157,24 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     expect(sh.session.screen()).not.toContain("caro: thinking");
   });
 
+  it("draws thinking without breaking a prompt at the bottom of the screen", async () => {
+    const { sh } = await shellWith(shell, { chunkBytes: 160, chunkDelayMs: 150 });
+    sh.session.type("seq 60");
+    sh.session.sendKeys("Enter");
+    await sh.session.waitFor((s) => /^60$/m.test(s) && /\$$/.test(s.trimEnd()));
+    sh.session.type("find big files");
+    sh.session.sendKeys("C-g");
+    const screen = await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
+    const lines = screen.trimEnd().split("\n");
+    // zsh keeps the prompt and draws on the line below it; bash and fish draw in the prompt line's place.
+    if (shell === "zsh") expect(lines.slice(-2).map((l) => l.trimEnd())[0]).toBe("$ find big files");
+    expect(lines.at(-1)).toMatch(/^caro: thinking… find \./);
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
+    expect(sh.session.screen()).not.toContain("caro: thinking");
+    expect(sh.session.screen().trimEnd().split("\n").at(-1)).toMatch(/\$ find \. -type f -size \+100M -mtime -7$/);
+  });
+
   it("shows thinking with three dots in a C locale, then erases it", async () => {
     const streaming = { chunkBytes: 160, chunkDelayMs: 150 };
     const { sh } = await shellWith(shell, streaming, undefined, undefined, C_LOCALE[shell]);
