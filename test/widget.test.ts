@@ -35,18 +35,39 @@ function reply(request: Parameters<NonNullable<StandinOptions["reply"]>>[0]): st
   return JSON.stringify({ command: known ?? `printf '%s\\n' ${singleQuote(text)}` });
 }
 
-async function shellWith(shell: WidgetShell, options: StandinOptions = {}, home?: { home: string; env: Record<string, string> }, command?: string) {
+async function shellWith(
+  shell: WidgetShell,
+  options: StandinOptions = {},
+  home?: { home: string; env: Record<string, string> },
+  command?: string,
+  prelude?: string,
+) {
   const ollama = await ollamaStandin({ reply, ...options });
   standins.push(ollama);
   const config = `backend = "ollama"\nmax_command_length = 4000\n[backends.ollama]\nhost = "${ollama.url}"\n`;
   if (home) writeFileSync(join(home.home, ".config", "caro", "config.toml"), config);
-  const sh = new ShellUnderTest(shell, config, home, { command });
+  const sh = new ShellUnderTest(shell, config, home, { command, prelude });
   running.push(sh);
   await sh.ready();
   return { sh, ollama };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A user's rc file at its most hostile: aliases over the commands the widget uses, and the strict options.
+// zsh and bash expand aliases as they read `caro init`'s code; in fish an alias is a function.
+const HOSTILE: Record<WidgetShell, string> = {
+  zsh: "alias print=false zle=false bindkey=false emulate=false typeset=false local=false return=false\n" +
+    "setopt err_exit no_unset pipe_fail ksh_arrays sh_word_split glob_subst",
+  bash: "alias printf=false history=false bind=false local=false return=false\nset -euo pipefail\n" +
+    "shopt -s failglob nocasematch extglob",
+  fish: ["printf", "history", "count", "mkdir", "date"].map((name) => `alias ${name}=false`).join("\n"),
+};
+// fish's own Up key (up-or-search) calls commandline, so only the test that presses no Up shadows it.
+const HOSTILER: Record<WidgetShell, string> = { ...HOSTILE, fish: `${HOSTILE.fish}\nalias commandline=false` };
+
+// A C locale: caro must not draw an ellipsis the terminal cannot show.
+const C_LOCALE: Record<WidgetShell, string> = { zsh: "export LANG=C", bash: "export LANG=C", fish: "set -gx LANG C" };
 
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) => {
   it("replaces the typed line with the command, cursor at its end; one undo brings the typed line back", async () => {
@@ -133,7 +154,63 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
     await waitForFinished(sh.home, 1);
     expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
-    if (shell !== "zsh") expect(sh.session.screen()).not.toContain("caro: thinking");
+    expect(sh.session.screen()).not.toContain("caro: thinking");
+  });
+
+  it("draws thinking without breaking a prompt at the bottom of the screen", async () => {
+    const { sh } = await shellWith(shell, { chunkBytes: 160, chunkDelayMs: 150 });
+    sh.session.type("seq 60");
+    sh.session.sendKeys("Enter");
+    await sh.session.waitFor((s) => /^60$/m.test(s) && /\$$/.test(s.trimEnd()));
+    sh.session.type("find big files");
+    sh.session.sendKeys("C-g");
+    const screen = await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
+    const lines = screen.trimEnd().split("\n");
+    // zsh keeps the prompt and draws on the line below it; bash and fish draw in the prompt line's place.
+    if (shell === "zsh") expect(lines.slice(-2).map((l) => l.trimEnd())[0]).toBe("$ find big files");
+    expect(lines.at(-1)).toMatch(/^caro: thinking… find \./);
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
+    expect(sh.session.screen()).not.toContain("caro: thinking");
+    expect(sh.session.screen().trimEnd().split("\n").at(-1)).toMatch(/\$ find \. -type f -size \+100M -mtime -7$/);
+  });
+
+  it("shows thinking with three dots in a C locale, then erases it", async () => {
+    const streaming = { chunkBytes: 160, chunkDelayMs: 150 };
+    const { sh } = await shellWith(shell, streaming, undefined, undefined, C_LOCALE[shell]);
+    sh.session.type("find big files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => /caro: thinking\.\.\. find \./.test(s));
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
+    expect(sh.session.screen()).not.toContain("caro: thinking");
+  });
+
+  it("works under the user's aliases and strict options, and the request goes into history", async () => {
+    const { sh } = await shellWith(shell, {}, undefined, shell === "fish" ? "fish" : undefined, HOSTILE[shell]);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.sendKeys("Up");
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    sh.session.sendKeys("Up");
+    expect((await sh.dump()).buffer).toBe("list files");
+  });
+
+  it("keeps the line and says why on a failure, under the user's aliases and strict options", async () => {
+    const { sh } = await shellWith(shell, { fail: { status: 500, body: '{"error":"out of memory"}' } }, undefined,
+      undefined, HOSTILER[shell]);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("list files");
+    expect(sh.session.screen()).toContain("caro: Ollama answered HTTP 500: out of memory");
+    // Still the same shell: set -e did not end it.
+    sh.session.type(" again");
+    expect((await sh.dump()).buffer).toBe("list files again");
   });
 
   it("takes a multi-line command in whole", async () => {
@@ -220,12 +297,7 @@ describe("caro init", () => {
   const init = (shell: string, extra = "") => `${process.execPath} ${CARO_BIN} init ${shell}${extra}`;
   const run = (command: string, args: string[]) => execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
-  it("loads silently in strict mode, twice", () => {
-    expect(run("zsh", ["-f", "-u", "-e", "-c", `eval "$(${init("zsh")})"; eval "$(${init("zsh")})"; print -r ok`])).toBe("ok\n");
-    expect(run("bash", ["--norc", "--noprofile", "-u", "-e", "-o", "pipefail", "-c", `eval "$(${init("bash")})"; eval "$(${init("bash")})"; echo ok`])).toBe("ok\n");
-    expect(run("bash", ["--norc", "--noprofile", "-i", "-u", "-e", "-c", `eval "$(${init("bash")})"; eval "$(${init("bash")})"; echo ok`])).toBe("ok\n");
-    expect(run("fish", ["--no-config", "-c", `${init("fish")} | source; ${init("fish")} | source; echo ok`])).toBe("ok\n");
-  });
+  // Loading in strict mode, twice, for every --key and --no-bind: test/shell-files.test.ts.
 
   it("defines only _caro names", () => {
     const zsh = run("zsh", ["-f", "-c", `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`]);

@@ -52,50 +52,24 @@ function keyFor(shell: InitShell | "fish4", key: string): string {
   }
 }
 
-function bindings(shell: InitShell, key: string): string {
-  switch (shell) {
-    case "zsh": {
-      const k = keyFor("zsh", key);
-      return [
-        "if [[ -z ${_caro_bound-} ]]; then",
-        "  typeset -g _caro_bound=1",
-        `  bindkey -M emacs ${k} _caro_widget`,
-        `  bindkey -M viins ${k} _caro_widget`,
-        `  bindkey -M vicmd ${k} _caro_widget`,
-        "fi",
-      ].join("\n");
-    }
-    case "bash": {
-      const k = keyFor("bash", key);
-      return [
-        // bind only where there is line editing: a non-interactive shell would print warnings.
-        "if [[ -z ${_caro_bound-} && $- == *i* ]]; then",
-        "  if (( BASH_VERSINFO[0] < 4 )); then",
-        '    printf \'caro: bash %s has no READLINE_LINE; the Ctrl-G widget needs bash 4 or newer\\n\' "$BASH_VERSION" >&2',
-        "  else",
-        "    _caro_bound=1",
-        `    bind -m emacs -x '"${k}": _caro_widget'`,
-        `    bind -m vi-insert -x '"${k}": _caro_widget'`,
-        `    bind -m vi-command -x '"${k}": _caro_widget'`,
-        "  fi",
-        "fi",
-      ].join("\n");
-    }
-    case "fish":
-      return [
-        "if not set -q _caro_bound",
-        "    set -g _caro_bound 1",
-        // fish 4 names keys ctrl-g; fish 3 writes \cg.
-        "    if string match -qr '^[0-3]\\.' -- $version",
-        `        bind ${keyFor("fish", key)} _caro_widget`,
-        `        bind -M insert ${keyFor("fish", key)} _caro_widget`,
-        "    else",
-        `        bind ${keyFor("fish4", key)} _caro_widget`,
-        `        bind -M insert ${keyFor("fish4", key)} _caro_widget`,
-        "    end",
-        "end",
-      ].join("\n");
-  }
+/**
+ * The shell file with its placeholders filled in. The code stays in shell/<shell>/, where it can
+ * be read and linted as shell; only these values come from here.
+ */
+function initScript(shell: InitShell, key: string, bind: boolean): string {
+  const template = readFileSync(fileURLToPath(new URL(`../../shell/${SHELLS[shell]}`, import.meta.url)), "utf8");
+  // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
+  const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
+  const values: Record<string, string> = {
+    CARO_CLIENT: client,
+    CARO_BIND: bind ? "1" : "0",
+    CARO_KEY: keyFor(shell, key),
+    CARO_KEY_FISH4: keyFor("fish4", key),
+  };
+  return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
+    if (!(name in values)) throw new Error(`shell/${SHELLS[shell]} has an unknown placeholder ${placeholder}`);
+    return values[name];
+  });
 }
 
 /** `caro init <shell>`: prints the widget script for eval (or fish's source), with this caro's paths in it. */
@@ -103,11 +77,8 @@ export async function runInit(argv: string[]): Promise<void> {
   const args = parseStrict(argv, initArgs, "init");
   const [shell, ...extra] = args._;
   if (!shell || extra.length > 0) throw new UsageError(usage);
-  if (!(shell in SHELLS)) throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(SHELLS).join(", ")}`);
-  const key = args.key ?? "ctrl-g";
-  const bind = args.bind === false ? "" : bindings(shell as InitShell, key);
-  const template = readFileSync(fileURLToPath(new URL(`../../shell/${SHELLS[shell as InitShell]}`, import.meta.url)), "utf8");
-  // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
-  const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
-  process.stdout.write(template.replace("@CARO_CLIENT@", client).replace("@CARO_BIND@", bind));
+  if (!(shell in SHELLS)) {
+    throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(SHELLS).join(", ")}`);
+  }
+  process.stdout.write(initScript(shell as InitShell, args.key ?? "ctrl-g", args.bind !== false));
 }

@@ -7,29 +7,41 @@ export type WidgetShell = "zsh" | "bash" | "fish";
 
 // Each shell starts without its rc files, loads `caro init`, and gets two test-only keys:
 // Ctrl-T writes the buffer and cursor to files, Ctrl-O sets the buffer from a file (for bytes a
-// keyboard cannot type, such as a tab, without triggering completion).
-const SETUP: Record<WidgetShell, { command: string; setup: (dir: string, init: string) => string; undo: string; vi: string }> = {
+// keyboard cannot type, such as a tab, without triggering completion). A prelude (a user's aliases and options)
+// runs before caro loads; the test keys go through builtin and command so that it cannot break them.
+type Setup = (dir: string, init: string, prelude: string) => string;
+const SETUP: Record<WidgetShell, { command: string; setup: Setup; undo: string; vi: string }> = {
   zsh: {
     command: "zsh -f",
     undo: "C-_",
     vi: "bindkey -v",
-    setup: (dir, init) => `PS1='$ '
+    setup: (dir, init, prelude) => `PS1='$ '
+${prelude}
 eval "$(${init} init zsh)"
-_t_dump() { print -rn -- "$BUFFER" > ${dir}/dump.tmp; print -rn -- "$CURSOR" > ${dir}/cursor; mv ${dir}/dump.tmp ${dir}/dump }
+_t_dump() {
+  builtin print -rn -- "$BUFFER" > ${dir}/dump.tmp; builtin print -rn -- "$CURSOR" > ${dir}/cursor
+  command mv ${dir}/dump.tmp ${dir}/dump
+}
 _t_load() { BUFFER=$(<${dir}/load); CURSOR=$#BUFFER }
-zle -N _t_dump; zle -N _t_load
-for m in emacs viins vicmd; do bindkey -M $m '^T' _t_dump; bindkey -M $m '^O' _t_load; done
+builtin zle -N _t_dump; builtin zle -N _t_load
+for m in emacs viins vicmd; do builtin bindkey -M $m '^T' _t_dump; builtin bindkey -M $m '^O' _t_load; done
 `,
   },
   bash: {
     command: "bash --norc --noprofile",
     undo: "C-_",
     vi: "set -o vi",
-    setup: (dir, init) => `PS1='$ '
+    setup: (dir, init, prelude) => `PS1='$ '
+${prelude}
 eval "$(${init} init bash)"
-_t_dump() { printf %s "$READLINE_LINE" > ${dir}/dump.tmp; printf %s "$READLINE_POINT" > ${dir}/cursor; mv ${dir}/dump.tmp ${dir}/dump; }
+_t_dump() {
+  builtin printf %s "$READLINE_LINE" > ${dir}/dump.tmp; builtin printf %s "$READLINE_POINT" > ${dir}/cursor
+  command mv ${dir}/dump.tmp ${dir}/dump
+}
 _t_load() { READLINE_LINE=$(<${dir}/load); READLINE_POINT=\${#READLINE_LINE}; }
-for m in emacs vi-insert vi-command; do bind -m $m -x '"\\C-t": _t_dump'; bind -m $m -x '"\\C-o": _t_load'; done
+for m in emacs vi-insert vi-command; do
+  builtin bind -m $m -x '"\\C-t": _t_dump'; builtin bind -m $m -x '"\\C-o": _t_load'
+done
 `,
   },
   fish: {
@@ -37,13 +49,17 @@ for m in emacs vi-insert vi-command; do bind -m $m -x '"\\C-t": _t_dump'; bind -
     undo: "C-z",
     vi: "fish_vi_key_bindings",
     // --no-config empties fish_history (no history file); a user's fish has one, so name one.
-    setup: (dir, init) => `set -g fish_history caro_test
-function fish_prompt; printf '$ '; end
+    setup: (dir, init, prelude) => `set -g fish_history caro_test
+function fish_prompt; builtin echo -n '$ '; end
 function fish_greeting; end
+${prelude}
 ${init} init fish | source
-function _t_dump; commandline | string collect --no-trim-newlines > ${dir}/dump.tmp; commandline -C > ${dir}/cursor; mv ${dir}/dump.tmp ${dir}/dump; end
-function _t_load; commandline -r -- (cat ${dir}/load | string collect); end
-function _t_keys; for m in default insert; bind -M $m \\ct _t_dump; bind -M $m \\co _t_load; end; end
+function _t_dump
+  builtin commandline | string collect --no-trim-newlines > ${dir}/dump.tmp; builtin commandline -C > ${dir}/cursor
+  command mv ${dir}/dump.tmp ${dir}/dump
+end
+function _t_load; builtin commandline -r -- (command cat ${dir}/load | string collect); end
+function _t_keys; for m in default insert; builtin bind -M $m \\ct _t_dump; builtin bind -M $m \\co _t_load; end; end
 _t_keys
 function fish_user_key_bindings; _t_keys; end
 `,
@@ -60,7 +76,7 @@ export class ShellUnderTest {
     readonly shell: WidgetShell,
     config: string,
     home?: { home: string; env: Record<string, string> },
-    options: { command?: string } = {},
+    options: { command?: string; prelude?: string } = {},
   ) {
     const made = home ?? makeHome(config);
     this.home = made.home;
@@ -68,7 +84,7 @@ export class ShellUnderTest {
     mkdirSync(this.dir);
     this.env = { ...made.env, TERM: "screen", LANG: "C.UTF-8" };
     const init = `${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)}`;
-    writeFileSync(join(this.dir, "setup"), SETUP[shell].setup(this.dir, init));
+    writeFileSync(join(this.dir, "setup"), SETUP[shell].setup(this.dir, init, options.prelude ?? ""));
     this.session = new TmuxSession(options.command ?? SETUP[shell].command, this.env, { width: 160, height: 40 });
   }
 
