@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CARO_BIN, caro, makeHome } from "./helpers/caro.js";
+import { CARO_BIN, caro, makeHome, ollamaConfig, sleep } from "./helpers/caro.js";
 import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
 
@@ -52,7 +52,6 @@ async function shellWith(
   return { sh, ollama };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A user's rc file at its most hostile: aliases over the commands the widget uses, and the strict options.
 // zsh and bash expand aliases as they read `caro init`'s code; in fish an alias is a function.
@@ -270,7 +269,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     // A quick server from here on.
     const fast = await ollamaStandin({ reply });
     standins.push(fast);
-    writeFileSync(join(home.home, ".config", "caro", "config.toml"), `backend = "ollama"\n[backends.ollama]\nhost = "${fast.url}"\n`);
+    writeFileSync(join(home.home, ".config", "caro", "config.toml"), ollamaConfig(fast.url));
     sh.session.sendKeys("C-g");
     await waitForFinished(sh.home, 1);
     expect((await sh.dump()).buffer).toBe("ls -la");
