@@ -26,7 +26,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
 const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
 
 function benchModel() {
-  const hash = createHash("sha256").update(readFileSync(join(ROOT, "scripts", "make-gguf.mjs"))).digest("hex").slice(0, 12);
+  const hash = createHash("sha256")
+    .update(readFileSync(join(ROOT, "scripts", "make-gguf.mjs")))
+    .digest("hex")
+    .slice(0, 12);
   const path = join(ROOT, ".cache", "bench-models", `qwen2.5-coder-1.5b-shape-${hash}.gguf`);
   if (!existsSync(path)) {
     log("making the Qwen2.5-Coder-1.5B-shaped model once (about a minute)…");
@@ -38,7 +41,11 @@ function benchModel() {
 function requests() {
   const data = join(ROOT, "..", "shared", "data", "caro_eval_cases.tsv");
   if (existsSync(data))
-    return readFileSync(data, "utf8").trim().split("\n").slice(1, 1 + ON_RUNS).map((l) => l.split("\t")[0]);
+    return readFileSync(data, "utf8")
+      .trim()
+      .split("\n")
+      .slice(1, 1 + ON_RUNS)
+      .map((l) => l.split("\t")[0]);
   return Array.from({ length: ON_RUNS }, (_, i) => `list the files changed in the last ${i + 1} days`);
 }
 
@@ -48,13 +55,26 @@ function home(config) {
   writeFileSync(join(dir, ".config", "caro", "config.toml"), config);
   return {
     dir,
-    env: { HOME: dir, XDG_CONFIG_HOME: join(dir, ".config"), XDG_CACHE_HOME: join(dir, ".cache"), XDG_RUNTIME_DIR: join(dir, "run"), XDG_STATE_HOME: join(dir, "state"), PATH: process.env.PATH, SHELL: "/bin/bash" },
+    env: {
+      HOME: dir,
+      XDG_CONFIG_HOME: join(dir, ".config"),
+      XDG_CACHE_HOME: join(dir, ".cache"),
+      XDG_RUNTIME_DIR: join(dir, "run"),
+      XDG_STATE_HOME: join(dir, "state"),
+      PATH: process.env.PATH,
+      SHELL: "/bin/bash",
+    },
   };
 }
 
 async function timed(args, env) {
   const start = performance.now();
-  const result = await execa(process.execPath, [CARO, ...args], { env, extendEnv: false, reject: false, stdin: "ignore" });
+  const result = await execa(process.execPath, [CARO, ...args], {
+    env,
+    extendEnv: false,
+    reject: false,
+    stdin: "ignore",
+  });
   const ms = performance.now() - start;
   if (result.exitCode !== 0) throw new Error(`caro ${args.join(" ")} failed: ${result.stderr}`);
   return { ms, out: result.stdout };
@@ -75,7 +95,10 @@ async function warmRuns(h, list) {
   const runs = [];
   for (const request of list) {
     const { ms } = await timed(["widget", "bash", request], h.env);
-    const last = readFileSync(join(h.dir, "state", "caro", "daemon.log"), "utf8").trim().split("\n").at(-1);
+    const last = readFileSync(join(h.dir, "state", "caro", "daemon.log"), "utf8")
+      .trim()
+      .split("\n")
+      .at(-1);
     const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens\)$/.exec(last);
     if (!counts) throw new Error(`no token counts in the daemon log: ${last}`);
     runs.push({ request, ms, prompt_tokens: Number(counts[2]), generated_tokens: Number(counts[3]) });
@@ -100,7 +123,10 @@ async function floor(modelPath, threads, runs) {
   const context0 = detectContext("bash", tmpdir());
   const history = (prompt) => [
     { type: "system", text: prompt.system },
-    ...prompt.examples.flatMap((e) => [{ type: "user", text: e.user }, { type: "model", response: [e.assistant] }]),
+    ...prompt.examples.flatMap((e) => [
+      { type: "user", text: e.user },
+      { type: "model", response: [e.assistant] },
+    ]),
   ];
   const first = buildPrompt(context0, runs[0].request);
   const warm = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
@@ -118,9 +144,18 @@ async function floor(modelPath, threads, runs) {
       const inBefore = sequence.tokenMeter.usedInputTokens;
       const outBefore = sequence.tokenMeter.usedOutputTokens;
       const start = performance.now();
-      await session.prompt(prompt.user, { maxTokens: run.generated_tokens, temperature: 0.2, seed: 1, ...(withGrammar ? { grammar } : {}) });
+      await session.prompt(prompt.user, {
+        maxTokens: run.generated_tokens,
+        temperature: 0.2,
+        seed: 1,
+        ...(withGrammar ? { grammar } : {}),
+      });
       const ms = performance.now() - start;
-      out.push({ ms, prompt_tokens: sequence.tokenMeter.usedInputTokens - inBefore, generated_tokens: sequence.tokenMeter.usedOutputTokens - outBefore });
+      out.push({
+        ms,
+        prompt_tokens: sequence.tokenMeter.usedInputTokens - inBefore,
+        generated_tokens: sequence.tokenMeter.usedOutputTokens - outBefore,
+      });
       session.dispose({ disposeSequence: false });
     }
     return out;
@@ -137,8 +172,12 @@ async function clientCost(requestList) {
     if (req.url === "/api/version") return res.end('{"version":"0.5.7"}');
     let body = "";
     for await (const chunk of req) body += chunk;
-    const text = JSON.parse(body).messages.at(-1).content.replace(/^[\s\S]*request: /, "");
-    res.end(`${JSON.stringify({ message: { content: JSON.stringify({ command: `echo ${JSON.stringify(text)}` }) }, done: true })}\n`);
+    const text = JSON.parse(body)
+      .messages.at(-1)
+      .content.replace(/^[\s\S]*request: /, "");
+    res.end(
+      `${JSON.stringify({ message: { content: JSON.stringify({ command: `echo ${JSON.stringify(text)}` }) }, done: true })}\n`,
+    );
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const h = home(`backend = "ollama"\n[backends.ollama]\nhost = "http://127.0.0.1:${server.address().port}"\n`);
@@ -147,7 +186,11 @@ async function clientCost(requestList) {
   const bare = [];
   for (let i = 0; i < CLIENT_RUNS; i++) {
     let start = performance.now();
-    await execa(process.execPath, [CARO, "widget", "bash", `${requestList[i % requestList.length]} ${i}`], { env: h.env, extendEnv: false, stdin: "ignore" });
+    await execa(process.execPath, [CARO, "widget", "bash", `${requestList[i % requestList.length]} ${i}`], {
+      env: h.env,
+      extendEnv: false,
+      stdin: "ignore",
+    });
     caro.push(performance.now() - start);
     start = performance.now();
     await execa(process.execPath, ["-e", "0"], { stdin: "ignore" });
@@ -164,7 +207,8 @@ async function main() {
   const modelBytes = statSync(modelPath).size;
   const threads = availableParallelism();
   const list = requests();
-  const config = (extra = "") => `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n${extra}`;
+  const config = (extra = "") =>
+    `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n${extra}`;
 
   log(`model ${modelPath} (${(modelBytes / 2 ** 20).toFixed(0)} MiB), ${threads} threads`);
   log("1/5 warm requests through the client and socket, prefix cache on…");
@@ -206,7 +250,12 @@ async function main() {
       floor_without_grammar: { p50_ms: median(bareRuns.map((r) => r.ms)), runs: bareRuns },
     },
     cold: { with_prefix_state_ms: coldWithState.ms, first_ever_ms: coldFirstEver.ms },
-    client: { caro_p50_ms: median(client.caro), node_e_0_p50_ms: median(client.bare), caro_ms: client.caro, node_e_0_ms: client.bare },
+    client: {
+      caro_p50_ms: median(client.caro),
+      node_e_0_p50_ms: median(client.bare),
+      caro_ms: client.caro,
+      node_e_0_ms: client.bare,
+    },
     daemon_peak_rss_bytes: rss,
   };
   const ratios = {
@@ -231,16 +280,32 @@ async function main() {
   row("warm end-to-end, prefix cache on (p50 / p95)", `${median(onMs).toFixed(0)} / ${p95(onMs).toFixed(0)} ms`, "");
   row("floor: node-llama-cpp alone, same grammar", `${median(floorMs).toFixed(0)} / ${p95(floorMs).toFixed(0)} ms`, "");
   row("  (the same without the grammar, p50)", `${results.warm.floor_without_grammar.p50_ms.toFixed(0)} ms`, "");
-  row("  warm p50 / floor p50", `${ratios.warm_vs_floor.toFixed(2)}x`, `<= 1.15x  ${results.targets.warm_within_1_15x_floor ? "met" : "MISSED"}`);
+  row(
+    "  warm p50 / floor p50",
+    `${ratios.warm_vs_floor.toFixed(2)}x`,
+    `<= 1.15x  ${results.targets.warm_within_1_15x_floor ? "met" : "MISSED"}`,
+  );
   row(`warm, prefix cache off (p50 of ${OFF_RUNS})`, `${results.warm.prefix_cache_off.p50_ms.toFixed(0)} ms`, "");
-  row("  prefix cache speed-up (same requests)", `${ratios.prefix_cache_speedup.toFixed(1)}x`, `>= 3x     ${results.targets.prefix_cache_at_least_3x ? "met" : "MISSED"}`);
+  row(
+    "  prefix cache speed-up (same requests)",
+    `${ratios.prefix_cache_speedup.toFixed(1)}x`,
+    `>= 3x     ${results.targets.prefix_cache_at_least_3x ? "met" : "MISSED"}`,
+  );
   row("cold start, prefix state on disk", `${coldWithState.ms.toFixed(0)} ms`, "");
   row("cold start, first ever (prefill + save)", `${coldFirstEver.ms.toFixed(0)} ms`, "");
   row("client with an instant backend (p50)", `${median(client.caro).toFixed(0)} ms`, "");
   row("node -e 0 (p50)", `${median(client.bare).toFixed(0)} ms`, "");
-  row("  client / node -e 0", `${ratios.client_vs_node.toFixed(2)}x`, `<= 1.5x   ${results.targets.client_within_1_5x_node ? "met" : "MISSED"}`);
+  row(
+    "  client / node -e 0",
+    `${ratios.client_vs_node.toFixed(2)}x`,
+    `<= 1.5x   ${results.targets.client_within_1_5x_node ? "met" : "MISSED"}`,
+  );
   row("daemon peak RSS", `${(rss / 1e6).toFixed(0)} MB (model ${(modelBytes / 1e6).toFixed(0)} MB)`, "");
-  row("  over the model file", `${ratios.rss_over_model_mb.toFixed(0)} MB`, `<= 400 MB ${results.targets.rss_within_model_plus_400mb ? "met" : "MISSED"}`);
+  row(
+    "  over the model file",
+    `${ratios.rss_over_model_mb.toFixed(0)} MB`,
+    `<= 400 MB ${results.targets.rss_within_model_plus_400mb ? "met" : "MISSED"}`,
+  );
   console.log(`\nwritten to bench/results.json`);
   for (const h of [on, off]) rmSync(h.dir, { recursive: true, force: true });
 }

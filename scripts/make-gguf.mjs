@@ -18,7 +18,16 @@ export const presets = {
   // Decodes slowly enough on 2 cores to interrupt it mid-answer.
   slow: { hidden: 2048, layers: 6, heads: 16, kvHeads: 2, ffn: 8192, vocab: 4096, quant: "Q4_0" },
   // The exact shape of Qwen2.5-Coder-1.5B-Instruct: real timings without real weights.
-  "qwen2.5-coder-1.5b": { hidden: 1536, layers: 28, heads: 12, kvHeads: 2, ffn: 8960, vocab: 151936, quant: "Q4_0", edgeQuant: true },
+  "qwen2.5-coder-1.5b": {
+    hidden: 1536,
+    layers: 28,
+    heads: 12,
+    kvHeads: 2,
+    ffn: 8960,
+    vocab: 151936,
+    quant: "Q4_0",
+    edgeQuant: true,
+  },
 };
 
 const GGUF_TYPE = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 };
@@ -64,7 +73,10 @@ function trainTokenizer(targetTokens) {
   // caro's own prompt is part of the corpus, so it tokenizes to about as many tokens as with a real
   // vocabulary (a few hundred), not one per byte.
   const prompt = readFileSync(new URL("../src/prompt/prompt.md", import.meta.url), "utf8");
-  const pieces = `${CORPUS}\n${prompt}\n${prompt}`.match(/'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu) ?? [];
+  const pieces =
+    `${CORPUS}\n${prompt}\n${prompt}`.match(
+      /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu,
+    ) ?? [];
   let words = pieces.map(encode);
   const tokens = [...b2u];
   // Byte-level BPE marks its 256 byte tokens NORMAL: llama.cpp reads BYTE as SentencePiece "<0xNN>".
@@ -120,8 +132,13 @@ function buildVocab(size) {
     return bytes.some((b) => b === undefined) ? null : Buffer.from(bytes).toString("latin1");
   };
   return {
-    tokens, types, merges, text,
-    endOfText: firstSpecial, imStart: firstSpecial + 1, imEnd: firstSpecial + 2,
+    tokens,
+    types,
+    merges,
+    text,
+    endOfText: firstSpecial,
+    imStart: firstSpecial + 1,
+    imEnd: firstSpecial + 2,
   };
 }
 
@@ -149,7 +166,7 @@ function f16(value) {
   const f32 = new Float32Array([value]);
   const x = new Uint32Array(f32.buffer)[0];
   const sign = (x >>> 16) & 0x8000;
-  let exp = ((x >>> 23) & 0xff) - 127 + 15;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
   const mant = x & 0x7fffff;
   if (exp <= 0) return sign;
   if (exp >= 31) return sign | 0x7c00;
@@ -212,10 +229,26 @@ function ggufString(text) {
   return Buffer.concat([len, bytes]);
 }
 
-function u32(n) { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; }
-function u64(n) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; }
-function i32(n) { const b = Buffer.alloc(4); b.writeInt32LE(n); return b; }
-function f32(n) { const b = Buffer.alloc(4); b.writeFloatLE(n); return b; }
+function u32(n) {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+function u64(n) {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+}
+function i32(n) {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(n);
+  return b;
+}
+function f32(n) {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(n);
+  return b;
+}
 
 function kv(key, type, value) {
   const parts = [ggufString(key), u32(type)];
@@ -248,10 +281,22 @@ export function makeGguf(outPath, { preset = "tiny", steer = "words", seed = 1 }
   const add = (name, dims, type, valueAt, firstBlock) => tensors.push({ name, dims, type, valueAt, firstBlock });
   // Dimension 0 of every embedding carries a large constant, so after the final RMS norm the
   // hidden state always points the same way along it and the output layer's column 0 acts as a bias.
-  add("token_embd.weight", [hidden, vocabSize], edgeType, (i) => (i % hidden === 0 ? 4 : gauss(0.05)), () => [2, 14]);
+  add(
+    "token_embd.weight",
+    [hidden, vocabSize],
+    edgeType,
+    (i) => (i % hidden === 0 ? 4 : gauss(0.05)),
+    () => [2, 14],
+  );
   add("output_norm.weight", [hidden], GGML_TYPE.F32, () => 1);
   const signs = vocab.tokens.map((token, id) => steerSign(steer, vocab.text(token), vocab.types[id]));
-  add("output.weight", [hidden, vocabSize], edgeType, (i) => (i % hidden === 0 ? 0.6 * signs[Math.floor(i / hidden)] : gauss(0.05)), (row) => [0.2, 1.2 * signs[row]]);
+  add(
+    "output.weight",
+    [hidden, vocabSize],
+    edgeType,
+    (i) => (i % hidden === 0 ? 0.6 * signs[Math.floor(i / hidden)] : gauss(0.05)),
+    (row) => [0.2, 1.2 * signs[row]],
+  );
   for (let l = 0; l < layers; l++) {
     const w = (sd) => () => gauss(sd);
     add(`blk.${l}.attn_norm.weight`, [hidden], GGML_TYPE.F32, () => 1);
@@ -296,11 +341,21 @@ export function makeGguf(outPath, { preset = "tiny", steer = "words", seed = 1 }
   const infos = tensors.map((t) => {
     const info = Buffer.concat([ggufString(t.name), u32(t.dims.length), ...t.dims.map(u64), u32(t.type), u64(offset)]);
     t.offset = offset;
-    t.size = tensorBytes(t.type, t.dims.reduce((a, b) => a * b, 1));
+    t.size = tensorBytes(
+      t.type,
+      t.dims.reduce((a, b) => a * b, 1),
+    );
     offset += Math.ceil(t.size / ALIGNMENT) * ALIGNMENT;
     return info;
   });
-  const header = Buffer.concat([Buffer.from("GGUF"), u32(3), u64(tensors.length), u64(metadata.length), ...metadata, ...infos]);
+  const header = Buffer.concat([
+    Buffer.from("GGUF"),
+    u32(3),
+    u64(tensors.length),
+    u64(metadata.length),
+    ...metadata,
+    ...infos,
+  ]);
 
   // Written beside the target and renamed, so a reader never sees half a model.
   mkdirSync(dirname(outPath), { recursive: true });
@@ -317,7 +372,10 @@ export function makeGguf(outPath, { preset = "tiny", steer = "words", seed = 1 }
       for (let row = 0; row * rowLength < count; row += rowsPerChunk) {
         const start = row * rowLength;
         const n = Math.min(rowsPerChunk * rowLength, count - start);
-        writeSync(fd, encodeTensor(t.type, n, (i) => t.valueAt(start + i), random, t.firstBlock, rowLength, row));
+        writeSync(
+          fd,
+          encodeTensor(t.type, n, (i) => t.valueAt(start + i), random, t.firstBlock, rowLength, row),
+        );
       }
       writeSync(fd, Buffer.alloc(Math.ceil(t.size / ALIGNMENT) * ALIGNMENT - t.size));
     }
@@ -333,7 +391,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const out = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
   const option = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
   if (!out) {
-    console.error("usage: make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer words|unparsable|none]");
+    console.error(
+      "usage: make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer words|unparsable|none]",
+    );
     process.exit(2);
   }
   const started = Date.now();

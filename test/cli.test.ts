@@ -10,7 +10,9 @@ describe("caro <request>", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout.split("\n")).toHaveLength(1);
     // The same request as JSON: the very command printed, and the risk stderr gave it.
-    const json = JSON.parse(String((await caro(["--json", "find", "files", "bigger", "than", "100MB"], { env })).stdout));
+    const json = JSON.parse(
+      String((await caro(["--json", "find", "files", "bigger", "than", "100MB"], { env })).stdout),
+    );
     expect(json.command).toBe(result.stdout);
     expect(json.command.length).toBeGreaterThan(0);
     expect(result.stderr).toMatch(new RegExp(`^caro: risk ${json.risk}`, "m"));

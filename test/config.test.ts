@@ -32,7 +32,9 @@ describe("config", () => {
     expect(withEnv.stdout).toContain('backends.embedded.model = "/from/env.gguf"  # $CARO_MODEL');
 
     // A request shows which value won by the path it fails to find.
-    const flagWins = await caro(["--model", "/from/flag.gguf", "list"], { env: { ...env, CARO_MODEL: "/from/env.gguf" } });
+    const flagWins = await caro(["--model", "/from/flag.gguf", "list"], {
+      env: { ...env, CARO_MODEL: "/from/env.gguf" },
+    });
     expect(flagWins.stderr).toContain("/from/flag.gguf");
     const envWins = await caro(["list"], { env: { ...env, CARO_MODEL: "/from/env.gguf" } });
     expect(envWins.stderr).toContain("/from/env.gguf");
@@ -59,7 +61,9 @@ describe("config", () => {
     const { env, configPath } = makeHome('[backends.embedded]\nthreads = "many"\n');
     const result = await caro(["list", "files"], { env });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toBe(`caro: ${configPath}: backends.embedded.threads must be a whole number of at least 0 (got "many")`);
+    expect(result.stderr).toBe(
+      `caro: ${configPath}: backends.embedded.threads must be a whole number of at least 0 (got "many")`,
+    );
   });
 
   it("warns once about an unknown key and goes on", async () => {

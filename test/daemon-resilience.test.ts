@@ -1,5 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
@@ -17,7 +29,8 @@ afterEach(async () => {
 const prefixDir = (home: string) => join(home, ".cache", "caro", "prefix");
 const modelAt = (home: string) => join(home, "model.gguf");
 /** A config whose model is a file of the test's own, so the test may replace or delete it. */
-const ownModelConfig = (home: string, extra = "") => `[backends.embedded]\nmodel = "${modelAt(home)}"\nthreads = 1\n${extra}`;
+const ownModelConfig = (home: string, extra = "") =>
+  `[backends.embedded]\nmodel = "${modelAt(home)}"\nthreads = 1\n${extra}`;
 
 /** Puts `source` at `target` under a new inode (rename over it), as `mv` or a download would. */
 function replaceByRename(source: string, target: string) {
@@ -126,7 +139,11 @@ describe("the prefix cache", () => {
     const { env, home } = makeHome(modelConfig("tiny"));
     mkdirSync(prefixDir(home), { recursive: true });
     makeReadOnly(prefixDir(home));
-    for (const words of [["list", "files"], ["show", "disk", "usage"], ["count", "lines"]]) {
+    for (const words of [
+      ["list", "files"],
+      ["show", "disk", "usage"],
+      ["count", "lines"],
+    ]) {
       const result = await caro(words, { env });
       expect(result.exitCode).toBe(0);
       expect(result.stdout).not.toBe("");
@@ -203,7 +220,11 @@ describe("the model file changes under a running daemon", () => {
     expect(gone.exitCode).toBe(1);
     expect(gone.stdout).toBe("");
     expect(String(gone.stderr).split("\n")).toHaveLength(1);
-    expect(gone.stderr).toMatch(new RegExp(`^caro: the model file ${modelAt(home).replace(/[.]/g, "\\.")} is gone .*: put it back, or set --model`));
+    expect(gone.stderr).toMatch(
+      new RegExp(
+        `^caro: the model file ${modelAt(home).replace(/[.]/g, "\\.")} is gone .*: put it back, or set --model`,
+      ),
+    );
     expect(gone.stderr).not.toMatch(/ENOENT|stat/);
     copyFileSync(testModelPath("tiny"), modelAt(home));
     expect((await caro(["show", "disk", "usage"], { env })).exitCode).toBe(0);
@@ -218,7 +239,10 @@ describe("a request longer than the context", () => {
     const result = await caro(["list", long], { env });
     expect(result.exitCode).toBe(2);
     expect(result.stdout).toBe("");
-    const match = /^caro: the request is too long: (\d+) tokens, and the context has room for (\d+) \(context_size 2048, .*\): shorten it, or raise \[backends\.embedded\] context_size$/.exec(String(result.stderr));
+    const match =
+      /^caro: the request is too long: (\d+) tokens, and the context has room for (\d+) \(context_size 2048, .*\): shorten it, or raise \[backends\.embedded\] context_size$/.exec(
+        String(result.stderr),
+      );
     expect(match, String(result.stderr)).not.toBeNull();
     expect(Number(match![1])).toBeGreaterThan(Number(match![2]));
     // The same request fits a larger context.

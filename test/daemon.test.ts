@@ -18,9 +18,15 @@ async function standin(options: Parameters<typeof ollamaStandin>[0] = {}): Promi
   return s;
 }
 
-
 const ask = (env: Record<string, string>, request: string, extra: Record<string, unknown> = {}) => ({
-  t: "ask", id: 7, request, shell: "bash", cwd: "/tmp", env, flags: {}, ...extra,
+  t: "ask",
+  id: 7,
+  request,
+  shell: "bash",
+  cwd: "/tmp",
+  env,
+  flags: {},
+  ...extra,
 });
 
 describe("the daemon", () => {
@@ -121,7 +127,11 @@ describe("the daemon", () => {
   describe("survives bad frames and serves the next client", () => {
     it.each([
       ["garbage bytes", Buffer.from([0, 0, 0, 5, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1]), /undecodable frame/],
-      ["a huge length", Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]), /^the request is too large: 2147483647 bytes, over the 1048576-byte limit; shorten it$/],
+      [
+        "a huge length",
+        Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3]),
+        /^the request is too large: 2147483647 bytes, over the 1048576-byte limit; shorten it$/,
+      ],
     ])("%s: an error reply, then the connection closes", async (_name, bytes, pattern) => {
       const ollama = await standin({ commands: { x: "pwd" } });
       const { env, files, pid } = await startedDaemon(ollamaConfig(ollama.url));
@@ -138,15 +148,21 @@ describe("the daemon", () => {
       const { env, files } = await startedDaemon(ollamaConfig(ollama.url));
       const client = await RawClient.helloed(files.socket);
       client.send({ t: "ask", id: "seven", request: 42 });
-      expect(await client.until((m) => m.t === "error" && /bad request: id must be an integer/.test(String(m.message)))).not.toBeNull();
+      expect(
+        await client.until((m) => m.t === "error" && /bad request: id must be an integer/.test(String(m.message))),
+      ).not.toBeNull();
       client.send(ask(env, "x", { shell: "powershell" }));
-      expect(await client.until((m) => m.t === "error" && /shell must be one of/.test(String(m.message)))).not.toBeNull();
+      expect(
+        await client.until((m) => m.t === "error" && /shell must be one of/.test(String(m.message))),
+      ).not.toBeNull();
       // Flags reach the config loader and the prompt: each must be of its own type, not coerced.
       client.send(ask(env, "x", { flags: { explain: "yes" } }));
-      const badFlag = (m: Record<string, unknown>) => m.t === "error" && /flags\.explain must be a boolean/.test(String(m.message));
+      const badFlag = (m: Record<string, unknown>) =>
+        m.t === "error" && /flags\.explain must be a boolean/.test(String(m.message));
       expect(await client.until(badFlag)).not.toBeNull();
       client.send(ask(env, "x", { flags: { model: 7 } }));
-      const badModel = (m: Record<string, unknown>) => m.t === "error" && /flags\.model must be a string/.test(String(m.message));
+      const badModel = (m: Record<string, unknown>) =>
+        m.t === "error" && /flags\.model must be a string/.test(String(m.message));
       expect(await client.until(badModel)).not.toBeNull();
       client.send({ t: "dance" });
       expect(await client.until((m) => /unknown message kind "dance"/.test(String(m.message)))).not.toBeNull();
@@ -215,7 +231,9 @@ describe("the daemon", () => {
 
   it("unloads the model when idle, then exits", async () => {
     // Long enough that a loaded machine still sees the model loaded right after the request.
-    const { env, home } = makeHome(modelConfig("tiny", "[daemon]\nidle_unload_minutes = 0.05\nidle_exit_minutes = 0.15\n"));
+    const { env, home } = makeHome(
+      modelConfig("tiny", "[daemon]\nidle_unload_minutes = 0.05\nidle_exit_minutes = 0.15\n"),
+    );
     await caro(["list"], { env });
     const files = daemonFiles(home);
     const loaded = JSON.parse(String((await caro(["daemon", "status", "--json"], { env })).stdout));

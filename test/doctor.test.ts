@@ -59,7 +59,10 @@ describe("caro doctor", () => {
     const result = await caro(["doctor", "--json"], { env });
     const report = JSON.parse(String(result.stdout));
     expect(report.ok).toBe(false);
-    expect(report.checks.find((c: { name: string }) => c.name === "ollama")).toMatchObject({ status: "warn", fix: "ollama pull qwen2.5-coder:1.5b" });
+    expect(report.checks.find((c: { name: string }) => c.name === "ollama")).toMatchObject({
+      status: "warn",
+      fix: "ollama pull qwen2.5-coder:1.5b",
+    });
   });
 
   it("finds a downloaded catalog model", async () => {
@@ -78,7 +81,9 @@ describe("GPU settings", () => {
     const result = await caro(["--json", "list", "files"], { env });
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(String(result.stdout)).gpu).toBe(false);
-    expect(result.stderr).toMatch(/^caro: warning: llama\.cpp's vulkan build cannot load here \(.*\): running on the CPU/);
+    expect(result.stderr).toMatch(
+      /^caro: warning: llama\.cpp's vulkan build cannot load here \(.*\): running on the CPU/,
+    );
     expect(result.stderr.split("\n")).toHaveLength(1);
   });
 

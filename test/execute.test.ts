@@ -47,7 +47,9 @@ describe("caro -x", () => {
     const { env, project } = await setup();
     const result = await caro(["-x", "empty", "this", "folder"], { env, cwd: project });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/caro: not run: rated high, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes/);
+    expect(result.stderr).toMatch(
+      /caro: not run: rated high, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes/,
+    );
     expect(existsSync(join(project, "notes.txt"))).toBe(true);
   });
 
@@ -62,7 +64,9 @@ describe("caro -x", () => {
     const { env, project } = await setup();
     const result = await caro(["-x", "--yes", "format", "the", "disk"], { env, cwd: project });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/not run: the command is rated critical: formats \/dev\/sdzz9.*safety level moderate blocks it/);
+    expect(result.stderr).toMatch(
+      /not run: the command is rated critical: formats \/dev\/sdzz9.*safety level moderate blocks it/,
+    );
     expect(existsSync(join(project, "ran"))).toBe(false);
   });
 

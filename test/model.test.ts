@@ -26,7 +26,9 @@ describe("bad models", () => {
     // Under auto, the broken model is why embedded was passed over, in the few lines of that message.
     const result = await caro(["--model", path, "list"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/^caro: no backend can answer:\n {4}embedded: .*notes\.gguf is not a GGUF model file/);
+    expect(result.stderr).toMatch(
+      /^caro: no backend can answer:\n {4}embedded: .*notes\.gguf is not a GGUF model file/,
+    );
   });
 
   it("a GGUF cut off inside its header", async () => {
@@ -66,7 +68,9 @@ describe("the model is fetched on first use", () => {
       if (req.url?.split("?")[0] === "/test-user/test-repo/resolve/main/tiny-test.gguf") sendFile(req, res, bytes);
       else res.writeHead(404).end();
     });
-    const { env, home } = makeHome(`[backends.embedded]\nmodel = "hf:test-user/test-repo/tiny-test.gguf"\nthreads = 1\n`);
+    const { env, home } = makeHome(
+      `[backends.embedded]\nmodel = "hf:test-user/test-repo/tiny-test.gguf"\nthreads = 1\n`,
+    );
     const result = await caro(["list", "files"], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.stderr).toMatch(/caro: downloading tiny-test\.gguf 100% /);
     expect(result.exitCode).toBe(0);
@@ -84,9 +88,14 @@ describe("the model is fetched on first use", () => {
 
   it("a file the hub does not have: one line with the manual command", async () => {
     server = await serve((_req, res) => res.writeHead(404).end());
-    const { env, home } = makeHome(`backend = "embedded"\n[backends.embedded]\nmodel = "hf:test-user/test-repo/missing.gguf"\n`);
+    const { env, home } = makeHome(
+      `backend = "embedded"\n[backends.embedded]\nmodel = "hf:test-user/test-repo/missing.gguf"\n`,
+    );
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: server.url } });
-    expectOneLineFailure(result, /HTTP 404.*fetch it by hand: mkdir -p .* && curl -fL -C - -o .*missing\.gguf\.part' '.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf' && mv .*missing\.gguf'$/);
+    expectOneLineFailure(
+      result,
+      /HTTP 404.*fetch it by hand: mkdir -p .* && curl -fL -C - -o .*missing\.gguf\.part' '.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf' && mv .*missing\.gguf'$/,
+    );
     expect(existsSync(join(home, ".cache", "caro", "models", "test-user", "test-repo", "missing.gguf"))).toBe(false);
   });
 

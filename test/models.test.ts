@@ -68,7 +68,13 @@ async function hub(bytes: Buffer, options: HubOptions = {}) {
   const server = await serve((req, res) => {
     const path = req.url?.split("?")[0] ?? "";
     if (path === "/test-org/test-repo/resolve/main/tiny-test.gguf")
-      return void res.writeHead(302, { location: "/cdn/tiny-test.gguf", "x-linked-etag": `"${sha}"`, "x-linked-size": String(bytes.length) }).end();
+      return void res
+        .writeHead(302, {
+          location: "/cdn/tiny-test.gguf",
+          "x-linked-etag": `"${sha}"`,
+          "x-linked-size": String(bytes.length),
+        })
+        .end();
     if (path === "/cdn/tiny-test.gguf") return void cdn(req, res);
     const other = /^\/([^/]+\/[^/]+)\/resolve\/main\/tiny-test\.gguf$/.exec(path)?.[1];
     const otherBytes = other ? options.repos?.[other] : undefined;
@@ -90,7 +96,9 @@ const IN_REPO = ["test-org", "test-repo", "tiny-test.gguf"];
 
 /** Every file under a folder, as relative paths. */
 const filesUnder = (folder: string) =>
-  readdirSync(folder, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  readdirSync(folder, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
 
 /** Megabytes behind a GGUF magic: large enough for the downloader's 5 MB chunks, ranges and resume. */
 function bigFile(megabytes = 8): Buffer {
@@ -130,7 +138,9 @@ describe("caro models", () => {
     expect(result.stdout).toBe(path);
     expect(readFileSync(path).equals(bytes)).toBe(true);
     // Not a terminal: a plain progress line, with size, speed and ETA.
-    expect(result.stderr).toMatch(/caro: downloading tiny-test\.gguf 100% [\d.]+ (kB|MB) of [\d.]+ (kB|MB), [\d.]+ (kB|MB)\/s, ETA/);
+    expect(result.stderr).toMatch(
+      /caro: downloading tiny-test\.gguf 100% [\d.]+ (kB|MB) of [\d.]+ (kB|MB), [\d.]+ (kB|MB)\/s, ETA/,
+    );
     const again = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(again.stderr).toContain("is already downloaded");
   });
@@ -139,7 +149,9 @@ describe("caro models", () => {
     const bytes = readFileSync(testModelPath("tiny"));
     const { server } = await hub(bytes);
     const { env, home } = makeHome();
-    const result = await caro(["models", "pull", `${server.url}/test-org/test-repo/resolve/main/tiny-test.gguf`], { env });
+    const result = await caro(["models", "pull", `${server.url}/test-org/test-repo/resolve/main/tiny-test.gguf`], {
+      env,
+    });
     expect(result.exitCode).toBe(0);
     // A folder per host and path: another server's tiny-test.gguf is another file.
     const host = new URL(server.url).host;
@@ -154,7 +166,9 @@ describe("caro models", () => {
     const { env, home } = makeHome();
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/tiny-test\.gguf arrived corrupted \(SHA-256 [0-9a-f]{12}…, the hub publishes [0-9a-f]{12}…\) and was deleted: download it again/);
+    expect(result.stderr).toMatch(
+      /tiny-test\.gguf arrived corrupted \(SHA-256 [0-9a-f]{12}…, the hub publishes [0-9a-f]{12}…\) and was deleted: download it again/,
+    );
     expect(filesUnder(join(home, ".cache", "caro", "models"))).toEqual([]);
   });
 
@@ -176,7 +190,8 @@ describe("caro models", () => {
     const models = join(home, ".cache", "caro", "models");
     const child = caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     // The downloader keeps whole 5 MB chunks in its progress file; stop once some are through.
-    while (served.bytes < 12 * 1024 * 1024 && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (served.bytes < 12 * 1024 * 1024 && child.exitCode === null)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     child.kill("SIGINT");
     const stopped = await child;
     expect(stopped.exitCode).toBe(130);
@@ -211,7 +226,9 @@ describe("caro models", () => {
   });
 
   it("takes a catalog name as the configured model", async () => {
-    const { env, home } = makeHome('backend = "embedded"\n[backends.embedded]\nmodel = "qwen2.5-coder-0.5b"\nthreads = 1\n');
+    const { env, home } = makeHome(
+      'backend = "embedded"\n[backends.embedded]\nmodel = "qwen2.5-coder-0.5b"\nthreads = 1\n',
+    );
     const models = join(home, ".cache", "caro", "models");
     mkdirSync(models, { recursive: true });
     writeFileSync(join(models, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"), readFileSync(testModelPath("tiny")));

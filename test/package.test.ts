@@ -27,10 +27,17 @@ describe("the npm package", () => {
       const pack = await execa("npm", ["pack", "--json", "--pack-destination", dir], { cwd: ROOT, env: npmEnv });
       const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
       const files = info.files.map((f) => f.path);
-      expect(files).toEqual(expect.arrayContaining([
-        "bin/caro.js", "dist/cli/main.js", "dist/worker/inference-worker.js", "src/prompt/prompt.md",
-        "shell/zsh/caro.zsh", "shell/bash/caro.bash", "shell/fish/caro.fish",
-      ]));
+      expect(files).toEqual(
+        expect.arrayContaining([
+          "bin/caro.js",
+          "dist/cli/main.js",
+          "dist/worker/inference-worker.js",
+          "src/prompt/prompt.md",
+          "shell/zsh/caro.zsh",
+          "shell/bash/caro.bash",
+          "shell/fish/caro.fish",
+        ]),
+      );
       expect(files.filter((f) => !SHIPPED.test(f) || f.endsWith(".map"))).toEqual([]);
 
       // From npm's cache where it can: the test needs no network when the dependencies are there.

@@ -3,7 +3,13 @@ import { parseDraft } from "../src/answer/draft.js";
 import { buildPrompt } from "../src/prompt/build.js";
 import type { PromptContext } from "../src/prompt/context.js";
 
-const linuxBash: PromptContext = { os: "Debian GNU/Linux 12", arch: "x64", shell: "bash", userland: "GNU", cwd: "/home/ada/src" };
+const linuxBash: PromptContext = {
+  os: "Debian GNU/Linux 12",
+  arch: "x64",
+  shell: "bash",
+  userland: "GNU",
+  cwd: "/home/ada/src",
+};
 const macFish: PromptContext = { os: "macOS 15.1", arch: "arm64", shell: "fish", userland: "BSD", cwd: "/Users/ada" };
 
 describe("the prompt", () => {
@@ -34,14 +40,17 @@ describe("the prompt", () => {
   });
 
   it("picks POSIX syntax and GNU options for bash on Linux", () => {
-    const answers = buildPrompt(linuxBash, "x").examples.map((e) => e.assistant).join("\n");
+    const answers = buildPrompt(linuxBash, "x")
+      .examples.map((e) => e.assistant)
+      .join("\n");
     expect(answers).toContain("NAME=world");
     expect(answers).toContain("sed -i 's/foo/bar/g'");
     expect(answers).not.toContain("set NAME world");
   });
 
   it("has examples whose answers are the JSON the model must give", () => {
-    for (const example of buildPrompt(linuxBash, "x").examples) expect(() => parseDraft(example.assistant)).not.toThrow();
+    for (const example of buildPrompt(linuxBash, "x").examples)
+      expect(() => parseDraft(example.assistant)).not.toThrow();
   });
 });
 

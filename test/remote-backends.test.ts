@@ -34,7 +34,13 @@ describe("Ollama", () => {
     const { env } = makeHome(ollamaConfig(ollama.url));
     const { result, answer } = await json(["list", "files"], env);
     expect(result.exitCode).toBe(0);
-    expect(answer).toMatchObject({ command: "ls -la", risk: "safe", backend: "ollama", model: "qwen2.5-coder:1.5b", gpu: null });
+    expect(answer).toMatchObject({
+      command: "ls -la",
+      risk: "safe",
+      backend: "ollama",
+      model: "qwen2.5-coder:1.5b",
+      gpu: null,
+    });
     expect(answer.timings.generated_tokens).toBeGreaterThan(0);
     const chat = ollama.chats[0];
     expect(chat.stream).toBe(true);
@@ -59,7 +65,9 @@ describe("Ollama", () => {
   });
 
   it("reads a stream split inside UTF-8 characters and JSON strings", async () => {
-    const ollama = await track(ollamaStandin({ commands: { "find photos": "find ./日本語 -name '*.jpg' -newer \"été.txt\"" }, chunkBytes: 1 }));
+    const ollama = await track(
+      ollamaStandin({ commands: { "find photos": "find ./日本語 -name '*.jpg' -newer \"été.txt\"" }, chunkBytes: 1 }),
+    );
     const { env } = makeHome(ollamaConfig(ollama.url));
     const { answer } = await json(["find", "photos"], env);
     expect(answer.command).toBe("find ./日本語 -name '*.jpg' -newer \"été.txt\"");
@@ -72,7 +80,9 @@ describe("Ollama", () => {
   });
 
   it("HTTP 500: the status and Ollama's own error text", async () => {
-    const ollama = await track(ollamaStandin({ fail: { status: 500, body: '{"error":"llama runner process has terminated"}' } }));
+    const ollama = await track(
+      ollamaStandin({ fail: { status: 500, body: '{"error":"llama runner process has terminated"}' } }),
+    );
     const { env } = makeHome(ollamaConfig(ollama.url));
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
@@ -95,7 +105,9 @@ describe("Ollama", () => {
   });
 
   it("a malformed body: a clear error", async () => {
-    const ollama = await track(ollamaStandin({ malformed: '{"model":"qwen2.5-coder:1.5b","message":{"content":"{\\"com' }));
+    const ollama = await track(
+      ollamaStandin({ malformed: '{"model":"qwen2.5-coder:1.5b","message":{"content":"{\\"com' }),
+    );
     const { env } = makeHome(ollamaConfig(ollama.url));
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
@@ -107,7 +119,9 @@ describe("Ollama", () => {
     const { env, configPath } = makeHome(ollamaConfig(ollama.url, "timeout = 0.3\n"));
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`caro: Ollama did not answer within 0.3 s: raise [backends.ollama] timeout in ${configPath}`);
+    expect(result.stderr).toBe(
+      `caro: Ollama did not answer within 0.3 s: raise [backends.ollama] timeout in ${configPath}`,
+    );
   });
 
   it("connection refused: says to start it", async () => {
@@ -144,7 +158,10 @@ describe("vLLM and OpenAI-compatible servers", () => {
     expect(answer.timings.prompt_tokens).toBe(412);
     const chat = vllm.chats[0];
     expect(chat.stream).toBe(true);
-    expect(chat.response_format).toMatchObject({ type: "json_schema", json_schema: { schema: { required: ["command"] } } });
+    expect(chat.response_format).toMatchObject({
+      type: "json_schema",
+      json_schema: { schema: { required: ["command"] } },
+    });
   });
 
   it("sends the API key as a Bearer token, from the config or $CARO_VLLM_API_KEY", async () => {
@@ -152,7 +169,9 @@ describe("vLLM and OpenAI-compatible servers", () => {
     const { env } = makeHome(vllmConfig(vllm.url));
     const refused = await caro(["x"], { env });
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toMatch(/refused the API key \(HTTP 401\): set \[backends\.vllm\] api_key or \$CARO_VLLM_API_KEY/);
+    expect(refused.stderr).toMatch(
+      /refused the API key \(HTTP 401\): set \[backends\.vllm\] api_key or \$CARO_VLLM_API_KEY/,
+    );
     expect((await json(["x"], { ...env, CARO_VLLM_API_KEY: "sekrit" })).answer.command).toBe("id");
   });
 
@@ -171,9 +190,13 @@ describe("vLLM and OpenAI-compatible servers", () => {
   });
 
   it("HTTP 500, an unknown model, a malformed stream: one clear line each", async () => {
-    const failing = await track(openaiStandin({ fail: { status: 500, body: '{"object":"error","message":"CUDA out of memory","code":500}' } }));
+    const failing = await track(
+      openaiStandin({ fail: { status: 500, body: '{"object":"error","message":"CUDA out of memory","code":500}' } }),
+    );
     const r1 = await caro(["x"], { env: makeHome(vllmConfig(failing.url, 'model = "m"\n')).env });
-    expect(r1.stderr).toBe(`caro: the OpenAI-compatible server at ${failing.url} answered HTTP 500: CUDA out of memory`);
+    expect(r1.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${failing.url} answered HTTP 500: CUDA out of memory`,
+    );
 
     const normal = await track(openaiStandin());
     const home = makeHome(vllmConfig(normal.url, 'model = "nope"\n'));
@@ -186,7 +209,9 @@ describe("vLLM and OpenAI-compatible servers", () => {
     // A model the user named is not swapped for another behind their back.
     expect(normal.chats).toHaveLength(1);
 
-    const broken = await track(openaiStandin({ malformed: 'data: {"choices": [{"delta": {"content": "{\\"co\n\ndata: [DONE]\n\n' }));
+    const broken = await track(
+      openaiStandin({ malformed: 'data: {"choices": [{"delta": {"content": "{\\"co\n\ndata: [DONE]\n\n' }),
+    );
     const r3 = await caro(["x"], { env: makeHome(vllmConfig(broken.url)).env });
     expect(r3.exitCode).toBe(1);
     expect(r3.stderr).toMatch(/sent a stream caro cannot read/);
@@ -197,7 +222,9 @@ describe("vLLM and OpenAI-compatible servers", () => {
     const { env, configPath } = makeHome(vllmConfig(vllm.url, 'model = "m"\ntimeout = 0.3\n'));
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`caro: the OpenAI-compatible server at ${vllm.url} did not answer within 0.3 s: raise [backends.vllm] timeout in ${configPath}`);
+    expect(result.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${vllm.url} did not answer within 0.3 s: raise [backends.vllm] timeout in ${configPath}`,
+    );
   });
 
   it("connection refused: says to start a server, vLLM only as an example", async () => {
@@ -237,10 +264,14 @@ describe("choosing a backend automatically", () => {
 
   it("then Ollama when a server answers, saying why embedded was passed over", async () => {
     const ollama = await track(ollamaStandin({ commands: { list: "ls" } }));
-    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing/model.gguf"\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(
+      `[backends.embedded]\nmodel = "/missing/model.gguf"\n[backends.ollama]\nhost = "${ollama.url}"\n`,
+    );
     const { answer } = await json(["list"], env);
     expect(answer.backend).toBe("ollama");
-    expect(answer.passed_over).toEqual([{ backend: "embedded", reason: expect.stringContaining("model file not found: /missing/model.gguf") }]);
+    expect(answer.passed_over).toEqual([
+      { backend: "embedded", reason: expect.stringContaining("model file not found: /missing/model.gguf") },
+    ]);
     const verbose = await caro(["--verbose", "list", "again"], { env });
     expect(verbose.stderr).toContain("caro: passed over embedded: model file not found");
     expect(verbose.stderr).toContain("caro: backend ollama");
@@ -248,7 +279,9 @@ describe("choosing a backend automatically", () => {
 
   it("then vLLM when configured and enabled", async () => {
     const vllm = await track(openaiStandin({ commands: { list: "ls" } }));
-    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n[backends.vllm]\nurl = "${vllm.url}"\n`);
+    const { env } = makeHome(
+      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n[backends.vllm]\nurl = "${vllm.url}"\n`,
+    );
     const { answer } = await json(["list"], env);
     expect(answer.backend).toBe("vllm");
     expect(answer.passed_over.map((p: { backend: string }) => p.backend)).toEqual(["embedded", "ollama"]);
@@ -258,7 +291,9 @@ describe("choosing a backend automatically", () => {
   it("skips a disabled Ollama", async () => {
     const ollama = await track(ollamaStandin());
     const vllm = await track(openaiStandin({ commands: { list: "ls" } }));
-    const { env } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nenabled = false\nhost = "${ollama.url}"\n[backends.vllm]\nurl = "${vllm.url}"\n`);
+    const { env } = makeHome(
+      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nenabled = false\nhost = "${ollama.url}"\n[backends.vllm]\nurl = "${vllm.url}"\n`,
+    );
     const { answer } = await json(["list"], env);
     expect(answer.backend).toBe("vllm");
     expect(answer.passed_over[1]).toEqual({ backend: "ollama", reason: "disabled in the config" });
@@ -267,7 +302,9 @@ describe("choosing a backend automatically", () => {
   it("when none can serve: a short line naming why each could not, then what to do, exit 1", async () => {
     const ollamaUrl = await deadUrl();
     const vllmUrl = await deadUrl();
-    const { env, configPath } = makeHome(`[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${ollamaUrl}"\n[backends.vllm]\nurl = "${vllmUrl}"\n`);
+    const { env, configPath } = makeHome(
+      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${ollamaUrl}"\n[backends.vllm]\nurl = "${vllmUrl}"\n`,
+    );
     const result = await caro(["list"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stderr.split("\n")).toEqual([
@@ -315,8 +352,13 @@ const FIFTY_MB = 50 * 1024 * 1024;
 
 /** `caro doctor --json`'s checks by name. */
 async function doctorChecks(env: Record<string, string>): Promise<Record<string, { status: string; detail: string }>> {
-  const report = JSON.parse(String((await caro(["doctor", "--json"], { env })).stdout)) as { checks: { name: string }[] };
-  return Object.fromEntries(report.checks.map((c) => [c.name, c])) as Record<string, { status: string; detail: string }>;
+  const report = JSON.parse(String((await caro(["doctor", "--json"], { env })).stdout)) as {
+    checks: { name: string }[];
+  };
+  return Object.fromEntries(report.checks.map((c) => [c.name, c])) as Record<
+    string,
+    { status: string; detail: string }
+  >;
 }
 
 describe("hostile and broken servers", () => {
@@ -326,7 +368,9 @@ describe("hostile and broken servers", () => {
     const home = makeHome(ollamaConfig(ollama.url, "timeout = 0.5\n"));
     const r1 = await caro(["x"], { env: home.env });
     expect(r1.exitCode).toBe(1);
-    expect(r1.stderr).toBe(`caro: Ollama started answering but did not finish within another 0.5 s: raise [backends.ollama] timeout in ${home.configPath}`);
+    expect(r1.stderr).toBe(
+      `caro: Ollama started answering but did not finish within another 0.5 s: raise [backends.ollama] timeout in ${home.configPath}`,
+    );
 
     const vllm = await track(openaiStandin({ chunkBytes: 4, chunkDelayMs: 100 }));
     const vhome = makeHome(vllmConfig(vllm.url, 'model = "Qwen/Qwen2.5-Coder-1.5B-Instruct"\ntimeout = 0.5\n'));
@@ -376,7 +420,9 @@ describe("hostile and broken servers", () => {
     const { env, configPath } = makeHome(ollamaConfig(ollama.url));
     const r1 = await caro(["x"], { env });
     expect(r1.exitCode).toBe(1);
-    expect(r1.stderr).toMatch(/^caro: Ollama's answer ran past 1 MB, longer than any command caro takes, so caro stopped reading it/);
+    expect(r1.stderr).toMatch(
+      /^caro: Ollama's answer ran past 1 MB, longer than any command caro takes, so caro stopped reading it/,
+    );
     expect(r1.stderr).toContain(`(max_command_length in ${configPath} sets the limit)`);
     await hungUp(ollama);
     expect(ollama.sentBytes).toBeLessThan(FIFTY_MB);
@@ -393,21 +439,28 @@ describe("hostile and broken servers", () => {
     const ollama = await track(ollamaStandin({ dropAfterBytes: 300 }));
     const r1 = await caro(["x"], { env: makeHome(ollamaConfig(ollama.url)).env });
     expect(r1.exitCode).toBe(1);
-    expect(r1.stderr).toBe(`caro: Ollama at ${ollama.url} closed the connection mid-answer: see its log, then ask again`);
+    expect(r1.stderr).toBe(
+      `caro: Ollama at ${ollama.url} closed the connection mid-answer: see its log, then ask again`,
+    );
 
     const vllm = await track(openaiStandin({ dropAfterBytes: 300 }));
     const r2 = await caro(["--no-daemon", "x"], { env: makeHome(vllmConfig(vllm.url)).env });
     expect(r2.exitCode).toBe(1);
-    expect(r2.stderr).toBe(`caro: the OpenAI-compatible server at ${vllm.url} closed the connection mid-answer: see its log, then ask again`);
+    expect(r2.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${vllm.url} closed the connection mid-answer: see its log, then ask again`,
+    );
 
     const rude = await track(ollamaStandin({ hangUp: true }));
     const r3 = await caro(["x"], { env: makeHome(ollamaConfig(rude.url)).env });
     expect(r3.exitCode).toBe(1);
-    expect(r3.stderr).toBe(`caro: Ollama at ${rude.url} closed the connection before answering: see its log, then ask again`);
+    expect(r3.stderr).toBe(
+      `caro: Ollama at ${rude.url} closed the connection before answering: see its log, then ask again`,
+    );
   });
 
   it("quotes a server's error text inert: no escape sequences, no control characters, one line", async () => {
-    const hostile = "\x1b]0;owned\x07\x1b[31mmodel\x1b[0m crashed\nsee \x1b]8;;http://evil/\x1b\\log\x1b]8;;\x1b\\\r\x9b2J\x07 now";
+    const hostile =
+      "\x1b]0;owned\x07\x1b[31mmodel\x1b[0m crashed\nsee \x1b]8;;http://evil/\x1b\\log\x1b]8;;\x1b\\\r\x9b2J\x07 now";
     const ollama = await track(ollamaStandin({ fail: { status: 500, body: JSON.stringify({ error: hostile }) } }));
     const r1 = await caro(["x"], { env: makeHome(ollamaConfig(ollama.url)).env });
     expect(r1.stderr).toBe("caro: Ollama answered HTTP 500: model crashed see log now");
@@ -418,7 +471,9 @@ describe("hostile and broken servers", () => {
 
     const vllm = await track(openaiStandin({ malformed: `data: \x1b[2J\x1b]52;c;ZWNobyBoaQ==\x07{not json\n\n` }));
     const r3 = await caro(["x"], { env: makeHome(vllmConfig(vllm.url)).env });
-    expect(r3.stderr).toBe(`caro: the OpenAI-compatible server at ${vllm.url} sent a stream caro cannot read: "{not json"`);
+    expect(r3.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${vllm.url} sent a stream caro cannot read: "{not json"`,
+    );
     for (const r of [r1, r2, r3]) expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
   });
 
@@ -468,7 +523,10 @@ describe("OpenAI-compatible servers other than vLLM", () => {
     const up = makeHome(`${base}[backends.vllm]\nurl = "${server.url}/v1"\n`);
     expect((await json(["list"], up.env)).answer.backend).toBe("vllm");
     const d2 = await doctorChecks(up.env);
-    expect(d2.vllm).toMatchObject({ status: "ok", detail: `answering at ${server.url} with Qwen/Qwen2.5-Coder-1.5B-Instruct` });
+    expect(d2.vllm).toMatchObject({
+      status: "ok",
+      detail: `answering at ${server.url} with Qwen/Qwen2.5-Coder-1.5B-Instruct`,
+    });
     expect(d2.backend).toMatchObject({ status: "ok", detail: "auto will use vllm" });
   });
 });

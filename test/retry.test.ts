@@ -9,7 +9,9 @@ describe("an answer that does not parse as shell", () => {
     const result = await caro(["--json", "list", "files"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(/^caro: the model gave no usable command in 2 tries: .* does not parse as bash near column \d+; rephrase/);
+    expect(result.stderr).toMatch(
+      /^caro: the model gave no usable command in 2 tries: .* does not parse as bash near column \d+; rephrase/,
+    );
   });
 
   it("is judged by fish itself when the shell is fish", async () => {

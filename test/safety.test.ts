@@ -6,7 +6,8 @@ import { rateCommand } from "../src/safety/rate.js";
 import { caro } from "./helpers/caro.js";
 import { ROOT } from "./helpers/models.js";
 
-const risk = async (command: string, shell: "bash" | "fish" | "zsh" = "bash", cwd?: string) => (await rateCommand(command, shell, cwd)).risk;
+const risk = async (command: string, shell: "bash" | "fish" | "zsh" = "bash", cwd?: string) =>
+  (await rateCommand(command, shell, cwd)).risk;
 
 describe("rating from the syntax tree", () => {
   it.each([
@@ -70,12 +71,15 @@ describe("rating from the syntax tree", () => {
     expect(await risk(command)).toBe("high");
   });
 
-  it.each(["rm -rf ./node_modules", "rm notes.txt", "sed -i 's/a/b/' file.txt", "apt-get install jq", "rm -rf /tmp/build-cache"])(
-    "moderate, not more: %s",
-    async (command) => {
-      expect(await risk(command)).toBe("moderate");
-    },
-  );
+  it.each([
+    "rm -rf ./node_modules",
+    "rm notes.txt",
+    "sed -i 's/a/b/' file.txt",
+    "apt-get install jq",
+    "rm -rf /tmp/build-cache",
+  ])("moderate, not more: %s", async (command) => {
+    expect(await risk(command)).toBe("moderate");
+  });
 
   it.each([
     'echo "rm -rf /"',
@@ -93,7 +97,9 @@ describe("rating from the syntax tree", () => {
   });
 
   it("says why, in words a person understands", async () => {
-    expect((await rateCommand("rm -rf ~", "bash")).reasons[0]).toBe("deletes your home directory (~) and everything in it");
+    expect((await rateCommand("rm -rf ~", "bash")).reasons[0]).toBe(
+      "deletes your home directory (~) and everything in it",
+    );
     expect((await rateCommand("sudo rm -rf /", "bash")).reasons.join(" ")).toMatch(/everything on the system/);
     expect((await rateCommand("find . -exec sed -i s/a/b/ {} +", "bash")).reasons[0]).toMatch(/through find -exec/);
   });
@@ -253,12 +259,12 @@ describe("emptying or overwriting files under system folders", () => {
     expect(await risk(command)).toBe("safe");
   });
 
-  it.each([
-    "truncate -s 0 app.log",
-    "find . -name '*.log' -exec truncate -s 0 {} +",
-  ])("moderate, not more: %s", async (command) => {
-    expect(await risk(command)).toBe("moderate");
-  });
+  it.each(["truncate -s 0 app.log", "find . -name '*.log' -exec truncate -s 0 {} +"])(
+    "moderate, not more: %s",
+    async (command) => {
+      expect(await risk(command)).toBe("moderate");
+    },
+  );
 });
 
 describe("caro check", () => {
@@ -277,8 +283,14 @@ describe("caro check", () => {
   it("reads one command per line with --stdin and writes one JSON object per line", async () => {
     const result = await caro(["check", "--stdin"], { input: "ls\nrm -rf ~\n\ngit push -f\n" });
     expect(result.exitCode).toBe(0);
-    const lines = String(result.stdout).split("\n").map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.command, l.risk])).toEqual([["ls", "safe"], ["rm -rf ~", "critical"], ["git push -f", "high"]]);
+    const lines = String(result.stdout)
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.command, l.risk])).toEqual([
+      ["ls", "safe"],
+      ["rm -rf ~", "critical"],
+      ["git push -f", "high"],
+    ]);
   });
 
   it("exits 2 without a command", async () => {
@@ -301,13 +313,10 @@ if (!labelled) console.warn(skipped);
 
 describe("against the older caro's labelled data", () => {
   const title = "catches every critical row and rates no safe row high or critical, except rows judged mislabelled";
-  it.skipIf(!labelled)(
-    labelled ? title : `${title} (${skipped})`,
-    () => {
-      // The script exits 1 when a target is missed; its output names the rows.
-      const script = join(ROOT, "scripts", "safety-eval.mjs");
-      const output = execFileSync(process.execPath, [script, LABELLED], { encoding: "utf8" });
-      expect(output).toContain("targets held");
-    },
-  );
+  it.skipIf(!labelled)(labelled ? title : `${title} (${skipped})`, () => {
+    // The script exits 1 when a target is missed; its output names the rows.
+    const script = join(ROOT, "scripts", "safety-eval.mjs");
+    const output = execFileSync(process.execPath, [script, LABELLED], { encoding: "utf8" });
+    expect(output).toContain("targets held");
+  });
 });

@@ -44,18 +44,51 @@ const LISTED: Record<Shell, Record<string, string[]>> = {
 function loadTwiceStrictly(shell: Shell, init: string): string {
   switch (shell) {
     case "zsh":
-      return run("zsh", ["-f", "-i", "-u", "-e", "-o", "pipefail", "-c", `eval "$(${init})"; eval "$(${init})"
-        for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget || true; done; print -r ok`]);
+      return run("zsh", [
+        "-f",
+        "-i",
+        "-u",
+        "-e",
+        "-o",
+        "pipefail",
+        "-c",
+        `eval "$(${init})"; eval "$(${init})"
+        for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget || true; done; print -r ok`,
+      ]);
     case "bash":
       // Non-interactive first (no line editing, so nothing may be bound), then interactive.
-      expect(run("bash", ["--norc", "--noprofile", "-u", "-e", "-o", "pipefail", "-c",
-        `eval "$(${init})"; eval "$(${init})"; echo ok`])).toBe("ok\n");
-      return run("bash", ["--norc", "--noprofile", "-i", "-u", "-e", "-o", "pipefail", "-c", `eval "$(${init})"
+      expect(
+        run("bash", [
+          "--norc",
+          "--noprofile",
+          "-u",
+          "-e",
+          "-o",
+          "pipefail",
+          "-c",
+          `eval "$(${init})"; eval "$(${init})"; echo ok`,
+        ]),
+      ).toBe("ok\n");
+      return run("bash", [
+        "--norc",
+        "--noprofile",
+        "-i",
+        "-u",
+        "-e",
+        "-o",
+        "pipefail",
+        "-c",
+        `eval "$(${init})"
         eval "$(${init})"; for m in emacs vi-insert vi-command; do bind -m $m -X | grep _caro_widget || true; done
-        echo ok`]);
+        echo ok`,
+      ]);
     case "fish":
-      return run("fish", ["--no-config", "-c", `${init} | source; ${init} | source
-        bind -a | string match '*_caro_widget*' | sort; echo ok`]);
+      return run("fish", [
+        "--no-config",
+        "-c",
+        `${init} | source; ${init} | source
+        bind -a | string match '*_caro_widget*' | sort; echo ok`,
+      ]);
   }
 }
 

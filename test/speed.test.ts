@@ -57,7 +57,9 @@ describe("the answer cache", () => {
     const again = await json(["list", "files"], env);
     expect(first.cached).toBe(false);
     expect(again).toMatchObject({ command: "ls -la", cached: true });
-    expect((await caro(["--verbose", "list", "files"], { env })).stderr).toContain("caro: from the daemon's cache of identical requests");
+    expect((await caro(["--verbose", "list", "files"], { env })).stderr).toContain(
+      "caro: from the daemon's cache of identical requests",
+    );
     expect(ollama.chats).toHaveLength(1);
     // Another folder, another shell or another model is another context.
     await caro(["list", "files"], { env, cwd: "/" });

@@ -3,7 +3,10 @@ import { checkSyntax } from "../src/answer/check.js";
 
 describe("checkSyntax", () => {
   it("accepts what bash parses", async () => {
-    expect(await checkSyntax("find . -name '*.py' -exec wc -l {} + | sort -n", "bash")).toEqual({ ok: true, checkedBy: "tree-sitter-bash" });
+    expect(await checkSyntax("find . -name '*.py' -exec wc -l {} + | sort -n", "bash")).toEqual({
+      ok: true,
+      checkedBy: "tree-sitter-bash",
+    });
     expect((await checkSyntax('for f in *.txt; do mv "$f" "${f%.txt}.md"; done', "zsh")).ok).toBe(true);
   });
 

@@ -2,7 +2,16 @@
 // can skip the client's own safety rating or control the terminal.
 
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,7 +64,19 @@ async function fakeDaemon(dir: string, answer: Record<string, unknown>, options:
 }
 
 function lyingAnswer(command: string) {
-  return { command, explanation: "", risk: "safe", reasons: [], backend: "ollama", model: "m", gpu: null, timings: {}, passed_over: [], prefix_cache: null, cached: false };
+  return {
+    command,
+    explanation: "",
+    risk: "safe",
+    reasons: [],
+    backend: "ollama",
+    model: "m",
+    gpu: null,
+    timings: {},
+    passed_over: [],
+    prefix_cache: null,
+    cached: false,
+  };
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -71,13 +92,19 @@ describe("the runtime folder", () => {
       fs.mkdirSync(${JSON.stringify(join(base, "caro"))}, { mode: 0o700 });
       net.createServer((s) => s.on("data", (d) => fs.appendFileSync(${JSON.stringify(log)}, d)))
         .listen(${JSON.stringify(join(base, "caro", "daemon.sock"))}, () => console.log("listening"));`;
-    const attacker = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const attacker = spawn(
+      "setpriv",
+      ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     await new Promise((resolve) => attacker.stdout!.once("data", resolve));
     try {
       const { env } = makeHome();
       const result = await caro(["list", "files"], { env: { ...env, XDG_RUNTIME_DIR: base, HF_TOKEN: "secret" } });
       expect(result.exitCode).toBe(1);
-      expect(result.stderr).toMatch(new RegExp(`^caro: ${join(base, "caro")} belongs to another user \\(uid 65534\\).*XDG_RUNTIME_DIR`));
+      expect(result.stderr).toMatch(
+        new RegExp(`^caro: ${join(base, "caro")} belongs to another user \\(uid 65534\\).*XDG_RUNTIME_DIR`),
+      );
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
       await sleep(200);
       expect(existsSync(log)).toBe(false);
@@ -113,7 +140,9 @@ describe("the runtime folder", () => {
     chmodSync(dir, 0o755);
     const result = await caro(["list", "files"], { env });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`${dir} can be opened by other users (mode 755): caro will not use it; run chmod 700 ${dir}`);
+    expect(result.stderr).toContain(
+      `${dir} can be opened by other users (mode 755): caro will not use it; run chmod 700 ${dir}`,
+    );
   });
 
   it("something other than a socket at the socket's path is refused", async () => {
@@ -148,7 +177,9 @@ describe("the client's own rating", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ command: "rm -rf ~", risk: "critical" });
     // The widget's client comments it out, as the rating and this user's level say.
     const widget = await caro(["widget", "bash", "clean up"], { env });
-    expect(widget.stdout).toBe("caro: rated critical and commented out: deletes your home directory (~) and everything in it\n# rm -rf ~");
+    expect(widget.stdout).toBe(
+      "caro: rated critical and commented out: deletes your home directory (~) and everything in it\n# rm -rf ~",
+    );
     // And -x refuses to run it.
     const run = await caro(["-x", "--yes", "clean", "up"], { env });
     expect(run.exitCode).toBe(1);
@@ -182,7 +213,9 @@ describe("the client's own rating", () => {
     const long = `echo ${"a".repeat(1000)}`;
     const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command: long }) });
     standins.push(ollama);
-    const { env } = makeHome(`backend = "ollama"\nmax_command_length = 400\n[backends.ollama]\nhost = "${ollama.url}"\n`);
+    const { env } = makeHome(
+      `backend = "ollama"\nmax_command_length = 400\n[backends.ollama]\nhost = "${ollama.url}"\n`,
+    );
     const result = await caro(["say", "a", "lot"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe("");
@@ -193,7 +226,9 @@ describe("the client's own rating", () => {
 describe("text from a model or a server never reaches the terminal as control", () => {
   it("escape sequences in an explanation or a server's error are made inert", async () => {
     const title = `${ESC}]0;pwned${String.fromCharCode(7)}${ESC}[2J${ESC}[31m`;
-    const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command: "ls", explanation: `lists ${title}files` }) });
+    const ollama = await ollamaStandin({
+      reply: () => JSON.stringify({ command: "ls", explanation: `lists ${title}files` }),
+    });
     standins.push(ollama);
     const { env } = makeHome(ollamaConfig(ollama.url));
     const result = await caro(["--explain", "list"], { env });
@@ -230,7 +265,9 @@ describe("every wait can be cancelled, and ends", () => {
     const { env, pid } = await stoppedDaemon();
     const result = await caro(["x"], { env, timeout: 15_000 });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`caro: the caro daemon (pid ${pid}) accepted the connection but did not answer within 3 s (stopped or stuck): run caro daemon restart`);
+    expect(result.stderr).toBe(
+      `caro: the caro daemon (pid ${pid}) accepted the connection but did not answer within 3 s (stopped or stuck): run caro daemon restart`,
+    );
     const stop = await caro(["daemon", "stop"], { env, timeout: 15_000 });
     expect(stop.stdout).toBe("caro daemon: stopped");
     expect(alive(pid)).toBe(false);
@@ -307,13 +344,22 @@ describe("two caro versions side by side", () => {
     const pid = readFileSync(pidFile, "utf8");
     const [protocol] = daemonVersion().split("/");
     const hello = (v: string) =>
-      execFileSync(process.execPath, ["--input-type=module", "-e", `
+      execFileSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `
         import { connect } from "node:net";
         import { encodeFrame, FrameReader } from ${JSON.stringify(join(import.meta.dirname, "..", "dist", "daemon", "protocol.js"))};
         const s = connect(${JSON.stringify(join(home, "run", "caro", "daemon.sock"))});
         const r = new FrameReader();
         s.on("data", (d) => { for (const m of r.push(d)) { console.log(JSON.stringify(m)); s.destroy(); } });
-        s.write(encodeFrame({ t: "hello", v: ${"process.argv[1]"} }));`, v], { encoding: "utf8" });
+        s.write(encodeFrame({ t: "hello", v: ${"process.argv[1]"} }));`,
+          v,
+        ],
+        { encoding: "utf8" },
+      );
     expect(JSON.parse(hello(`${protocol}/0.0.1`))).toMatchObject({ accepted: true });
     expect(JSON.parse(hello(`${Number(protocol) - 1}/0.0.1`))).toMatchObject({ accepted: false });
     await sleep(300);
@@ -328,7 +374,9 @@ describe("two caro versions side by side", () => {
     const { env, home } = makeHome();
     const dir = join(home, "run", "caro");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const server = createServer((socket) => socket.on("data", () => socket.end(encodeFrame({ t: "hello", v: "999/9.9.9", accepted: false, pid: 1 }))));
+    const server = createServer((socket) =>
+      socket.on("data", () => socket.end(encodeFrame({ t: "hello", v: "999/9.9.9", accepted: false, pid: 1 }))),
+    );
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(join(dir, "daemon.sock"), resolve));
     const result = await caro(["x"], { env, timeout: 15_000 });

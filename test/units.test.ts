@@ -46,7 +46,9 @@ describe("config values", () => {
     expect(() => parseSetting("backend", "nope", "$CARO_BACKEND")).toThrow(
       '$CARO_BACKEND: backend must be one of auto, embedded, ollama, vllm (got "nope")',
     );
-    expect(() => parseSetting("max_command_length", 5000, "config.toml")).toThrow(/config\.toml: max_command_length must be at most 4000/);
+    expect(() => parseSetting("max_command_length", 5000, "config.toml")).toThrow(
+      /config\.toml: max_command_length must be at most 4000/,
+    );
     expect(() => parseSetting("max_command_length", 2.5, "config.toml")).toThrow(/max_command_length/);
     expect(() => parseSetting("safety.level", "lax", "--level")).toThrow(/strict, moderate, permissive/);
   });
@@ -81,11 +83,11 @@ describe("text shown to a person", () => {
   });
 
   it("writes sizes as people read them", () => {
-    expect([formatBytes(1_104_000_000), formatBytes(12_000_000_000), formatBytes(398_400_000), formatBytes(12_345)]).toEqual([
-      "1.1 GB",
-      "12 GB",
-      "398 MB",
-      "12 kB",
-    ]);
+    expect([
+      formatBytes(1_104_000_000),
+      formatBytes(12_000_000_000),
+      formatBytes(398_400_000),
+      formatBytes(12_345),
+    ]).toEqual(["1.1 GB", "12 GB", "398 MB", "12 kB"]);
   });
 });

@@ -52,13 +52,14 @@ async function shellWith(
   return { sh, ollama };
 }
 
-
 // A user's rc file at its most hostile: aliases over the commands the widget uses, and the strict options.
 // zsh and bash expand aliases as they read `caro init`'s code; in fish an alias is a function.
 const HOSTILE: Record<WidgetShell, string> = {
-  zsh: "alias print=false zle=false bindkey=false emulate=false typeset=false local=false return=false\n" +
+  zsh:
+    "alias print=false zle=false bindkey=false emulate=false typeset=false local=false return=false\n" +
     "setopt err_exit no_unset pipe_fail ksh_arrays sh_word_split glob_subst",
-  bash: "alias printf=false history=false bind=false local=false return=false\nset -euo pipefail\n" +
+  bash:
+    "alias printf=false history=false bind=false local=false return=false\nset -euo pipefail\n" +
     "shopt -s failglob nocasematch extglob",
   fish: ["printf", "history", "count", "mkdir", "date"].map((name) => `alias ${name}=false`).join("\n"),
 };
@@ -200,8 +201,13 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
   });
 
   it("keeps the line and says why on a failure, under the user's aliases and strict options", async () => {
-    const { sh } = await shellWith(shell, { fail: { status: 500, body: '{"error":"out of memory"}' } }, undefined,
-      undefined, HOSTILER[shell]);
+    const { sh } = await shellWith(
+      shell,
+      { fail: { status: 500, body: '{"error":"out of memory"}' } },
+      undefined,
+      undefined,
+      HOSTILER[shell],
+    );
     sh.session.type("list files");
     sh.session.sendKeys("C-g");
     await waitForFinished(sh.home, 1);
@@ -294,29 +300,85 @@ describe("two shells at once", () => {
 
 describe("caro init", () => {
   const init = (shell: string, extra = "") => `${process.execPath} ${CARO_BIN} init ${shell}${extra}`;
-  const run = (command: string, args: string[]) => execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const run = (command: string, args: string[]) =>
+    execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
   // Loading in strict mode, twice, for every --key and --no-bind: test/shell-files.test.ts.
 
   it("defines only _caro names", () => {
-    const zsh = run("zsh", ["-f", "-c", `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`]);
-    expect(zsh.trim().split("\n").filter((n) => n !== "a")).toEqual(expect.arrayContaining(["_caro_widget", "_caro_client"]));
-    for (const name of zsh.trim().split("\n").filter((n) => !["a", "b"].includes(n))) expect(name).toMatch(/^_caro/);
-    const bash = run("bash", ["--norc", "--noprofile", "-i", "-c", `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`]);
+    const zsh = run("zsh", [
+      "-f",
+      "-c",
+      `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`,
+    ]);
+    expect(
+      zsh
+        .trim()
+        .split("\n")
+        .filter((n) => n !== "a"),
+    ).toEqual(expect.arrayContaining(["_caro_widget", "_caro_client"]));
+    for (const name of zsh
+      .trim()
+      .split("\n")
+      .filter((n) => !["a", "b"].includes(n)))
+      expect(name).toMatch(/^_caro/);
+    const bash = run("bash", [
+      "--norc",
+      "--noprofile",
+      "-i",
+      "-c",
+      `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`,
+    ]);
     // bash sets COLUMNS and friends lazily; caro names nothing in upper case.
-    for (const name of bash.trim().split("\n").filter((n) => !/^[A-Z_]+$/.test(n))) expect(name).toMatch(/(^|\s)_caro/);
-    const fish = run("fish", ["--no-config", "-c", `set before (functions -a) (set -n); ${init("fish")} | source; for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end`]);
-    for (const name of fish.trim().split("\n").filter((n) => !["before", "n"].includes(n))) expect(name).toMatch(/^_caro/);
+    for (const name of bash
+      .trim()
+      .split("\n")
+      .filter((n) => !/^[A-Z_]+$/.test(n)))
+      expect(name).toMatch(/(^|\s)_caro/);
+    const fish = run("fish", [
+      "--no-config",
+      "-c",
+      `set before (functions -a) (set -n); ${init("fish")} | source; for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end`,
+    ]);
+    for (const name of fish
+      .trim()
+      .split("\n")
+      .filter((n) => !["before", "n"].includes(n)))
+      expect(name).toMatch(/^_caro/);
   });
 
   it("binds every keymap once, with --key, and nothing with --no-bind", () => {
-    const zsh = run("zsh", ["-f", "-i", "-c", `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget; done`]);
+    const zsh = run("zsh", [
+      "-f",
+      "-i",
+      "-c",
+      `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget; done`,
+    ]);
     expect(zsh.trim().split("\n")).toEqual(['"^X" _caro_widget', '"^X" _caro_widget', '"^X" _caro_widget']);
-    const bash = run("bash", ["--norc", "--noprofile", "-i", "-c", `eval "$(${init("bash")})"; for m in emacs vi-insert vi-command; do bind -m $m -X | grep _caro_widget; done`]);
-    expect(bash.trim().split("\n")).toEqual(['"\\C-g": "_caro_widget"', '"\\C-g": "_caro_widget"', '"\\C-g": "_caro_widget"']);
-    const fish = run("fish", ["--no-config", "-c", `${init("fish")} | source; bind -a | string match '*_caro_widget*'`]);
+    const bash = run("bash", [
+      "--norc",
+      "--noprofile",
+      "-i",
+      "-c",
+      `eval "$(${init("bash")})"; for m in emacs vi-insert vi-command; do bind -m $m -X | grep _caro_widget; done`,
+    ]);
+    expect(bash.trim().split("\n")).toEqual([
+      '"\\C-g": "_caro_widget"',
+      '"\\C-g": "_caro_widget"',
+      '"\\C-g": "_caro_widget"',
+    ]);
+    const fish = run("fish", [
+      "--no-config",
+      "-c",
+      `${init("fish")} | source; bind -a | string match '*_caro_widget*'`,
+    ]);
     expect(fish.trim().split("\n").sort()).toEqual(["bind -M insert \\cg _caro_widget", "bind \\cg _caro_widget"]);
-    const unbound = run("zsh", ["-f", "-i", "-c", `eval "$(${init("zsh", " --no-bind")})"; bindkey -M emacs | grep -c _caro_widget || true; whence -w _caro_widget`]);
+    const unbound = run("zsh", [
+      "-f",
+      "-i",
+      "-c",
+      `eval "$(${init("zsh", " --no-bind")})"; bindkey -M emacs | grep -c _caro_widget || true; whence -w _caro_widget`,
+    ]);
     expect(unbound).toBe("0\n_caro_widget: function\n");
   });
 

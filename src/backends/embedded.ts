@@ -20,7 +20,6 @@ import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./
 
 const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
 
-
 /** llama.cpp in a piscina pool: each worker keeps its own copy of the model loaded between tasks. */
 export class EmbeddedBackend implements Backend {
   readonly name = "embedded";
@@ -88,7 +87,9 @@ export class EmbeddedBackend implements Backend {
       temperature: SAMPLING.temperature,
       seed: request.seed,
       verbose: Boolean(request.verbose),
-      prefixCacheDir: this.settings["backends.embedded.prefix_cache"] ? join(cacheHome(this.env), "caro", "prefix") : null,
+      prefixCacheDir: this.settings["backends.embedded.prefix_cache"]
+        ? join(cacheHome(this.env), "caro", "prefix")
+        : null,
       control: port2,
     };
     let outcome: InferenceOutcome;

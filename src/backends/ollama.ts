@@ -6,7 +6,6 @@ import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
 import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
-
 /** Is an Ollama server answering? A short GET, so `auto` can move on quickly when none is. */
 export async function ollamaAnswers(host: string, timeoutMs = 300): Promise<boolean> {
   const version = (await getJson(`${host}/api/version`, timeoutMs)) as { version?: unknown } | null;
@@ -66,7 +65,8 @@ export class OllamaBackend implements Backend {
         );
     }
     const message = serverMessage(error.body);
-    if (error.status === 404 || /model .*not found/i.test(message)) return new BackendError(`Ollama has no model "${this.model}": run "ollama pull ${this.model}"`);
+    if (error.status === 404 || /model .*not found/i.test(message))
+      return new BackendError(`Ollama has no model "${this.model}": run "ollama pull ${this.model}"`);
     return new BackendError(`Ollama answered HTTP ${error.status}: ${message}`);
   }
 
@@ -97,7 +97,8 @@ export class OllamaBackend implements Backend {
         } catch {
           throw new BackendError(`Ollama sent a reply caro cannot read: ${JSON.stringify(inertExcerpt(line, 80))}`);
         }
-        if (chunk.error) throw new BackendError(`Ollama failed: ${inertExcerpt(String(chunk.error)) || "(no details)"}`);
+        if (chunk.error)
+          throw new BackendError(`Ollama failed: ${inertExcerpt(String(chunk.error)) || "(no details)"}`);
         const piece = chunk.message?.content ?? "";
         if (piece) {
           firstToken ??= performance.now() - started;

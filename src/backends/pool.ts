@@ -17,7 +17,9 @@ export class BackendPool {
   private readonly entries = new Map<string, Backend>();
 
   get(name: BackendName, config: LoadedConfig): Backend {
-    const own = settingKeys.filter((key) => key.startsWith(`backends.${name}.`)).map((key) => [key, config.settings[key]]);
+    const own = settingKeys
+      .filter((key) => key.startsWith(`backends.${name}.`))
+      .map((key) => [key, config.settings[key]]);
     const key = JSON.stringify([name, own, name === "embedded" ? modelsDir(config.env) : config.path]);
     let backend = this.entries.get(key);
     if (!backend) {

@@ -40,7 +40,8 @@ async function listModels(url: string, headers: Record<string, string>, timeoutM
     return null;
   }
   if (!Array.isArray(list?.data)) return null;
-  const printable = (id: unknown): id is string => typeof id === "string" && id !== "" && inertExcerpt(id, Infinity) === id;
+  const printable = (id: unknown): id is string =>
+    typeof id === "string" && id !== "" && inertExcerpt(id, Infinity) === id;
   return list.data.map((m) => m?.id).filter(printable);
 }
 
@@ -180,7 +181,11 @@ export class VllmBackend implements Backend {
       seed: request.seed,
       max_tokens: SAMPLING.maxTokens,
     };
-    if (withSchema) body.response_format = { type: "json_schema", json_schema: { name: "caro_answer", schema: request.schema, strict: true } };
+    if (withSchema)
+      body.response_format = {
+        type: "json_schema",
+        json_schema: { name: "caro_answer", schema: request.schema, strict: true },
+      };
     const maxText = request.maxTextLength;
     let text = "";
     let firstToken: number | null = null;
@@ -203,10 +208,14 @@ export class VllmBackend implements Backend {
       try {
         chunk = JSON.parse(data) as ChatChunk;
       } catch {
-        throw new BackendError(`${this.server} sent a stream caro cannot read: ${JSON.stringify(inertExcerpt(data, 80))}`);
+        throw new BackendError(
+          `${this.server} sent a stream caro cannot read: ${JSON.stringify(inertExcerpt(data, 80))}`,
+        );
       }
       if (chunk.error) {
-        throw new BackendError(`${this.server} failed: ${inertExcerpt(String(chunk.error.message ?? "")) || "unknown error"}`);
+        throw new BackendError(
+          `${this.server} failed: ${inertExcerpt(String(chunk.error.message ?? "")) || "unknown error"}`,
+        );
       }
       const piece = chunk.choices?.[0]?.delta?.content ?? "";
       if (piece) {

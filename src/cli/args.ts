@@ -7,7 +7,7 @@ export function parseStrict<T extends ArgsDef>(argv: string[], args: T, command 
   const known = new Set(["_"]);
   for (const [name, def] of Object.entries(args)) {
     known.add(name);
-    for (const alias of ["alias" in def ? def.alias ?? [] : []].flat()) known.add(alias);
+    for (const alias of ["alias" in def ? (def.alias ?? []) : []].flat()) known.add(alias);
     // citty also sets camelCase and kebab-case twins of each flag.
     known.add(name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()));
   }
@@ -17,6 +17,7 @@ export function parseStrict<T extends ArgsDef>(argv: string[], args: T, command 
     throw new UsageError(`unknown option ${flag}: see caro ${command ? `${command} ` : ""}--help`);
   }
   for (const [name, def] of Object.entries(args))
-    if (def.type === "string" && [true, ""].includes((parsed as Record<string, unknown>)[name] as string)) throw new UsageError(`--${name} needs a value`);
+    if (def.type === "string" && [true, ""].includes((parsed as Record<string, unknown>)[name] as string))
+      throw new UsageError(`--${name} needs a value`);
   return parsed;
 }

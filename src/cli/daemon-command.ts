@@ -99,7 +99,12 @@ async function stop(): Promise<boolean> {
 }
 
 function describe(s: DaemonStatus): string {
-  const uptime = s.uptime_s >= 3600 ? `${Math.floor(s.uptime_s / 3600)} h ${Math.floor((s.uptime_s % 3600) / 60)} min` : s.uptime_s >= 60 ? `${Math.floor(s.uptime_s / 60)} min ${s.uptime_s % 60} s` : `${s.uptime_s} s`;
+  const uptime =
+    s.uptime_s >= 3600
+      ? `${Math.floor(s.uptime_s / 3600)} h ${Math.floor((s.uptime_s % 3600) / 60)} min`
+      : s.uptime_s >= 60
+        ? `${Math.floor(s.uptime_s / 60)} min ${s.uptime_s % 60} s`
+        : `${s.uptime_s} s`;
   return [
     `caro daemon: running (pid ${s.pid}, version ${s.version})`,
     `  uptime     ${uptime}`,

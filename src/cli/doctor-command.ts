@@ -6,7 +6,7 @@ import { probeOpenaiServer } from "../backends/select.js";
 import { connectToDaemon } from "../client/connection.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { configHome } from "../config/paths.js";
-import { CaroError } from "../errors.js";
+import type { CaroError } from "../errors.js";
 import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
 import { detectContext } from "../prompt/context.js";
@@ -29,15 +29,17 @@ export interface Check {
   builds?: BuildDiagnosis[];
 }
 
-
 /** A GPU the kernel sees while llama.cpp runs on the CPU: which builds were tried, why each failed, the fix. */
 async function unusedGpuCheck(devices: GpuDevice[]): Promise<Check> {
   // CUDA is NVIDIA's alone; Vulkan drives all three vendors.
   const builds = await diagnoseBuilds(devices.some((d) => d.vendor === "NVIDIA") ? ["cuda", "vulkan"] : ["vulkan"]);
   const failed = builds.filter((b) => !b.loads);
   const names = [...new Set(devices.map((d) => d.name))].join(", ");
-  const fixes = failed.map((b) => (b.installed ? BUILD_FIXES[b.gpu]
-    : `for ${b.gpu}, reinstall caro without --omit=optional, which leaves ${b.package} out`));
+  const fixes = failed.map((b) =>
+    b.installed
+      ? BUILD_FIXES[b.gpu]
+      : `for ${b.gpu}, reinstall caro without --omit=optional, which leaves ${b.package} out`,
+  );
   const tried = builds.map((b) => `${b.gpu} build: ${b.loads ? "loads" : b.reason}`).join("; ");
   return {
     name: "gpu",
@@ -54,7 +56,13 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
   const wanted = config?.settings["backends.embedded.gpu"] ?? "auto";
   try {
     const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    const llama = await getLlama({ gpu: wanted === "false" ? false : wanted, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.disabled });
+    const llama = await getLlama({
+      gpu: wanted === "false" ? false : wanted,
+      build: "never",
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: LlamaLogLevel.disabled,
+    });
     if (!llama.gpu) {
       const devices = findGpus(root);
       if (devices.length === 0) return { name: "gpu", status: "info", detail: "none found: llama.cpp runs on the CPU" };
@@ -69,7 +77,11 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
     }
     const vram = await llama.getVramState();
     const names = await llama.getGpuDeviceNames();
-    return { name: "gpu", status: "ok", detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${formatBytes(vram.total)} VRAM (${formatBytes(vram.free)} free)` };
+    return {
+      name: "gpu",
+      status: "ok",
+      detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${formatBytes(vram.total)} VRAM (${formatBytes(vram.free)} free)`,
+    };
   } catch (error) {
     return {
       name: "gpu",
@@ -85,14 +97,20 @@ function modelCheck(config: LoadedConfig): { check: Check; present: boolean } {
   const entry = catalogModel(spec);
   const hf = parseHfUri(entry?.uri ?? spec);
   const path = hf ? cachedModelPath(hf) : spec.replace(/^~(?=\/|$)/, homedir());
-  if (existsSync(path)) return { present: true, check: { name: "model", status: "ok", detail: `${spec}: ${path} (${formatBytes(statSync(path).size)})` } };
+  if (existsSync(path))
+    return {
+      present: true,
+      check: { name: "model", status: "ok", detail: `${spec}: ${path} (${formatBytes(statSync(path).size)})` },
+    };
   return {
     present: false,
     check: {
       name: "model",
       status: "warn",
       detail: `${spec} is not downloaded${entry ? ` (${formatBytes(entry.sizeBytes)})` : ""}: the embedded backend cannot answer until it is`,
-      fix: hf ? `caro models pull ${entry ? entry.name : spec}` : `set [backends.embedded] model to a GGUF file in ${config.path}`,
+      fix: hf
+        ? `caro models pull ${entry ? entry.name : spec}`
+        : `set [backends.embedded] model to a GGUF file in ${config.path}`,
     },
   };
 }
@@ -104,7 +122,11 @@ async function daemonCheck(): Promise<Check> {
     const reply = await connection.next();
     connection.close();
     if (reply?.t === "status")
-      return { name: "daemon", status: "ok", detail: `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} requests served` };
+      return {
+        name: "daemon",
+        status: "ok",
+        detail: `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} requests served`,
+      };
   } catch {
     // Not running.
   }
@@ -115,11 +137,31 @@ async function ollamaCheck(config: LoadedConfig): Promise<{ check: Check; serves
   const host = config.settings["backends.ollama.host"];
   const model = config.settings["backends.ollama.model"];
   const tags = (await getJson(`${host}/api/tags`, 1000)) as { models?: { name: string }[] } | null;
-  if (!tags) return { serves: false, check: { name: "ollama", status: "info", detail: `not running at ${host}`, fix: config.settings.backend === "ollama" ? 'start it with "ollama serve"' : undefined } };
+  if (!tags)
+    return {
+      serves: false,
+      check: {
+        name: "ollama",
+        status: "info",
+        detail: `not running at ${host}`,
+        fix: config.settings.backend === "ollama" ? 'start it with "ollama serve"' : undefined,
+      },
+    };
   const names = (tags.models ?? []).map((m) => m.name);
   if (!names.includes(model))
-    return { serves: false, check: { name: "ollama", status: "warn", detail: `running at ${host}, without ${model} (has: ${names.join(", ") || "no models"})`, fix: `ollama pull ${model}` } };
-  return { serves: true, check: { name: "ollama", status: "ok", detail: `running at ${host} with ${names.join(", ")}` } };
+    return {
+      serves: false,
+      check: {
+        name: "ollama",
+        status: "warn",
+        detail: `running at ${host}, without ${model} (has: ${names.join(", ") || "no models"})`,
+        fix: `ollama pull ${model}`,
+      },
+    };
+  return {
+    serves: true,
+    check: { name: "ollama", status: "ok", detail: `running at ${host} with ${names.join(", ")}` },
+  };
 }
 
 /** What auto sees of the OpenAI-compatible server, with the same probe, so the two agree. */
@@ -151,8 +193,18 @@ function shellCheck(): Check {
     fish: join(configHome(), "fish", "config.fish"),
   };
   const wired = Object.entries(files).filter(([, f]) => existsSync(f) && /caro\s+init/.test(readFileSync(f, "utf8")));
-  if (wired.length > 0) return { name: "shells", status: "ok", detail: `Ctrl-G is set up in ${wired.map(([s, f]) => `${s} (${f})`).join(", ")}` };
-  return { name: "shells", status: "warn", detail: "no shell loads the Ctrl-G widget", fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}` };
+  if (wired.length > 0)
+    return {
+      name: "shells",
+      status: "ok",
+      detail: `Ctrl-G is set up in ${wired.map(([s, f]) => `${s} (${f})`).join(", ")}`,
+    };
+  return {
+    name: "shells",
+    status: "warn",
+    detail: "no shell loads the Ctrl-G widget",
+    fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}`,
+  };
 }
 
 const doctorArgs = {
@@ -174,7 +226,11 @@ needs work says how to fix it. Exit 0, or 1 when no backend can answer a request
 function systemCheck(): Check {
   const context = detectContext("sh");
   const memory = `${formatBytes(totalmem())} RAM (${formatBytes(freemem())} free)`;
-  return { name: "system", status: "info", detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${memory}` };
+  return {
+    name: "system",
+    status: "info",
+    detail: `${context.os}, ${context.arch}, ${availableParallelism()} cores, ${memory}`,
+  };
 }
 
 function configCheck(): { check: Check; config: LoadedConfig | null } {
@@ -192,7 +248,11 @@ function configCheck(): { check: Check; config: LoadedConfig | null } {
 }
 
 /** Can the configured backend (or, under auto, any) answer now? */
-function backendCheck(config: LoadedConfig, serves: Record<"embedded" | "ollama" | "vllm", boolean>, fix?: string): Check {
+function backendCheck(
+  config: LoadedConfig,
+  serves: Record<"embedded" | "ollama" | "vllm", boolean>,
+  fix?: string,
+): Check {
   const backend = config.settings.backend;
   const auto = backend === "auto";
   if (auto ? Object.values(serves).some(Boolean) : serves[backend]) {
@@ -220,7 +280,9 @@ export async function runDoctor(argv: string[]): Promise<number> {
   if (config) {
     const [model, ollama, vllm] = [modelCheck(config), await ollamaCheck(config), await vllmCheck(config)];
     checks.push(model.check, await daemonCheck(), ollama.check, vllm.check);
-    checks.push(backendCheck(config, { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves }, model.check.fix));
+    checks.push(
+      backendCheck(config, { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves }, model.check.fix),
+    );
   }
   checks.push(shellCheck());
   const broken = checks.some((c) => c.status === "fail");

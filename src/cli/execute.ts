@@ -75,11 +75,19 @@ export async function execute(options: ExecuteOptions): Promise<number> {
   const verdict = verdictFor(rating.risk, level);
   const why = rating.reasons.length ? `: ${rating.reasons.join("; ")}` : "";
   if (verdict === "block")
-    throw new NotRunError(`not run: the command is rated ${rating.risk}${why}; safety level ${level} blocks it (caro never runs it, even with --yes)`);
+    throw new NotRunError(
+      `not run: the command is rated ${rating.risk}${why}; safety level ${level} blocks it (caro never runs it, even with --yes)`,
+    );
   if (verdict === "warn") warn(`rated ${rating.risk}${why}`);
   if (verdict === "confirm" && !options.yes) {
-    const answer = await askOnTerminal(`caro: rated ${rating.risk}${why}\ncaro: run \`${command}\`? [y/N] `, options.signal);
-    if (answer === null) throw new NotRunError(`not run: rated ${rating.risk}, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes`);
+    const answer = await askOnTerminal(
+      `caro: rated ${rating.risk}${why}\ncaro: run \`${command}\`? [y/N] `,
+      options.signal,
+    );
+    if (answer === null)
+      throw new NotRunError(
+        `not run: rated ${rating.risk}, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes`,
+      );
     if (!answer) throw new NotRunError("not run: you said no");
   }
   // Ctrl-C at any moment before this point means no: nothing runs after an interrupt.

@@ -23,7 +23,11 @@ export const generateArgs = {
   execute: { type: "boolean", alias: "x", description: "Run the command after showing it, as the safety level allows" },
   yes: { type: "boolean", alias: "y", description: "With -x: answer the confirmation in advance (never unblocks)" },
   // citty reads --no-daemon as daemon = false.
-  daemon: { type: "boolean", default: true, description: "Use the background daemon (--no-daemon: answer in this process)" },
+  daemon: {
+    type: "boolean",
+    default: true,
+    description: "Use the background daemon (--no-daemon: answer in this process)",
+  },
 } as const;
 
 function pickShell(flag: string | undefined): Shell {
@@ -51,9 +55,17 @@ function eventPrinter(verbose: boolean) {
       for (const p of event.passedOver) say(`passed over ${p.backend}: ${p.reason}`);
       say(`backend ${event.backend}`);
     } else if (event.type === "loaded")
-      say(event.cached ? "model already loaded" : `model loaded in ${Math.round(event.ms)} ms on ${event.gpu || "the CPU"}`);
+      say(
+        event.cached
+          ? "model already loaded"
+          : `model loaded in ${Math.round(event.ms)} ms on ${event.gpu || "the CPU"}`,
+      );
     else if (event.type === "prefix")
-      say(event.source === "off" ? "prefix cache off: reading the whole prompt" : `fixed prompt from ${event.source} in ${event.ms} ms`);
+      say(
+        event.source === "off"
+          ? "prefix cache off: reading the whole prompt"
+          : `fixed prompt from ${event.source} in ${event.ms} ms`,
+      );
     else if (event.type === "generating") {
       decoding = false;
       say("reading the prompt…");
@@ -73,7 +85,10 @@ function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (answer.explanation) say(answer.explanation);
   say(`risk ${answer.risk}${answer.reasons.length ? `: ${answer.reasons.join("; ")}` : ""}`);
   if (verbose && answer.cached) say("from the daemon's cache of identical requests in this folder");
-  if (verbose) say(`${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`);
+  if (verbose)
+    say(
+      `${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`,
+    );
 }
 
 /** `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code. */
@@ -82,7 +97,8 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   const shell = pickShell(args.shell);
   // Caught here rather than in the daemon: a mistyped flag needs no daemon to say so.
   if (args.backend !== undefined) parseSetting("backend", args.backend, "command line");
-  if (args.execute && args.json) throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
+  if (args.execute && args.json)
+    throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
   const request = await readRequest(args._);
   const verbose = Boolean(args.verbose);
   const userRequest: UserRequest = {

@@ -22,10 +22,12 @@ export interface BuildDiagnosis {
 
 /** What each build needs from the system, for the fix line. */
 export const BUILD_FIXES: Record<GpuBuild, string> = {
-  cuda: "for CUDA, install the CUDA 13 runtime and cuBLAS (libcublas.so.13: NVIDIA's cuda-libraries-13-0) "
-    + "beside the driver's libcuda.so.1",
-  vulkan: "for Vulkan, apt install libvulkan1 libglvnd0 libegl1 (the Vulkan loader, and libglvnd, "
-    + "which NVIDIA's Vulkan driver loads through)",
+  cuda:
+    "for CUDA, install the CUDA 13 runtime and cuBLAS (libcublas.so.13: NVIDIA's cuda-libraries-13-0) " +
+    "beside the driver's libcuda.so.1",
+  vulkan:
+    "for Vulkan, apt install libvulkan1 libglvnd0 libegl1 (the Vulkan loader, and libglvnd, " +
+    "which NVIDIA's Vulkan driver loads through)",
 };
 
 /** The package's folder, found the way Node resolves it from here (hoisted, or under node-llama-cpp). */
@@ -45,7 +47,9 @@ function missingLibraries(dir: string): string[] {
   const missing = new Set<string>();
   const bins = join(dir, "bins");
   for (const build of existsSync(bins) ? readdirSync(bins) : []) {
-    const files = readdirSync(join(bins, build)).filter((f) => /\.(so|node)$/.test(f)).map((f) => join(bins, build, f));
+    const files = readdirSync(join(bins, build))
+      .filter((f) => /\.(so|node)$/.test(f))
+      .map((f) => join(bins, build, f));
     if (files.length === 0) continue;
     let out = "";
     try {
@@ -89,9 +93,12 @@ export async function diagnoseBuilds(builds: GpuBuild[] = ["cuda", "vulkan"]): P
     const missing = missingLibraries(dir);
     // A binary whose libraries are missing cannot load; trying it costs seconds and says less.
     const failure = missing.length > 0 ? null : await tryLoad(gpu);
-    const reason = missing.length > 0 ? `needs ${missing.join(", ")}, not found`
-      : failure === null ? undefined
-      : `it does not load (${failure})`;
+    const reason =
+      missing.length > 0
+        ? `needs ${missing.join(", ")}, not found`
+        : failure === null
+          ? undefined
+          : `it does not load (${failure})`;
     const loads = reason === undefined;
     results.push({ gpu, package: name, installed: true, missingLibraries: missing, loads, reason });
   }

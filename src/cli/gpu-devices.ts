@@ -49,11 +49,15 @@ function fromNvidiaSmi(): GpuDevice[] {
       timeout: 5000,
       stdio: ["ignore", "pipe", "ignore"],
     });
-    return out.trim().split("\n").filter(Boolean).map((line) => {
-      const [name, bus] = line.split(",").map((s) => s.trim());
-      // nvidia-smi writes 00000000:3B:00.0; the kernel writes 0000:3b:00.0.
-      return { vendor: "NVIDIA", name, pciSlot: bus?.replace(/^0000(?=[0-9a-f]{4}:)/i, "").toLowerCase() };
-    });
+    return out
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const [name, bus] = line.split(",").map((s) => s.trim());
+        // nvidia-smi writes 00000000:3B:00.0; the kernel writes 0000:3b:00.0.
+        return { vendor: "NVIDIA", name, pciSlot: bus?.replace(/^0000(?=[0-9a-f]{4}:)/i, "").toLowerCase() };
+      });
   } catch {
     return [];
   }
@@ -64,9 +68,17 @@ function fromDrm(root: string): GpuDevice[] {
   const dir = join(root, "sys", "class", "drm");
   const found: GpuDevice[] = [];
   for (const card of list(dir).filter((name) => /^card\d+$/.test(name))) {
-    const vendor = PCI_VENDORS[read(join(dir, card, "device", "vendor")).trim().toLowerCase()];
+    const vendor =
+      PCI_VENDORS[
+        read(join(dir, card, "device", "vendor"))
+          .trim()
+          .toLowerCase()
+      ];
     if (!vendor) continue;
-    const slot = /^PCI_SLOT_NAME=(.+)$/m.exec(read(join(dir, card, "device", "uevent")))?.[1].trim().toLowerCase();
+    const slot = /^PCI_SLOT_NAME=(.+)$/m
+      .exec(read(join(dir, card, "device", "uevent")))?.[1]
+      .trim()
+      .toLowerCase();
     found.push({ vendor, name: `${vendor} GPU (${card})`, pciSlot: slot });
   }
   return found;

@@ -8,11 +8,18 @@ export function optionLines(args: ArgsDef, extra: [string, string][] = []): stri
   const rows: { short: string; long: string; text: string }[] = [];
   for (const [name, def] of Object.entries(args)) {
     if (def.type === "positional" || !def.description) continue;
-    const short = [("alias" in def ? def.alias : undefined) ?? []].flat().map((a) => `-${a}`).join(", ");
+    const short = [("alias" in def ? def.alias : undefined) ?? []]
+      .flat()
+      .map((a) => `-${a}`)
+      .join(", ");
     // citty reads --no-<flag> for a flag that defaults to true: one line names both.
     const hint = "valueHint" in def && def.valueHint ? def.valueHint : name;
-    const long = def.type === "boolean" && def.default === true ? `--${name}/--no-${name}`
-      : def.type === "string" ? `--${name} <${hint}>` : `--${name}`;
+    const long =
+      def.type === "boolean" && def.default === true
+        ? `--${name}/--no-${name}`
+        : def.type === "string"
+          ? `--${name} <${hint}>`
+          : `--${name}`;
     rows.push({ short, long, text: def.description });
   }
   for (const [flags, text] of extra) {

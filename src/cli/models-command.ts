@@ -13,7 +13,8 @@ import { optionLines } from "./help.js";
 import { say } from "./output.js";
 import { formatBytes } from "../text/bytes.js";
 
-const usage = "usage: caro models list | pull <name | hf:user/repo/file.gguf | https://…/file.gguf> | rm <name | file> | path";
+const usage =
+  "usage: caro models list | pull <name | hf:user/repo/file.gguf | https://…/file.gguf> | rm <name | file> | path";
 
 const modelsArgs = {
   action: { type: "positional", required: false },
@@ -37,7 +38,6 @@ Examples
   caro models pull hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 `;
 
-
 /** A catalog name, an hf: URI or an https URL, as where it comes from and the file it becomes here. */
 function target(spec: string): { source: ModelSource; path: string } {
   const hf = hfModelOf(spec);
@@ -45,14 +45,25 @@ function target(spec: string): { source: ModelSource; path: string } {
   if (/^https?:\/\/\S+\.gguf(\?\S*)?$/i.test(spec)) {
     return { source: { url: spec }, path: cachedUrlPath(spec) };
   }
-  throw new UsageError(`unknown model "${spec}": use a name from caro models list, hf:user/repo/file.gguf or an https URL of a .gguf file`);
+  throw new UsageError(
+    `unknown model "${spec}": use a name from caro models list, hf:user/repo/file.gguf or an https URL of a .gguf file`,
+  );
 }
 
 function list(json: boolean): void {
   const configured = loadConfig().settings["backends.embedded.model"];
   const rows = CATALOG.map((m) => {
     const path = cachedModelPath(parseHfUri(m.uri)!);
-    return { name: m.name, size_bytes: m.sizeBytes, memory_bytes: m.memoryBytes, downloaded: existsSync(path), default: m.name === configured || m.uri === configured, path, uri: m.uri, note: m.note };
+    return {
+      name: m.name,
+      size_bytes: m.sizeBytes,
+      memory_bytes: m.memoryBytes,
+      downloaded: existsSync(path),
+      default: m.name === configured || m.uri === configured,
+      path,
+      uri: m.uri,
+      note: m.note,
+    };
   });
   const known = new Set(rows.map((r) => r.path));
   const others = downloadedFiles().filter((f) => !known.has(join(modelsDir(), f)));
@@ -60,10 +71,15 @@ function list(json: boolean): void {
     process.stdout.write(`${JSON.stringify({ models: rows, other_files: others.map((f) => join(modelsDir(), f)) })}\n`);
     return;
   }
-  process.stdout.write(`${"".padEnd(2)}${"NAME".padEnd(22)}${"SIZE".padEnd(10)}${"MEMORY".padEnd(10)}${"HERE".padEnd(6)}NOTE\n`);
+  process.stdout.write(
+    `${"".padEnd(2)}${"NAME".padEnd(22)}${"SIZE".padEnd(10)}${"MEMORY".padEnd(10)}${"HERE".padEnd(6)}NOTE\n`,
+  );
   for (const r of rows)
-    process.stdout.write(`${r.default ? "* " : "  "}${r.name.padEnd(22)}${formatBytes(r.size_bytes).padEnd(10)}${formatBytes(r.memory_bytes).padEnd(10)}${(r.downloaded ? "yes" : "-").padEnd(6)}${r.note}\n`);
-  for (const f of others) process.stdout.write(`  ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
+    process.stdout.write(
+      `${r.default ? "* " : "  "}${r.name.padEnd(22)}${formatBytes(r.size_bytes).padEnd(10)}${formatBytes(r.memory_bytes).padEnd(10)}${(r.downloaded ? "yes" : "-").padEnd(6)}${r.note}\n`,
+    );
+  for (const f of others)
+    process.stdout.write(`  ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
   process.stdout.write(`\n* the configured model. Files live in ${modelsDir()}\n`);
 }
 

@@ -11,7 +11,9 @@ import { judgeHere } from "./judge.js";
 const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$/;
 
 export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => FORWARDED.test(e[0]) && e[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => FORWARDED.test(e[0]) && e[1] !== undefined),
+  );
 }
 
 /** Once cancelled, how long to wait for the daemon to confirm before giving up on it. */
@@ -33,7 +35,9 @@ export const askDaemon: Asker = async (request, options = {}) => {
     encodeFrame(ask);
   } catch (error) {
     if (error instanceof FrameTooLargeError)
-      throw new UsageError(`the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; shorten it`);
+      throw new UsageError(
+        `the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; shorten it`,
+      );
     throw error;
   }
   const connection = await connectToDaemon({ signal });
@@ -54,12 +58,15 @@ export const askDaemon: Asker = async (request, options = {}) => {
       if (message === null) {
         if (signal?.aborted) throw new InterruptedError();
         if (connection.broken)
-          throw new BackendError(`the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`);
+          throw new BackendError(
+            `the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`,
+          );
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }
       if (message.t === "event" && message.id === id) options.onEvent?.(message.event);
       else if (message.t === "answer" && message.id === id) return await (await judging)(message.answer);
-      else if (message.t === "error") throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
+      else if (message.t === "error")
+        throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
     }
   } finally {
     signal?.removeEventListener("abort", cancel);

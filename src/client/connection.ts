@@ -29,7 +29,8 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | unde
   return Promise.race([promise, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => unlessAborted(new Promise<void>((resolve) => setTimeout(resolve, ms)), signal);
+const sleep = (ms: number, signal?: AbortSignal) =>
+  unlessAborted(new Promise<void>((resolve) => setTimeout(resolve, ms)), signal);
 
 /** One socket to the daemon, read as a queue of whole messages. */
 export class DaemonConnection {
@@ -178,7 +179,10 @@ export async function connectToDaemon(options: ConnectOptions = {}): Promise<Dae
     if (!started) started = startDaemon();
     // Exit code 0: it stepped aside for another daemon starting at the same moment; keep trying.
     else if (started.exitCode !== null && started.exitCode !== 0)
-      throw new CaroError(`the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} (log: ${logPath()})`, 1);
+      throw new CaroError(
+        `the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} (log: ${logPath()})`,
+        1,
+      );
     await sleep(30, signal);
   }
   throw new CaroError(`the caro daemon did not start within ${START_TIMEOUT_MS / 1000} s: see ${logPath()}`, 1);

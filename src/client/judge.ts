@@ -14,7 +14,8 @@ const text = (value: unknown): string => (typeof value === "string" ? value : ""
  */
 function answerFrom(reply: unknown): Omit<Answer, "risk" | "reasons"> {
   const r = (typeof reply === "object" && reply !== null ? reply : {}) as Record<string, unknown>;
-  if (typeof r.command !== "string") throw new BackendError("the caro daemon's answer has no command: try again, or run caro daemon restart");
+  if (typeof r.command !== "string")
+    throw new BackendError("the caro daemon's answer has no command: try again, or run caro daemon restart");
   const timings = typeof r.timings === "object" && r.timings !== null ? r.timings : {};
   return {
     command: r.command,
@@ -24,7 +25,10 @@ function answerFrom(reply: unknown): Omit<Answer, "risk" | "reasons"> {
     gpu: typeof r.gpu === "string" || r.gpu === false ? r.gpu : null,
     timings: Object.fromEntries(Object.entries(timings).filter(([, v]) => typeof v === "number" || v === null)),
     passed_over: Array.isArray(r.passed_over)
-      ? r.passed_over.map((p: { backend?: unknown; reason?: unknown }) => ({ backend: text(p?.backend), reason: text(p?.reason) }))
+      ? r.passed_over.map((p: { backend?: unknown; reason?: unknown }) => ({
+          backend: text(p?.backend),
+          reason: text(p?.reason),
+        }))
       : [],
     prefix_cache: typeof r.prefix_cache === "string" ? r.prefix_cache : null,
     cached: r.cached === true,
@@ -49,6 +53,9 @@ export async function judgeHere(request: UserRequest): Promise<(reply: unknown) 
     const problem = commandProblem(answer.command, config.settings.max_command_length);
     if (problem) throw new BackendError(`refused the answer: ${problem}`);
     const rating = await rateCommand(answer.command, request.shell, request.cwd);
-    return { answer: { ...answer, risk: rating.risk, reasons: rating.reasons }, level: config.settings["safety.level"] };
+    return {
+      answer: { ...answer, risk: rating.risk, reasons: rating.reasons },
+      level: config.settings["safety.level"],
+    };
   };
 }

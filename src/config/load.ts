@@ -92,6 +92,7 @@ export function loadRequestConfig(flags: { backend?: string; model?: string }, e
   const config = loadConfig({ backend: flags.backend }, env);
   if (flags.model === undefined) return config;
   const named = config.settings.backend;
-  const modelKey = named === "ollama" || named === "vllm" ? (`backends.${named}.model` as const) : "backends.embedded.model";
+  const modelKey =
+    named === "ollama" || named === "vllm" ? (`backends.${named}.model` as const) : "backends.embedded.model";
   return loadConfig({ backend: flags.backend, [modelKey]: flags.model }, env);
 }

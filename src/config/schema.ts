@@ -174,21 +174,49 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
       try {
         return ollamaUrl(raw);
       } catch (error) {
-        throw new Error((error as Error).message.startsWith("must") ? (error as Error).message : "must be a host:port or an http:// URL");
+        throw new Error(
+          (error as Error).message.startsWith("must")
+            ? (error as Error).message
+            : "must be a host:port or an http:// URL",
+        );
       }
     },
     help: "where Ollama listens",
   },
   "backends.ollama.model": { default: "qwen2.5-coder:1.5b", parse: nonEmptyString, help: "an Ollama model name" },
-  "backends.ollama.timeout": { default: 30, parse: seconds, help: "seconds to wait for Ollama's first byte, then again for the rest" },
+  "backends.ollama.timeout": {
+    default: 30,
+    parse: seconds,
+    help: "seconds to wait for Ollama's first byte, then again for the rest",
+  },
   "backends.vllm.enabled": { default: true, parse: boolean, help: "let auto use this server when it answers" },
-  "backends.vllm.url": { default: "http://localhost:8000", parse: httpUrl, help: "an OpenAI-compatible server (vLLM, llama-server, …)" },
+  "backends.vllm.url": {
+    default: "http://localhost:8000",
+    parse: httpUrl,
+    help: "an OpenAI-compatible server (vLLM, llama-server, …)",
+  },
   "backends.vllm.model": { default: "", parse: anyString, help: "empty: the first id GET /v1/models lists" },
   "backends.vllm.api_key": { default: "", env: "CARO_VLLM_API_KEY", parse: anyString, help: "sent as a Bearer token" },
-  "backends.vllm.timeout": { default: 30, parse: seconds, help: "seconds to wait for the server's first byte, then again for the rest" },
-  "safety.level": { default: "moderate", parse: oneOf(SAFETY_LEVELS), help: "which risks are blocked, confirmed or warned" },
-  "daemon.idle_unload_minutes": { default: 15, parse: minutes, help: "unload the model after this long without a request" },
-  "daemon.idle_exit_minutes": { default: 60, parse: minutes, help: "stop the daemon after this long without a request" },
+  "backends.vllm.timeout": {
+    default: 30,
+    parse: seconds,
+    help: "seconds to wait for the server's first byte, then again for the rest",
+  },
+  "safety.level": {
+    default: "moderate",
+    parse: oneOf(SAFETY_LEVELS),
+    help: "which risks are blocked, confirmed or warned",
+  },
+  "daemon.idle_unload_minutes": {
+    default: 15,
+    parse: minutes,
+    help: "unload the model after this long without a request",
+  },
+  "daemon.idle_exit_minutes": {
+    default: 60,
+    parse: minutes,
+    help: "stop the daemon after this long without a request",
+  },
 };
 
 /** Settings that must never be printed in full. */

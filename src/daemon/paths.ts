@@ -20,7 +20,9 @@ function lstatOrNull(path: string): Stats | null {
     return lstatSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new UnsafePathError(`${path} cannot be checked (${(error as NodeJS.ErrnoException).code}): caro will not use it`);
+    throw new UnsafePathError(
+      `${path} cannot be checked (${(error as NodeJS.ErrnoException).code}): caro will not use it`,
+    );
   }
 }
 
@@ -36,12 +38,18 @@ export function checkRuntimeDir(dir: string): void {
   const stats = lstatOrNull(dir);
   if (stats === null) return;
   const fix = "set XDG_RUNTIME_DIR to a folder that only you can open";
-  if (stats.isSymbolicLink()) throw new UnsafePathError(`${dir} is a symbolic link, not a folder: caro will not use it; remove it or ${fix}`);
-  if (!stats.isDirectory()) throw new UnsafePathError(`${dir} is not a folder: caro will not use it; remove it or ${fix}`);
+  if (stats.isSymbolicLink())
+    throw new UnsafePathError(`${dir} is a symbolic link, not a folder: caro will not use it; remove it or ${fix}`);
+  if (!stats.isDirectory())
+    throw new UnsafePathError(`${dir} is not a folder: caro will not use it; remove it or ${fix}`);
   if (!mine(stats))
-    throw new UnsafePathError(`${dir} belongs to another user (uid ${stats.uid}): caro will not use it; ${fix}, or ask an administrator to remove it`);
+    throw new UnsafePathError(
+      `${dir} belongs to another user (uid ${stats.uid}): caro will not use it; ${fix}, or ask an administrator to remove it`,
+    );
   if ((stats.mode & 0o077) !== 0)
-    throw new UnsafePathError(`${dir} can be opened by other users (mode ${(stats.mode & 0o777).toString(8)}): caro will not use it; run chmod 700 ${dir}`);
+    throw new UnsafePathError(
+      `${dir} can be opened by other users (mode ${(stats.mode & 0o777).toString(8)}): caro will not use it; run chmod 700 ${dir}`,
+    );
 }
 
 /** The socket must be a socket of this user's: anything else there was not put there by caro. */
@@ -49,5 +57,7 @@ export function checkSocket(path: string): void {
   const stats = lstatOrNull(path);
   if (stats === null) return;
   if (!stats.isSocket() || !mine(stats))
-    throw new UnsafePathError(`${path} is not a socket of yours (${stats.isSocket() ? `uid ${stats.uid}` : "not a socket"}): caro will not use it; remove it`);
+    throw new UnsafePathError(
+      `${path} is not a socket of yours (${stats.isSocket() ? `uid ${stats.uid}` : "not a socket"}): caro will not use it; remove it`,
+    );
 }

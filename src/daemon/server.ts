@@ -155,7 +155,13 @@ export class Daemon {
     }
   }
 
-  private handle(message: unknown, send: (m: DaemonMessage) => void, socket: Socket, mine: Set<string>, key: (id: number) => string): void {
+  private handle(
+    message: unknown,
+    send: (m: DaemonMessage) => void,
+    socket: Socket,
+    mine: Set<string>,
+    key: (id: number) => string,
+  ): void {
     const m = fieldsOf(message);
     switch (m.t) {
       case "hello": {
@@ -206,9 +212,15 @@ export class Daemon {
     try {
       if (this.closing) throw new CaroError("the caro daemon is shutting down: try again", 1);
       const config = loadRequestConfig(ask.flags, ask.env);
-      for (const warning of config.warnings) send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
+      for (const warning of config.warnings)
+        send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
       // Everything the answer depends on; the safety level only changes what the client does with it.
-      const { "safety.level": _level, "daemon.idle_unload_minutes": _u, "daemon.idle_exit_minutes": _e, ...shaping } = config.settings;
+      const {
+        "safety.level": _level,
+        "daemon.idle_unload_minutes": _u,
+        "daemon.idle_exit_minutes": _e,
+        ...shaping
+      } = config.settings;
       const explain = Boolean(ask.flags.explain);
       const model = modelFileStamp(config);
       const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, explain, shaping, model]);
@@ -234,13 +246,17 @@ export class Daemon {
       this.last = answer;
       this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
-      log(`answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`);
+      log(
+        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`,
+      );
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.
       if (controller.signal.reason instanceof FrameTooLargeError) return;
       const exitCode = controller.signal.aborted ? 130 : error instanceof CaroError ? error.exitCode : 1;
       const message = controller.signal.aborted ? "interrupted" : (error as Error).message;
-      log(`request ${ask.id} failed (exit ${exitCode}): ${error instanceof CaroError ? message : (error as Error).stack ?? error}`);
+      log(
+        `request ${ask.id} failed (exit ${exitCode}): ${error instanceof CaroError ? message : ((error as Error).stack ?? error)}`,
+      );
       send({ t: "error", id: ask.id, message, exitCode });
     } finally {
       this.active.delete(k);

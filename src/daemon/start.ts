@@ -34,7 +34,10 @@ function ensureRuntimeDir(): void {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "EEXIST")
-      throw new CaroError(`cannot create the runtime folder ${dir} (${code}): set XDG_RUNTIME_DIR to a folder you can write`, 1);
+      throw new CaroError(
+        `cannot create the runtime folder ${dir} (${code}): set XDG_RUNTIME_DIR to a folder you can write`,
+        1,
+      );
   }
   checkRuntimeDir(dir);
 }

@@ -5,7 +5,8 @@ let cached: string | undefined;
 
 /** caro's own version, from its package.json: what `caro --version` prints. */
 export function packageVersion(): string {
-  cached ??= (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  cached ??= (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+    .version;
   return cached;
 }
 
@@ -16,7 +17,11 @@ export function daemonVersion(): string {
 
 /** Orders two `protocol/x.y.z` versions: negative when a is older. */
 export function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => v.split(/[/.-]/).slice(0, 4).map((p) => Number.parseInt(p, 10) || 0);
+  const parts = (v: string) =>
+    v
+      .split(/[/.-]/)
+      .slice(0, 4)
+      .map((p) => Number.parseInt(p, 10) || 0);
   const [pa, pb] = [parts(a), parts(b)];
   for (let i = 0; i < 4; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;

@@ -35,7 +35,9 @@ export function findDownloaded(spec: string, env: Env = process.env): string[] {
     const path = resolve(root, spec);
     return path.startsWith(`${root}${sep}`) && existsSync(path) ? [path] : [];
   }
-  return downloadedFiles(env).filter((file) => basename(file) === spec).map((file) => join(root, file));
+  return downloadedFiles(env)
+    .filter((file) => basename(file) === spec)
+    .map((file) => join(root, file));
 }
 
 /** Deletes a model with its unfinished downloads, and the folders that held only it. */

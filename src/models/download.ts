@@ -22,7 +22,8 @@ const PREFLIGHT_TIMEOUT_MS = 10_000;
 /** Why a network error happened, in words: fetch hides the useful part in `cause`. */
 function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") return "no network, or the host name does not resolve";
+  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN")
+    return "no network, or the host name does not resolve";
   if (cause?.code === "ECONNREFUSED") return "connection refused";
   if ((error as Error).name === "TimeoutError") return `no answer within ${PREFLIGHT_TIMEOUT_MS / 1000} s`;
   return cause?.message ?? (error as Error).message;
@@ -33,20 +34,33 @@ function networkReason(error: unknown): string {
  * minutes when the host cannot be reached; a user offline should hear so in seconds, not wait.
  * The hub answers it, before its redirect to the CDN, with the file's SHA-256 (the LFS object id).
  */
-async function preflight(url: string, env: Env, signal?: AbortSignal, timeoutMs = PREFLIGHT_TIMEOUT_MS): Promise<{ sha256: string | null }> {
+async function preflight(
+  url: string,
+  env: Env,
+  signal?: AbortSignal,
+  timeoutMs = PREFLIGHT_TIMEOUT_MS,
+): Promise<{ sha256: string | null }> {
   const headers: Record<string, string> = env.HF_TOKEN ? { authorization: `Bearer ${env.HF_TOKEN}` } : {};
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
-    response = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    response = await fetch(url, {
+      method: "HEAD",
+      headers,
+      redirect: "manual",
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
   } catch (error) {
     if (signal?.aborted) throw new InterruptedError();
     throw new Error(networkReason(error));
   }
   if (response.status === 401 || response.status === 403)
-    throw new Error(`HTTP ${response.status}: the repository is gated or private; set HF_TOKEN to a token that can read it`);
+    throw new Error(
+      `HTTP ${response.status}: the repository is gated or private; set HF_TOKEN to a token that can read it`,
+    );
   if (response.status === 404) throw new Error("HTTP 404: no such file; check the model setting");
-  if (!response.ok && !(response.status >= 300 && response.status < 400)) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+  if (!response.ok && !(response.status >= 300 && response.status < 400))
+    throw new Error(`HTTP ${response.status} ${response.statusText}`);
   const etag = (response.headers.get("x-linked-etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
   return { sha256: /^[0-9a-f]{64}$/i.test(etag) ? etag.toLowerCase() : null };
 }
@@ -58,7 +72,11 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Why a model could not be fetched now, or null when it can: for choosing a backend without downloading. */
-export async function whyNotFetchable(model: HfModel, env: Env = process.env, timeoutMs = 3000): Promise<string | null> {
+export async function whyNotFetchable(
+  model: HfModel,
+  env: Env = process.env,
+  timeoutMs = 3000,
+): Promise<string | null> {
   try {
     await preflight(hfDownloadUrl(model, env), env, undefined, timeoutMs);
     return null;
@@ -110,7 +128,9 @@ export async function downloadModel(source: ModelSource, path: string, options: 
       const actual = await sha256File(unverified);
       if (actual !== sha256) {
         rmSync(unverified, { force: true });
-        throw new ModelError(`${file} arrived corrupted (SHA-256 ${actual.slice(0, 12)}…, the hub publishes ${sha256.slice(0, 12)}…) and was deleted: download it again`);
+        throw new ModelError(
+          `${file} arrived corrupted (SHA-256 ${actual.slice(0, 12)}…, the hub publishes ${sha256.slice(0, 12)}…) and was deleted: download it again`,
+        );
       }
     }
     renameSync(unverified, path);
@@ -118,9 +138,6 @@ export async function downloadModel(source: ModelSource, path: string, options: 
     if (error instanceof ModelError) throw error;
     if (signal?.aborted || error instanceof InterruptedError) throw new InterruptedError();
     const reason = ((error as Error).message || String(error)).split("\n")[0];
-    throw new ModelError(
-      `could not download ${url} (${reason}); fetch it by hand: ${manual}`,
-      { cause: error },
-    );
+    throw new ModelError(`could not download ${url} (${reason}); fetch it by hand: ${manual}`, { cause: error });
   }
 }

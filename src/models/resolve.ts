@@ -9,7 +9,9 @@ import type { Env } from "../config/paths.js";
 /** Refuses what llama.cpp would choke on with a vague message: a missing path, a folder, a file that is not GGUF. */
 export function checkModelFile(path: string): void {
   if (!existsSync(path))
-    throw new ModelError(`model file not found: ${path}: set --model, $CARO_MODEL or [backends.embedded] model to a GGUF file`);
+    throw new ModelError(
+      `model file not found: ${path}: set --model, $CARO_MODEL or [backends.embedded] model to a GGUF file`,
+    );
   const stat = statSync(path);
   if (!stat.isFile()) throw new ModelError(`${path} is not a file: point the model setting at a .gguf file`);
   const magic = Buffer.alloc(4);
@@ -20,7 +22,9 @@ export function checkModelFile(path: string): void {
     closeSync(fd);
   }
   if (magic.toString("latin1") !== "GGUF")
-    throw new ModelError(`${path} is not a GGUF model file: download a .gguf model (for example with caro's default model setting)`);
+    throw new ModelError(
+      `${path} is not a GGUF model file: download a .gguf model (for example with caro's default model setting)`,
+    );
 }
 
 /** A local model path from the setting (not an hf: URI), checked. */

@@ -34,7 +34,11 @@ function exampleApplies(tag: string, context: PromptContext): boolean {
   if (tag === "answer") return true;
   const conditions = tag.replace(/^when /, "").split(/\s+/);
   return conditions.every((c) =>
-    c === "posix" ? context.shell !== "fish" : c === "gnu" || c === "bsd" ? context.userland.toLowerCase() === c : c === context.shell,
+    c === "posix"
+      ? context.shell !== "fish"
+      : c === "gnu" || c === "bsd"
+        ? context.userland.toLowerCase() === c
+        : c === context.shell,
   );
 }
 

@@ -19,7 +19,8 @@ export interface PromptContext {
 
 /** A shell named on the command line, or a usage error listing the ones caro writes for. */
 export function shellNamed(name: string): Shell {
-  if (!(SHELLS as readonly string[]).includes(name)) throw new UsageError(`unknown shell "${name}": use one of ${SHELLS.join(", ")}`);
+  if (!(SHELLS as readonly string[]).includes(name))
+    throw new UsageError(`unknown shell "${name}": use one of ${SHELLS.join(", ")}`);
   return name as Shell;
 }
 

@@ -50,22 +50,98 @@ const INTERPRETERS = new Set(["python", "python2", "python3", "perl", "ruby", "n
 const DOWNLOADERS = new Set(["curl", "wget", "fetch", "http", "aria2c"]);
 const SCRIPT_READERS = new Set(["source", "."]);
 const STDIN_FILES = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "-"]);
-const FIND_FILTERS = new Set(["-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-type", "-mtime", "-mmin", "-atime", "-amin", "-ctime", "-cmin", "-size", "-user", "-group", "-newer", "-empty", "-perm", "-prune", "-links", "-wholename"]);
+const FIND_FILTERS = new Set([
+  "-name",
+  "-iname",
+  "-path",
+  "-ipath",
+  "-regex",
+  "-iregex",
+  "-type",
+  "-mtime",
+  "-mmin",
+  "-atime",
+  "-amin",
+  "-ctime",
+  "-cmin",
+  "-size",
+  "-user",
+  "-group",
+  "-newer",
+  "-empty",
+  "-perm",
+  "-prune",
+  "-links",
+  "-wholename",
+]);
 
 // Options that take a value, per wrapper, so the value is not mistaken for the wrapped command.
 const VALUE_OPTIONS: Record<string, Set<string>> = {
-  sudo: new Set(["-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "--user", "--group", "--host", "--prompt", "--chdir"]),
+  sudo: new Set([
+    "-u",
+    "-g",
+    "-h",
+    "-p",
+    "-C",
+    "-D",
+    "-r",
+    "-t",
+    "-T",
+    "-U",
+    "--user",
+    "--group",
+    "--host",
+    "--prompt",
+    "--chdir",
+  ]),
   doas: new Set(["-u", "-C"]),
   env: new Set(["-u", "-C", "-S", "--unset", "--chdir", "--split-string"]),
   nice: new Set(["-n", "--adjustment"]),
   timeout: new Set(["-s", "-k", "--signal", "--kill-after"]),
   ionice: new Set(["-c", "-n", "-p", "-P", "-u"]),
   stdbuf: new Set(["-i", "-o", "-e"]),
-  xargs: new Set(["-n", "-L", "-I", "-P", "-d", "-E", "-s", "-a", "--max-args", "--max-lines", "--replace", "--max-procs", "--delimiter", "--arg-file"]),
+  xargs: new Set([
+    "-n",
+    "-L",
+    "-I",
+    "-P",
+    "-d",
+    "-E",
+    "-s",
+    "-a",
+    "--max-args",
+    "--max-lines",
+    "--replace",
+    "--max-procs",
+    "--delimiter",
+    "--arg-file",
+  ]),
   exec: new Set(["-a"]),
   chrt: new Set([]),
   taskset: new Set([]),
-  ssh: new Set(["-p", "-i", "-l", "-o", "-F", "-J", "-L", "-R", "-D", "-b", "-c", "-E", "-e", "-m", "-O", "-Q", "-S", "-W", "-w", "-B", "-I"]),
+  ssh: new Set([
+    "-p",
+    "-i",
+    "-l",
+    "-o",
+    "-F",
+    "-J",
+    "-L",
+    "-R",
+    "-D",
+    "-b",
+    "-c",
+    "-E",
+    "-e",
+    "-m",
+    "-O",
+    "-Q",
+    "-S",
+    "-W",
+    "-w",
+    "-B",
+    "-I",
+  ]),
 };
 
 /** Skips a wrapper's own options; returns the index of the first word of what it wraps. */
@@ -91,7 +167,15 @@ export function baseName(text: string): string {
 }
 
 function emptyAnalysis(): Analysis {
-  return { commands: [], redirects: [], downloadsIntoShell: [], forkBomb: false, unparsed: [], declarations: [], texts: [] };
+  return {
+    commands: [],
+    redirects: [],
+    downloadsIntoShell: [],
+    forkBomb: false,
+    unparsed: [],
+    declarations: [],
+    texts: [],
+  };
 }
 
 interface Context {
@@ -166,7 +250,8 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     case "run0":
     case "pkexec": {
       const start = skipOptions(name, args);
-      if (start >= args.length) record(); // `sudo -i`, `sudo -s`: a root shell
+      if (start >= args.length)
+        record(); // `sudo -i`, `sudo -s`: a root shell
       else await inner(start, name, { elevated: true });
       return;
     }
@@ -200,7 +285,13 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     }
     case "watch": {
       const start = skipOptions(name, args);
-      await nested(args.slice(start).map((a) => a.text).join(" "), "watch");
+      await nested(
+        args
+          .slice(start)
+          .map((a) => a.text)
+          .join(" "),
+        "watch",
+      );
       return;
     }
     case "xargs": {
@@ -234,7 +325,14 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     case "ssh": {
       const start = skipOptions(name, args);
       const host = args[start]?.text ?? "a remote host";
-      if (start + 1 < args.length) await nested(args.slice(start + 1).map((a) => a.text).join(" "), `ssh ${host}`);
+      if (start + 1 < args.length)
+        await nested(
+          args
+            .slice(start + 1)
+            .map((a) => a.text)
+            .join(" "),
+          `ssh ${host}`,
+        );
       else record();
       return;
     }
@@ -255,7 +353,8 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     const flagIndex = args.findIndex((a) => a.text === "-c" || a.text === "-e" || a.text === "-E");
     if (flagIndex !== -1 && args[flagIndex + 1]) {
       await runsDownloaded(args[flagIndex + 1], "command");
-      for (const text of quotedLiterals(args[flagIndex + 1].text)) await nested(text, `${name} ${args[flagIndex].text}`);
+      for (const text of quotedLiterals(args[flagIndex + 1].text))
+        await nested(text, `${name} ${args[flagIndex].text}`);
     } else await runsDownloaded(scriptOperand(args), "process");
     record();
     return;
@@ -343,7 +442,9 @@ async function listedByFind(tree: Tree, depth: number): Promise<Map<number, Find
 async function collectPipelines(tree: Tree, depth: number, context: Context, out: Analysis): Promise<void> {
   for (const pipeline of tree.rootNode.descendantsOfType("pipeline")) {
     if (!pipeline) continue;
-    const stages = await Promise.all(pipeline.namedChildren.filter((n): n is Node => n !== null).map((s) => stageCommands(s, depth)));
+    const stages = await Promise.all(
+      pipeline.namedChildren.filter((n): n is Node => n !== null).map((s) => stageCommands(s, depth)),
+    );
     const firstDownload = stages.findIndex((cmds) => cmds.some((c) => DOWNLOADERS.has(c.name)));
     if (firstDownload === -1) continue;
     for (const later of stages.slice(firstDownload + 1))
@@ -361,7 +462,9 @@ function findForkBombs(tree: Tree, source: string): boolean {
     if (callsItself && /[|&]/.test(body.text)) return true;
   }
   // `$0 & $0 &`, `while true; do $0 & done`: the script starting copies of itself in the background.
-  const runsItself = tree.rootNode.descendantsOfType("command").some((c) => c?.childForFieldName("name")?.text === "$0");
+  const runsItself = tree.rootNode
+    .descendantsOfType("command")
+    .some((c) => c?.childForFieldName("name")?.text === "$0");
   return runsItself && /(^|[^&])&(?!&)/.test(source);
 }
 
@@ -372,10 +475,19 @@ function fishToPosix(source: string): string {
     .replace(/;\s*and\s+/g, " && ")
     .replace(/;\s*or\s+/g, " || ")
     .replace(/(^|;|\n)\s*(if|while)\s+/g, "$1 ")
-    .replace(/(^|;|\n)\s*(for\s+\w+\s+in\s+[^;\n]*|end|else|begin|switch\s+[^;\n]*|case\s+[^;\n]*|function\s+[^;\n]*)\s*(?=;|\n|$)/g, "$1 :");
+    .replace(
+      /(^|;|\n)\s*(for\s+\w+\s+in\s+[^;\n]*|end|else|begin|switch\s+[^;\n]*|case\s+[^;\n]*|function\s+[^;\n]*)\s*(?=;|\n|$)/g,
+      "$1 :",
+    );
 }
 
-async function analyzeInto(source: string, context: Context, depth: number, out: Analysis, fish = false): Promise<void> {
+async function analyzeInto(
+  source: string,
+  context: Context,
+  depth: number,
+  out: Analysis,
+  fish = false,
+): Promise<void> {
   out.texts.push(source);
   let tree = await parseBash(source);
   if (tree.rootNode.hasError && fish) {
@@ -393,7 +505,8 @@ async function analyzeInto(source: string, context: Context, depth: number, out:
       const redirect = node && redirectOf(node);
       if (redirect) out.redirects.push(redirect);
     }
-    for (const node of tree.rootNode.descendantsOfType(["declaration_command", "unset_command"])) if (node) out.declarations.push(node.text);
+    for (const node of tree.rootNode.descendantsOfType(["declaration_command", "unset_command"]))
+      if (node) out.declarations.push(node.text);
     await collectPipelines(tree, depth, context, out);
     await collectRedirectedDownloads(tree, depth, context, out);
     out.forkBomb ||= findForkBombs(tree, source);

@@ -26,14 +26,59 @@ export interface PathInfo {
 }
 
 const SYSTEM_DIRS = new Set([
-  "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc", "/sbin", "/srv",
-  "/sys", "/usr", "/var", "/snap", "/Users", "/System", "/Library", "/Applications", "/private", "/cores",
-  "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/share", "/usr/include", "/usr/local/bin",
-  "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/mail", "/var/www", "/etc/ssh", "/etc/sudoers.d",
-  "/System/Library", "/private/etc", "/private/var",
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/home",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/opt",
+  "/proc",
+  "/sbin",
+  "/srv",
+  "/sys",
+  "/usr",
+  "/var",
+  "/snap",
+  "/Users",
+  "/System",
+  "/Library",
+  "/Applications",
+  "/private",
+  "/cores",
+  "/usr/bin",
+  "/usr/sbin",
+  "/usr/lib",
+  "/usr/lib64",
+  "/usr/local",
+  "/usr/share",
+  "/usr/include",
+  "/usr/local/bin",
+  "/var/lib",
+  "/var/log",
+  "/var/cache",
+  "/var/spool",
+  "/var/mail",
+  "/var/www",
+  "/etc/ssh",
+  "/etc/sudoers.d",
+  "/System/Library",
+  "/private/etc",
+  "/private/var",
 ]);
 
-const CRITICAL_FILES = new Set(["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab", "/private/etc/sudoers"]);
+const CRITICAL_FILES = new Set([
+  "/etc/passwd",
+  "/etc/shadow",
+  "/etc/group",
+  "/etc/gshadow",
+  "/etc/sudoers",
+  "/etc/fstab",
+  "/private/etc/sudoers",
+]);
 const DEVICE = /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper\/|loop\d|dm-\d)/;
 const HOME_DIR = /^(~|\/home\/[^/*]+|\/Users\/[^/*]+|\/root)$/;
 const WHOLE_FOLDER_GLOB = /\/(\*|\.\*|\*\*|\.\[!.\]\*)$/;
@@ -82,13 +127,22 @@ export function classifyPath(word: Word, cwd?: string): PathInfo {
 
 /** Shell history files: emptying or deleting one erases what the user ran. */
 export function isHistoryFile(word: Word): boolean {
-  return /(^|\/)(\.bash_history|\.zsh_history|\.history|\.sh_history|fish_history)$/.test(word.text) || word.text === "$HISTFILE";
+  return (
+    /(^|\/)(\.bash_history|\.zsh_history|\.history|\.sh_history|fish_history)$/.test(word.text) ||
+    word.text === "$HISTFILE"
+  );
 }
 
 // System folders that hold records and caches, not what the system needs to run: losing files in
 // them loses history, not a working system.
 const RECORD_DIRS = [
-  "/var/log", "/var/cache", "/var/tmp", "/var/crash", "/Library/Logs", "/Library/Caches", "/private/var/log",
+  "/var/log",
+  "/var/cache",
+  "/var/tmp",
+  "/var/crash",
+  "/Library/Logs",
+  "/Library/Caches",
+  "/private/var/log",
 ];
 
 /** Is this absolute path one of the log or cache folders, or inside one? */

@@ -23,7 +23,10 @@ export async function rateCommand(command: string, shell: Shell = "bash", cwd?: 
   if (analysis.unparsed.length > 0)
     findings.push({
       risk: "moderate",
-      reason: shell === "fish" ? "part of it is fish syntax that caro's POSIX parser cannot read, so it is rated on what it could read" : "it does not parse as shell, so caro cannot tell everything it does",
+      reason:
+        shell === "fish"
+          ? "part of it is fish syntax that caro's POSIX parser cannot read, so it is rated on what it could read"
+          : "it does not parse as shell, so caro cannot tell everything it does",
     });
   findings.sort((a, b) => rank(b.risk) - rank(a.risk));
   const reasons = [...new Set(findings.filter((f) => f.risk !== "safe").map((f) => f.reason))];

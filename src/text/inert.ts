@@ -17,7 +17,9 @@ export function inert(text: string): string {
 
 /** Inert, on one line: for a message line under the prompt. */
 export function inertLine(text: string): string {
-  return inert(text.replace(/\t/g, " ")).replace(/\s*\n\s*/g, " ").trim();
+  return inert(text.replace(/\t/g, " "))
+    .replace(/\s*\n\s*/g, " ")
+    .trim();
 }
 
 /** Inert, on one line, at most `max` characters: for quoting a server's words inside a message. */

@@ -51,7 +51,6 @@ interface LoadedModel {
 /** Room kept for the answer: a request that leaves less would have its start cut off by llama.cpp. */
 const ANSWER_RESERVE_TOKENS = 128;
 
-
 const CANCELLED: InferenceOutcome = { ok: false, kind: "cancelled", message: "cancelled" };
 
 const llamas = new Map<string, Promise<Llama>>();
@@ -99,7 +98,9 @@ function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<
   if (!llama) {
     llama = openLlama(options.gpu, options.threads).catch((error: Error) => {
       if (options.gpu === "auto" || options.gpu === "false") throw error;
-      warn(`llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; set [backends.embedded] gpu = "auto" to stop this warning`);
+      warn(
+        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; set [backends.embedded] gpu = "auto" to stop this warning`,
+      );
       return openLlama(false, options.threads);
     });
     llamas.set(key, llama);
@@ -123,9 +124,14 @@ function fileIdentity(path: string): string {
 async function checkGguf(path: string): Promise<void> {
   let info;
   try {
-    info = await readGgufFileInfo(path, { logWarnings: false, ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type"] });
+    info = await readGgufFileInfo(path, {
+      logWarnings: false,
+      ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type"],
+    });
   } catch (error) {
-    throw new ModelError(`${path} is a corrupt or truncated GGUF file (${(error as Error).message}): download it again`);
+    throw new ModelError(
+      `${path} is a corrupt or truncated GGUF file (${(error as Error).message}): download it again`,
+    );
   }
   const lastTensorStart = Math.max(0, ...(info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
   if (lastTensorStart >= statSync(path).size)
@@ -145,24 +151,50 @@ async function load(
   try {
     // On the CPU, llama.cpp repacks the weights into a copy of its own; with the file also mapped,
     // both count against memory (measured: 1959 MB resident for a 1004 MB model, 1146 MB unmapped).
-    model = await llama.loadModel({ modelPath: options.path, gpuLayers: options.gpuLayers, loadSignal: signal, useMmap: llama.gpu === false ? false : "auto" });
+    model = await llama.loadModel({
+      modelPath: options.path,
+      gpuLayers: options.gpuLayers,
+      loadSignal: signal,
+      useMmap: llama.gpu === false ? false : "auto",
+    });
   } catch (error) {
     if (signal.aborted) throw error;
-    const reason = recentErrors.find((line) => /error loading model/.test(line)) ?? recentErrors.at(-1) ?? (error as Error).message;
-    throw new ModelError(`llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`);
+    const reason =
+      recentErrors.find((line) => /error loading model/.test(line)) ?? recentErrors.at(-1) ?? (error as Error).message;
+    throw new ModelError(
+      `llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`,
+    );
   }
-  const context = await model.createContext({ contextSize: options.contextSize, threads: options.threads, sequences: 1 });
+  const context = await model.createContext({
+    contextSize: options.contextSize,
+    threads: options.threads,
+    sequences: 1,
+  });
   const chatWrapper = resolveChatWrapper(model);
   const sequence = context.getSequence();
   const key = modelKey(options, identity);
-  return { key, identity, llama, model, sequence, chatWrapper, grammars: new Map(), warmPrefix: null, fixedTokens: new Map() };
+  return {
+    key,
+    identity,
+    llama,
+    model,
+    sequence,
+    chatWrapper,
+    grammars: new Map(),
+    warmPrefix: null,
+    fixedTokens: new Map(),
+  };
 }
 
 function modelKey(options: ModelOptions, identity: string): string {
   return JSON.stringify([options, identity]);
 }
 
-async function loadedModel(options: ModelOptions, signal: AbortSignal, warn: (text: string) => void): Promise<{ model: LoadedModel; cached: boolean }> {
+async function loadedModel(
+  options: ModelOptions,
+  signal: AbortSignal,
+  warn: (text: string) => void,
+): Promise<{ model: LoadedModel; cached: boolean }> {
   // Taken before loading: if the file changes during the load, the next request sees it and loads again.
   const identity = fileIdentity(options.path);
   const key = modelKey(options, identity);
@@ -263,7 +295,11 @@ async function warmPrefix(
   warn: (text: string) => void,
 ): Promise<WorkerEvent> {
   const started = performance.now();
-  const done = (source: "memory" | "disk" | "evaluated" | "off") => ({ type: "prefix" as const, source, ms: Math.round(performance.now() - started) });
+  const done = (source: "memory" | "disk" | "evaluated" | "off") => ({
+    type: "prefix" as const,
+    source,
+    ms: Math.round(performance.now() - started),
+  });
   if (task.prefixCacheDir === null) {
     await model.sequence.clearHistory();
     model.warmPrefix = null;
@@ -320,7 +356,11 @@ async function run(
     const hash = prefixHash(model, task);
     const maxTokens = answerBudget(model, task, hash);
     const grammar = await grammarFor(model, task.schema);
-    const session = new LlamaChatSession({ contextSequence: model.sequence, chatWrapper: model.chatWrapper, autoDisposeSequence: false });
+    const session = new LlamaChatSession({
+      contextSequence: model.sequence,
+      chatWrapper: model.chatWrapper,
+      autoDisposeSequence: false,
+    });
     try {
       session.setChatHistory(history(task));
       const prefix = await warmPrefix(model, task, hash, session, warn);
@@ -368,9 +408,8 @@ async function run(
   } catch (error) {
     if (signal.aborted) return CANCELLED;
     const message = (error as Error).message ?? String(error);
-    const kind =
-      error instanceof ModelError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
-    return { ok: false, kind, message: verbose && kind === "backend" ? (error as Error).stack ?? message : message };
+    const kind = error instanceof ModelError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
+    return { ok: false, kind, message: verbose && kind === "backend" ? ((error as Error).stack ?? message) : message };
   }
 }
 

@@ -34,7 +34,10 @@ export function modelConfig(model: TestModel, extra = ""): string {
 }
 
 /** Runs the real CLI as a user would, never inheriting the developer's environment. */
-export function caro(args: string[], options: { env?: Record<string, string>; input?: string } & Options = {}): ResultPromise {
+export function caro(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } & Options = {},
+): ResultPromise {
   const { env, ...rest } = options;
   return execa(process.execPath, [CARO_BIN, ...args], {
     env: env ?? makeHome().env,
@@ -72,6 +75,7 @@ export async function stopDaemons(): Promise<void> {
 }
 
 /** A config that sends every request to an Ollama server (a stand-in) at `url`; `extra` lines follow. */
-export const ollamaConfig = (url: string, extra = "") => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
+export const ollamaConfig = (url: string, extra = "") =>
+  `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,10 +4,14 @@ import { join } from "node:path";
 import { encodeFrame, FrameReader } from "../../src/daemon/protocol.js";
 import { caro, makeHome, sleep } from "./caro.js";
 
-
 export function daemonFiles(home: string) {
   const dir = join(home, "run", "caro");
-  return { dir, socket: join(dir, "daemon.sock"), pid: join(dir, "daemon.pid"), log: join(home, ".local", "state", "caro", "daemon.log") };
+  return {
+    dir,
+    socket: join(dir, "daemon.sock"),
+    pid: join(dir, "daemon.pid"),
+    log: join(home, ".local", "state", "caro", "daemon.log"),
+  };
 }
 
 export function daemonPid(home: string): number {
@@ -81,7 +85,8 @@ export class RawClient {
 }
 
 /** The message that ends request `id`: its answer or its error. */
-export const endOf = (id: number) => (m: Record<string, unknown>) => (m.t === "answer" || m.t === "error") && m.id === id;
+export const endOf = (id: number) => (m: Record<string, unknown>) =>
+  (m.t === "answer" || m.t === "error") && m.id === id;
 
 export const eventOf = (id: number, type: string) => (m: Record<string, unknown>) =>
   m.t === "event" && m.id === id && (m.event as { type: string }).type === type;

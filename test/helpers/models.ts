@@ -19,7 +19,10 @@ export const testModels = {
 export type TestModel = keyof typeof testModels;
 
 function generatorHash(): string {
-  return createHash("sha256").update(readFileSync(join(ROOT, "scripts", "make-gguf.mjs"))).digest("hex").slice(0, 12);
+  return createHash("sha256")
+    .update(readFileSync(join(ROOT, "scripts", "make-gguf.mjs")))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 export function testModelPath(name: TestModel): string {

@@ -97,7 +97,15 @@ export class ShellUnderTest {
 
   async waitForPrompt(): Promise<void> {
     // "$", or fish's vi-mode "[I] $".
-    await this.session.waitFor((s) => /(^|\s)\$$/.test(s.split("\n").filter((l) => l.trim()).at(-1)?.trimEnd() ?? ""));
+    await this.session.waitFor((s) =>
+      /(^|\s)\$$/.test(
+        s
+          .split("\n")
+          .filter((l) => l.trim())
+          .at(-1)
+          ?.trimEnd() ?? "",
+      ),
+    );
   }
 
   undoKey(): string {
@@ -139,7 +147,11 @@ export class ShellUnderTest {
 /** Requests the daemon has finished, answered or failed, from its log. */
 export function finishedRequests(home: string): number {
   try {
-    return (readFileSync(join(home, ".local", "state", "caro", "daemon.log"), "utf8").match(/answered request|request \d+ failed/g) ?? []).length;
+    return (
+      readFileSync(join(home, ".local", "state", "caro", "daemon.log"), "utf8").match(
+        /answered request|request \d+ failed/g,
+      ) ?? []
+    ).length;
   } catch {
     return 0;
   }
@@ -147,8 +159,10 @@ export function finishedRequests(home: string): number {
 
 export async function waitForFinished(home: string, count: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (finishedRequests(home) < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  if (finishedRequests(home) < count) throw new Error(`the daemon finished ${finishedRequests(home)} of ${count} requests`);
+  while (finishedRequests(home) < count && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  if (finishedRequests(home) < count)
+    throw new Error(`the daemon finished ${finishedRequests(home)} of ${count} requests`);
   // The client prints and exits just after the daemon's reply; the shell then redraws.
   await new Promise((resolve) => setTimeout(resolve, 300));
 }

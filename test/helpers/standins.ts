@@ -67,8 +67,15 @@ function defaultReply(options: StandinOptions) {
     const text = requestText(request);
     const command = options.commands?.[text] ?? `echo ${JSON.stringify(text)}`;
     // Asked for an explanation (the schema requires one): give one.
-    const schema = (request.format ?? (request.response_format as { json_schema?: { schema?: unknown } } | undefined)?.json_schema?.schema) as { required?: string[] } | undefined;
-    return JSON.stringify(schema?.required?.includes("explanation") ? { command, explanation: `runs ${command.split(" ")[0]}` } : { command });
+    const schema = (request.format ??
+      (request.response_format as { json_schema?: { schema?: unknown } } | undefined)?.json_schema?.schema) as
+      | { required?: string[] }
+      | undefined;
+    return JSON.stringify(
+      schema?.required?.includes("explanation")
+        ? { command, explanation: `runs ${command.split(" ")[0]}` }
+        : { command },
+    );
   };
 }
 
@@ -143,7 +150,12 @@ function withState(server: TestServer, state: State): Standin {
  * What both servers do with a chat before answering it: record it, count a cancel, wait if asked,
  * and answer with the canned failure. Returns the request, or null once the reply is settled.
  */
-async function acceptChat(req: IncomingMessage, res: ServerResponse, options: StandinOptions, state: State): Promise<ChatRequest | null> {
+async function acceptChat(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: StandinOptions,
+  state: State,
+): Promise<ChatRequest | null> {
   const request = JSON.parse(await readBody(req)) as ChatRequest;
   state.chats.push(request);
   if (options.hangUp) {
@@ -169,29 +181,57 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
   const state: State = { chats: [], aborted: 0, sentBytes: 0 };
   const reply = options.reply ?? defaultReply(options);
   const server = await serve(async (req, res) => {
-    if (req.method === "GET" && req.url === "/api/version") return void res.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.5.7"}');
+    if (req.method === "GET" && req.url === "/api/version")
+      return void res.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.5.7"}');
     if (req.method === "GET" && req.url === "/api/tags")
-      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ models: (options.models ?? ["qwen2.5-coder:1.5b"]).map((name) => ({ name, model: name })) }));
-    if (req.method !== "POST" || req.url !== "/api/chat") return void res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
+      return void res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(
+          JSON.stringify({ models: (options.models ?? ["qwen2.5-coder:1.5b"]).map((name) => ({ name, model: name })) }),
+        );
+    if (req.method !== "POST" || req.url !== "/api/chat")
+      return void res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
     const request = await acceptChat(req, res, options, state);
     if (!request) return;
     const models = options.models ?? ["qwen2.5-coder:1.5b"];
     if (!models.includes(request.model))
-      return void res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `model "${request.model}" not found, try pulling it first` }));
+      return void res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: `model "${request.model}" not found, try pulling it first` }));
     const created = new Date().toISOString();
     const text = reply(request);
-    const stats = { total_duration: 812345678, load_duration: 12345678, prompt_eval_count: 412, prompt_eval_duration: 300000000, eval_count: tokens(text).length, eval_duration: 500000000 };
+    const stats = {
+      total_duration: 812345678,
+      load_duration: 12345678,
+      prompt_eval_count: 412,
+      prompt_eval_duration: 300000000,
+      eval_count: tokens(text).length,
+      eval_duration: 500000000,
+    };
     let body: string;
     if (options.malformed !== undefined) body = options.malformed;
     else if (request.stream === false || options.single)
       body = `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: text }, done_reason: "stop", done: true, ...stats })}`;
     else
       body =
-        tokens(text).map((t) => `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`).join("") +
+        tokens(text)
+          .map(
+            (t) =>
+              `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`,
+          )
+          .join("") +
         `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, ...stats })}\n`;
-    res.writeHead(200, { "content-type": request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson" });
+    res.writeHead(200, {
+      "content-type":
+        request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson",
+    });
     if (options.endless === "text") {
-      const chunk = { model: request.model, created_at: created, message: { role: "assistant", content: "echo ".repeat(200) }, done: false };
+      const chunk = {
+        model: request.model,
+        created_at: created,
+        message: { role: "assistant", content: "echo ".repeat(200) },
+        done: false,
+      };
       return sendForever(res, `${JSON.stringify(chunk)}\n`, state);
     }
     if (options.endless === "chatter") {
@@ -203,32 +243,65 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
   return withState(server, state);
 }
 
-export async function openaiStandin(options: StandinOptions & { apiKey?: string; rejectSchema?: boolean } = {}): Promise<Standin> {
+export async function openaiStandin(
+  options: StandinOptions & { apiKey?: string; rejectSchema?: boolean } = {},
+): Promise<Standin> {
   const state: State = { chats: [], aborted: 0, sentBytes: 0 };
   const reply = options.reply ?? defaultReply(options);
   const models = options.models ?? ["Qwen/Qwen2.5-Coder-1.5B-Instruct"];
-  const json = (res: ServerResponse, status: number, value: unknown) => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+  const json = (res: ServerResponse, status: number, value: unknown) =>
+    void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
   const server = await serve(async (req, res) => {
     if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`)
       return json(res, 401, { error: { message: "Unauthorized", type: "invalid_request_error" } });
     if (req.method === "GET" && req.url === "/v1/models")
-      return json(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: "vllm" })) });
+      return json(res, 200, {
+        object: "list",
+        data: models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: "vllm" })),
+      });
     if (req.method !== "POST" || req.url !== "/v1/chat/completions") return json(res, 404, { detail: "Not Found" });
     const request = await acceptChat(req, res, options, state);
     if (!request) return;
     if (options.rejectSchema && request.response_format)
-      return json(res, 400, { object: "error", message: "response_format json_schema is not supported", type: "BadRequestError", param: null, code: 400 });
+      return json(res, 400, {
+        object: "error",
+        message: "response_format json_schema is not supported",
+        type: "BadRequestError",
+        param: null,
+        code: 400,
+      });
     if (!models.includes(request.model))
-      return json(res, 404, { object: "error", message: `The model \`${request.model}\` does not exist.`, type: "NotFoundError", param: null, code: 404 });
+      return json(res, 404, {
+        object: "error",
+        message: `The model \`${request.model}\` does not exist.`,
+        type: "NotFoundError",
+        param: null,
+        code: 404,
+      });
     const text = request.response_format ? reply(request) : `Sure, here it is: ${reply(request)}`;
     const base = { id: "chatcmpl-caro", object: "chat.completion.chunk", created: 1700000000, model: request.model };
     const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
     const body =
       options.malformed ??
-      event({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }) +
-        tokens(text).map((t) => event({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] })).join("") +
+      event({
+        ...base,
+        choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
+      }) +
+        tokens(text)
+          .map((t) =>
+            event({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] }),
+          )
+          .join("") +
         event({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] }) +
-        event({ ...base, choices: [], usage: { prompt_tokens: 412, total_tokens: 412 + tokens(text).length, completion_tokens: tokens(text).length } }) +
+        event({
+          ...base,
+          choices: [],
+          usage: {
+            prompt_tokens: 412,
+            total_tokens: 412 + tokens(text).length,
+            completion_tokens: tokens(text).length,
+          },
+        }) +
         "data: [DONE]\n\n";
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
     if (options.endless === "text") {

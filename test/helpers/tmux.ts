@@ -12,7 +12,14 @@ export class TmuxSession {
   constructor(command: string, env: Record<string, string>, options: { width?: number; height?: number } = {}) {
     const exports = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
     this.tmux([
-      "new-session", "-d", "-s", this.name, "-x", String(options.width ?? 200), "-y", String(options.height ?? 50),
+      "new-session",
+      "-d",
+      "-s",
+      this.name,
+      "-x",
+      String(options.width ?? 200),
+      "-y",
+      String(options.height ?? 50),
       `env -i ${exports.join(" ")} ${command}`,
     ]);
     // Keep the pane after its program ends, so the test can read the last screen.
