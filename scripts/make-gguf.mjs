@@ -87,7 +87,7 @@ function trainTokenizer(targetTokens) {
     const counts = new Map();
     for (const word of words)
       for (let i = 0; i + 1 < word.length; i++) {
-        const pair = word[i] + "\u0000" + word[i + 1];
+        const pair = `${word[i]}\u0000${word[i + 1]}`;
         counts.set(pair, (counts.get(pair) ?? 0) + 1);
       }
     let best = null;
@@ -192,7 +192,10 @@ function encodeTensor(type, count, valueAt, random, firstBlock, rowLength, first
     const block = new Float32Array(32);
     for (let b = 0; b < count / 32; b++) {
       let max = 0;
-      for (let j = 0; j < 32; j++) max = Math.max(max, Math.abs((block[j] = valueAt(b * 32 + j))));
+      for (let j = 0; j < 32; j++) {
+        block[j] = valueAt(b * 32 + j);
+        max = Math.max(max, Math.abs(block[j]));
+      }
       const d = max / 127 || 1;
       out.writeUInt16LE(f16(d), b * 34);
       for (let j = 0; j < 32; j++) out.writeInt8(Math.round(block[j] / d), b * 34 + 2 + j);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
-import { createServer, connect, type Socket } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";

@@ -38,7 +38,7 @@ async function hub(bytes: Buffer, options: HubOptions = {}) {
   const cdn = async (req: IncomingMessage, res: ServerResponse) => {
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
     const start = range ? Number(range[1]) : 0;
-    const end = range && range[2] ? Number(range[2]) : served.length - 1;
+    const end = range?.[2] ? Number(range[2]) : served.length - 1;
     if (req.method === "GET") ranges.push(req.headers.range ?? "none");
     res.writeHead(range ? 206 : 200, {
       "content-length": end - start + 1,

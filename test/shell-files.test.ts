@@ -122,6 +122,6 @@ describe.each(CASES)("caro init $shell $name", ({ shell, key, bind }) => {
   it("loads silently in strict mode, twice, binding the key once per keymap or not at all", () => {
     const listed = loadTwiceStrictly(shell, initLine(shell, key, bind));
     const expected = bind ? LISTED[shell][key ?? "ctrl-g"] : [];
-    expect(listed).toBe([...expected, "ok"].join("\n") + "\n");
+    expect(listed).toBe(`${[...expected, "ok"].join("\n")}\n`);
   });
 });

@@ -7,6 +7,7 @@ describe("checkSyntax", () => {
       ok: true,
       checkedBy: "tree-sitter-bash",
     });
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     expect((await checkSyntax('for f in *.txt; do mv "$f" "${f%.txt}.md"; done', "zsh")).ok).toBe(true);
   });
 

@@ -194,7 +194,7 @@ describe("the client's own rating", () => {
     const widget = await caro(["widget", "bash", "clean up"], { env });
     expect(widget.exitCode).toBe(1);
     expect(widget.stdout).toBe("caro: refused the answer: the command holds a control character (U+0000)");
-    servers.splice(0).forEach((s) => s.close());
+    for (const server of servers.splice(0)) server.close();
 
     for (const command of ["rm -rf ~\u0000", "ls\r rm -rf ~", `echo ${ESC}]0;pwned${ESC}\\`]) {
       const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command }) });

@@ -160,8 +160,7 @@ async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string
   let buffer = "";
   for await (const chunk of chunks) {
     buffer += chunk;
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) !== -1) {
+    for (let newline = buffer.indexOf("\n"); newline !== -1; newline = buffer.indexOf("\n")) {
       yield buffer.slice(0, newline).replace(/\r$/, "");
       buffer = buffer.slice(newline + 1);
     }

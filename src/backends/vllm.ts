@@ -245,7 +245,7 @@ export class VllmBackend implements Backend {
     const started = performance.now();
     request.onEvent?.({ type: "generating" });
     let model = this.configuredModel;
-    let result;
+    let result: Awaited<ReturnType<VllmBackend["ask"]>>;
     try {
       model = await this.servedModelId();
       try {

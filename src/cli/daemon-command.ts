@@ -83,7 +83,7 @@ async function kill(): Promise<boolean> {
 }
 
 async function stop(): Promise<boolean> {
-  let connection;
+  let connection: Awaited<ReturnType<typeof running>>;
   try {
     connection = await running();
   } catch (error) {

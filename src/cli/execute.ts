@@ -38,7 +38,7 @@ async function askOnTerminal(question: string, signal: AbortSignal): Promise<boo
 function shellBinary(shell: Shell): string {
   // $SHELL when it is the shell asked for, so the user's own build runs it; otherwise by name on PATH.
   const fromEnv = process.env.SHELL;
-  return fromEnv && fromEnv.endsWith(`/${shell}`) ? fromEnv : shell;
+  return fromEnv?.endsWith(`/${shell}`) ? fromEnv : shell;
 }
 
 /** Runs the command in the user's shell with the terminal attached; resolves to its exit code. */

@@ -6,6 +6,8 @@ import { packageVersion } from "../daemon/version.js";
 import { say } from "./output.js";
 
 interface Subcommand {
+  /** An exit code, or nothing for 0. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: subcommands that only print return Promise<void>
   run: (argv: string[], signal: AbortSignal) => Promise<void | number>;
   help: string;
 }

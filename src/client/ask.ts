@@ -3,7 +3,13 @@
 import type { Asker } from "../answer/types.js";
 import { BackendError, CaroError, InterruptedError, UsageError } from "../errors.js";
 import { logPath } from "../daemon/paths.js";
-import { encodeFrame, FrameTooLargeError, MAX_FRAME_BYTES, type AskMessage } from "../daemon/protocol.js";
+import {
+  encodeFrame,
+  FrameTooLargeError,
+  MAX_FRAME_BYTES,
+  type AskMessage,
+  type DaemonMessage,
+} from "../daemon/protocol.js";
 import { connectToDaemon } from "./connection.js";
 import { judgeHere } from "./judge.js";
 
@@ -46,7 +52,7 @@ export const askDaemon: Asker = async (request, options = {}) => {
   signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (;;) {
-      let message;
+      let message: DaemonMessage | null;
       try {
         message = await connection.next(signal);
       } catch (error) {

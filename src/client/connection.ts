@@ -20,7 +20,7 @@ export const HELLO_TIMEOUT_MS = 3000;
 export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(new InterruptedError());
-  let onAbort = () => undefined as void;
+  let onAbort = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(new InterruptedError());
     signal.addEventListener("abort", onAbort, { once: true });
@@ -148,7 +148,7 @@ export async function connectToDaemon(options: ConnectOptions = {}): Promise<Dae
     const socket = await unlessAborted(connectOnce(path), signal);
     if (socket) {
       const connection = new DaemonConnection(socket);
-      let reply;
+      let reply: Awaited<ReturnType<typeof hello>>;
       try {
         reply = await hello(connection, signal);
       } catch (error) {

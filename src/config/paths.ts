@@ -8,7 +8,7 @@ export type Env = Record<string, string | undefined>;
 // XDG base directories, with the spec's fallbacks when a variable is unset or not absolute.
 function xdg(env: Env, variable: string, fallback: string): string {
   const value = env[variable];
-  return value && value.startsWith("/") ? value : join(env.HOME || homedir(), fallback);
+  return value?.startsWith("/") ? value : join(env.HOME || homedir(), fallback);
 }
 
 export const configHome = (env: Env = process.env) => xdg(env, "XDG_CONFIG_HOME", ".config");

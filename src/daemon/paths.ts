@@ -7,7 +7,7 @@ import { UnsafePathError } from "../errors.js";
 /** `$XDG_RUNTIME_DIR/caro`, else `/tmp/caro-$UID`: a folder only this user can enter (0700). */
 export function runtimeDir(env: Env = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
-  return runtime && runtime.startsWith("/") ? join(runtime, "caro") : `/tmp/caro-${process.getuid?.() ?? "user"}`;
+  return runtime?.startsWith("/") ? join(runtime, "caro") : `/tmp/caro-${process.getuid?.() ?? "user"}`;
 }
 
 export const socketPath = (env: Env = process.env) => join(runtimeDir(env), "daemon.sock");

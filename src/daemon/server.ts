@@ -8,6 +8,7 @@ import { answerRequest } from "../answer/pipeline.js";
 import type { Answer } from "../answer/types.js";
 import { BackendPool } from "../backends/pool.js";
 import { loadConfig, loadRequestConfig } from "../config/load.js";
+import type { Settings } from "../config/schema.js";
 import { AnswerCache, modelFileStamp } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
@@ -44,7 +45,7 @@ export class Daemon {
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {
     // A broken config must not keep the daemon from starting: each request reports it to its client.
-    let settings;
+    let settings: Settings;
     try {
       settings = loadConfig({}, env).settings;
     } catch (error) {
@@ -177,7 +178,8 @@ export class Daemon {
         const ask = readAsk(m);
         if (typeof ask === "string") {
           const id = typeof m.id === "number" ? m.id : null;
-          return send({ t: "error", id, message: `bad request: ${ask}`, exitCode: 2 });
+          send({ t: "error", id, message: `bad request: ${ask}`, exitCode: 2 });
+          return;
         }
         void this.ask(ask, send, mine, key);
         return;
@@ -186,7 +188,8 @@ export class Daemon {
         if (typeof m.id === "number") this.active.get(key(m.id))?.abort();
         return;
       case "status":
-        return send({ t: "status", status: this.status() });
+        send({ t: "status", status: this.status() });
+        return;
       case "stop":
         send({ t: "bye" });
         socket.end();

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, renameSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Env } from "../config/paths.js";
 import { InterruptedError, ModelError } from "../errors.js";

@@ -191,7 +191,7 @@ function find(command: SimpleCommand, cwd?: string): Finding[] {
   return command.args.some((a) => a.text === "-delete") ? [findDeletes(findScope(command.args), cwd)] : [];
 }
 
-function remote(command: SimpleCommand, cwd?: string): Finding[] {
+function remote(command: SimpleCommand, _cwd?: string): Finding[] {
   if (command.name === "ssh") return [finding("moderate", "opens a session on another machine")];
   const destination = command.args.at(-1)?.text ?? "";
   return /^[^/]*:/.test(destination) ? [finding("moderate", `copies files to another machine (${destination})`)] : [];
@@ -235,7 +235,7 @@ function disks(command: SimpleCommand, cwd?: string): Finding[] {
   return [];
 }
 
-function diskutil(command: SimpleCommand, cwd?: string): Finding[] {
+function diskutil(command: SimpleCommand, _cwd?: string): Finding[] {
   const verb = command.args[0]?.text ?? "";
   if (/^(eraseDisk|eraseVolume|partitionDisk|zeroDisk|randomDisk|secureErase|reformat)$/i.test(verb))
     return [finding("critical", `erases a disk (diskutil ${verb})`)];
@@ -297,7 +297,7 @@ function permissions(command: SimpleCommand, cwd?: string): Finding[] {
   return out;
 }
 
-function kill(command: SimpleCommand, cwd?: string): Finding[] {
+function kill(command: SimpleCommand, _cwd?: string): Finding[] {
   const args = command.args.map((a) => a.text);
   const pids = args
     .filter((a, i) => i > 0 || !/^-([A-Z]+|SIG\w+|\d+)$/.test(a) || a === "-1")
@@ -308,7 +308,7 @@ function kill(command: SimpleCommand, cwd?: string): Finding[] {
   return [finding("moderate", `stops process ${pids.join(" ") || "(unknown)"}`)];
 }
 
-function killByName(command: SimpleCommand, cwd?: string): Finding[] {
+function killByName(command: SimpleCommand, _cwd?: string): Finding[] {
   const o = options(command.args);
   if (command.name === "killall5") return [finding("critical", "kills every process on the system")];
   const byUser = command.name === "pkill" && (o.short.has("u") || o.short.has("U"));
@@ -318,7 +318,7 @@ function killByName(command: SimpleCommand, cwd?: string): Finding[] {
   return [finding("moderate", `stops every process named ${names.map((n) => n.text).join(" ")}`)];
 }
 
-function power(command: SimpleCommand, cwd?: string): Finding[] {
+function power(command: SimpleCommand, _cwd?: string): Finding[] {
   const args = command.args.map((a) => a.text);
   if (command.name === "shutdown" && args.some((a) => /^\+\d+$|^\d{1,2}:\d{2}$/.test(a)) && !args.includes("now"))
     return [finding("moderate", "schedules a shutdown")];
@@ -343,7 +343,7 @@ function systemctl(command: SimpleCommand, cwd?: string): Finding[] {
   return [];
 }
 
-function firewall(command: SimpleCommand, cwd?: string): Finding[] {
+function firewall(command: SimpleCommand, _cwd?: string): Finding[] {
   const args = command.args.map((a) => a.text);
   if (command.name === "ufw") {
     if (args[0] === "disable" || args[0] === "reset")
@@ -368,7 +368,7 @@ function firewall(command: SimpleCommand, cwd?: string): Finding[] {
   return [];
 }
 
-function git(command: SimpleCommand, cwd?: string): Finding[] {
+function git(command: SimpleCommand, _cwd?: string): Finding[] {
   const args = command.args.map((a) => a.text);
   const verb = args.find((a) => !a.startsWith("-")) ?? "";
   const o = options(command.args);
@@ -394,7 +394,7 @@ function git(command: SimpleCommand, cwd?: string): Finding[] {
   return [];
 }
 
-function cloud(command: SimpleCommand, cwd?: string): Finding[] {
+function cloud(command: SimpleCommand, _cwd?: string): Finding[] {
   const args = command.args.map((a) => a.text);
   const all = args.includes("--all") || args.includes("-A") || args.includes("--all-namespaces");
   switch (command.name) {
@@ -616,7 +616,7 @@ function truncate(command: SimpleCommand, cwd?: string): Finding[] {
   });
 }
 
-function network(command: SimpleCommand, cwd?: string): Finding[] {
+function network(command: SimpleCommand, _cwd?: string): Finding[] {
   const args = command.args.map((a) => a.text);
   if (
     ["nc", "ncat", "netcat"].includes(command.name) &&
@@ -706,7 +706,7 @@ const EDITORS = new Set([
 const PACKAGE_MANAGERS =
   /^(apt|apt-get|aptitude|yum|dnf|zypper|pacman|apk|brew|port|snap|flatpak|pip|pip3|pipx|gem|cargo|npm|pnpm|yarn|bun)$/;
 
-function packages(command: SimpleCommand, cwd?: string): Finding[] {
+function packages(command: SimpleCommand, _cwd?: string): Finding[] {
   if (!PACKAGE_MANAGERS.test(command.name)) return [];
   const verb = command.args.find((a) => !a.text.startsWith("-"))?.text ?? "";
   const changes =
@@ -736,7 +736,7 @@ function writesSystemFile(command: SimpleCommand, cwd?: string): Finding[] {
   return system ? [finding("moderate", `changes the system file ${system.text}`)] : [];
 }
 
-function rootShell(command: SimpleCommand, cwd?: string): Finding[] {
+function rootShell(command: SimpleCommand, _cwd?: string): Finding[] {
   if (!command.elevated && command.name !== "sudo" && command.name !== "su") return [];
   if (command.name === "sudo" || command.name === "doas") {
     const args = command.args.map((a) => a.text);

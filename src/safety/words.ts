@@ -25,7 +25,7 @@ function expansionName(node: Node): string {
   return name?.text ?? node.text.replace(/^\$\{?|\}$/g, "");
 }
 
-function unescape(text: string): string {
+function unescapeWord(text: string): string {
   return text.replace(/\\(.)/g, "$1");
 }
 
@@ -48,7 +48,7 @@ function render(node: Node, found: Found): string {
     case "word":
     case "number":
     case "string_content":
-      return unescape(node.text);
+      return unescapeWord(node.text);
     case "raw_string":
       return node.text.slice(1, -1);
     case "ansi_c_string":

@@ -122,7 +122,7 @@ function fileIdentity(path: string): string {
 
 /** llama.cpp accepts a truncated file's header and fails later with a vague message; catch it here with a clear one. */
 async function checkGguf(path: string): Promise<void> {
-  let info;
+  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
   try {
     info = await readGgufFileInfo(path, {
       logWarnings: false,
@@ -438,8 +438,11 @@ async function close(task: CloseTask): Promise<void> {
   }
 }
 
-export default async function infer(task: InferenceTask | CloseTask): Promise<InferenceOutcome | void> {
-  if (task.type === "close") return close(task);
+export default async function infer(task: InferenceTask | CloseTask): Promise<InferenceOutcome | undefined> {
+  if (task.type === "close") {
+    await close(task);
+    return undefined;
+  }
   verbose = task.verbose;
   const abort = new AbortController();
   const send = (event: WorkerEvent) => {

@@ -31,7 +31,7 @@ export async function serve(handle: (req: IncomingMessage, res: ServerResponse) 
 export function sendFile(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
   const start = range ? Number(range[1]) : 0;
-  const end = range && range[2] ? Number(range[2]) : bytes.length - 1;
+  const end = range?.[2] ? Number(range[2]) : bytes.length - 1;
   res.writeHead(range ? 206 : 200, {
     "content-length": end - start + 1,
     "accept-ranges": "bytes",
