@@ -24,7 +24,7 @@ export class HttpFailure extends BackendError {
 
 type Cause = { code?: string; message?: string };
 
-export function networkFailure(error: unknown): HttpFailure {
+function networkFailure(error: unknown): HttpFailure {
   const cause = (error as { cause?: Cause }).cause;
   if (cause?.code === "ECONNREFUSED") return new HttpFailure("refused", "connection refused");
   if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") {

@@ -7,11 +7,8 @@ import { resolveModelPath } from "../models/resolve.js";
 import type { BackendPool } from "./pool.js";
 import { ollamaAnswers } from "./ollama.js";
 import type { Backend, PassedOver } from "./types.js";
+// doctor asks vllm.ts the same question auto does here, so the two agree.
 import { probeOpenaiServer } from "./vllm.js";
-
-export type { PassedOver } from "./types.js";
-// doctor asks the same question auto does, so the two agree.
-export { probeOpenaiServer, type ServerProbe } from "./vllm.js";
 
 export interface Selection {
   backend: Backend;

@@ -18,7 +18,7 @@ interface ChatChunk {
 }
 
 /** The server's base URL: LM Studio and the OpenAI SDKs show it with `/v1`, which caro adds itself. */
-export function openaiBaseUrl(url: string): string {
+function openaiBaseUrl(url: string): string {
   return url.replace(/\/+$/, "").replace(/\/v1$/, "");
 }
 

@@ -1,5 +1,5 @@
 /** Exit status for output whose reader went away: 128 + SIGPIPE, what a shell reports for ls or git there. */
-export const CLOSED_OUTPUT_EXIT = 141;
+const CLOSED_OUTPUT_EXIT = 141;
 
 /**
  * `caro models list | head -1`: once head has its line and leaves, caro ends quietly, as ls or git do.

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism, freemem, homedir, totalmem } from "node:os";
 import { join } from "node:path";
 import { getJson } from "../backends/http.js";
-import { probeOpenaiServer } from "../backends/select.js";
+import { probeOpenaiServer } from "../backends/vllm.js";
 import { connectToDaemon } from "../client/connection.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { configHome } from "../config/paths.js";

@@ -4,8 +4,8 @@ import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 
-const SHELLS = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;
-type InitShell = keyof typeof SHELLS;
+const WIDGET_FILES = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;
+type InitShell = keyof typeof WIDGET_FILES;
 
 const usage = "usage: caro init zsh|bash|fish [--key ctrl-g] [--no-bind]";
 
@@ -57,7 +57,7 @@ function keyFor(shell: InitShell | "fish4", key: string): string {
  * be read and linted as shell; only these values come from here.
  */
 function initScript(shell: InitShell, key: string, bind: boolean): string {
-  const template = readFileSync(fileURLToPath(new URL(`../../shell/${SHELLS[shell]}`, import.meta.url)), "utf8");
+  const template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8");
   // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
   const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
   const values: Record<string, string> = {
@@ -67,7 +67,7 @@ function initScript(shell: InitShell, key: string, bind: boolean): string {
     CARO_KEY_FISH4: keyFor("fish4", key),
   };
   return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
-    if (!(name in values)) throw new Error(`shell/${SHELLS[shell]} has an unknown placeholder ${placeholder}`);
+    if (!(name in values)) throw new Error(`shell/${WIDGET_FILES[shell]} has an unknown placeholder ${placeholder}`);
     return values[name];
   });
 }
@@ -77,8 +77,8 @@ export async function runInit(argv: string[]): Promise<void> {
   const args = parseStrict(argv, initArgs, "init");
   const [shell, ...extra] = args._;
   if (!shell || extra.length > 0) throw new UsageError(usage);
-  if (!(shell in SHELLS)) {
-    throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(SHELLS).join(", ")}`);
+  if (!(shell in WIDGET_FILES)) {
+    throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(WIDGET_FILES).join(", ")}`);
   }
   process.stdout.write(initScript(shell as InitShell, args.key ?? "ctrl-g", args.bind !== false));
 }

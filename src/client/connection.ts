@@ -14,10 +14,10 @@ import { compareVersions, daemonVersion } from "../daemon/version.js";
 const CARO_BIN = fileURLToPath(new URL("../../bin/caro.js", import.meta.url));
 const START_TIMEOUT_MS = 15_000;
 /** A daemon answers its hello at once, even while a model loads; longer means it is stopped or wedged. */
-export const HELLO_TIMEOUT_MS = 3000;
+const HELLO_TIMEOUT_MS = 3000;
 
 /** The promise's outcome, or InterruptedError as soon as `signal` aborts, whichever comes first. */
-export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(new InterruptedError());
   let onAbort = (): void => undefined;
@@ -87,7 +87,7 @@ function connectOnce(path: string): Promise<Socket | null> {
 }
 
 /** Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600). */
-export function startDaemon(): ChildProcess {
+function startDaemon(): ChildProcess {
   const log = logPath();
   mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
   const fd = openSync(log, "a", 0o600);

@@ -1,11 +1,11 @@
 import { ConfigError } from "../errors.js";
 
 /** A catalog name (`caro models list`); a GGUF path or an hf: URI works too. */
-export const DEFAULT_MODEL = "qwen2.5-coder-1.5b";
+const DEFAULT_MODEL = "qwen2.5-coder-1.5b";
 export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
-export const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
+const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
-export const SAFETY_LEVELS = ["strict", "moderate", "permissive"] as const;
+const SAFETY_LEVELS = ["strict", "moderate", "permissive"] as const;
 
 export type Backend = (typeof BACKENDS)[number];
 export type SafetyLevel = (typeof SAFETY_LEVELS)[number];

@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest } from "../answer/pipeline.js";
 import type { Answer } from "../answer/types.js";
 import { BackendPool } from "../backends/pool.js";
-import { loadConfig, loadRequestConfig } from "../config/load.js";
+import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
 import { AnswerCache, modelFileStamp } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
@@ -26,6 +26,26 @@ import { daemonVersion, helloVerdict } from "./version.js";
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+/** Everything an answer depends on: the request, where it was asked, and the settings that shape it. */
+function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
+  // The safety level and the daemon's timers only change what happens around the answer.
+  const {
+    "safety.level": _level,
+    "daemon.idle_unload_minutes": _unload,
+    "daemon.idle_exit_minutes": _exit,
+    ...shaping
+  } = config.settings;
+  const explain = Boolean(ask.flags.explain);
+  return JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, explain, shaping, modelFileStamp(config)]);
+}
+
+/** What a failed request's client is told: Ctrl-C is 130, a caro error keeps its code, anything else is 1. */
+function errorReply(id: number, error: unknown, aborted: boolean): Extract<DaemonMessage, { t: "error" }> {
+  if (aborted) return { t: "error", id, message: "interrupted", exitCode: 130 };
+  const exitCode = error instanceof CaroError ? error.exitCode : 1;
+  return { t: "error", id, message: (error as Error).message, exitCode };
 }
 
 export class Daemon {
@@ -217,16 +237,7 @@ export class Daemon {
       const config = loadRequestConfig(ask.flags, ask.env);
       for (const warning of config.warnings)
         send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
-      // Everything the answer depends on; the safety level only changes what the client does with it.
-      const {
-        "safety.level": _level,
-        "daemon.idle_unload_minutes": _u,
-        "daemon.idle_exit_minutes": _e,
-        ...shaping
-      } = config.settings;
-      const explain = Boolean(ask.flags.explain);
-      const model = modelFileStamp(config);
-      const cacheKey = JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, explain, shaping, model]);
+      const cacheKey = answerCacheKey(ask, config);
       const remembered = this.answers.get(cacheKey);
       if (remembered) {
         this.served++;
@@ -255,12 +266,11 @@ export class Daemon {
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.
       if (controller.signal.reason instanceof FrameTooLargeError) return;
-      const exitCode = controller.signal.aborted ? 130 : error instanceof CaroError ? error.exitCode : 1;
-      const message = controller.signal.aborted ? "interrupted" : (error as Error).message;
+      const reply = errorReply(ask.id, error, controller.signal.aborted);
       log(
-        `request ${ask.id} failed (exit ${exitCode}): ${error instanceof CaroError ? message : ((error as Error).stack ?? error)}`,
+        `request ${ask.id} failed (exit ${reply.exitCode}): ${error instanceof CaroError ? reply.message : ((error as Error).stack ?? error)}`,
       );
-      send({ t: "error", id: ask.id, message, exitCode });
+      send(reply);
     } finally {
       this.active.delete(k);
       mine.delete(k);

@@ -12,7 +12,7 @@ import { processAlive } from "../system/process-alive.js";
 const LOCK_WAIT_MS = 5000;
 
 /** Does a daemon answer on the socket? */
-export function socketAnswers(path: string): Promise<boolean> {
+function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once("connect", () => {

@@ -65,7 +65,7 @@ async function preflight(
   return { sha256: /^[0-9a-f]{64}$/i.test(etag) ? etag.toLowerCase() : null };
 }
 
-export async function sha256File(path: string): Promise<string> {
+async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");

@@ -7,7 +7,7 @@ import { cachedModelPath, hfModelOf } from "./hf.js";
 import type { Env } from "../config/paths.js";
 
 /** Refuses what llama.cpp would choke on with a vague message: a missing path, a folder, a file that is not GGUF. */
-export function checkModelFile(path: string): void {
+function checkModelFile(path: string): void {
   if (!existsSync(path))
     throw new ModelError(
       `model file not found: ${path}: set --model, $CARO_MODEL or [backends.embedded] model to a GGUF file`,

@@ -162,7 +162,7 @@ function skipOptions(wrapper: string, args: Word[], start = 0): number {
   return i;
 }
 
-export function baseName(text: string): string {
+function baseName(text: string): string {
   return text.replace(/^.*\//, "");
 }
 

@@ -4,7 +4,7 @@ import { analyze } from "./commands.js";
 import { analysisFindings, type Finding, type Risk } from "./rules.js";
 
 export type { Risk } from "./rules.js";
-export const RISKS: readonly Risk[] = ["safe", "moderate", "high", "critical"];
+const RISKS: readonly Risk[] = ["safe", "moderate", "high", "critical"];
 
 export interface Rating {
   risk: Risk;

@@ -814,7 +814,7 @@ const RULES: Record<string, (command: SimpleCommand, cwd?: string) => Finding[]>
 const ESCALATE: Record<Risk, Risk> = { safe: "moderate", moderate: "high", high: "high", critical: "critical" };
 
 /** Everything one command does that deserves a warning. */
-export function commandFindings(command: SimpleCommand, analysis: Analysis, cwd?: string): Finding[] {
+function commandFindings(command: SimpleCommand, analysis: Analysis, cwd?: string): Finding[] {
   let found = [
     ...(RULES[command.name]?.(command, cwd) ?? []),
     ...(FORMATTERS.test(command.name) || PARTITIONERS.has(command.name) ? disks(command, cwd) : []),

@@ -30,7 +30,7 @@ function ownedByMe(stat: Stats): boolean {
 }
 
 /** Makes the folder if needed and checks it is this user's alone; throws PrefixStoreError saying why not. */
-export function prepareDir(dir: string): void {
+function prepareDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -49,7 +49,7 @@ export function prepareDir(dir: string): void {
 }
 
 /** Removes partial files of saves that will never finish: their process is gone, or they are old. */
-export function cleanStalePartials(dir: string, now = Date.now()): void {
+function cleanStalePartials(dir: string, now = Date.now()): void {
   let names: string[];
   try {
     names = readdirSync(dir);
