@@ -69,6 +69,23 @@ const HOSTILER: Record<WidgetShell, string> = { ...HOSTILE, fish: `${HOSTILE.fis
 // A C locale: caro must not draw an ellipsis the terminal cannot show.
 const C_LOCALE: Record<WidgetShell, string> = { zsh: "export LANG=C", bash: "export LANG=C", fish: "set -gx LANG C" };
 
+/**
+ * Ctrl-G on "list files", then Enter: Up recalls the command it became, and Up again the request.
+ * With `cursor`, the buffer and cursor right after the answer are checked too.
+ */
+async function expectRequestInHistory(sh: ShellUnderTest, after?: { cursor: number }) {
+  sh.session.type("list files");
+  sh.session.sendKeys("C-g");
+  await waitForFinished(sh.home, 1);
+  if (after) expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: after.cursor });
+  sh.session.sendKeys("Enter");
+  await sh.waitForPrompt();
+  sh.session.sendKeys("Up");
+  expect((await sh.dump()).buffer).toBe("ls -la");
+  sh.session.sendKeys("Up");
+  expect((await sh.dump()).buffer).toBe("list files");
+}
+
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) => {
   it("replaces the typed line with the command, cursor at its end; one undo brings the typed line back", async () => {
     const { sh } = await shellWith(shell);
@@ -83,15 +100,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
   it("puts the request in history, before the command it became", async () => {
     // fish --no-config is private mode, which keeps no history; a fish in the empty test home is not.
     const { sh } = await shellWith(shell, {}, undefined, shell === "fish" ? "fish" : undefined);
-    sh.session.type("list files");
-    sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
-    sh.session.sendKeys("Enter");
-    await sh.waitForPrompt();
-    sh.session.sendKeys("Up");
-    expect((await sh.dump()).buffer).toBe("ls -la");
-    sh.session.sendKeys("Up");
-    expect((await sh.dump()).buffer).toBe("list files");
+    await expectRequestInHistory(sh);
   });
 
   it("does nothing on an empty or blank line", async () => {
@@ -192,16 +201,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
 
   it("works under the user's aliases and strict options, and the request goes into history", async () => {
     const { sh } = await shellWith(shell, {}, undefined, shell === "fish" ? "fish" : undefined, HOSTILE[shell]);
-    sh.session.type("list files");
-    sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
-    expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
-    sh.session.sendKeys("Enter");
-    await sh.waitForPrompt();
-    sh.session.sendKeys("Up");
-    expect((await sh.dump()).buffer).toBe("ls -la");
-    sh.session.sendKeys("Up");
-    expect((await sh.dump()).buffer).toBe("list files");
+    await expectRequestInHistory(sh, { cursor: 6 });
   });
 
   it("keeps the line and says why on a failure, under the user's aliases and strict options", async () => {
