@@ -14,10 +14,32 @@ export interface RequestFlags {
   verbose?: boolean;
 }
 
+/**
+ * What the user wants done with `request`. A small model is often wrong, so every way out of a
+ * wrong answer is a kind of request: ask afresh, revise a command by a comment, fix a command
+ * that failed, or explain one.
+ */
+export type Intent =
+  /** `request` is plain words: answer with a command. */
+  | { kind: "ask" }
+  /** `request` is `command # words`: rewrite `command` as the words say. */
+  | { kind: "refine"; command: string; words: string }
+  /** `request` is a command line that just exited with `status`: propose a corrected command. */
+  | { kind: "fix"; command: string; status: number }
+  /** `request` is a command: explain it; the answer's command is `request`, exactly. */
+  | { kind: "explain" };
+
 /** What the user asked, and where: the same object from the CLI or widget through the socket to the pipeline. */
 export interface UserRequest {
-  /** The words typed. */
+  /** The words typed (for a fix, the failed command line; for explain, the command). */
   request: string;
+  /** What to do with the request; absent means ask. */
+  intent?: Intent;
+  /**
+   * Commands already shown for this same request (Ctrl-G again): the answer must be none of
+   * these, and the daemon's cache never hands one back.
+   */
+  shown?: string[];
   shell: Shell;
   /** Where the user is: goes into the prompt, and decides how risky `rm -rf *` is. */
   cwd: string;

@@ -1,8 +1,16 @@
-// `caro widget <shell> <buffer>`: what Ctrl-G runs, once per keystroke, so it loads only the
-// socket client. Its stdout is read by shell/<shell>/caro.<shell>:
-//   exit 0:      "<message>\n<new buffer>" (message may be empty)
-//   otherwise:   "<message>", and the buffer stays as typed.
+// `caro widget <shell> [options] [--] <buffer>`: what Ctrl-G runs, so it loads only the socket
+// client. Its output is read by shell/<shell>/caro.<shell>:
+//   exit 0:   "<message>\n<new buffer>": an answer (message may be empty); the shell remembers it
+//             as shown for this request, so Ctrl-G on it again asks for another.
+//   exit 4:   "<message>\n<buffer>": no answer, but keys typed while caro thought go back in.
+//   otherwise "<message>", and the buffer stays as typed.
+// Options, from the shell's own state:
+//   --shown <buffer>        a buffer caro already wrote for this request (repeatable): another candidate
+//   --failed <command> --status <n>   the empty line's last command failed: propose a fix
+//   --explain               explain the buffer's command: prints lines to show, exit 0, buffer untouched
 
+import { intentOfBuffer } from "../answer/intent.js";
+import type { Intent } from "../answer/types.js";
 import { CaroError, InterruptedError } from "../errors.js";
 import type { Shell } from "../prompt/context.js";
 import { verdictFor } from "../safety/policy.js";
@@ -13,6 +21,41 @@ import { holdTerminal } from "./terminal.js";
 
 const WIDGET_SHELLS: readonly Shell[] = ["zsh", "bash", "fish"];
 
+/** What the shell asked for, from the widget's arguments. */
+export interface WidgetCall {
+  shell: Shell;
+  buffer: string;
+  shown: string[];
+  failed?: { command: string; status: number };
+  explain: boolean;
+}
+
+/** The widget's arguments, or the one-line reason they are wrong. */
+export function parseWidgetArgs(argv: string[]): WidgetCall | string {
+  const [named, ...rest] = argv;
+  const shell = WIDGET_SHELLS.find((name) => name === named);
+  if (shell === undefined) return `caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${named}`;
+  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false };
+  let failed: string | undefined;
+  let status: number | undefined;
+  let i = 0;
+  for (; i < rest.length && rest[i] !== "--"; i++) {
+    const option = rest[i];
+    if (option === "--explain") call.explain = true;
+    else if (option === "--shown" && i + 1 < rest.length) call.shown.push(rest[++i]);
+    else if (option === "--failed" && i + 1 < rest.length) failed = rest[++i];
+    else if (option === "--status" && /^\d{1,3}$/.test(rest[i + 1] ?? "")) status = Number(rest[++i]);
+    else if (!option.startsWith("--") && i === rest.length - 1)
+      break; // `widget zsh <buffer>`
+    else return `caro: unknown widget option ${JSON.stringify(option)}`;
+  }
+  if (rest[i] === "--") i++;
+  if (rest.length - i > 1) return "caro: the widget takes one buffer";
+  call.buffer = rest[i] ?? "";
+  if (failed !== undefined && status !== undefined && failed.trim() !== "") call.failed = { command: failed, status };
+  return call;
+}
+
 /** Blocked commands go in commented out, line by line, so Enter cannot run them. */
 function commentOut(command: string): string {
   return command
@@ -21,53 +64,109 @@ function commentOut(command: string): string {
     .join("\n");
 }
 
-export async function widget(argv: string[]): Promise<number> {
-  const [named, buffer = ""] = argv;
-  const shell = WIDGET_SHELLS.find((name) => name === named);
-  if (shell === undefined) {
-    process.stdout.write(`caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${named}`);
+/** The command a shown buffer holds: a blocked one was shown commented out. */
+function shownCommand(buffer: string): string {
+  const lines = buffer.split("\n");
+  return lines.every((line) => line.startsWith("# ")) ? lines.map((line) => line.slice(2)).join("\n") : buffer;
+}
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+  return `${n}${suffix}`;
+}
+
+/** What the request is: the shell's state decides a fix; the buffer's text decides a refine. */
+function requestFor(call: WidgetCall): { request: string; intent: Intent } {
+  if (call.failed) return { request: call.failed.command, intent: { kind: "fix", ...call.failed } };
+  if (call.explain) return { request: call.buffer, intent: { kind: "explain" } };
+  return { request: call.buffer, intent: intentOfBuffer(call.buffer) };
+}
+
+/** Runs one Ctrl-G: writes what the shell reads to `write`, returns the exit status it reads. */
+export async function runWidget(
+  argv: string[],
+  write: (text: string) => void,
+  interrupt?: AbortSignal,
+): Promise<number> {
+  const call = parseWidgetArgs(argv);
+  if (typeof call === "string") {
+    write(call);
     return 2;
   }
-  if (buffer.trim() === "") return 3;
+  const { shell, shown } = call;
+  if (call.buffer.trim() === "" && !call.failed) return 3;
   const controller = new AbortController();
   const cancel = () => controller.abort();
-  process.on("SIGINT", cancel);
-  process.on("SIGTERM", cancel);
+  interrupt?.addEventListener("abort", cancel, { once: true });
   const terminal = holdTerminal(cancel, shell);
   let streamed = new StreamedCommand();
+  // Keys typed while caro thinks go after the answer: never a newline, so nothing runs unseen.
+  const withTyped = (buffer: string) => buffer + terminal.typed();
   try {
+    const { request, intent } = requestFor(call);
     const { answer, level } = await askDaemon(
-      { request: buffer, shell, cwd: process.cwd(), env: clientEnv(), flags: {} },
+      {
+        request,
+        intent,
+        shown: shown.map(shownCommand),
+        shell,
+        cwd: process.cwd(),
+        env: clientEnv(),
+        flags: {},
+      },
       {
         signal: controller.signal,
         onEvent(event) {
           // A retry starts its answer afresh.
           if (event.type === "generating") streamed = new StreamedCommand();
-          if (event.type !== "text" || typeof event.text !== "string") return;
+          if (call.explain || event.type !== "text" || typeof event.text !== "string") return;
           streamed.push(event.text);
           terminal.show(streamed.text);
         },
       },
     );
+    const why = inertLine(answer.reasons[0] ?? "");
+    if (call.explain) {
+      const rated = `caro: rated ${answer.risk}${why ? `: ${why}` : ""}`;
+      const lines = answer.explanation.split("\n").map((line) => inertLine(line));
+      write([...lines, rated].join("\n"));
+      return 0;
+    }
     const verdict = verdictFor(answer.risk, level);
-    const why = answer.reasons[0] ?? "";
+    const which = shown.length > 0 ? `${ordinal(shown.length + 1)} answer` : "";
+    const message = (rating: string) => `caro: ${[which, rating].filter(Boolean).join(" · ")}`;
     if (verdict === "block") {
-      const warning = `caro: rated ${answer.risk} and commented out: ${inertLine(why)}`;
-      process.stdout.write(`${warning}\n${commentOut(answer.command)}`);
+      write(`${message(`rated ${answer.risk} and commented out: ${why}`)}\n${withTyped(commentOut(answer.command))}`);
     } else if (verdict === "run") {
-      process.stdout.write(`\n${answer.command}`);
+      write(`${which ? message("") : ""}\n${withTyped(answer.command)}`);
     } else {
-      process.stdout.write(`caro: rated ${answer.risk}: ${inertLine(why)}\n${answer.command}`);
+      write(`${message(`rated ${answer.risk}: ${why}`)}\n${withTyped(answer.command)}`);
     }
     return 0;
   } catch (error) {
-    if (controller.signal.aborted || error instanceof InterruptedError) {
-      process.stdout.write("caro: cancelled");
-      return 130;
+    const aborted = controller.signal.aborted || error instanceof InterruptedError;
+    const message = aborted
+      ? "caro: cancelled"
+      : `caro: ${inertLine(error instanceof CaroError ? error.message : String(error))}`;
+    const typed = terminal.typed();
+    if (typed !== "" && !call.explain) {
+      write(`${message}\n${call.buffer}${typed}`);
+      return 4;
     }
-    process.stdout.write(`caro: ${inertLine(error instanceof CaroError ? error.message : String(error))}`);
-    return 1;
+    write(message);
+    return aborted ? 130 : 1;
   } finally {
+    interrupt?.removeEventListener("abort", cancel);
     terminal.close();
   }
+}
+
+/** `caro widget …` as its own process: Ctrl-C and SIGTERM cancel, the output goes to stdout. */
+export async function widget(argv: string[]): Promise<number> {
+  const interrupted = new AbortController();
+  const cancel = () => interrupted.abort();
+  process.on("SIGINT", cancel);
+  process.on("SIGTERM", cancel);
+  return runWidget(argv, (text) => process.stdout.write(text), interrupted.signal);
 }
