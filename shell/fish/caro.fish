@@ -4,8 +4,25 @@
 # A user's function may shadow a builtin or a command of the same name (alias makes such
 # functions), so those not reserved by fish go through `builtin` or `command`.
 
+# Its arguments are the widget's options and buffer (see src/client/widget.ts).
 function _caro_client
-    @CARO_CLIENT@ widget fish $argv[1] </dev/null
+    @CARO_CLIENT@ widget fish $argv </dev/null
+end
+
+# What caro last answered: the widget arguments of the request, and every buffer it wrote for it.
+# Ctrl-G on a buffer caro wrote asks for another candidate; anything else starts afresh.
+set -q _caro_shown; or set -g _caro_shown
+set -q _caro_request; or set -g _caro_request
+set -q _caro_failed; or set -g _caro_failed
+
+# After each command line: when it failed, Ctrl-G on an empty line fixes it.
+function _caro_postexec --on-event fish_postexec
+    set -l rc $status
+    if test $rc -ne 0; and test -n "$argv[1]"
+        set -g _caro_failed $argv[1] $rc
+    else
+        set -g _caro_failed
+    end
 end
 
 # fish 4 appends to history with a builtin; fish 3 reads `history append` as a search, so there
@@ -30,16 +47,33 @@ end
 
 function _caro_widget
     set -l typed (builtin commandline | builtin string collect)
-    if builtin string match -qr '^\s*$' -- "$typed"
+    set -l args
+    if builtin contains -- "$typed" $_caro_shown
+        for shown in $_caro_shown
+            set -a args --shown $shown
+        end
+        set -a args $_caro_request
+    else if not builtin string match -qr '^\s*$' -- "$typed"
+        set args -- "$typed"
+    else if test (builtin count $_caro_failed) -eq 2
+        set args --failed $_caro_failed[1] --status $_caro_failed[2] -- ""
+    else
         return 0
     end
     # caro draws "thinking" and the command as it streams in, in place of the prompt line.
-    set -l out (_caro_client "$typed" | builtin string collect)
+    set -l out (_caro_client $args | builtin string collect)
     set -l rc $pipestatus[1]
     set -l parts (builtin string split -m 1 \n -- "$out")
     set -l message $parts[1]
-    if test "$rc" -eq 0; and test (builtin count $parts) -eq 2
-        _caro_remember "$typed"
+    if contains -- "$rc" 0 4; and test (builtin count $parts) -eq 2
+        if test "$rc" -eq 0; and test "$args[1]" = --shown
+            set -g -a _caro_shown $parts[2]
+        else if test "$rc" -eq 0
+            # The request goes into history so it can be recalled; undo brings it back too.
+            builtin string match -qr '^\s*$' -- "$typed"; or _caro_remember "$typed"
+            set -g _caro_request $args
+            set -g _caro_shown $parts[2]
+        end
         builtin commandline -r -- $parts[2]
         builtin commandline -C (builtin string length -- $parts[2])
     else if test -z "$message"
@@ -51,6 +85,19 @@ function _caro_widget
     builtin commandline -f repaint
 end
 
+# Explains the command in the buffer below the prompt; the buffer stays as it is.
+function _caro_explain_widget
+    set -l typed (builtin commandline | builtin string collect)
+    if builtin string match -qr '^\s*$' -- "$typed"
+        return 0
+    end
+    set -l out (_caro_client --explain -- "$typed" | builtin string collect)
+    set -l rc $pipestatus[1]
+    test -n "$out"; or set out "caro: failed (exit $rc)"
+    builtin printf '\r\033[2K%s\n' "$out" >/dev/tty
+    builtin commandline -f repaint
+end
+
 # caro init writes in the bind switch (1, or 0 under --no-bind) and the key, in fish 3's notation
 # (\cg) and in fish 4's (ctrl-g).
 if test @CARO_BIND@ = 1; and not set -q _caro_bound
@@ -58,8 +105,12 @@ if test @CARO_BIND@ = 1; and not set -q _caro_bound
     if builtin string match -qr '^[0-3]\.' -- $version
         builtin bind @CARO_KEY@ _caro_widget
         builtin bind -M insert @CARO_KEY@ _caro_widget
+        builtin bind @CARO_EXPLAIN_KEY@ _caro_explain_widget
+        builtin bind -M insert @CARO_EXPLAIN_KEY@ _caro_explain_widget
     else
         builtin bind @CARO_KEY_FISH4@ _caro_widget
         builtin bind -M insert @CARO_KEY_FISH4@ _caro_widget
+        builtin bind @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
+        builtin bind -M insert @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
     end
 end

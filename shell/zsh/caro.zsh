@@ -4,23 +4,62 @@
 # eval expands the user's aliases as it reads this file, so every command goes through `builtin`
 # (aliases of `builtin` itself aside); options are the user's until `emulate -L zsh` in the widget.
 
+# Its arguments are the widget's options and buffer (see src/client/widget.ts).
 _caro_client() {
-  @CARO_CLIENT@ widget zsh "$1" </dev/null
+  @CARO_CLIENT@ widget zsh "$@" </dev/null
+}
+
+# What caro last answered: the widget arguments of the request, and every buffer it wrote for it.
+# Ctrl-G on a buffer caro wrote asks for another candidate; anything else starts afresh.
+builtin typeset -ga _caro_request _caro_shown _caro_failed
+
+# The last command line and, once it has run, its status when it failed: Ctrl-G on an empty line fixes it.
+_caro_preexec() {
+  builtin typeset -g _caro_ran=$1
+}
+
+_caro_precmd() {
+  builtin local rc=$?
+  if (( rc != 0 )) && [[ -n ${_caro_ran-} ]]; then
+    _caro_failed=("$_caro_ran" "$rc")
+  else
+    _caro_failed=()
+  fi
+  _caro_ran=
 }
 
 _caro_widget() {
   builtin emulate -L zsh
-  builtin local typed out message rc
+  builtin local typed out message rc buffer shown
+  builtin local -a args
   typed=$BUFFER
-  [[ -n ${typed//[[:space:]]/} ]] || builtin return 0
+  if (( ${#_caro_shown} )) && (( ${_caro_shown[(Ie)$typed]} )); then
+    for shown in "${_caro_shown[@]}"; do args+=(--shown "$shown"); done
+    args+=("${_caro_request[@]}")
+  elif [[ -n ${typed//[[:space:]]/} ]]; then
+    args=(-- "$typed")
+  elif (( ${#_caro_failed} == 2 )); then
+    args=(--failed "$_caro_failed[1]" --status "$_caro_failed[2]" -- "")
+  else
+    builtin return 0
+  fi
   # caro draws "thinking" and the command as it streams in, on the line below this one.
-  out=$(_caro_client "$typed")
+  out=$(_caro_client "${args[@]}")
   rc=$?
   message=${out%%$'\n'*}
-  if (( rc == 0 )) && [[ $out == *$'\n'* ]]; then
-    # The request goes into history so it can be recalled; one undo brings it back too.
-    builtin print -rs -- "$typed"
-    BUFFER=${out#*$'\n'}
+  if (( rc == 0 || rc == 4 )) && [[ $out == *$'\n'* ]]; then
+    buffer=${out#*$'\n'}
+    if (( rc == 0 )); then
+      if [[ $args[1] == --shown ]]; then
+        _caro_shown+=("$buffer")
+      else
+        # The request goes into history so it can be recalled; undo brings it back too.
+        [[ -n ${typed//[[:space:]]/} ]] && builtin print -rs -- "$typed"
+        _caro_request=("${args[@]}")
+        _caro_shown=("$buffer")
+      fi
+    fi
+    BUFFER=$buffer
     CURSOR=$#BUFFER
   elif [[ -z $message ]]; then
     message="caro: failed (exit $rc)"
@@ -30,11 +69,34 @@ _caro_widget() {
   builtin return 0
 }
 
+# Explains the command in the buffer below the prompt; the buffer stays as it is.
+_caro_explain_widget() {
+  builtin emulate -L zsh
+  builtin local out rc
+  [[ -n ${BUFFER//[[:space:]]/} ]] || builtin return 0
+  out=$(_caro_client --explain -- "$BUFFER")
+  rc=$?
+  [[ -n $out ]] || out="caro: failed (exit $rc)"
+  builtin zle -R
+  builtin zle -M -- "$out"
+  builtin return 0
+}
+
 builtin zle -N _caro_widget
+builtin zle -N _caro_explain_widget
+if [[ -z ${_caro_hooked-} ]]; then
+  builtin typeset -g _caro_hooked=1
+  builtin typeset -ga preexec_functions precmd_functions
+  preexec_functions+=(_caro_preexec)
+  precmd_functions+=(_caro_precmd)
+fi
 # caro init writes in the bind switch (1, or 0 under --no-bind) and the key in bindkey's notation.
 if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} ]]; then
   builtin typeset -g _caro_bound=1
   builtin bindkey -M emacs @CARO_KEY@ _caro_widget
   builtin bindkey -M viins @CARO_KEY@ _caro_widget
   builtin bindkey -M vicmd @CARO_KEY@ _caro_widget
+  builtin bindkey -M emacs @CARO_EXPLAIN_KEY@ _caro_explain_widget
+  builtin bindkey -M viins @CARO_EXPLAIN_KEY@ _caro_explain_widget
+  builtin bindkey -M vicmd @CARO_EXPLAIN_KEY@ _caro_explain_widget
 fi

@@ -31,6 +31,8 @@ Set-up, once
 Then type a request at the prompt, press Ctrl-G, and the command replaces it, ready to edit or run.
 `;
 
+const EXPLAIN_KEY = "alt-e";
+
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
@@ -65,6 +67,8 @@ function initScript(shell: InitShell, key: string, bind: boolean): string {
     CARO_BIND: bind ? "1" : "0",
     CARO_KEY: keyFor(shell, key),
     CARO_KEY_FISH4: keyFor("fish4", key),
+    CARO_EXPLAIN_KEY: keyFor(shell, EXPLAIN_KEY),
+    CARO_EXPLAIN_KEY_FISH4: keyFor("fish4", EXPLAIN_KEY),
   };
   return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
     if (!(name in values)) throw new Error(`shell/${WIDGET_FILES[shell]} has an unknown placeholder ${placeholder}`);

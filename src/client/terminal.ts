@@ -57,16 +57,18 @@ function painter(shell: string) {
  */
 export function holdTerminal(onCancel: () => void, shell: string, env = process.env): HeldTerminal {
   let fd: number;
-  let size: WriteStream;
   try {
     fd = openSync("/dev/tty", "r+");
-    size = new WriteStream(openSync("/dev/tty", "w"));
   } catch {
     return { show() {}, typed: () => "", close() {} };
   }
+  // A stream reads the window's size when made (its getWindowSize is what it read then): one per look.
   const columnsNow = () => {
     try {
-      return size.getWindowSize()[0] || 80;
+      const stream = new WriteStream(openSync("/dev/tty", "w"));
+      const columns = stream.columns;
+      stream.destroy();
+      return columns || 80;
     } catch {
       return 80;
     }
@@ -126,7 +128,6 @@ export function holdTerminal(onCancel: () => void, shell: string, env = process.
       draw(paint.erase);
       input.setRawMode(false);
       input.destroy();
-      size.destroy();
     },
   };
 }

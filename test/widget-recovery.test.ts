@@ -1,0 +1,161 @@
+// A wrong first answer is never a dead end, in real zsh, bash and fish under tmux: Ctrl-G again
+// gives another candidate (undo walks back), `cmd # words` refines in place, Ctrl-G on an empty
+// line fixes the command that just failed, a second key explains, and keys typed while caro
+// thinks are kept.
+
+import { afterEach, describe, expect, it } from "vitest";
+import { sleep } from "./helpers/caro.js";
+import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
+import { type ChatRequest, ollamaStandin, type Standin, type StandinOptions } from "./helpers/standins.js";
+
+const running: { kill(): void }[] = [];
+const standins: Standin[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) r.kill();
+  await Promise.all(standins.splice(0).map((s) => s.close()));
+});
+
+const lastMessage = (chat: ChatRequest) => chat.messages.at(-1)?.content ?? "";
+
+/**
+ * A model that answers each call differently: `ls -l`, `ls -la`, `ls -lh`, … in turn, whatever
+ * was asked; an explanation where one is asked for.
+ */
+function turns(): NonNullable<StandinOptions["reply"]> {
+  const answers = ["ls -l", "ls -la", "ls -lh", "ls -lt", "ls -lS"];
+  let call = 0;
+  return (request) => {
+    const schema = JSON.stringify(request.format ?? request.response_format ?? {});
+    if (schema.includes('"explanation"') && !schema.includes('"command"'))
+      return JSON.stringify({ explanation: "ls lists a folder.\n-la shows hidden files, long format." });
+    return JSON.stringify({ command: answers[call++ % answers.length] });
+  };
+}
+
+async function shellWith(shell: WidgetShell, options: StandinOptions = {}) {
+  const ollama = await ollamaStandin({ reply: turns(), ...options });
+  standins.push(ollama);
+  const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+  // fish --no-config keeps no history and runs no fish_postexec for a private session: a plain fish.
+  const sh = new ShellUnderTest(shell, config, undefined, { command: shell === "fish" ? "fish" : undefined });
+  running.push(sh);
+  await sh.ready();
+  return { sh, ollama };
+}
+
+// The explain key as tmux names it: caro's default.
+const EXPLAIN_KEY = "M-e";
+
+describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wrong, in %s", (shell) => {
+  it("Ctrl-G again gives another command, never one shown; undo walks back to the typed request", async () => {
+    const { sh, ollama } = await shellWith(shell);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -l");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 2);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    expect(sh.session.screen()).toContain("caro: 2nd answer");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 3);
+    expect((await sh.dump()).buffer).toBe("ls -lh");
+    expect(sh.session.screen()).toContain("caro: 3rd answer");
+    // The backend was asked the same request each time, told what it had shown.
+    expect(ollama.chats).toHaveLength(3);
+    for (const chat of ollama.chats) expect(lastMessage(chat)).toContain("list files");
+    expect(lastMessage(ollama.chats[2])).toContain("ls -l");
+    expect(lastMessage(ollama.chats[2])).toContain("ls -la");
+    for (const expected of ["ls -la", "ls -l", "list files"]) {
+      sh.session.sendKeys(sh.undoKey());
+      expect((await sh.dump()).buffer).toBe(expected);
+    }
+  });
+
+  it("an edited answer is a new request, not another candidate", async () => {
+    const { sh, ollama } = await shellWith(shell);
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    sh.session.type(" ~");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 2);
+    expect(lastMessage(ollama.chats[1])).toContain("ls -l ~");
+    expect(sh.session.screen()).not.toContain("2nd answer");
+  });
+
+  it("`command # words` rewrites the command as the words say; the backend gets both", async () => {
+    const { sh, ollama } = await shellWith(shell);
+    await sh.load("find . -name '*.log' # only files over 1MB, newest first");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -l");
+    const asked = lastMessage(ollama.chats[0]);
+    expect(asked).toContain("find . -name '*.log'");
+    expect(asked).toContain("only files over 1MB, newest first");
+  });
+
+  it("Ctrl-G on an empty line after a failed command proposes a fix; after a success it does nothing", async () => {
+    const { sh, ollama } = await shellWith(shell);
+    sh.session.type("ls /nonexistent");
+    sh.session.sendKeys("Enter");
+    await sh.session.waitFor((s) => s.includes("No such file"));
+    await sh.waitForPrompt();
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -l");
+    const asked = lastMessage(ollama.chats[0]);
+    expect(asked).toContain("ls /nonexistent");
+    expect(asked).toMatch(/\b2\b/);
+    sh.session.sendKeys("C-u");
+    sh.session.type("true");
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.sendKeys("C-g");
+    expect((await sh.dump()).buffer).toBe("");
+    // A real request after it: once answered, the empty Ctrl-G before it was handled, and sent nothing.
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 2);
+    expect(ollama.chats).toHaveLength(2);
+    expect(lastMessage(ollama.chats[1])).toContain("list files");
+  });
+
+  it("the explain key explains the buffer's command below the prompt and leaves the buffer alone", async () => {
+    const { sh } = await shellWith(shell);
+    sh.session.type("ls -la");
+    sh.session.sendKeys(EXPLAIN_KEY);
+    await sh.session.waitFor((s) => s.includes("-la shows hidden files, long format."));
+    await waitForFinished(sh.home, 1);
+    expect(sh.session.screen()).toContain("ls lists a folder.");
+    expect(sh.session.screen()).toMatch(/caro: rated safe/);
+    expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
+  });
+
+  it("keys typed while caro thinks go after the answer; Enter among them runs nothing", async () => {
+    const { sh } = await shellWith(shell, { firstByteDelayMs: 1500 });
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => s.includes("caro: thinking"));
+    sh.session.type(" | wc");
+    sh.session.sendKeys("Enter");
+    sh.session.type(" -l");
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -l | wc -l");
+  });
+
+  it("redraws the thinking line for a narrower window", async () => {
+    const { sh } = await shellWith(shell, { firstByteDelayMs: 2000 });
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => s.includes("caro: thinking"));
+    sh.session.tmux(["resize-window", "-t", sh.session.name, "-x", "12"]);
+    await sleep(300);
+    const lines = sh.session.screen().split("\n");
+    // One line, cut to the new width: nothing of the old one wrapped onto another row.
+    expect(lines.filter((l) => l.includes("caro: thi"))).toHaveLength(1);
+    expect(lines.filter((l) => /^n?g…/.test(l))).toHaveLength(0);
+    await waitForFinished(sh.home, 1);
+    expect((await sh.dump()).buffer).toBe("ls -l");
+  });
+});
