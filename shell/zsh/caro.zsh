@@ -15,11 +15,14 @@ builtin typeset -ga _caro_request _caro_shown _caro_failed
 
 # The last command line and, once it has run, its status when it failed: Ctrl-G on an empty line fixes it.
 _caro_preexec() {
+  builtin emulate -L zsh
   builtin typeset -g _caro_ran=$1
 }
 
+# zsh gives every precmd function the last command's $?; emulate would reset it, so it is read first.
 _caro_precmd() {
   builtin local rc=$?
+  builtin emulate -L zsh
   if (( rc != 0 )) && [[ -n ${_caro_ran-} ]]; then
     _caro_failed=("$_caro_ran" "$rc")
   else
