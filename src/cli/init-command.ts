@@ -53,8 +53,12 @@ function quote(text: string): string {
  * The shell file with its placeholders filled in. The code stays in shell/<shell>/, where it can
  * be read and linted as shell; only these values come from here.
  */
-function initScript(shell: InitShell, keys: { key: string; explainKey: string }, bind: boolean): string {
-  const template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8");
+export function initScript(
+  shell: InitShell,
+  keys: { key: string; explainKey: string },
+  bind: boolean,
+  template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8"),
+): string {
   // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
   const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
   const values: Record<string, string> = {

@@ -139,7 +139,9 @@ function fishBindings(lines: string[], keymap: string): Map<string, string> {
     }
     const [sequence, ...command] = words;
     if (mode !== keymap || !sequence) continue;
-    (isPreset ? preset : user).set(sequence, command.join(" "));
+    // The key stays as listed, to match; the command loses the escapes fish adds (echo\ hi\;).
+    const unescaped = command.map((w) => w.replace(/\\([^a-zA-Z0-9])/g, "$1"));
+    (isPreset ? preset : user).set(sequence, unescaped.join(" "));
   }
   return new Map([...preset, ...user]);
 }
@@ -151,7 +153,9 @@ function listedBindings(shell: "zsh" | "bash", lines: string[]): Map<string, str
   for (const line of lines) {
     const match = pattern.exec(line);
     if (!match) continue; // comments, zsh's ranges of self-insert
-    const [, sequence, action] = match;
+    const [, listed, action] = match;
+    // readline keeps a key's own binding at <key>\000 once longer sequences begin with it.
+    const sequence = shell === "bash" && listed.endsWith("\\000") ? listed.slice(0, -4) : listed;
     // bash lists bind -x first, then macros, then functions: the first is what the key does.
     if (!bindings.has(sequence)) bindings.set(sequence, action.replace(/^"(.*)"$/, "$1"));
   }
