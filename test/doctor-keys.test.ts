@@ -27,11 +27,10 @@ function writeRcFiles(home: string, rc: { zsh?: string; bash?: string; fish?: st
   }
 }
 
-async function doctor(env: Record<string, string>): Promise<{ checks: Map<string, Check>; stdout: string }> {
-  const result = await caro(["doctor", "--json"], { env });
-  const report = JSON.parse(String(result.stdout)) as { checks: Check[] };
-  const text = await caro(["doctor"], { env });
-  return { checks: new Map(report.checks.map((c) => [c.name, c])), stdout: String(text.stdout) };
+/** doctor's checks by name, from --json. */
+async function doctor(env: Record<string, string>): Promise<Map<string, Check>> {
+  const report = JSON.parse(String((await caro(["doctor", "--json"], { env })).stdout)) as { checks: Check[] };
+  return new Map(report.checks.map((c) => [c.name, c]));
 }
 
 /** Processes whose command line holds `marker`: what a killed rc file may have left running. */
@@ -56,7 +55,8 @@ describe("caro doctor: the keys in each shell", () => {
       bash: `eval "$(${CARO} init bash)"\n`,
       fish: `${CARO} init fish | source\n`,
     });
-    const { checks, stdout } = await doctor(env);
+    const checks = await doctor(env);
+    const { stdout } = await caro(["doctor"], { env });
     expect(checks.get("zsh")).toMatchObject({ status: "ok", detail: expect.stringMatching(/^Alt-X runs caro/) });
     expect(checks.get("bash")).toMatchObject({ status: "ok", detail: expect.stringMatching(/^Ctrl-G runs caro/) });
     expect(checks.get("fish")).toMatchObject({ status: "ok", detail: expect.stringMatching(/^Ctrl-G runs caro/) });
@@ -76,7 +76,7 @@ describe("caro doctor: the keys in each shell", () => {
       bash: `eval "$(${CARO} init bash)"\n_fzf_git_files() { :; }\nbind -x '"\\C-g\\C-f": _fzf_git_files'\n`,
       fish: `${CARO} init fish | source\nfunction _navi_smart_replace; end\nbind \\cg _navi_smart_replace\n`,
     });
-    const { checks } = await doctor(env);
+    const checks = await doctor(env);
     const zsh = checks.get("zsh");
     expect(zsh?.status).toBe("warn");
     expect(zsh?.detail).toMatch(/^Ctrl-G is bound to _navi_widget \(navi\) after your rc files load/);
@@ -97,7 +97,7 @@ describe("caro doctor: the keys in each shell", () => {
     const { env, home } = makeHome();
     const marker = `100.${Math.floor(Math.random() * 1e6)}`;
     writeRcFiles(home, { zsh: `sleep ${marker}\n`, bash: "", fish: "" });
-    const { checks } = await doctor(env);
+    const checks = await doctor(env);
     expect(checks.get("zsh")).toMatchObject({
       status: "warn",
       detail: "did not start in 5 s: an rc file hangs or waits for input, so doctor cannot see its keys",
@@ -121,7 +121,7 @@ describe("caro doctor: the keys in each shell", () => {
   it("warns that zellij and Warp take keys before any shell sees them", async () => {
     const { env, home } = makeHome();
     writeRcFiles(home, { bash: `eval "$(${CARO} init bash)"\n` });
-    const { checks } = await doctor({ ...env, ZELLIJ: "0", TERM_PROGRAM: "WarpTerminal" });
+    const checks = await doctor({ ...env, ZELLIJ: "0", TERM_PROGRAM: "WarpTerminal" });
     expect(checks.get("zellij")).toMatchObject({
       status: "warn",
       detail: "zellij takes Ctrl-G before your shell sees it (Ctrl-G is its lock key)",
