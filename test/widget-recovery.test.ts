@@ -44,7 +44,7 @@ async function shellWith(shell: WidgetShell, options: StandinOptions = {}) {
 }
 
 // The explain key as tmux names it: caro's default.
-const EXPLAIN_KEY = "M-e";
+const EXPLAIN_KEY = "M-m";
 
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wrong, in %s", (shell) => {
   it("Ctrl-G again gives another command, never one shown; undo walks back to the typed request", async () => {

@@ -109,6 +109,8 @@ if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} && $- == *i* ]]; then
       "$BASH_VERSION" >&2
   else
     _caro_bound=1
+    _caro_key=@CARO_KEY_NAME@
+    _caro_explain_key=@CARO_EXPLAIN_KEY_NAME@
     builtin bind -m emacs -x '"@CARO_KEY@": _caro_widget'
     builtin bind -m vi-insert -x '"@CARO_KEY@": _caro_widget'
     builtin bind -m vi-command -x '"@CARO_KEY@": _caro_widget'

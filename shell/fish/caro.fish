@@ -102,6 +102,8 @@ end
 # (\cg) and in fish 4's (ctrl-g).
 if test @CARO_BIND@ = 1; and not set -q _caro_bound
     set -g _caro_bound 1
+    set -g _caro_key @CARO_KEY_NAME@
+    set -g _caro_explain_key @CARO_EXPLAIN_KEY_NAME@
     if builtin string match -qr '^[0-3]\.' -- $version
         builtin bind @CARO_KEY@ _caro_widget
         builtin bind -M insert @CARO_KEY@ _caro_widget

@@ -96,6 +96,7 @@ fi
 # caro init writes in the bind switch (1, or 0 under --no-bind) and the key in bindkey's notation.
 if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} ]]; then
   builtin typeset -g _caro_bound=1
+  builtin typeset -g _caro_key=@CARO_KEY_NAME@ _caro_explain_key=@CARO_EXPLAIN_KEY_NAME@
   builtin bindkey -M emacs @CARO_KEY@ _caro_widget
   builtin bindkey -M viins @CARO_KEY@ _caro_widget
   builtin bindkey -M vicmd @CARO_KEY@ _caro_widget

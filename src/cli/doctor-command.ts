@@ -1,11 +1,9 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism, freemem, homedir, totalmem } from "node:os";
-import { join } from "node:path";
 import { getJson } from "../backends/http.js";
 import { probeOpenaiServer } from "../backends/vllm.js";
 import { connectToDaemon } from "../client/connection.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
-import { configHome } from "../config/paths.js";
 import type { CaroError } from "../errors.js";
 import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
@@ -14,6 +12,7 @@ import { parseStrict } from "./args.js";
 import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.js";
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
+import { shellChecks } from "./shell-checks.js";
 import { formatBytes } from "../text/bytes.js";
 import { inertLine } from "../text/inert.js";
 
@@ -185,28 +184,6 @@ async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: 
   return { serves: true, check: { name: "vllm", status: "ok", detail } };
 }
 
-function shellCheck(): Check {
-  const home = homedir();
-  const files = {
-    zsh: join(process.env.ZDOTDIR || home, ".zshrc"),
-    bash: join(home, ".bashrc"),
-    fish: join(configHome(), "fish", "config.fish"),
-  };
-  const wired = Object.entries(files).filter(([, f]) => existsSync(f) && /caro\s+init/.test(readFileSync(f, "utf8")));
-  if (wired.length > 0)
-    return {
-      name: "shells",
-      status: "ok",
-      detail: `Ctrl-G is set up in ${wired.map(([s, f]) => `${s} (${f})`).join(", ")}`,
-    };
-  return {
-    name: "shells",
-    status: "warn",
-    detail: "no shell loads the Ctrl-G widget",
-    fix: `add eval "$(caro init zsh)" to ${files.zsh}, eval "$(caro init bash)" to ${files.bash}, or caro init fish | source to ${files.fish}`,
-  };
-}
-
 const doctorArgs = {
   json: { type: "boolean", description: "Print {ok, checks: [{name, status, detail, fix}]} as JSON" },
 } as const;
@@ -221,6 +198,10 @@ ${optionLines(doctorArgs)}
 
 Checks the system, GPU, config, model, daemon, Ollama, vLLM and shell set-up; each line that
 needs work says how to fix it. Exit 0, or 1 when no backend can answer a request.
+
+For each of zsh, bash and fish found on PATH, doctor starts it as a terminal would (rc files
+loaded, at most 5 s) and asks what caro's keys do there: another tool loaded after caro may have
+taken Ctrl-G. zellij and Warp take keys before the shell; doctor warns when it runs inside them.
 `;
 
 function systemCheck(): Check {
@@ -284,7 +265,7 @@ export async function runDoctor(argv: string[]): Promise<number> {
       backendCheck(config, { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves }, model.check.fix),
     );
   }
-  checks.push(shellCheck());
+  checks.push(...(await shellChecks()));
   const broken = checks.some((c) => c.status === "fail");
   if (args.json) process.stdout.write(`${JSON.stringify({ ok: !broken, checks })}\n`);
   else printChecks(checks);

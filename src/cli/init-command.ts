@@ -3,22 +3,34 @@ import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
+import { keyInShell, parseKey } from "./key-bindings.js";
 
 const WIDGET_FILES = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;
 type InitShell = keyof typeof WIDGET_FILES;
 
-const usage = "usage: caro init zsh|bash|fish [--key ctrl-g] [--no-bind]";
+const usage = "usage: caro init zsh|bash|fish [--key ctrl-g] [--explain-key alt-m] [--no-bind]";
+
+// Alt-M explains by default: it is the one Ctrl or Alt letter that zsh (emacs and viins), bash
+// (emacs and vi-insert) and fish 3 and 4 all leave unbound, that fzf, atuin, navi and fzf-git.sh
+// do not bind, and that zellij does not take (it holds Alt-F/H/I/J/K/L/N/O/P). Every Ctrl letter is
+// taken by some shell. Its one known taker, oh-my-zsh's copy-prev-shell-word, yields when caro's
+// init line comes after oh-my-zsh; `caro doctor` says when it does not.
+const DEFAULT_EXPLAIN_KEY = "alt-m";
 
 const initArgs = {
   shell: { type: "positional", required: false },
   key: { type: "string", description: "The key: ctrl-<letter> or alt-<letter> (default ctrl-g)" },
+  "explain-key": {
+    type: "string",
+    description: `The key that explains the command at the prompt, leaving it as it is (default ${DEFAULT_EXPLAIN_KEY})`,
+  },
   bind: { type: "boolean", default: true, description: "Bind the key (--no-bind: only define _caro_widget)" },
 } as const;
 
 export const help = `caro init: the Ctrl-G widget, for your shell to load
 
 Usage
-  caro init zsh|bash|fish [--key <key>] [--no-bind]
+  caro init zsh|bash|fish [--key <key>] [--explain-key <key>] [--no-bind]
 
 Options
 ${optionLines(initArgs)}
@@ -29,46 +41,36 @@ Set-up, once
   fish   add to config.fish:            caro init fish | source
 
 Then type a request at the prompt, press Ctrl-G, and the command replaces it, ready to edit or run.
+Alt-M, on a command at the prompt, explains it below the prompt and leaves it as it is.
+If another tool took a key, \`caro doctor\` says which; pick another with --key or --explain-key.
 `;
-
-const EXPLAIN_KEY = "alt-e";
 
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The key, from one neutral notation (ctrl-g, alt-g) into each shell's own. */
-function keyFor(shell: InitShell | "fish4", key: string): string {
-  const match = /^(ctrl|alt)-([a-z])$/.exec(key.toLowerCase());
-  if (!match) throw new UsageError(`unknown key "${key}": use ctrl-<letter> or alt-<letter>, as in --key ctrl-g`);
-  const [, mod, letter] = match;
-  switch (shell) {
-    case "zsh":
-      return mod === "ctrl" ? `'^${letter.toUpperCase()}'` : `'^[${letter}'`;
-    case "bash":
-      return mod === "ctrl" ? `\\C-${letter}` : `\\e${letter}`;
-    case "fish":
-      return mod === "ctrl" ? `\\c${letter}` : `\\e${letter}`;
-    case "fish4":
-      return `${mod}-${letter}`;
-  }
 }
 
 /**
  * The shell file with its placeholders filled in. The code stays in shell/<shell>/, where it can
  * be read and linted as shell; only these values come from here.
  */
-function initScript(shell: InitShell, key: string, bind: boolean): string {
-  const template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8");
+export function initScript(
+  shell: InitShell,
+  keys: { key: string; explainKey: string },
+  bind: boolean,
+  template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8"),
+): string {
   // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
   const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
   const values: Record<string, string> = {
     CARO_CLIENT: client,
     CARO_BIND: bind ? "1" : "0",
-    CARO_KEY: keyFor(shell, key),
-    CARO_KEY_FISH4: keyFor("fish4", key),
-    CARO_EXPLAIN_KEY: keyFor(shell, EXPLAIN_KEY),
-    CARO_EXPLAIN_KEY_FISH4: keyFor("fish4", EXPLAIN_KEY),
+    CARO_KEY: keyInShell(shell, keys.key),
+    CARO_KEY_FISH4: keyInShell("fish4", keys.key),
+    CARO_EXPLAIN_KEY: keyInShell(shell, keys.explainKey),
+    CARO_EXPLAIN_KEY_FISH4: keyInShell("fish4", keys.explainKey),
+    // In caro's notation, for the widget to keep in _caro_key and _caro_explain_key: caro doctor reads them.
+    CARO_KEY_NAME: keys.key,
+    CARO_EXPLAIN_KEY_NAME: keys.explainKey,
   };
   return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
     if (!(name in values)) throw new Error(`shell/${WIDGET_FILES[shell]} has an unknown placeholder ${placeholder}`);
@@ -84,5 +86,12 @@ export async function runInit(argv: string[]): Promise<void> {
   if (!(shell in WIDGET_FILES)) {
     throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(WIDGET_FILES).join(", ")}`);
   }
-  process.stdout.write(initScript(shell as InitShell, args.key ?? "ctrl-g", args.bind !== false));
+  const key = parseKey(args.key ?? "ctrl-g");
+  const explainKey = parseKey(args["explain-key"] ?? DEFAULT_EXPLAIN_KEY, "--explain-key alt-m");
+  if (key === explainKey) {
+    const flag = args["explain-key"] === undefined ? "--explain-key" : "--key";
+    const other = key === "alt-g" ? "alt-k" : "alt-g";
+    throw new UsageError(`--key and --explain-key are both ${key}: give each its own key, such as ${flag} ${other}`);
+  }
+  process.stdout.write(initScript(shell as InitShell, { key, explainKey }, args.bind !== false));
 }
