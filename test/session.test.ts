@@ -93,14 +93,23 @@ describe.each(["zsh", "bash"] as WidgetShell[])("the session client in %s", (she
     await ask(sh, 1);
     const pid = helperPid(dir);
     sh.session.sendKeys("C-u");
-    sh.session.type(`cd ${sh.dir} && export CARO_MODEL=other-model:1b`);
+    sh.session.type(`cd ${sh.dir}`);
     sh.session.sendKeys("Enter");
     await sh.waitForPrompt();
     await ask(sh, 2, "something else");
     expect(helperPid(dir)).toBe(pid);
     const prompt = ollama.chats[1].messages.map((m) => m.content).join("\n");
     expect(prompt).toContain(`cwd: ${sh.dir}`);
-    expect(ollama.chats[1].model).toBe("other-model:1b");
+    // A variable exported since: the next request reads it.
+    sh.session.sendKeys("C-u");
+    sh.session.type("export CARO_BACKEND=nope");
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => s.includes('backend must be one of auto, embedded, ollama, vllm (got "nope")'));
+    expect((await sh.dump()).buffer).toBe("list files");
+    expect(helperPid(dir)).toBe(pid);
   });
 
   it("Ctrl-C while it thinks cancels and keeps the line; Ctrl-C at the prompt leaves it running", async () => {
