@@ -22,6 +22,10 @@ async function load(path) {
 if (process.argv[2] === "widget") {
   const { widget } = await load("../dist/client/widget.js");
   process.exitCode = await widget(process.argv.slice(3));
+} else if (process.argv[2] === "session") {
+  // The widget's long-lived client for one shell session (src/client/session.ts).
+  const { session } = await load("../dist/client/session.js");
+  process.exitCode = await session(process.argv.slice(3));
 } else {
   // Wired before the CLI's modules load (a few hundred ms on a busy machine): a Ctrl-C that early
   // would otherwise kill caro by signal instead of ending it like any later one, with exit 130.

@@ -11,6 +11,7 @@ import { createServer } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { keystrokeBench } from "./bench-keystroke.mjs";
 import { makeGguf } from "./make-gguf.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -311,3 +312,5 @@ async function main() {
 }
 
 await main();
+// Ctrl-G from the keyboard in real shells: its own rows and bench/keystroke.json (scripts/bench-keystroke.mjs).
+await keystrokeBench(ROOT);

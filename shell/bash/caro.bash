@@ -4,8 +4,79 @@
 # bash expands the user's aliases as it reads this file, so commands go through `builtin`; the
 # widget runs under the user's options (set -e, -u, pipefail), so no step in it may fail unchecked.
 
-# Its arguments are the widget's options and buffer (see src/client/widget.ts).
+# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
+if [[ -z ${_caro_session_dir-} ]]; then
+  _caro_session_dir=/tmp
+  if [[ ${XDG_RUNTIME_DIR-} == /* && -d ${XDG_RUNTIME_DIR-} ]]; then
+    _caro_session_dir=$XDG_RUNTIME_DIR
+  fi
+  _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
+fi
+
+# The session client's pid, (re)started when it is not there; fails when it cannot be started.
+_caro_session_pid() {
+  builtin local dir=$1 pid=
+  if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
+    builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid =~ ^[0-9]+$ ]] && builtin kill -0 "$pid" 2>/dev/null; then
+    builtin printf '%s\n' "$pid"
+    builtin return 0
+  fi
+  # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
+  if ! command mkdir -m 700 -- "$dir" 2>/dev/null && ! [[ -d $dir && -O $dir && ! -L $dir ]]; then
+    builtin return 1
+  fi
+  # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
+  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+    builtin return 1
+  # In a subshell without job control: the client stays in the shell's process group, which owns the
+  # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
+  (
+    builtin set +m
+    @CARO_CLIENT@ session bash "$dir" "$$" </dev/null >/dev/null 2>&1 &
+    builtin printf '%s\n' "$!" >|"$dir/pid"
+  )
+  builtin read -r pid <"$dir/pid" && builtin printf '%s\n' "$pid"
+}
+
+# `_caro_client <widget args>` prints what `caro widget bash <widget args>` prints, with its exit
+# status: through the session client when there is one, else (or when it dies) by starting caro.
+# It runs under the user's options (set -e, -u), so every step that may fail is checked.
 _caro_client() {
+  builtin local dir pid waiter line rc out name
+  builtin local -a env
+  dir=${_caro_session_dir-}
+  env=()
+  # ${name@a} (exported or not) needs bash 4.4.
+  if [[ -n $dir ]] && ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) && pid=$(_caro_session_pid "$dir"); then
+    # The process that waits (this command substitution): the client drops a request whose waiter is gone.
+    waiter=$BASHPID
+    # What the client forwards to the daemon (src/client/ask.ts), as exported now.
+    for name in "${!CARO_@}" "${!OLLAMA_@}" "${!HF_@}" "${!XDG_@}" "${!LC_@}" HOME USER SHELL PATH LANG; do
+      if [[ -n ${!name+set} && ${!name@a} == *x* ]]; then
+        env+=("$name=${!name}")
+      fi
+    done
+    builtin printf '%s\0' "$PWD" "$#" "$@" "${env[@]}" >|"$dir/request.$waiter"
+    {
+      builtin printf '%s\n' "$waiter" >&8
+      # Read-write opens never block; the reply is waited for only while the client is there.
+      while :; do
+        if IFS= builtin read -r -t 0.2 -u 9 line; then
+          if [[ $line == "$waiter" ]]; then
+            break
+          fi
+        elif ! builtin kill -0 "$pid" 2>/dev/null; then
+          pid=
+          break
+        fi
+      done
+    } 8<>"$dir/req" 9<>"$dir/rep"
+    if [[ -n $pid ]] && { IFS= builtin read -r -d '' rc && IFS= builtin read -r -d '' out; } <"$dir/reply"; then
+      builtin printf '%s' "$out"
+      builtin return "$rc"
+    fi
+  fi
   @CARO_CLIENT@ widget bash "$@" </dev/null
 }
 

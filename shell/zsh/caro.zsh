@@ -4,8 +4,66 @@
 # eval expands the user's aliases as it reads this file, so every command goes through `builtin`
 # (aliases of `builtin` itself aside); options are the user's until `emulate -L zsh` in the widget.
 
-# Its arguments are the widget's options and buffer (see src/client/widget.ts).
+# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
+if [[ -z ${_caro_session_dir-} ]]; then
+  builtin typeset -g _caro_session_dir=/tmp
+  [[ ${XDG_RUNTIME_DIR-} != /* || ! -d ${XDG_RUNTIME_DIR-} ]] || _caro_session_dir=$XDG_RUNTIME_DIR
+  _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
+fi
+
+# The session client's pid, (re)started when it is not there; fails when it cannot be started.
+_caro_session_pid() {
+  builtin emulate -L zsh
+  builtin local dir=$1 pid=
+  if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
+    builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid == <-> ]] && builtin kill -0 "$pid" 2>/dev/null; then
+    builtin print -r -- "$pid"
+    builtin return 0
+  fi
+  # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
+  { command mkdir -m 700 -- "$dir" 2>/dev/null || [[ -d $dir && -O $dir && ! -L $dir ]]; } || builtin return 1
+  # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
+  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+    builtin return 1
+  # In a subshell without job control: the client stays in the shell's process group, which owns the
+  # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
+  (
+    builtin setopt no_monitor
+    @CARO_CLIENT@ session zsh "$dir" "$$" </dev/null >/dev/null 2>&1 &!
+    builtin print -r -- "$!" >|"$dir/pid"
+  )
+  builtin read -r pid <"$dir/pid" && builtin print -r -- "$pid"
+}
+
+# `_caro_client <widget args>` prints what `caro widget zsh <widget args>` prints, with its exit
+# status: through the session client when there is one, else (or when it dies) by starting caro.
 _caro_client() {
+  builtin emulate -L zsh
+  builtin local dir=${_caro_session_dir-} pid waiter line rc out name
+  builtin local -a env
+  if [[ -n $dir ]] && pid=$(_caro_session_pid "$dir") && builtin zmodload -F zsh/system p:sysparams 2>/dev/null; then
+    # The process that waits (this command substitution): the client drops a request whose waiter is gone.
+    waiter=$sysparams[pid]
+    for name in ${(k)parameters[(R)*export*]}; do env+=("$name=${(P)name}"); done
+    builtin print -rN -- "$PWD" "$#" "$@" "${env[@]}" >|"$dir/request.$waiter"
+    {
+      builtin print -r -- "$waiter" >&8
+      # Read-write opens never block; the reply is waited for only while the client is there.
+      while :; do
+        if builtin read -r -t 0.2 -u 9 line; then
+          [[ $line != "$waiter" ]] || break
+        elif ! builtin kill -0 "$pid" 2>/dev/null; then
+          pid=
+          break
+        fi
+      done
+    } 8<>"$dir/req" 9<>"$dir/rep"
+    if [[ -n $pid ]] && { IFS= builtin read -r -d '' rc; IFS= builtin read -r -d '' out; } <"$dir/reply"; then
+      builtin print -rn -- "$out"
+      builtin return "$rc"
+    fi
+  fi
   @CARO_CLIENT@ widget zsh "$@" </dev/null
 }
 

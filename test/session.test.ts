@@ -1,0 +1,171 @@
+// The session client (`caro session`): one Node process per shell answers every Ctrl-G, so none
+// starts per keystroke. Driven as a user would: real zsh and bash under tmux, a stand-in Ollama.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { sleep } from "./helpers/caro.js";
+import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
+import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
+
+const running: { kill(): void }[] = [];
+const standins: Standin[] = [];
+const helpers: number[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) r.kill();
+  await Promise.all(standins.splice(0).map((s) => s.close()));
+  for (const pid of helpers.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
+});
+
+function alive(pid: number): boolean {
+  try {
+    // A zombie waiting for its parent to reap it is gone.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+const reply = (request: Parameters<NonNullable<StandinOptions["reply"]>>[0]) =>
+  JSON.stringify({ command: requestText(request) === "list files" ? "ls -la" : "echo other" });
+
+// Strict options, as a user's rc file may set them.
+const STRICT: Record<string, string> = { zsh: "setopt err_exit no_unset pipe_fail", bash: "set -euo pipefail" };
+
+async function shellWith(shell: WidgetShell, options: StandinOptions = {}, prelude?: string) {
+  // Kept, so a test can slow the stand-in down later: it reads its options at each request.
+  const live: StandinOptions = { reply, ...options };
+  const ollama = await ollamaStandin(live);
+  standins.push(ollama);
+  const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+  const sh = new ShellUnderTest(shell, config, undefined, { prelude });
+  running.push(sh);
+  await sh.ready();
+  return { sh, ollama, live };
+}
+
+/** The session folder the shell named, as the shell itself says. */
+async function sessionDir(sh: ShellUnderTest): Promise<string> {
+  const file = join(sh.dir, "session-dir");
+  sh.session.sendKeys("C-u");
+  sh.session.type(`builtin printf '%s\\n' "$_caro_session_dir" >| ${file}`);
+  sh.session.sendKeys("Enter");
+  await sh.waitForPrompt();
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(file) && Date.now() < deadline) await sleep(20);
+  return readFileSync(file, "utf8").trim();
+}
+
+/** The session client's pid, once it is running; remembered so that none outlives the test. */
+function helperPid(dir: string): number {
+  const pid = Number(readFileSync(join(dir, "pid"), "utf8").trim());
+  expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain("session");
+  helpers.push(pid);
+  return pid;
+}
+
+async function ask(sh: ShellUnderTest, done: number, typed = "list files") {
+  sh.session.sendKeys("C-u");
+  sh.session.type(typed);
+  sh.session.sendKeys("C-g");
+  await waitForFinished(sh.home, done);
+}
+
+describe.each(["zsh", "bash"] as WidgetShell[])("the session client in %s", (shell) => {
+  it("answers Ctrl-G again and again from one process that keeps running, under strict options", async () => {
+    const { sh, ollama } = await shellWith(shell, {}, STRICT[shell]);
+    const dir = await sessionDir(sh);
+    await ask(sh, 1);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    const pid = helperPid(dir);
+    await ask(sh, 2, "something else");
+    expect((await sh.dump()).buffer).toBe("echo other");
+    await ask(sh, 3, "a third thing");
+    expect((await sh.dump()).buffer).toBe("echo other");
+    expect(helperPid(dir)).toBe(pid);
+    expect(alive(pid)).toBe(true);
+    expect(ollama.chats.map(requestText)).toEqual(["list files", "something else", "a third thing"]);
+  });
+
+  it("takes the shell's cwd and environment as they are at each Ctrl-G", async () => {
+    const { sh, ollama } = await shellWith(shell);
+    const dir = await sessionDir(sh);
+    await ask(sh, 1);
+    const pid = helperPid(dir);
+    sh.session.sendKeys("C-u");
+    sh.session.type(`cd ${sh.dir}`);
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    await ask(sh, 2, "something else");
+    expect(helperPid(dir)).toBe(pid);
+    const prompt = ollama.chats[1].messages.map((m) => m.content).join("\n");
+    expect(prompt).toContain(`cwd: ${sh.dir}`);
+    // A variable exported since: the next request reads it.
+    sh.session.sendKeys("C-u");
+    sh.session.type("export CARO_BACKEND=nope");
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => s.includes('backend must be one of auto, embedded, ollama, vllm (got "nope")'));
+    expect((await sh.dump()).buffer).toBe("list files");
+    expect(helperPid(dir)).toBe(pid);
+  });
+
+  it("Ctrl-C while it thinks cancels and keeps the line; Ctrl-C at the prompt leaves it running", async () => {
+    const { sh, ollama, live } = await shellWith(shell);
+    const dir = await sessionDir(sh);
+    await ask(sh, 1);
+    const pid = helperPid(dir);
+    // At the prompt, Ctrl-C reaches the shell's whole process group, the session client too.
+    sh.session.sendKeys("C-c");
+    await sh.waitForPrompt();
+    sh.session.sendKeys("C-c");
+    await sh.waitForPrompt();
+    expect(alive(pid)).toBe(true);
+    live.firstByteDelayMs = 10_000;
+    sh.session.sendKeys("C-u");
+    sh.session.type("something slow");
+    sh.session.sendKeys("C-g");
+    while (ollama.chats.length < 2) await sleep(20);
+    sh.session.sendKeys("C-c");
+    await waitForFinished(sh.home, 2);
+    expect((await sh.dump()).buffer).toBe("something slow");
+    expect(sh.session.screen()).toContain("caro: cancelled");
+    expect(alive(pid)).toBe(true);
+    live.firstByteDelayMs = 0;
+    await ask(sh, 3);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    expect(helperPid(dir)).toBe(pid);
+  });
+
+  it("a killed session client is noticed: the next Ctrl-G is answered and a new one started", async () => {
+    const { sh } = await shellWith(shell);
+    const dir = await sessionDir(sh);
+    await ask(sh, 1);
+    const pid = helperPid(dir);
+    process.kill(pid, "SIGKILL");
+    while (alive(pid)) await sleep(20);
+    await ask(sh, 2, "something else");
+    expect((await sh.dump()).buffer).toBe("echo other");
+    await ask(sh, 3);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    const again = helperPid(dir);
+    expect(again).not.toBe(pid);
+    expect(alive(again)).toBe(true);
+  });
+
+  it("ends, removing its folder, when the shell exits", async () => {
+    const { sh } = await shellWith(shell);
+    const dir = await sessionDir(sh);
+    await ask(sh, 1);
+    const pid = helperPid(dir);
+    sh.session.sendKeys("C-u");
+    sh.session.type("exit");
+    sh.session.sendKeys("Enter");
+    const deadline = Date.now() + 10_000;
+    while ((alive(pid) || existsSync(dir)) && Date.now() < deadline) await sleep(50);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
