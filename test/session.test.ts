@@ -48,7 +48,8 @@ async function shellWith(shell: WidgetShell, options: StandinOptions = {}, prelu
 async function sessionDir(sh: ShellUnderTest): Promise<string> {
   const file = join(sh.dir, "session-dir");
   sh.session.sendKeys("C-u");
-  sh.session.type(`builtin printf '%s\\n' "$_caro_session_dir" >| ${file}`);
+  const clobber = sh.shell === "fish" ? ">" : ">|";
+  sh.session.type(`builtin printf '%s\\n' "$_caro_session_dir" ${clobber} ${file}`);
   sh.session.sendKeys("Enter");
   await sh.waitForPrompt();
   const deadline = Date.now() + 10_000;
@@ -71,7 +72,7 @@ async function ask(sh: ShellUnderTest, done: number, typed = "list files") {
   await waitForFinished(sh.home, done);
 }
 
-describe.each(["zsh", "bash"] as WidgetShell[])("the session client in %s", (shell) => {
+describe.each(["zsh", "bash", "fish"] as WidgetShell[])("the session client in %s", (shell) => {
   it("answers Ctrl-G again and again from one process that keeps running, under strict options", async () => {
     const { sh, ollama } = await shellWith(shell, {}, STRICT[shell]);
     const dir = await sessionDir(sh);

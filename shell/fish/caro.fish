@@ -4,8 +4,90 @@
 # A user's function may shadow a builtin or a command of the same name (alias makes such
 # functions), so those not reserved by fish go through `builtin` or `command`.
 
-# Its arguments are the widget's options and buffer (see src/client/widget.ts).
+# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
+if not set -q _caro_session_dir
+    set -l base /tmp
+    if set -q XDG_RUNTIME_DIR; and builtin string match -q '/*' -- "$XDG_RUNTIME_DIR"; and test -d "$XDG_RUNTIME_DIR"
+        set base $XDG_RUNTIME_DIR
+    end
+    set -g _caro_session_dir $base/caro-session-(command id -u)-$fish_pid-(random)(random)
+end
+
+function _caro_alive --argument-names pid
+    if test -d /proc/self
+        test -d /proc/$pid
+    else
+        command kill -0 $pid 2>/dev/null
+    end
+end
+
+# The session client's pid, (re)started when it is not there; fails when it cannot be started.
+function _caro_session_pid --argument-names dir
+    set -l pid
+    if test -p $dir/req -a -p $dir/rep -a -O $dir -a -O $dir/req; and not test -L $dir
+        builtin read pid <$dir/pid 2>/dev/null
+        if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_alive $pid
+            builtin echo $pid
+            return 0
+        end
+    end
+    # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
+    if not command mkdir -m 700 -- $dir 2>/dev/null
+        test -d $dir -a -O $dir; and not test -L $dir; or return 1
+    end
+    # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
+    command rm -f -- $dir/req $dir/rep $dir/pid; and command mkfifo -m 600 -- $dir/req $dir/rep; or return 1
+    # Without job control: the client stays in fish's process group, which owns the terminal while the
+    # widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
+    set -l control none
+    status is-full-job-control; and set control full
+    status is-interactive-job-control; and set control interactive
+    status job-control none
+    @CARO_CLIENT@ session fish $dir $fish_pid </dev/null >/dev/null 2>&1 &
+    set pid $last_pid
+    builtin disown $pid 2>/dev/null
+    status job-control $control
+    builtin echo $pid >$dir/pid
+    builtin echo $pid
+end
+
+# `_caro_client <widget args>` prints what `caro widget fish <widget args>` prints, with its exit
+# status: through the session client when there is one, else (or when it dies) by starting caro.
+# fish has no read timeout: the client holds both FIFOs open while it lives, so opening them never
+# blocks, and the reply FIFO reads as ended when it dies.
 function _caro_client
+    set -l dir $_caro_session_dir
+    set -l pid (_caro_session_pid $dir)
+    if test -n "$pid"
+        # What the client forwards to the daemon (src/client/ask.ts), as exported now.
+        set -l env
+        for name in (set -nx)
+            builtin string match -qr '^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$' -- $name; or continue
+            if builtin string match -q '*PATH' -- $name
+                set -a env "$name="(builtin string join : -- $$name)
+            else
+                set -a env "$name="(builtin string join ' ' -- $$name)
+            end
+        end
+        builtin printf '%s\0' $PWD (builtin count $argv) $argv $env >$dir/request.$fish_pid
+        if _caro_alive $pid
+            builtin echo $fish_pid >$dir/req
+            set -l line
+            while builtin read line <$dir/rep
+                if test "$line" = "$fish_pid"
+                    set -l rc
+                    set -l out
+                    begin
+                        builtin read -z rc
+                        builtin read -z out
+                    end <$dir/reply
+                    builtin printf '%s' "$out"
+                    return $rc
+                end
+            end
+        end
+    end
     @CARO_CLIENT@ widget fish $argv </dev/null
 end
 
