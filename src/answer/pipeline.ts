@@ -48,7 +48,7 @@ const sameCommand = (a: string, b: string) => a.trim() === b.trim();
  * Commands the answer must not be: those already shown, and for a revision or a fix the command
  * it starts from (handing that back unchanged is no answer).
  */
-export function avoidedCommands(request: UserRequest): string[] {
+function avoidedCommands(request: UserRequest): string[] {
   const avoided = [...(request.shown ?? [])];
   const intent = request.intent;
   if (intent?.kind === "refine" || intent?.kind === "fix") avoided.push(intent.command);
@@ -60,7 +60,7 @@ export function avoidedCommands(request: UserRequest): string[] {
  * seed and temperature of its own per count of shown commands (so each Ctrl-G draws differently on
  * every backend, even one that ignores seeds), and each repeat warms it further.
  */
-export function sampling(shownCount: number, attempt: number, repeats: number): { seed: number; temperature?: number } {
+function sampling(shownCount: number, attempt: number, repeats: number): { seed: number; temperature?: number } {
   const seed = shownCount * ATTEMPTS_AVOIDING + attempt + 1;
   if (shownCount === 0 && repeats === 0) return { seed };
   const warmer = SAMPLING.temperature + WARMER_PER_SHOWN * shownCount + WARMER_PER_REPEAT * repeats;

@@ -30,8 +30,8 @@ function readEnv(value: unknown): Record<string, string> | null {
 }
 
 /** Most commands a request may say were shown already, and their most characters in all. */
-export const MAX_SHOWN = 32;
-export const MAX_SHOWN_CHARACTERS = 64 * 1024;
+const MAX_SHOWN = 32;
+const MAX_SHOWN_CHARACTERS = 64 * 1024;
 
 const nonEmpty = (value: unknown): value is string => typeof value === "string" && value.trim() !== "";
 
