@@ -31,7 +31,7 @@ function log(line: string): void {
 /**
  * Everything an answer depends on: the request and what to do with it, where it was asked, and
  * the settings that shape it. The commands already shown are left out: a cached answer is good
- * for any request that has not been shown it (see cachedAnswer).
+ * for any request that has not been shown it (see usableAnswer).
  */
 function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
   // The safety level and the daemon's timers only change what happens around the answer.
