@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync, rmSync } from "node:
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
+import { encodeFrame, FrameReader, PROTOCOL_VERSION } from "../src/daemon/protocol.js";
 import { caro, makeHome, modelConfig, ollamaConfig, sleep } from "./helpers/caro.js";
 import { daemonFiles, daemonPid, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
@@ -50,7 +50,7 @@ describe("the daemon", () => {
     await caro(["list", "files"], { env });
     const status = await caro(["daemon", "status"], { env });
     expect(status.exitCode).toBe(0);
-    expect(status.stdout).toMatch(/running \(pid \d+, version 1\/[\d.]+\)/);
+    expect(status.stdout).toMatch(new RegExp(`running \\(pid \\d+, version ${PROTOCOL_VERSION}/[\\d.]+\\)`));
     expect(status.stdout).toMatch(/backend\s+embedded/);
     expect(status.stdout).toMatch(/model\s+tiny-\w+\.gguf/);
     expect(status.stdout).toMatch(/gpu\s+none \(CPU\)/);

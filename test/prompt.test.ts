@@ -54,6 +54,50 @@ describe("the prompt", () => {
   });
 });
 
+describe("the prompt for each intent", () => {
+  const intents = {
+    ask: { request: "list files" },
+    another: { request: "list files", shown: ["ls", 'printf "%s\\n" a\nb'] },
+    refine: { request: "ls # with sizes", intent: { kind: "refine", command: "ls", words: "with sizes" } },
+    fix: { request: "grpe x f", intent: { kind: "fix", command: "grpe x f", status: 127 } },
+    explain: { request: " rm -rf ~ ", intent: { kind: "explain" } },
+  } as const;
+  const prompts = Object.fromEntries(
+    Object.entries(intents).map(([name, ask]) => [
+      name,
+      buildPrompt(linuxBash, { ...ask, shown: [...("shown" in ask ? ask.shown : [])] }),
+    ]),
+  );
+
+  it("keeps the system prompt and examples byte for byte: only the last user message differs", () => {
+    for (const prompt of Object.values(prompts)) {
+      expect(prompt.system).toBe(prompts.ask.system);
+      expect(prompt.examples).toEqual(prompts.ask.examples);
+    }
+    expect(new Set(Object.values(prompts).map((p) => p.user)).size).toBe(5);
+  });
+
+  it("gives each intent the words the system prompt tells the model to expect", () => {
+    expect(prompts.ask.user).toBe("cwd: /home/ada/src\nrequest: list files");
+    // Commands already shown go one per line, quoted, so a command of two lines stays one entry.
+    expect(prompts.another.user).toBe(
+      'cwd: /home/ada/src\nrequest: list files\nNot any of these:\n"ls"\n"printf \\"%s\\\\n\\" a\\nb"',
+    );
+    expect(prompts.refine.user).toBe("cwd: /home/ada/src\nRevise this command: ls\nChange: with sizes");
+    expect(prompts.fix.user).toBe(
+      "cwd: /home/ada/src\nThis command failed with exit status 127: grpe x f\nGive a corrected command.",
+    );
+    expect(prompts.explain.user).toBe("cwd: /home/ada/src\nExplain this command:  rm -rf ~ ");
+    for (const phrase of [
+      "Revise this command:",
+      "failed with exit status",
+      "Not any of these:",
+      "Explain this command:",
+    ])
+      expect(prompts.ask.system).toContain(phrase);
+  });
+});
+
 describe("parseDraft", () => {
   it("reads strict JSON", () => {
     expect(parseDraft('{"command": "ls -la"}')).toEqual({ command: "ls -la", explanation: "" });

@@ -20,6 +20,15 @@ export function draftSchema(withExplanation: boolean, maxCommandLength = 400) {
   return { type: "object", properties, required: Object.keys(properties), additionalProperties: false } as const;
 }
 
+/** An explanation of a whole command, part by part, gets a few lines: more room than a one-line note. */
+export const MAX_COMMAND_EXPLANATION_LENGTH = 2 * MAX_EXPLANATION_LENGTH;
+
+/** The JSON schema for `caro explain`: the explanation alone, as the command is the user's own. */
+export function explanationSchema() {
+  const properties = { explanation: { type: "string", maxLength: MAX_COMMAND_EXPLANATION_LENGTH } };
+  return { type: "object", properties, required: ["explanation"], additionalProperties: false } as const;
+}
+
 /**
  * Room for a command of `maxCommandLength` characters and an explanation, each doubled for JSON
  * escaping, and for the prose a server adds when it cannot hold the answer to the schema.
@@ -44,4 +53,21 @@ export function parseDraft(text: string): Draft {
     }
   }
   throw new BackendError(`the model's answer is not the JSON that was asked for: ${JSON.stringify(text.slice(0, 80))}`);
+}
+
+/** Reads a model's explanation of a command, in the same forgiving way as parseDraft. */
+export function parseExplanation(text: string): string {
+  const candidates = [text.trim(), /\{[\s\S]*\}/.exec(text)?.[0] ?? ""];
+  for (const candidate of candidates) {
+    try {
+      const value = JSON.parse(candidate) as { explanation?: unknown };
+      if (typeof value.explanation === "string" && value.explanation.trim() !== "")
+        return value.explanation.replace(/\r\n/g, "\n").trim().slice(0, MAX_COMMAND_EXPLANATION_LENGTH);
+    } catch {
+      // Try the next reading.
+    }
+  }
+  throw new BackendError(
+    `the model's explanation is not the JSON that was asked for: ${JSON.stringify(text.slice(0, 80))}`,
+  );
 }

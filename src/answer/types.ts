@@ -37,7 +37,8 @@ export interface UserRequest {
   intent?: Intent;
   /**
    * Commands already shown for this same request (Ctrl-G again): the answer must be none of
-   * these, and the daemon's cache never hands one back.
+   * these (compared without surrounding whitespace), and the daemon's cache never hands one back.
+   * The daemon takes at most 32, of 64 KiB in all. A refine or fix never answers its own command.
    */
   shown?: string[];
   shell: Shell;

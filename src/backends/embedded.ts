@@ -84,7 +84,7 @@ export class EmbeddedBackend implements Backend {
       prompt: request.prompt,
       schema: request.schema,
       maxTokens: SAMPLING.maxTokens,
-      temperature: SAMPLING.temperature,
+      temperature: request.temperature ?? SAMPLING.temperature,
       seed: request.seed,
       verbose: Boolean(request.verbose),
       prefixCacheDir: this.settings["backends.embedded.prefix_cache"]

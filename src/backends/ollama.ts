@@ -80,7 +80,11 @@ export class OllamaBackend implements Backend {
       messages: chatMessages(request.prompt),
       format: request.schema,
       stream: true,
-      options: { temperature: SAMPLING.temperature, seed: request.seed, num_predict: SAMPLING.maxTokens },
+      options: {
+        temperature: request.temperature ?? SAMPLING.temperature,
+        seed: request.seed,
+        num_predict: SAMPLING.maxTokens,
+      },
     };
     request.onEvent?.({ type: "generating" });
     try {

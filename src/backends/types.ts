@@ -27,6 +27,8 @@ export interface GenerateRequest {
   schema: object;
   /** Differs between attempts so a retry is not the same draw. */
   seed: number;
+  /** Higher for a retry that must differ from what was drawn before; SAMPLING.temperature when absent. */
+  temperature?: number;
   signal?: AbortSignal;
   onEvent?: (event: BackendEvent) => void;
   /** Pass llama.cpp's own log through to stderr. */

@@ -177,7 +177,7 @@ export class VllmBackend implements Backend {
       messages: chatMessages(request.prompt),
       stream: true,
       stream_options: { include_usage: true },
-      temperature: SAMPLING.temperature,
+      temperature: request.temperature ?? SAMPLING.temperature,
       seed: request.seed,
       max_tokens: SAMPLING.maxTokens,
     };

@@ -35,7 +35,8 @@ function pickShell(flag: string | undefined): Shell {
   return shellNamed(flag);
 }
 
-function eventPrinter(verbose: boolean) {
+/** Prints a request's progress events on stderr: warnings and downloads always, the rest with --verbose. */
+export function eventPrinter(verbose: boolean) {
   let decoding = false;
   const download = progressReporter();
   let downloading = false;

@@ -19,6 +19,10 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
     const m = await import("./check-command.js");
     return { run: (argv) => m.runCheck(argv), help: m.help };
   },
+  explain: async () => {
+    const m = await import("./explain-command.js");
+    return { run: (argv, signal) => m.runExplain(argv, signal), help: m.help };
+  },
   config: async () => {
     const m = await import("./config-command.js");
     return { run: (argv) => m.runConfig(argv), help: m.help };
@@ -54,6 +58,7 @@ Examples
   caro --json --explain "list listening ports"
   echo "count lines in every .ts file" | caro
   caro check -- 'rm -rf ./build'
+  caro explain -- 'find . -name "*.log" -mtime +7 -delete'
   eval "$(caro init zsh)"        Then type a request at the prompt and press Ctrl-G
 
 Options
@@ -61,6 +66,7 @@ ${optionLines(generateArgs, [["-V, --version", "Print caro's version"]])}
 
 Commands
   check    Rate a command's risk without running it
+  explain  What a command does, part by part, and its risk
   config   Where the config file is (path), and the effective settings (show)
   init     The Ctrl-G widget for zsh, bash or fish
   models   The model catalog and the downloaded models (list, pull, rm, path)

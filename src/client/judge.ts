@@ -48,9 +48,16 @@ export async function judgeHere(request: UserRequest): Promise<(reply: unknown) 
   const warming = bashParser();
   const config = loadRequestConfig(request.flags, request.env);
   await warming;
+  const explaining = request.intent?.kind === "explain";
   return async (reply) => {
     const answer = answerFrom(reply);
-    const problem = commandProblem(answer.command, config.settings.max_command_length);
+    // An explanation is of the user's own command: a daemon that swapped it would have the user
+    // read another command's words and rating.
+    if (explaining && answer.command !== request.request)
+      throw new BackendError(
+        "refused the answer: the caro daemon explained another command than the one asked; run caro daemon restart",
+      );
+    const problem = explaining ? null : commandProblem(answer.command, config.settings.max_command_length);
     if (problem) throw new BackendError(`refused the answer: ${problem}`);
     const rating = await rateCommand(answer.command, request.shell, request.cwd);
     return {

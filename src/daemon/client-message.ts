@@ -1,7 +1,7 @@
 // Reading what a client sent. A client is untrusted input: each field is checked, and the typed
 // message is built from the checked fields, so nothing unchecked reaches the pipeline.
 
-import type { RequestFlags } from "../answer/types.js";
+import type { Intent, RequestFlags } from "../answer/types.js";
 import { SHELLS } from "../prompt/context.js";
 import type { AskMessage } from "./protocol.js";
 
@@ -29,6 +29,48 @@ function readEnv(value: unknown): Record<string, string> | null {
   return Object.fromEntries(entries);
 }
 
+/** Most commands a request may say were shown already, and their most characters in all. */
+const MAX_SHOWN = 32;
+const MAX_SHOWN_CHARACTERS = 64 * 1024;
+
+const nonEmpty = (value: unknown): value is string => typeof value === "string" && value.trim() !== "";
+
+/** The intent from its fields, rebuilt from the checked ones only; absent is ask. */
+function readIntent(value: unknown): Intent | string {
+  if (value === undefined) return { kind: "ask" };
+  if (typeof value !== "object" || value === null) return "intent must be an object";
+  const f = fieldsOf(value);
+  switch (f.kind) {
+    case "ask":
+    case "explain":
+      return { kind: f.kind };
+    case "refine":
+      if (!nonEmpty(f.command)) return "intent.command must be a non-empty string";
+      if (!nonEmpty(f.words)) return "intent.words must be a non-empty string";
+      return { kind: "refine", command: f.command, words: f.words };
+    case "fix": {
+      if (!nonEmpty(f.command)) return "intent.command must be a non-empty string";
+      const status = f.status;
+      if (typeof status !== "number" || !Number.isInteger(status) || status < 0 || status > 255)
+        return "intent.status must be an integer from 0 to 255";
+      return { kind: "fix", command: f.command, status };
+    }
+    default:
+      return "intent.kind must be one of ask, refine, fix, explain";
+  }
+}
+
+/** The commands already shown: strings, at most MAX_SHOWN of them and MAX_SHOWN_CHARACTERS in all. */
+function readShown(value: unknown): string[] | string {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) return "shown must be a list of strings";
+  const shown = value as string[];
+  if (shown.length > MAX_SHOWN) return `shown may hold at most ${MAX_SHOWN} commands`;
+  if (shown.reduce((sum, command) => sum + command.length, 0) > MAX_SHOWN_CHARACTERS)
+    return `shown may hold at most ${MAX_SHOWN_CHARACTERS} characters`;
+  return [...shown];
+}
+
 /** An ask message from its fields, or what is wrong with it. */
 export function readAsk(m: Record<string, unknown>): AskMessage | string {
   const { id, request, cwd } = m;
@@ -41,5 +83,9 @@ export function readAsk(m: Record<string, unknown>): AskMessage | string {
   if (env === null) return "env must map names to strings";
   const flags = readFlags(m.flags);
   if (typeof flags === "string") return flags;
-  return { t: "ask", id, request, shell, cwd, env, flags };
+  const intent = readIntent(m.intent);
+  if (typeof intent === "string") return intent;
+  const shown = readShown(m.shown);
+  if (typeof shown === "string") return shown;
+  return { t: "ask", id, request, intent, shown, shell, cwd, env, flags };
 }

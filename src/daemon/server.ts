@@ -28,7 +28,11 @@ function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-/** Everything an answer depends on: the request, where it was asked, and the settings that shape it. */
+/**
+ * Everything an answer depends on: the request and what to do with it, where it was asked, and
+ * the settings that shape it. The commands already shown are left out: a cached answer is good
+ * for any request that has not been shown it (see usableAnswer).
+ */
 function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
   // The safety level and the daemon's timers only change what happens around the answer.
   const {
@@ -38,7 +42,17 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
     ...shaping
   } = config.settings;
   const explain = Boolean(ask.flags.explain);
-  return JSON.stringify([ask.request.trim(), ask.shell, ask.cwd, explain, shaping, modelFileStamp(config)]);
+  const intent = ask.intent ?? { kind: "ask" };
+  // Explain answers for the command exactly as given, spaces included.
+  const request = intent.kind === "explain" ? ask.request : ask.request.trim();
+  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, shaping, modelFileStamp(config)]);
+}
+
+/** The cached answer for a request, unless it is one the user was shown already and asks past. */
+function usableAnswer(remembered: Answer | undefined, ask: AskMessage): Answer | undefined {
+  if (!remembered) return undefined;
+  const shown = ask.shown ?? [];
+  return shown.some((command) => command.trim() === remembered.command.trim()) ? undefined : remembered;
 }
 
 /** What a failed request's client is told: Ctrl-C is 130, a caro error keeps its code, anything else is 1. */
@@ -238,7 +252,7 @@ export class Daemon {
       for (const warning of config.warnings)
         send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
       const cacheKey = answerCacheKey(ask, config);
-      const remembered = this.answers.get(cacheKey);
+      const remembered = usableAnswer(this.answers.get(cacheKey), ask);
       if (remembered) {
         this.served++;
         const answer = { ...remembered, cached: true, timings: { total_ms: Date.now() - started } };
@@ -258,7 +272,9 @@ export class Daemon {
       });
       this.served++;
       this.last = answer;
-      this.answers.set(cacheKey, answer);
+      // Another candidate stays out: the plain request keeps its first answer, and a later
+      // request past that one is answered afresh.
+      if (!ask.shown?.length) this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(
         `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`,

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { Intent } from "../answer/types.js";
 import type { PromptContext } from "./context.js";
 
 /** A chat: the fixed part first (system, examples), what changes per request last, so it can be cached. */
@@ -59,7 +60,42 @@ function userMessage(request: string, cwd: string): string {
   return `cwd: ${cwd}\nrequest: ${request}`;
 }
 
-export function buildPrompt(context: PromptContext, request: string): ChatPrompt {
+/** What a request asks beyond plain words: revise, fix or explain a command, and what not to answer again. */
+export interface PromptRequest {
+  request: string;
+  intent?: Intent;
+  shown?: string[];
+}
+
+/** The task itself, in the words the system prompt tells the model to expect. */
+function taskLines(ask: PromptRequest): string {
+  const intent = ask.intent ?? { kind: "ask" };
+  switch (intent.kind) {
+    case "refine":
+      return `Revise this command: ${intent.command}\nChange: ${intent.words}`;
+    case "fix":
+      return `This command failed with exit status ${intent.status}: ${intent.command}\nGive a corrected command.`;
+    case "explain":
+      return `Explain this command: ${ask.request}`;
+    case "ask":
+      return `request: ${ask.request}`;
+  }
+}
+
+/**
+ * The last user message: the only part that differs between requests and intents, so the
+ * system prompt and examples stay one evaluated prefix for the embedded backend to reuse.
+ */
+function requestMessage(ask: PromptRequest, cwd: string): string {
+  const lines = [`cwd: ${cwd}`, taskLines(ask)];
+  // Commands are quoted as JSON strings: one line each, however many lines they hold.
+  if (ask.shown?.length && ask.intent?.kind !== "explain")
+    lines.push(`Not any of these:\n${ask.shown.map((command) => JSON.stringify(command)).join("\n")}`);
+  return lines.join("\n");
+}
+
+/** The chat for a request: plain words (a string), or a request with its intent and the commands already shown. */
+export function buildPrompt(context: PromptContext, request: string | PromptRequest): ChatPrompt {
   template ??= readFileSync(PROMPT_FILE, "utf8");
   const [systemPart, examplePart = ""] = template.split(/^=== examples ===$/m);
   const system = fill(systemPart, {
@@ -70,7 +106,8 @@ export function buildPrompt(context: PromptContext, request: string): ChatPrompt
     shell_rule: SHELL_RULES[context.shell] ?? "",
     userland_rule: USERLAND_RULES[context.userland] ?? "",
   }).trim();
-  return { system, examples: parseExamples(examplePart, context), user: userMessage(request, context.cwd) };
+  const ask = typeof request === "string" ? { request } : request;
+  return { system, examples: parseExamples(examplePart, context), user: requestMessage(ask, context.cwd) };
 }
 
 /** The same chat as OpenAI-style messages, for servers that take them (Ollama, vLLM). */

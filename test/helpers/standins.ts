@@ -15,6 +15,11 @@ export interface StandinOptions {
   reply?: (request: ChatRequest) => string;
   /** Known answers by request text (the words after "request: "). */
   commands?: Record<string, string>;
+  /**
+   * Answers served in turn, one per chat, whatever was asked: a command (sent as the JSON the
+   * schema asks for) or `{ text }`, the assistant's whole reply as is. The last one repeats.
+   */
+  turns?: (string | { text: string })[];
   /** Models the server has; others get its "not found" error. */
   models?: string[];
   /** Answer every chat with this status and body instead. */
@@ -62,20 +67,45 @@ export function requestText(request: ChatRequest): string {
   return /request: ([\s\S]*)$/.exec(last)?.[1] ?? last;
 }
 
+/** The last user message of a chat: the part of the prompt that carries the request. */
+export function lastUserMessage(request: ChatRequest): string {
+  return request.messages.at(-1)?.content ?? "";
+}
+
+/** The JSON schema a chat asked its answer to follow (Ollama's format, or OpenAI's response_format). */
+function schemaOf(request: ChatRequest): { required?: string[] } | undefined {
+  return (request.format ??
+    (request.response_format as { json_schema?: { schema?: unknown } } | undefined)?.json_schema?.schema) as
+    | { required?: string[] }
+    | undefined;
+}
+
+/** The reply for `command` in the shape the schema asks: with an explanation when one is required. */
+function answerJson(request: ChatRequest, command: string): string {
+  const required = schemaOf(request)?.required ?? [];
+  if (required.includes("explanation") && !required.includes("command"))
+    return JSON.stringify({ explanation: `runs ${command.split(" ")[0]}` });
+  return JSON.stringify(
+    required.includes("explanation") ? { command, explanation: `runs ${command.split(" ")[0]}` } : { command },
+  );
+}
+
+/** Serves `turns` one per chat, then the last again. */
+function replyInTurn(turns: (string | { text: string })[]) {
+  let next = 0;
+  return (request: ChatRequest) => {
+    const turn = turns[Math.min(next++, turns.length - 1)];
+    return typeof turn === "string" ? answerJson(request, turn) : turn.text;
+  };
+}
+
 function defaultReply(options: StandinOptions) {
+  if (options.turns?.length) return replyInTurn(options.turns);
   return (request: ChatRequest) => {
     const text = requestText(request);
     const command = options.commands?.[text] ?? `echo ${JSON.stringify(text)}`;
     // Asked for an explanation (the schema requires one): give one.
-    const schema = (request.format ??
-      (request.response_format as { json_schema?: { schema?: unknown } } | undefined)?.json_schema?.schema) as
-      | { required?: string[] }
-      | undefined;
-    return JSON.stringify(
-      schema?.required?.includes("explanation")
-        ? { command, explanation: `runs ${command.split(" ")[0]}` }
-        : { command },
-    );
+    return answerJson(request, command);
   };
 }
 

@@ -1,0 +1,80 @@
+// `caro explain -- '<command>'`: what a command does, part by part, in the model's words, and its
+// risk in caro's own (the local rater's). The command is the user's: it comes back byte for byte.
+
+import type { Asker, UserRequest } from "../answer/types.js";
+import { askDaemon, clientEnv } from "../client/ask.js";
+import { BACKENDS, parseSetting } from "../config/schema.js";
+import { InterruptedError, UsageError } from "../errors.js";
+import { SHELLS, shellFromEnvironment, shellNamed } from "../prompt/context.js";
+import { inert } from "../text/inert.js";
+import { parseStrict } from "./args.js";
+import { eventPrinter } from "./generate-command.js";
+import { optionLines } from "./help.js";
+
+const explainArgs = {
+  command: { type: "positional", required: false, description: "The command to explain (after --)" },
+  json: { type: "boolean", description: "Print {command, explanation, risk, reasons} as JSON" },
+  shell: {
+    type: "string",
+    description: `Shell whose syntax the command is in: ${SHELLS.join(", ")} (default: $SHELL)`,
+  },
+  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf; for ollama or vllm, the server's model" },
+  backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
+  verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
+  daemon: {
+    type: "boolean",
+    default: true,
+    description: "Use the background daemon (--no-daemon: answer in this process)",
+  },
+} as const;
+
+const usage = "usage: caro explain [--json] -- '<command>'";
+
+export const help = `caro explain: what a command does, part by part, and how risky it is
+
+Usage
+  caro explain [options] -- '<command>'
+
+Options
+${optionLines(explainArgs)}
+
+Examples
+  caro explain -- 'find . -name "*.log" -mtime +7 -delete'
+  caro explain --json -- 'tar -xzf backup.tar.gz -C /tmp'
+
+Prints a few short lines from the model, then the risk (safe, moderate, high or critical) and the
+reasons for it, rated by caro itself, never by the model. Nothing is run.
+Exit 0 when explained, 1 when the model could not, 2 on a usage error.
+`;
+
+/** `caro explain`: the model's explanation and caro's own rating of a command; runs nothing. */
+export async function runExplain(argv: string[], signal: AbortSignal): Promise<number> {
+  const args = parseStrict(argv, explainArgs, "explain");
+  const shell = args.shell === undefined ? shellFromEnvironment() : shellNamed(args.shell);
+  if (args.backend !== undefined) parseSetting("backend", args.backend, "command line");
+  // Exactly as given: its spaces are part of what is explained and rated.
+  const command = args._.join(" ");
+  if (command.trim() === "") throw new UsageError(`no command to explain: ${usage}`);
+  const verbose = Boolean(args.verbose);
+  const request: UserRequest = {
+    request: command,
+    intent: { kind: "explain" },
+    shell,
+    cwd: process.cwd(),
+    env: clientEnv(),
+    flags: { backend: args.backend, model: args.model, verbose },
+  };
+  const ask: Asker = args.daemon === false ? (await import("../client/ask-in-process.js")).askInProcess : askDaemon;
+  const { answer } = await ask(request, { signal, onEvent: eventPrinter(verbose) });
+  if (signal.aborted) throw new InterruptedError();
+  // The explanation is the model's text: never let it steer the terminal, in JSON or not.
+  const explanation = inert(answer.explanation);
+  if (args.json) {
+    const { risk, reasons } = answer;
+    process.stdout.write(`${JSON.stringify({ command: answer.command, explanation, risk, reasons })}\n`);
+    return 0;
+  }
+  const reasons = answer.reasons.map((reason) => `  - ${inert(reason)}\n`).join("");
+  process.stdout.write(`${explanation}\nrisk ${answer.risk}\n${reasons}`);
+  return 0;
+}
