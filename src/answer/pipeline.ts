@@ -28,12 +28,22 @@ async function generateDraft(
   backend: Backend,
   request: UserRequest,
   options: AnswerOptions,
-): Promise<{ draft: Draft; raw: RawAnswer; attempts: number }> {
+): Promise<{ draft: Draft; raw: RawAnswer; attempts: number; phases: Record<string, number> }> {
+  let lap = performance.now();
+  const phases = { prompt_ms: 0, parse_ms: 0 };
+  const since = () => {
+    const now = performance.now();
+    const ms = now - lap;
+    lap = now;
+    return ms;
+  };
   const maxCommandLength = options.config.settings.max_command_length;
   const prompt = buildPrompt(detectContext(request.shell, request.cwd), request.request);
   const schema = draftSchema(Boolean(request.flags.explain), maxCommandLength);
+  phases.prompt_ms = Math.round(since());
   let problem = "";
   for (let i = 0; i < ATTEMPTS; i++) {
+    since();
     const raw = await backend.generate({
       prompt,
       schema,
@@ -43,6 +53,7 @@ async function generateDraft(
       verbose: Boolean(request.flags.verbose),
       maxTextLength: maxTextLengthFor(maxCommandLength),
     });
+    since();
     let draft: Draft;
     try {
       draft = parseDraft(raw.text);
@@ -51,7 +62,8 @@ async function generateDraft(
       continue;
     }
     const found = await draftProblem(draft, request.shell, maxCommandLength);
-    if (found === null) return { draft, raw, attempts: i + 1 };
+    phases.parse_ms += Math.round(since());
+    if (found === null) return { draft, raw, attempts: i + 1, phases };
     problem = found;
   }
   throw new BackendError(
@@ -65,9 +77,12 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
   const pool = options.pool ?? new BackendPool();
   try {
     const { backend, passedOver } = await selectBackend(options.config, pool);
+    const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
-    const { draft, raw, attempts } = await generateDraft(backend, request, options);
+    const { draft, raw, attempts, phases } = await generateDraft(backend, request, options);
+    const rateStart = performance.now();
     const rating = await rateCommand(draft.command, request.shell, request.cwd);
+    const rateMs = Math.round(performance.now() - rateStart);
     return {
       command: draft.command,
       explanation: draft.explanation,
@@ -76,7 +91,14 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
       backend: backend.name,
       model: raw.model,
       gpu: raw.gpu,
-      timings: { total_ms: Math.round(performance.now() - started), attempts, ...raw.timings },
+      timings: {
+        total_ms: Math.round(performance.now() - started),
+        attempts,
+        select_ms: selectMs,
+        ...phases,
+        ...raw.timings,
+        rate_ms: rateMs,
+      },
       passed_over: passedOver,
       prefix_cache: raw.prefix ?? null,
       cached: false,

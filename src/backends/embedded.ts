@@ -93,6 +93,7 @@ export class EmbeddedBackend implements Backend {
       control: port2,
     };
     let outcome: InferenceOutcome;
+    const sent = performance.now();
     try {
       outcome = await this.getPool().run(task, { transferList: [port2] as never });
     } finally {
@@ -110,7 +111,13 @@ export class EmbeddedBackend implements Backend {
       model: basename(this.modelPath),
       gpu: outcome.gpu,
       prefix: outcome.prefix,
-      timings: { ...outcome.timings, prompt_tokens: outcome.tokens.prompt, generated_tokens: outcome.tokens.generated },
+      timings: {
+        ...outcome.timings,
+        // The way to the worker and back: piscina's queue, the structured clone, the thread hop.
+        handoff_ms: Math.round(performance.now() - sent) - outcome.timings.worker_ms,
+        prompt_tokens: outcome.tokens.prompt,
+        generated_tokens: outcome.tokens.generated,
+      },
     };
   }
 
