@@ -82,9 +82,9 @@ function home(config) {
   };
 }
 
-async function timed(args, env) {
+async function timed(args, env, caro = CARO) {
   const start = performance.now();
-  const result = await execa(process.execPath, [CARO, ...args], {
+  const result = await execa(process.execPath, [caro, ...args], {
     env,
     extendEnv: false,
     reject: false,
@@ -108,10 +108,13 @@ function peakRss(pid) {
  * Each request as Ctrl-G sends it: the widget's client, the socket, the daemon. Token counts from its log.
  * With `bare`, `node -e 0` runs after each, so the two are measured side by side under the same load.
  */
-async function warmRuns(h, list, { bare = false } = {}) {
+async function warmRuns(h, list, { bare = false, baseline = null } = {}) {
   await timed(["--json", "warm up the model and its prefix"], h.env);
+  if (baseline) await timed(["--json", "warm up the model and its prefix"], baseline.home.env, baseline.caro);
   const runs = [];
   for (const request of list) {
+    let baselineMs;
+    if (baseline) baselineMs = (await timed(["widget", "bash", request], baseline.home.env, baseline.caro)).ms;
     const { ms } = await timed(["widget", "bash", request], h.env);
     let nodeMs;
     if (bare) {
@@ -131,6 +134,7 @@ async function warmRuns(h, list, { bare = false } = {}) {
       prompt_tokens: Number(counts[2]),
       generated_tokens: Number(counts[3]),
       ...(bare ? { node_e_0_ms: nodeMs } : {}),
+      ...(baseline ? { baseline_ms: baselineMs } : {}),
     });
   }
   return runs;
@@ -155,7 +159,7 @@ async function phaseRuns(h, list) {
 
 /**
  * node-llama-cpp alone: the same prompt text, the same new tokens, as many generated tokens, under
- * the same JSON-schema grammar (llama.cpp work every caro answer needs); and once more without it.
+ * the same grammar (llama.cpp work every caro answer needs); and once more without it.
  */
 async function floor(modelPath, threads, runs) {
   const { getLlama, LlamaChatSession, LlamaLogLevel } = await import("node-llama-cpp");
@@ -164,10 +168,20 @@ async function floor(modelPath, threads, runs) {
   const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath, useMmap: llama.gpu === false ? false : "auto" });
   const { draftSchema } = await import("../dist/answer/draft.js");
-  const grammar = await llama.createGrammarForJsonSchema(draftSchema(false, MAX_COMMAND_LENGTH));
+  const { oneLineRequest } = await import("../dist/backends/one-line.js");
+  const schema = draftSchema(false, MAX_COMMAND_LENGTH);
+  const context0 = detectContext("bash", tmpdir());
+  // The constraint and prompt caro's embedded backend uses for the same request: one line where it can.
+  const asCaroAsks = (request) => {
+    const prompt = buildPrompt(context0, request);
+    return oneLineRequest(prompt, schema)?.prompt ?? prompt;
+  };
+  const line = oneLineRequest(buildPrompt(context0, runs[0].request), schema);
+  const grammar = line
+    ? await llama.createGrammar({ grammar: line.grammar })
+    : await llama.createGrammarForJsonSchema(schema);
   const context = await model.createContext({ contextSize: 2048, threads });
   const sequence = context.getSequence();
-  const context0 = detectContext("bash", tmpdir());
   const history = (prompt) => [
     { type: "system", text: prompt.system },
     ...prompt.examples.flatMap((e) => [
@@ -175,7 +189,7 @@ async function floor(modelPath, threads, runs) {
       { type: "model", response: [e.assistant] },
     ]),
   ];
-  const first = buildPrompt(context0, runs[0].request);
+  const first = asCaroAsks(runs[0].request);
   const warm = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
   warm.setChatHistory(history(first));
   await warm.preloadPrompt("");
@@ -185,7 +199,7 @@ async function floor(modelPath, threads, runs) {
   const pass = async (withGrammar) => {
     const out = [];
     for (const run of runs) {
-      const prompt = buildPrompt(context0, run.request);
+      const prompt = asCaroAsks(run.request);
       const session = new LlamaChatSession({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false });
       session.setChatHistory(history(prompt));
       const inBefore = sequence.tokenMeter.usedInputTokens;
@@ -474,10 +488,18 @@ async function fastPart(list) {
   const config = `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n`;
   log("fast 1/2 warm requests with the tiny model, each followed by node -e 0…");
   const h = home(config);
-  const runs = await warmRuns(h, list, { bare: true });
+  // BENCH_BASELINE: another checkout of caro (built), whose widget answers each request just before
+  // this one's, from its own daemon: before and after, side by side.
+  const baselineRoot = process.env.BENCH_BASELINE;
+  const baseline = baselineRoot ? { caro: join(baselineRoot, "bin", "caro.js"), home: home(config) } : null;
+  const runs = await warmRuns(h, list, { bare: true, baseline });
   const phases = await phaseRuns(h, list);
   await timed(["daemon", "stop"], h.env);
   rmSync(h.dir, { recursive: true, force: true });
+  if (baseline) {
+    await timed(["daemon", "stop"], baseline.home.env, baseline.caro);
+    rmSync(baseline.home.dir, { recursive: true, force: true });
+  }
   log("fast 2/2 the floor with the tiny model…");
   const { withGrammar, withoutGrammar } = await floor(modelPath, threads, runs);
   const warm = median(runs.map((r) => r.ms));
@@ -492,6 +514,7 @@ async function fastPart(list) {
     added_ms: warm - floorP50,
     added_beyond_node_start_ms: warm - floorP50 - node,
     phases_p50_ms: phases,
+    ...(baseline ? { baseline: { caro: baseline.caro, p50_ms: median(runs.map((r) => r.baseline_ms)) } } : {}),
   };
   const print = () => {
     console.log(`\ntiny model · ${modelPath.split("/").at(-1)} · ${threads} thread\n`);
@@ -503,6 +526,10 @@ async function fastPart(list) {
     row("  caro's added time (warm - floor)", ms(results.added_ms), `<= 40 ms  ${verdict(results.added_ms <= 40)}`);
     row("  of which not node's own start", ms(results.added_beyond_node_start_ms));
     row("  warm p50 / floor p50", `${(warm / floorP50).toFixed(2)}x`);
+    if (results.baseline) {
+      row("baseline caro, the same requests (p50)", ms(results.baseline.p50_ms));
+      row("  this caro / baseline", `${(warm / results.baseline.p50_ms).toFixed(2)}x`);
+    }
     printPhases(phases);
   };
   return { results, print };

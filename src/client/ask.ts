@@ -85,8 +85,7 @@ export const askDaemon: Asker = async (request, options = {}) => {
           judge_ms: Math.round(performance.now() - arrived),
         };
         return result;
-      }
-      else if (message.t === "error")
+      } else if (message.t === "error")
         throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
     }
   } finally {

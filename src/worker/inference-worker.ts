@@ -217,11 +217,15 @@ async function loadedModel(
   return { model: await loaded, cached: false };
 }
 
-function grammarFor(model: LoadedModel, schema: object): Promise<LlamaGrammar> {
-  const key = JSON.stringify(schema);
+/** The task's grammar, made once per model and grammar: building one parses it in llama.cpp. */
+function grammarFor(model: LoadedModel, task: InferenceTask): Promise<LlamaGrammar> {
+  const key = task.gbnf ?? JSON.stringify(task.schema);
   let grammar = model.grammars.get(key);
   if (!grammar) {
-    grammar = model.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>;
+    grammar =
+      task.gbnf === undefined
+        ? (model.llama.createGrammarForJsonSchema(task.schema as never) as Promise<LlamaGrammar>)
+        : model.llama.createGrammar({ grammar: task.gbnf });
     model.grammars.set(key, grammar);
   }
   return grammar;
@@ -368,7 +372,7 @@ async function run(
     const hash = prefixHash(model, task);
     const maxTokens = answerBudget(model, task, hash);
     const budgetMs = lap();
-    const grammar = await grammarFor(model, task.schema);
+    const grammar = await grammarFor(model, task);
     const grammarMs = lap();
     const session = new LlamaChatSession({
       contextSequence: model.sequence,

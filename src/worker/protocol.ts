@@ -19,6 +19,8 @@ export interface InferenceTask {
   model: ModelOptions;
   prompt: ChatPrompt;
   schema: object;
+  /** When set, the answer is held to this GBNF grammar instead of the schema (see backends/one-line.ts). */
+  gbnf?: string;
   maxTokens: number;
   temperature: number;
   seed: number;
