@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { makeGguf } from "./make-gguf.mjs";
@@ -151,6 +151,9 @@ async function phaseRuns(h, list) {
     const { ms, out } = await timed(["--json", `${request} (timed)`], h.env);
     const t = JSON.parse(out).timings;
     t.reply_ms = t.daemon_ms - t.total_ms - (t.config_ms ?? 0);
+    // caro's own time on each side: the daemon's wait less the model's generating, and the client's rest.
+    t.daemon_side_ms = t.daemon_ms - t.generate_ms;
+    t.client_side_ms = ms - t.daemon_ms;
     runs.push({ ...t, end_to_end_ms: ms });
   }
   const keys = Object.keys(runs[0]).filter((k) => k.endsWith("_ms"));
@@ -227,11 +230,6 @@ async function floor(modelPath, threads, runs) {
   return { withGrammar, withoutGrammar };
 }
 
-/** The one-line constraint under trial: a command of 1 to max characters, no control characters, then a newline. */
-function lineGrammarText(maxLength) {
-  return `root ::= [^\\x00-\\x20] [^\\x00-\\x1f]{0,${maxLength - 1}} "\\n"`;
-}
-
 /**
  * Two ways to hold the model to a command, on the same requests: caro's JSON schema with its JSON
  * prompt, and one plain line under a one-line GBNF grammar with the prompt asking for the command
@@ -244,6 +242,7 @@ async function grammarTrial(modelPath, threads, requests, rounds) {
   const { detectContext } = await import("../dist/prompt/context.js");
   const { draftSchema, parseDraft } = await import("../dist/answer/draft.js");
   const { draftProblem } = await import("../dist/answer/check.js");
+  const { lineGrammar } = await import("../dist/backends/one-line.js");
   const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath, useMmap: llama.gpu === false ? false : "auto" });
   // A sequence for each, each holding its own evaluated prefix: the two alternate request by request,
@@ -263,7 +262,7 @@ async function grammarTrial(modelPath, threads, requests, rounds) {
       read: (text) => parseDraft(text).command,
     },
     line: {
-      grammar: await llama.createGrammar({ grammar: lineGrammarText(MAX_COMMAND_LENGTH) }),
+      grammar: await llama.createGrammar({ grammar: lineGrammar(MAX_COMMAND_LENGTH) }),
       prompt: (request) => plain(buildPrompt(here, request)),
       read: (text) => text.trim(),
     },
@@ -475,6 +474,10 @@ function printPhases(phases) {
     .map((k) => `${k} ${phases[`${k}_ms`]}`);
   console.log(`  phases, p50 of ${PHASE_RUNS} \`caro --json\` (ms; end to end ${phases.end_to_end_ms.toFixed(0)}):`);
   for (let i = 0; i < parts.length; i += 6) console.log(`    ${parts.slice(i, i + 6).join(" · ")}`);
+  console.log(
+    `    caro's own: daemon side (its wait less generating) ${phases.daemon_side_ms} · ` +
+      `client side (process, connect, check) ${phases.client_side_ms.toFixed(0)}`,
+  );
 }
 
 /**
@@ -541,7 +544,8 @@ async function grammarPart(list, allRequests) {
   const tiny = await grammarTrial(fastModel(), 1, allRequests, 1);
   log(`grammar 2/2 the 1.5B shape, ${list.length} requests, twice each under both…`);
   const full = await grammarTrial(benchModel(), availableParallelism(), list, 2);
-  const results = { line_grammar: lineGrammarText(MAX_COMMAND_LENGTH), tiny, full };
+  const { lineGrammar } = await import("../dist/backends/one-line.js");
+  const results = { line_grammar: lineGrammar(MAX_COMMAND_LENGTH), tiny, full };
   const print = () => {
     console.log(`\nconstraint: JSON schema vs one line (${results.line_grammar})\n`);
     row("measure", "JSON schema", "one line");
@@ -564,7 +568,12 @@ async function grammarPart(list, allRequests) {
 
 async function main() {
   const list = requests();
-  const results = { date: new Date().toISOString(), machine: { cores: availableParallelism(), node: process.version } };
+  const results = {
+    date: new Date().toISOString(),
+    // The load average says how busy the machine was: timings on a shared machine are only comparable side by side.
+    machine: { cores: availableParallelism(), node: process.version, load_average_at_start: loadavg() },
+    runs: { warm: ON_RUNS, phases: PHASE_RUNS },
+  };
   const printers = [];
   if (PARTS.has("full")) {
     const full = await fullPart(list);
@@ -583,6 +592,7 @@ async function main() {
     results.grammar = grammar.results;
     printers.push(grammar.print);
   }
+  results.machine.load_average_at_end = loadavg();
   const complete = ALL_PARTS.every((p) => PARTS.has(p));
   const out = join(ROOT, "bench", complete ? "results.json" : "results-partial.json");
   mkdirSync(join(ROOT, "bench"), { recursive: true });
