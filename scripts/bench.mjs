@@ -108,7 +108,7 @@ function peakRss(pid) {
  * Each request as Ctrl-G sends it: the widget's client, the socket, the daemon. Token counts from its log.
  * With `bare`, `node -e 0` runs after each, so the two are measured side by side under the same load.
  */
-async function warmRuns(h, list, { bare = false, baseline = null } = {}) {
+async function warmRuns(h, list, { bare = false, baseline = null, floor = null } = {}) {
   await timed(["--json", "warm up the model and its prefix"], h.env);
   if (baseline) await timed(["--json", "warm up the model and its prefix"], baseline.home.env, baseline.caro);
   const runs = [];
@@ -128,6 +128,8 @@ async function warmRuns(h, list, { bare = false, baseline = null } = {}) {
       .at(-1);
     const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens\)$/.exec(last);
     if (!counts) throw new Error(`no token counts in the daemon log: ${last}`);
+    // The floor for this very request right after it: the two see the same load.
+    const floorRun = floor ? await floor.run(request, Number(counts[3])) : null;
     runs.push({
       request,
       ms,
@@ -135,6 +137,7 @@ async function warmRuns(h, list, { bare = false, baseline = null } = {}) {
       generated_tokens: Number(counts[3]),
       ...(bare ? { node_e_0_ms: nodeMs } : {}),
       ...(baseline ? { baseline_ms: baselineMs } : {}),
+      ...(floorRun ? { floor_ms: floorRun.ms, floor_generated_tokens: floorRun.generated_tokens } : {}),
     });
   }
   return runs;
@@ -162,16 +165,17 @@ async function phaseRuns(h, list) {
 
 /**
  * node-llama-cpp alone: the same prompt text, the same new tokens, as many generated tokens, under
- * the same grammar (llama.cpp work every caro answer needs); and once more without it.
+ * the same grammar (llama.cpp work every caro answer needs), or without it. Opened once; `run`
+ * answers one request, so caro's runs and the floor's can alternate under the same load.
  */
-async function floor(modelPath, threads, runs) {
-  const { getLlama, LlamaChatSession, LlamaLogLevel } = await import("node-llama-cpp");
+async function openFloor(modelPath, threads, firstRequest) {
+  const { getLlama, LlamaChatSession, LlamaLogLevel, resolveChatWrapper } = await import("node-llama-cpp");
   const { buildPrompt } = await import("../dist/prompt/build.js");
   const { detectContext } = await import("../dist/prompt/context.js");
-  const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath, useMmap: llama.gpu === false ? false : "auto" });
   const { draftSchema } = await import("../dist/answer/draft.js");
   const { oneLineRequest } = await import("../dist/backends/one-line.js");
+  const llama = await getLlama({ gpu: "auto", build: "never", maxThreads: threads, logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath, useMmap: llama.gpu === false ? false : "auto" });
   const schema = draftSchema(false, MAX_COMMAND_LENGTH);
   const context0 = detectContext("bash", tmpdir());
   // The constraint and prompt caro's embedded backend uses for the same request: one line where it can.
@@ -179,12 +183,13 @@ async function floor(modelPath, threads, runs) {
     const prompt = buildPrompt(context0, request);
     return oneLineRequest(prompt, schema)?.prompt ?? prompt;
   };
-  const line = oneLineRequest(buildPrompt(context0, runs[0].request), schema);
+  const line = oneLineRequest(buildPrompt(context0, firstRequest), schema);
   const grammar = line
     ? await llama.createGrammar({ grammar: line.grammar })
     : await llama.createGrammarForJsonSchema(schema);
   const context = await model.createContext({ contextSize: 2048, threads });
   const sequence = context.getSequence();
+  const chatWrapper = resolveChatWrapper(model);
   const history = (prompt) => [
     { type: "system", text: prompt.system },
     ...prompt.examples.flatMap((e) => [
@@ -192,42 +197,34 @@ async function floor(modelPath, threads, runs) {
       { type: "model", response: [e.assistant] },
     ]),
   ];
-  const first = asCaroAsks(runs[0].request);
-  const warm = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
-  warm.setChatHistory(history(first));
+  const warm = new LlamaChatSession({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false });
+  warm.setChatHistory(history(asCaroAsks(firstRequest)));
   await warm.preloadPrompt("");
   warm.dispose({ disposeSequence: false });
-  const { resolveChatWrapper } = await import("node-llama-cpp");
-  const chatWrapper = resolveChatWrapper(model);
-  const pass = async (withGrammar) => {
-    const out = [];
-    for (const run of runs) {
-      const prompt = asCaroAsks(run.request);
+  return {
+    async run(request, generatedTokens, withGrammar = true) {
+      const prompt = asCaroAsks(request);
       const session = new LlamaChatSession({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false });
       session.setChatHistory(history(prompt));
       const inBefore = sequence.tokenMeter.usedInputTokens;
       const outBefore = sequence.tokenMeter.usedOutputTokens;
       const start = performance.now();
       await session.prompt(prompt.user, {
-        maxTokens: run.generated_tokens,
+        maxTokens: generatedTokens,
         temperature: 0.2,
         seed: 1,
         ...(withGrammar ? { grammar } : {}),
       });
       const ms = performance.now() - start;
-      out.push({
+      session.dispose({ disposeSequence: false });
+      return {
         ms,
         prompt_tokens: sequence.tokenMeter.usedInputTokens - inBefore,
         generated_tokens: sequence.tokenMeter.usedOutputTokens - outBefore,
-      });
-      session.dispose({ disposeSequence: false });
-    }
-    return out;
+      };
+    },
+    close: () => model.dispose(),
   };
-  const withGrammar = await pass(true);
-  const withoutGrammar = await pass(false);
-  await model.dispose();
-  return { withGrammar, withoutGrammar };
 }
 
 /**
@@ -367,9 +364,10 @@ async function fullPart(list) {
     `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n${extra}`;
 
   log(`model ${modelPath} (${(modelBytes / 2 ** 20).toFixed(0)} MiB), ${threads} threads`);
-  log("full 1/5 warm requests through the client and socket, prefix cache on…");
+  log("full 1/5 warm requests through the client and socket, prefix cache on, each followed by the floor…");
   const on = home(config());
-  const onRuns = await warmRuns(on, list);
+  const sideBySide = await openFloor(modelPath, threads, list[0]);
+  const onRuns = await warmRuns(on, list, { floor: sideBySide });
   const phases = await phaseRuns(on, list);
   const rss = peakRss(daemonPid(on));
   await timed(["daemon", "stop"], on.env);
@@ -379,8 +377,11 @@ async function fullPart(list) {
   const offRuns = await warmRuns(off, list.slice(0, OFF_RUNS));
   await timed(["daemon", "stop"], off.env);
 
-  log("full 3/5 the floor: node-llama-cpp alone, the same new tokens and as many generated…");
-  const { withGrammar: floorRuns, withoutGrammar: bareRuns } = await floor(modelPath, threads, onRuns);
+  log("full 3/5 the floor without the grammar (with it, it ran after each warm request)…");
+  const floorRuns = onRuns.map((r) => ({ ms: r.floor_ms, generated_tokens: r.floor_generated_tokens }));
+  const bareRuns = [];
+  for (const run of onRuns) bareRuns.push(await sideBySide.run(run.request, run.generated_tokens, false));
+  await sideBySide.close();
 
   log("full 4/5 cold starts: no daemon, then the first answer…");
   // The prefix state from run 1 is in on's cache: the usual cold start. Then without it: the first ever.
@@ -431,7 +432,7 @@ async function fullPart(list) {
     console.log(`\n1.5B shape · ${modelPath.split("/").at(-1)} · ${threads} threads\n`);
     row("measure", "result", "target");
     row("warm end-to-end, prefix cache on (p50 / p95)", `${ms(median(onMs))} / ${ms(p95(onMs))}`);
-    row("floor: node-llama-cpp alone, same grammar", `${ms(median(floorMs))} / ${ms(p95(floorMs))}`);
+    row("floor, same grammar, after each request", `${ms(median(floorMs))} / ${ms(p95(floorMs))}`);
     row("  (the same without the grammar, p50)", ms(results.warm.floor_without_grammar.p50_ms));
     row(
       "  warm p50 / floor p50",
@@ -489,13 +490,14 @@ async function fastPart(list) {
   // One thread: a tiny model decodes fastest so (the tests' setting too).
   const threads = 1;
   const config = `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n`;
-  log("fast 1/2 warm requests with the tiny model, each followed by node -e 0…");
+  log("fast 1/2 warm requests with the tiny model, each followed by the floor and node -e 0…");
   const h = home(config);
   // BENCH_BASELINE: another checkout of caro (built), whose widget answers each request just before
   // this one's, from its own daemon: before and after, side by side.
   const baselineRoot = process.env.BENCH_BASELINE;
   const baseline = baselineRoot ? { caro: join(baselineRoot, "bin", "caro.js"), home: home(config) } : null;
-  const runs = await warmRuns(h, list, { bare: true, baseline });
+  const sideBySide = await openFloor(modelPath, threads, list[0]);
+  const runs = await warmRuns(h, list, { bare: true, baseline, floor: sideBySide });
   const phases = await phaseRuns(h, list);
   await timed(["daemon", "stop"], h.env);
   rmSync(h.dir, { recursive: true, force: true });
@@ -503,8 +505,11 @@ async function fastPart(list) {
     await timed(["daemon", "stop"], baseline.home.env, baseline.caro);
     rmSync(baseline.home.dir, { recursive: true, force: true });
   }
-  log("fast 2/2 the floor with the tiny model…");
-  const { withGrammar, withoutGrammar } = await floor(modelPath, threads, runs);
+  log("fast 2/2 the floor without the grammar (with it, it ran after each warm request)…");
+  const withGrammar = runs.map((r) => ({ ms: r.floor_ms, generated_tokens: r.floor_generated_tokens }));
+  const withoutGrammar = [];
+  for (const run of runs) withoutGrammar.push(await sideBySide.run(run.request, run.generated_tokens, false));
+  await sideBySide.close();
   const warm = median(runs.map((r) => r.ms));
   const floorP50 = median(withGrammar.map((r) => r.ms));
   const node = median(runs.map((r) => r.node_e_0_ms));
@@ -523,7 +528,7 @@ async function fastPart(list) {
     console.log(`\ntiny model · ${modelPath.split("/").at(-1)} · ${threads} thread\n`);
     row("measure", "result", "target");
     row("warm end-to-end via the widget (p50 / p95)", `${ms(warm)} / ${ms(results.warm.p95_ms)}`);
-    row("floor: node-llama-cpp alone, same grammar", ms(floorP50));
+    row("floor, same grammar, after each request", ms(floorP50));
     row("  (the same without the grammar, p50)", ms(results.floor_without_grammar.p50_ms));
     row("node -e 0, between the same requests (p50)", ms(node));
     row("  caro's added time (warm - floor)", ms(results.added_ms), `<= 40 ms  ${verdict(results.added_ms <= 40)}`);
