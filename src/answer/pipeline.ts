@@ -71,6 +71,28 @@ interface Generated {
   draft: Draft;
   raw: RawAnswer;
   attempts: number;
+  /** Reading and checking the drafts, over every attempt. */
+  parseMs: number;
+}
+
+/** Stands for a draft that repeats a command to avoid. */
+const REPEAT = "repeat";
+
+/** The usable draft in a model's text, or why there is none: REPEAT, or what is wrong with it. */
+async function draftOrProblem(
+  text: string,
+  request: UserRequest,
+  avoided: string[],
+  maxCommandLength: number,
+): Promise<Draft | string> {
+  let draft: Draft;
+  try {
+    draft = parseDraft(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (avoided.some((command) => sameCommand(command, draft.command))) return REPEAT;
+  return (await draftProblem(draft, request.shell, maxCommandLength)) ?? draft;
 }
 
 async function generateDraft(
@@ -86,6 +108,7 @@ async function generateDraft(
   const shownCount = request.shown?.length ?? 0;
   let problem = "";
   let repeats = 0;
+  let parseMs = 0;
   for (let i = 0; i < attempts; i++) {
     const raw = await backend.generate({
       prompt,
@@ -96,20 +119,12 @@ async function generateDraft(
       verbose: Boolean(request.flags.verbose),
       maxTextLength: maxTextLengthFor(maxCommandLength),
     });
-    let draft: Draft;
-    try {
-      draft = parseDraft(raw.text);
-    } catch (error) {
-      problem = (error as Error).message;
-      continue;
-    }
-    if (avoided.some((command) => sameCommand(command, draft.command))) {
-      repeats++;
-      continue;
-    }
-    const found = await draftProblem(draft, request.shell, maxCommandLength);
-    if (found === null) return { draft, raw, attempts: i + 1 };
-    problem = found;
+    const parseStart = performance.now();
+    const found = await draftOrProblem(raw.text, request, avoided, maxCommandLength);
+    parseMs += performance.now() - parseStart;
+    if (typeof found !== "string") return { draft: found, raw, attempts: i + 1, parseMs: Math.round(parseMs) };
+    if (found === REPEAT) repeats++;
+    else problem = found;
   }
   if (repeats === attempts)
     throw new BackendError(
@@ -126,7 +141,7 @@ async function generateExplanation(
   prompt: ChatPrompt,
   request: UserRequest,
   options: AnswerOptions,
-): Promise<{ explanation: string; raw: RawAnswer; attempts: number }> {
+): Promise<{ explanation: string; raw: RawAnswer; attempts: number; parseMs: number }> {
   let problem = "";
   for (let i = 0; i < ATTEMPTS; i++) {
     const raw = await backend.generate({
@@ -138,8 +153,10 @@ async function generateExplanation(
       verbose: Boolean(request.flags.verbose),
       maxTextLength: MAX_COMMAND_EXPLANATION_LENGTH * 2 + 200,
     });
+    const parseStart = performance.now();
     try {
-      return { explanation: parseExplanation(raw.text), raw, attempts: i + 1 };
+      const explanation = parseExplanation(raw.text);
+      return { explanation, raw, attempts: i + 1, parseMs: Math.round(performance.now() - parseStart) };
     } catch (error) {
       problem = (error as Error).message;
     }
@@ -153,14 +170,19 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
   const pool = options.pool ?? new BackendPool();
   try {
     const { backend, passedOver } = await selectBackend(options.config, pool);
+    const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
+    const promptStart = performance.now();
     const prompt = buildPrompt(detectContext(request.shell, request.cwd), request);
+    const promptMs = Math.round(performance.now() - promptStart);
     // Explain answers for the user's own command, exactly as given: only the words are the model's.
-    const { command, explanation, raw, attempts } =
+    const { command, explanation, raw, attempts, parseMs } =
       request.intent?.kind === "explain"
         ? { command: request.request, ...(await generateExplanation(backend, prompt, request, options)) }
         : await generateDraft(backend, prompt, request, options).then(({ draft, ...rest }) => ({ ...draft, ...rest }));
+    const rateStart = performance.now();
     const rating = await rateCommand(command, request.shell, request.cwd);
+    const rateMs = Math.round(performance.now() - rateStart);
     return {
       command,
       explanation,
@@ -169,7 +191,15 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
       backend: backend.name,
       model: raw.model,
       gpu: raw.gpu,
-      timings: { total_ms: Math.round(performance.now() - started), attempts, ...raw.timings },
+      timings: {
+        total_ms: Math.round(performance.now() - started),
+        attempts,
+        select_ms: selectMs,
+        prompt_ms: promptMs,
+        parse_ms: parseMs,
+        ...raw.timings,
+        rate_ms: rateMs,
+      },
       passed_over: passedOver,
       prefix_cache: raw.prefix ?? null,
       cached: false,

@@ -77,6 +77,39 @@ export function eventPrinter(verbose: boolean) {
   };
 }
 
+/** A warm request's phases in the order they happen, by their key in Answer.timings. */
+const PHASES: [key: string, label: string][] = [
+  ["client_start_ms", "client start"],
+  ["connect_ms", "connect"],
+  ["config_ms", "config"],
+  ["select_ms", "backend"],
+  ["prompt_ms", "prompt"],
+  ["handoff_ms", "worker hand-off"],
+  ["load_ms", "model"],
+  ["budget_ms", "tokenise"],
+  ["grammar_ms", "grammar"],
+  ["session_ms", "session"],
+  ["prefix_ms", "prefix"],
+  ["generate_ms", "generate"],
+  ["parse_ms", "parse"],
+  ["rate_ms", "rate"],
+  ["reply_ms", "reply"],
+  ["judge_ms", "client check"],
+];
+
+/**
+ * "time by phase: client start 80 ms · connect 2 ms · … · end to end 150 ms": where a request's time
+ * went. `reply` is what the daemon's wait holds beyond its own work: the socket both ways and msgpack.
+ */
+export function phaseLine(timings: Answer["timings"], endToEndMs: number): string {
+  const t = { ...timings };
+  const { daemon_ms: daemon, config_ms: config, total_ms: total } = t;
+  if (typeof daemon === "number" && typeof total === "number")
+    t.reply_ms = Math.max(0, daemon - total - (typeof config === "number" ? config : 0));
+  const parts = PHASES.filter(([key]) => typeof t[key] === "number").map(([key, label]) => `${label} ${t[key]} ms`);
+  return `time by phase: ${[...parts, `end to end ${Math.round(endToEndMs)} ms`].join(" · ")}`;
+}
+
 function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(answer)}\n`);
@@ -90,6 +123,8 @@ function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
     say(
       `${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`,
     );
+  // Since this process started (performance's time origin).
+  if (verbose) say(phaseLine(answer.timings, performance.now()));
 }
 
 /** `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code. */

@@ -46,7 +46,10 @@ export const askDaemon: Asker = async (request, options = {}) => {
       );
     throw error;
   }
+  // Since this process started (performance's time origin): node's own start and loading caro's modules.
+  const clientStartMs = performance.now();
   const connection = await connectToDaemon({ signal });
+  const sent = performance.now();
   connection.send(ask);
   const cancel = () => connection.send({ t: "cancel", id });
   signal?.addEventListener("abort", cancel, { once: true });
@@ -70,8 +73,19 @@ export const askDaemon: Asker = async (request, options = {}) => {
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }
       if (message.t === "event" && message.id === id) options.onEvent?.(message.event);
-      else if (message.t === "answer" && message.id === id) return await (await judging)(message.answer);
-      else if (message.t === "error")
+      else if (message.t === "answer" && message.id === id) {
+        const arrived = performance.now();
+        const result = await (await judging)(message.answer);
+        result.answer.timings = {
+          client_start_ms: Math.round(clientStartMs),
+          connect_ms: Math.round(sent - clientStartMs),
+          // The daemon's reply, socket both ways included.
+          daemon_ms: Math.round(arrived - sent),
+          ...result.answer.timings,
+          judge_ms: Math.round(performance.now() - arrived),
+        };
+        return result;
+      } else if (message.t === "error")
         throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
     }
   } finally {

@@ -248,7 +248,9 @@ export class Daemon {
     const started = Date.now();
     try {
       if (this.closing) throw new CaroError("the caro daemon is shutting down: try again", 1);
+      const configStart = performance.now();
       const config = loadRequestConfig(ask.flags, ask.env);
+      const configMs = Math.round(performance.now() - configStart);
       for (const warning of config.warnings)
         send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
       const cacheKey = answerCacheKey(ask, config);
@@ -270,6 +272,7 @@ export class Daemon {
           send({ t: "event", id: ask.id, event });
         },
       });
+      answer.timings = { config_ms: configMs, ...answer.timings };
       this.served++;
       this.last = answer;
       // Another candidate stays out: the plain request keeps its first answer, and a later

@@ -217,11 +217,15 @@ async function loadedModel(
   return { model: await loaded, cached: false };
 }
 
-function grammarFor(model: LoadedModel, schema: object): Promise<LlamaGrammar> {
-  const key = JSON.stringify(schema);
+/** The task's grammar, made once per model and grammar: building one parses it in llama.cpp. */
+function grammarFor(model: LoadedModel, task: InferenceTask): Promise<LlamaGrammar> {
+  const key = task.gbnf ?? JSON.stringify(task.schema);
   let grammar = model.grammars.get(key);
   if (!grammar) {
-    grammar = model.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>;
+    grammar =
+      task.gbnf === undefined
+        ? (model.llama.createGrammarForJsonSchema(task.schema as never) as Promise<LlamaGrammar>)
+        : model.llama.createGrammar({ grammar: task.gbnf });
     model.grammars.set(key, grammar);
   }
   return grammar;
@@ -339,6 +343,17 @@ async function warmPrefix(
   return done("evaluated");
 }
 
+/** Each call returns the milliseconds since the one before (the first: since the stopwatch was made), rounded. */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = Math.round(now - last);
+    last = now;
+    return ms;
+  };
+}
+
 /** One request's llama.cpp work, start to end; it checks the signal wherever stopping is safe. */
 async function run(
   task: InferenceTask,
@@ -353,9 +368,12 @@ async function run(
     send({ type: "loaded", ms: loadMs, gpu: model.llama.gpu, cached });
     if (signal.aborted) return CANCELLED;
 
+    const lap = stopwatch();
     const hash = prefixHash(model, task);
     const maxTokens = answerBudget(model, task, hash);
-    const grammar = await grammarFor(model, task.schema);
+    const budgetMs = lap();
+    const grammar = await grammarFor(model, task);
+    const grammarMs = lap();
     const session = new LlamaChatSession({
       contextSequence: model.sequence,
       chatWrapper: model.chatWrapper,
@@ -363,11 +381,14 @@ async function run(
     });
     try {
       session.setChatHistory(history(task));
+      let sessionMs = lap();
       const prefix = await warmPrefix(model, task, hash, session, warn);
+      lap();
       send(prefix);
       if (signal.aborted) return CANCELLED;
       // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
       session.setChatHistory(history(task));
+      sessionMs += lap();
       const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
       const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
       let firstToken: number | null = null;
@@ -393,9 +414,13 @@ async function run(
         prefix: prefix.type === "prefix" ? prefix.source : "off",
         timings: {
           load_ms: Math.round(loadMs),
+          budget_ms: budgetMs,
+          grammar_ms: grammarMs,
+          session_ms: sessionMs,
           prefix_ms: prefix.type === "prefix" ? prefix.ms : null,
           first_token_ms: firstToken && Math.round(firstToken),
           generate_ms: Math.round(performance.now() - generateStart),
+          worker_ms: Math.round(performance.now() - started),
         },
         tokens: {
           prompt: model.sequence.tokenMeter.usedInputTokens - promptTokensBefore,

@@ -19,6 +19,8 @@ export interface InferenceTask {
   model: ModelOptions;
   prompt: ChatPrompt;
   schema: object;
+  /** When set, the answer is held to this GBNF grammar instead of the schema (see backends/one-line.ts). */
+  gbnf?: string;
   maxTokens: number;
   temperature: number;
   seed: number;
@@ -57,11 +59,20 @@ export type WorkerEvent =
   | { type: "text"; text: string }
   | { type: "warning"; text: string };
 
+/** Where one request's time went inside the worker, phase by phase (`caro --verbose` prints them). */
 export interface InferenceTimings {
   load_ms: number;
+  /** Tokenising the chat to check the request fits the context. */
+  budget_ms: number;
+  /** Finding (or, the first time for a schema, building) the grammar. */
+  grammar_ms: number;
+  /** The chat session and its history. */
+  session_ms: number;
   prefix_ms: number | null;
   first_token_ms: number | null;
   generate_ms: number;
+  /** The worker's whole run, load included. */
+  worker_ms: number;
 }
 
 export type InferenceOutcome =
