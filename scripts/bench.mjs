@@ -11,6 +11,7 @@ import { createServer } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { busyComparison } from "./bench-busy.mjs";
 import { makeGguf } from "./make-gguf.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -203,6 +204,7 @@ async function clientCost(requestList) {
 }
 
 async function main() {
+  if (process.argv.includes("--busy")) return busyComparison({ modelPath: benchModel(), home, timed, requests, log });
   const modelPath = benchModel();
   const modelBytes = statSync(modelPath).size;
   const threads = availableParallelism();

@@ -47,3 +47,10 @@ if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} && $- == *i* ]]; then
     builtin bind -m vi-command -x '"@CARO_KEY@": _caro_widget'
   fi
 fi
+
+# caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):
+# the daemon starts and loads the model in the background while the shell starts, so the first Ctrl-G
+# is warm. Started from a subshell, it is never this shell's job: no job notice, nothing to wait for.
+if (( @CARO_START@ )); then
+  ( @CARO_CLIENT@ daemon start --background --shell @CARO_SHELL@ </dev/null >/dev/null 2>&1 & )
+fi

@@ -39,6 +39,7 @@ export class EmbeddedBackend implements Backend {
       gpuLayers: s["backends.embedded.gpu_layers"],
       // node-llama-cpp's own default is max(4, cores), which oversubscribes small machines badly.
       threads: s["backends.embedded.threads"] || availableParallelism(),
+      adaptiveThreads: s["backends.embedded.threads"] === 0,
       contextSize: s["backends.embedded.context_size"],
     };
   }
@@ -66,7 +67,34 @@ export class EmbeddedBackend implements Backend {
     this.modelPath = undefined;
   }
 
+  /**
+   * Loads the model and readies the prompt's fixed part (from its saved state, or evaluated and
+   * saved) and the schema's grammar, answering nothing: what a request would otherwise do first.
+   * A request sent meanwhile waits for the same work in the worker, not for a second copy.
+   */
+  async prepare(prompt: GenerateRequest["prompt"], schema: object): Promise<void> {
+    const outcome = await this.runTask({ prompt, schema, seed: 1, maxTextLength: 0 }, true);
+    if (!outcome.ok) throw new BackendError(`llama.cpp failed: ${outcome.message}`);
+  }
+
   async generate(request: GenerateRequest): Promise<RawAnswer> {
+    const outcome = await this.runTask(request, false);
+    if (!outcome.ok) {
+      if (outcome.kind === "cancelled") throw new InterruptedError();
+      if (outcome.kind === "model") throw new ModelError(outcome.message);
+      if (outcome.kind === "too-long") throw new RequestTooLongError(outcome.message);
+      throw new BackendError(`llama.cpp failed: ${outcome.message}`);
+    }
+    return {
+      text: outcome.text,
+      model: basename(this.modelPath ?? ""),
+      gpu: outcome.gpu,
+      prefix: outcome.prefix,
+      timings: { ...outcome.timings, prompt_tokens: outcome.tokens.prompt, generated_tokens: outcome.tokens.generated },
+    };
+  }
+
+  private async runTask(request: GenerateRequest, prepareOnly: boolean): Promise<InferenceOutcome> {
     this.forgetVanishedModel();
     this.modelPath ??= await ensureModelFile(this.settings["backends.embedded.model"], {
       signal: request.signal,
@@ -87,6 +115,7 @@ export class EmbeddedBackend implements Backend {
       temperature: SAMPLING.temperature,
       seed: request.seed,
       verbose: Boolean(request.verbose),
+      prepareOnly,
       prefixCacheDir: this.settings["backends.embedded.prefix_cache"]
         ? join(cacheHome(this.env), "caro", "prefix")
         : null,
@@ -99,19 +128,7 @@ export class EmbeddedBackend implements Backend {
       request.signal?.removeEventListener("abort", cancel);
       port1.close();
     }
-    if (!outcome.ok) {
-      if (outcome.kind === "cancelled") throw new InterruptedError();
-      if (outcome.kind === "model") throw new ModelError(outcome.message);
-      if (outcome.kind === "too-long") throw new RequestTooLongError(outcome.message);
-      throw new BackendError(`llama.cpp failed: ${outcome.message}`);
-    }
-    return {
-      text: outcome.text,
-      model: basename(this.modelPath),
-      gpu: outcome.gpu,
-      prefix: outcome.prefix,
-      timings: { ...outcome.timings, prompt_tokens: outcome.tokens.prompt, generated_tokens: outcome.tokens.generated },
-    };
+    return outcome;
   }
 
   /**

@@ -86,14 +86,20 @@ function connectOnce(path: string): Promise<Socket | null> {
   });
 }
 
-/** Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600). */
-function startDaemon(): ChildProcess {
+/**
+ * Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600);
+ * `runArgs` go after `run` (--preload <shell>).
+ */
+export function startDaemon(runArgs: string[] = []): ChildProcess {
   const log = logPath();
   mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
   const fd = openSync(log, "a", 0o600);
   // A log left by an older caro may be readable by others: it holds requests and paths.
   fchmodSync(fd, 0o600);
-  const child = spawn(process.execPath, [CARO_BIN, "daemon", "run"], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, [CARO_BIN, "daemon", "run", ...runArgs], {
+    detached: true,
+    stdio: ["ignore", fd, fd],
+  });
   child.unref();
   closeSync(fd);
   return child;

@@ -34,6 +34,7 @@ export interface Settings {
   "safety.level": SafetyLevel;
   "daemon.idle_unload_minutes": number;
   "daemon.idle_exit_minutes": number;
+  "daemon.start_on_init": boolean;
 }
 
 export type SettingKey = keyof Settings;
@@ -216,6 +217,11 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: 60,
     parse: minutes,
     help: "stop the daemon after this long without a request",
+  },
+  "daemon.start_on_init": {
+    default: true,
+    parse: boolean,
+    help: "caro init starts the daemon, in the background, as the shell starts: the first Ctrl-G finds the model loaded",
   },
 };
 

@@ -21,6 +21,7 @@ import {
   type LlamaGrammar,
   type LlamaModel,
 } from "node-llama-cpp";
+import { CpuLoad } from "./cpu-load.js";
 import { loadableState, PrefixStoreError, saveState, saveWanted } from "./prefix-store.js";
 import {
   modelGoneMessage,
@@ -54,6 +55,8 @@ const ANSWER_RESERVE_TOKENS = 128;
 const CANCELLED: InferenceOutcome = { ok: false, kind: "cancelled", message: "cancelled" };
 
 const llamas = new Map<string, Promise<Llama>>();
+/** Started with the first adaptive model, so its first request already has a second of history. */
+let cpuLoad: CpuLoad | undefined;
 let loaded: Promise<LoadedModel> | undefined;
 let loadedKey = "";
 let verbose = false;
@@ -165,9 +168,11 @@ async function load(
       `llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`,
     );
   }
+  if (options.adaptiveThreads) cpuLoad ??= new CpuLoad();
   const context = await model.createContext({
     contextSize: options.contextSize,
-    threads: options.threads,
+    // Adaptive: the context may run on fewer threads than the most; usesThreads sets how many.
+    threads: options.adaptiveThreads ? { ideal: options.threads, min: 1 } : options.threads,
     sequences: 1,
   });
   const chatWrapper = resolveChatWrapper(model);
@@ -339,6 +344,30 @@ async function warmPrefix(
   return done("evaluated");
 }
 
+/**
+ * Caps the next evaluations at the cores other programs leave free: llama.cpp hands each batch
+ * min(context's ideal, llama.maxThreads) threads. Returns the threads the request runs on.
+ */
+function usesThreads(model: LoadedModel, options: ModelOptions): number {
+  if (!options.adaptiveThreads || !cpuLoad) return options.threads;
+  model.llama.maxThreads = cpuLoad.threadsFor(options.threads);
+  return model.llama.maxThreads;
+}
+
+/** The outcome of a preload: nothing generated. */
+function prepared(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
+  const source = prefix.type === "prefix" ? prefix.source : "off";
+  const timings = { load_ms: 0, prefix_ms: prefix.type === "prefix" ? prefix.ms : null, first_token_ms: null };
+  return {
+    ok: true,
+    text: "",
+    gpu: model.llama.gpu,
+    prefix: source,
+    timings: { ...timings, generate_ms: 0 },
+    tokens: { prompt: 0, generated: 0 },
+  };
+}
+
 /** One request's llama.cpp work, start to end; it checks the signal wherever stopping is safe. */
 async function run(
   task: InferenceTask,
@@ -356,6 +385,7 @@ async function run(
     const hash = prefixHash(model, task);
     const maxTokens = answerBudget(model, task, hash);
     const grammar = await grammarFor(model, task.schema);
+    const threads = usesThreads(model, task.model);
     const session = new LlamaChatSession({
       contextSequence: model.sequence,
       chatWrapper: model.chatWrapper,
@@ -366,12 +396,13 @@ async function run(
       const prefix = await warmPrefix(model, task, hash, session, warn);
       send(prefix);
       if (signal.aborted) return CANCELLED;
+      if (task.prepareOnly) return prepared(model, prefix);
       // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
       session.setChatHistory(history(task));
       const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
       const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
       let firstToken: number | null = null;
-      send({ type: "generating" });
+      send({ type: "generating", threads });
       const generateStart = performance.now();
       const text = await session.prompt(task.prompt.user, {
         grammar,
@@ -421,6 +452,8 @@ async function run(
 async function close(task: CloseTask): Promise<void> {
   closing.abort();
   await tail;
+  cpuLoad?.stop();
+  cpuLoad = undefined;
   const model = await loaded?.catch(() => undefined);
   loaded = undefined;
   await model?.model.dispose().catch(() => undefined);
