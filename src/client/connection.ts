@@ -98,11 +98,21 @@ export function startDaemon(runArgs: string[] = []): ChildProcess {
   fchmodSync(fd, 0o600);
   const child = spawn(process.execPath, [CARO_BIN, "daemon", "run", ...runArgs], {
     detached: true,
+    env: daemonEnv(),
     stdio: ["ignore", fd, fd],
   });
   child.unref();
   closeSync(fd);
   return child;
+}
+
+/**
+ * The daemon's environment: this one, with glibc told to hand large freed blocks back to the
+ * system. Otherwise its dynamic threshold keeps the model load's temporary buffers in the heap
+ * for good (measured: 43 MB of the daemon's resident size with the 1.5B model).
+ */
+function daemonEnv(): NodeJS.ProcessEnv {
+  return { MALLOC_MMAP_THRESHOLD_: String(128 * 1024), ...process.env };
 }
 
 /** Why the daemon that just failed to start said it failed: its last message, not the hint after it. */

@@ -49,6 +49,9 @@ interface LoadedModel {
   fixedTokens: Map<string, number>;
 }
 
+/** Tokens evaluated per llama.cpp call: a request's own are some dozens, the fixed prefix a few batches. */
+const BATCH_TOKENS = 128;
+
 /** Room kept for the answer: a request that leaves less would have its start cut off by llama.cpp. */
 const ANSWER_RESERVE_TOKENS = 128;
 
@@ -173,6 +176,9 @@ async function load(
     contextSize: options.contextSize,
     // Adaptive: the context may run on fewer threads than the most; usesThreads sets how many.
     threads: options.adaptiveThreads ? { ideal: options.threads, min: 1 } : options.threads,
+    // llama.cpp sizes its compute buffer for a whole batch of outputs (tokens x vocabulary, 300 MB
+    // at node-llama-cpp's 512 for a 150k vocabulary); a request's own tokens fit in far fewer.
+    batchSize: BATCH_TOKENS,
     sequences: 1,
   });
   const chatWrapper = resolveChatWrapper(model);
