@@ -23,7 +23,7 @@ function option(name, fallback) {
   return at === -1 ? fallback : Number(process.argv[at + 1]);
 }
 
-async function answer(env, cwd, request) {
+export async function answer(env, cwd, request) {
   const start = performance.now();
   const result = await execa(process.execPath, [CARO, "widget", "bash", request], {
     env,
