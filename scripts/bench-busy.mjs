@@ -2,7 +2,8 @@
 // program keeps one core busy, for caro's default threads and for fixed thread counts. llama.cpp's
 // threads spin-wait for each other, so one thread that loses its core stalls them all; the target is
 // busy <= 1.5x idle with the default, and the default's idle answer as fast as the fastest fixed one.
-// Idle and busy runs alternate, so whatever else the machine does falls on both alike.
+// Idle and busy runs alternate, and every setting answers each request in turn, so whatever else
+// the machine does falls on all alike.
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
@@ -41,41 +42,61 @@ function busyLoop() {
   return execa("taskset", ["-c", "0", process.execPath, "-e", "for(;;){}"], { reject: false, stdio: "ignore" });
 }
 
-async function compare(label, threadsLine, { modelPath, home, timed, list, runs, log }) {
+/** A daemon for one threads setting, warmed up, with an idle and a busy folder of the same length. */
+async function daemonFor(label, threadsLine, { modelPath, home, timed }) {
   const config =
     `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n` +
     `[backends.embedded]\nmodel = "${modelPath}"\n${threadsLine}\n`;
   const h = home(config);
   // Same-length folders: the prompt names the folder, so both answers have as many tokens; the
   // answer cache is keyed by folder too, so the busy answer is computed, not remembered.
-  const idleDir = join(h.dir, "idle");
-  const busyDir = join(h.dir, "busy");
-  mkdirSync(idleDir);
-  mkdirSync(busyDir);
+  const dirs = { idle: join(h.dir, "idle"), busy: join(h.dir, "busy") };
+  mkdirSync(dirs.idle);
+  mkdirSync(dirs.busy);
   await timed(["--json", "warm up the model and its prefix"], h.env);
-  const idle = [];
-  const busy = [];
+  return { label, h, dirs, idle: [], busy: [] };
+}
+
+/**
+ * Every setting's daemon stays loaded, and each request is answered by each of them idle, then by
+ * each with core 0 busy: whatever else the machine does meanwhile falls on all settings alike.
+ */
+async function compareAll(settings, shared) {
+  const daemons = [];
   try {
-    for (const request of list.slice(0, runs)) {
-      idle.push(await answer(h.env, idleDir, request));
+    for (const [label, line] of settings) daemons.push(await daemonFor(label, line, shared));
+    for (const request of shared.list.slice(0, shared.runs)) {
+      for (const d of daemons) d.idle.push(await answer(d.h.env, d.dirs.idle, request));
       const loop = busyLoop();
       await sleep(SETTLE_MS);
       try {
-        busy.push(await answer(h.env, busyDir, request));
+        for (const d of daemons) d.busy.push(await answer(d.h.env, d.dirs.busy, request));
       } finally {
         loop.kill("SIGKILL");
         await loop;
       }
       await sleep(SETTLE_MS);
+      shared.log(
+        daemons.map((d) => `${d.label}: ${d.idle.at(-1).toFixed(0)}/${d.busy.at(-1).toFixed(0)} ms`).join(", "),
+      );
     }
   } finally {
-    await timed(["daemon", "stop"], h.env).catch(() => undefined);
-    rmSync(h.dir, { recursive: true, force: true });
+    for (const d of daemons) {
+      await shared.timed(["daemon", "stop"], d.h.env).catch(() => undefined);
+      rmSync(d.h.dir, { recursive: true, force: true });
+    }
   }
-  const row = { label, idle_p50_ms: median(idle), busy_p50_ms: median(busy), idle_ms: idle, busy_ms: busy };
-  row.busy_over_idle = row.busy_p50_ms / row.idle_p50_ms;
-  log(`${label}: idle ${row.idle_p50_ms.toFixed(0)} ms, busy ${row.busy_p50_ms.toFixed(0)} ms`);
-  return row;
+  return daemons.map((d) => {
+    const row = {
+      label: d.label,
+      idle_p50_ms: median(d.idle),
+      busy_p50_ms: median(d.busy),
+      idle_ms: d.idle,
+      busy_ms: d.busy,
+    };
+    row.busy_over_idle = row.busy_p50_ms / row.idle_p50_ms;
+    return row;
+  });
 }
 
 export async function busyComparison({ modelPath, home, timed, requests, log }) {
@@ -88,8 +109,7 @@ export async function busyComparison({ modelPath, home, timed, requests, log }) 
     ["threads = 1", "threads = 1"],
   ];
   log(`${cores} cores, ${runs} runs each, idle and with core 0 kept busy, alternating`);
-  const rows = [];
-  for (const [label, line] of settings) rows.push(await compare(label, line, shared));
+  const rows = await compareAll(settings, shared);
   const fastestIdle = Math.min(...rows.map((r) => r.idle_p50_ms));
   const results = {
     date: new Date().toISOString(),

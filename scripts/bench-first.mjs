@@ -33,6 +33,8 @@ export async function firstCtrlG({ modelPath, home, timed, requests, log }) {
     await execa(process.execPath, [CARO, "daemon", "start", "--background", "--shell", "bash"], {
       env: h.env,
       extendEnv: false,
+      // The shell opened in the folder where its first Ctrl-G comes.
+      cwd: dirs[0],
     });
     await sleep(SHELL_AGE_MS);
     first.push(await answer(h.env, dirs[0], request));

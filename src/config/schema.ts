@@ -150,7 +150,7 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   "backends.embedded.threads": {
     default: 0,
     parse: wholeNumber(0),
-    help: "CPU threads; 0 means one per core",
+    help: "CPU threads; 0: one per core that other programs leave free, judged before each request",
   },
   "backends.embedded.context_size": {
     default: 2048,

@@ -284,9 +284,10 @@ export class Daemon {
   }
 
   /**
-   * Loads the configured model and readies caro's prompt for `shell`, as caro init's start asks, so
-   * the first Ctrl-G finds both. Only for the embedded backend with its model already on disk: a
-   * shell starting never sets off a download. Requests arriving meanwhile wait for the same load.
+   * Loads the configured model and readies caro's prompt for `shell` in the daemon's folder, as
+   * caro init's start asks, so the first Ctrl-G finds both. Only for the embedded backend with its
+   * model already on disk: a shell starting never sets off a download. Requests arriving meanwhile
+   * wait for the same load.
    */
   async preload(shell: Shell): Promise<void> {
     const started = Date.now();
@@ -297,7 +298,8 @@ export class Daemon {
       if (localModelFile(settings["backends.embedded.model"], config.env) === null) return;
       const backend = this.backends.get("embedded", config);
       if (!(backend instanceof EmbeddedBackend)) return;
-      const prompt = buildPrompt(detectContext(shell, this.env.HOME ?? "/"), "");
+      // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
+      const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
       await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
       log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
     } catch (error) {

@@ -355,8 +355,9 @@ async function warmPrefix(
  * min(context's ideal, llama.maxThreads) threads. Returns the threads the request runs on.
  */
 function usesThreads(model: LoadedModel, options: ModelOptions): number {
-  if (!options.adaptiveThreads || !cpuLoad) return options.threads;
-  model.llama.maxThreads = cpuLoad.threadsFor(options.threads);
+  // Always set: a llama.cpp instance is shared by settings with the same most, and a fixed count
+  // under a lower cap left by an adaptive request would wait for threads forever.
+  model.llama.maxThreads = options.adaptiveThreads && cpuLoad ? cpuLoad.threadsFor(options.threads) : options.threads;
   return model.llama.maxThreads;
 }
 
@@ -402,7 +403,13 @@ async function run(
       const prefix = await warmPrefix(model, task, hash, session, warn);
       send(prefix);
       if (signal.aborted) return CANCELLED;
-      if (task.prepareOnly) return prepared(model, prefix);
+      if (task.prepareOnly) {
+        // The user turn's start ("cwd: <folder>"), in memory only: a first request in that folder
+        // evaluates no more of its own tokens than a warm one, which shares them with the last.
+        session.setChatHistory(history(task));
+        await session.preloadPrompt(task.prompt.user, { signal });
+        return prepared(model, prefix);
+      }
       // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
       session.setChatHistory(history(task));
       const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
