@@ -71,11 +71,17 @@ export async function stopDaemons(): Promise<void> {
   const homes = homesInUse.splice(0);
   // A shell that loaded caro init starts a daemon in the background, maybe after the pid file was
   // read: end such starts (first, so they start nothing more), then every daemon of these homes.
-  for (const stage of ["start\0--background", "daemon\0run"])
-    for (const pid of caroProcessesOf(homes, stage)) {
-      process.kill(pid, stage === "daemon\0run" ? "SIGTERM" : "SIGKILL");
-      if (stage === "daemon\0run") pids.push(pid);
-    }
+  // Twice: a start forked by a shell is named caro's only once it has exec'd, a moment later.
+  const endStarts = () => {
+    for (const stage of ["start\0--background", "daemon\0run"])
+      for (const pid of caroProcessesOf(homes, stage)) {
+        process.kill(pid, stage === "daemon\0run" ? "SIGTERM" : "SIGKILL");
+        if (stage === "daemon\0run") pids.push(pid);
+      }
+  };
+  endStarts();
+  await new Promise((resolve) => setTimeout(resolve, homes.length > 0 ? 100 : 0));
+  endStarts();
   for (const home of homes) {
     try {
       const pid = Number(readFileSync(join(home, "run", "caro", "daemon.pid"), "utf8").trim());
