@@ -145,6 +145,22 @@ describe("caro models", () => {
     expect(again.stderr).toContain("is already downloaded");
   });
 
+  it("readies a pulled model for its first answer: a saved prefix state the first request loads", async () => {
+    const bytes = readFileSync(testModelPath("tiny"));
+    const { server } = await hub(bytes);
+    const { env, home } = makeHome(`[backends.embedded]\nmodel = "${URI}"\nthreads = 1\n`);
+    const hubEnv = { ...env, HF_ENDPOINT: server.url };
+    const prefixDir = join(home, ".cache", "caro", "prefix");
+    expect(existsSync(prefixDir)).toBe(false);
+    const pulled = await caro(["models", "pull", URI], { env: hubEnv });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(pulled.stderr).not.toMatch(/warning/);
+    expect(readdirSync(prefixDir).filter((f) => f.endsWith(".state"))).toHaveLength(1);
+    const asked = await caro(["--verbose", "list the files here"], { env: hubEnv });
+    expect(asked.exitCode, asked.stderr).toBe(0);
+    expect(asked.stderr).toMatch(/fixed prompt from disk/);
+  });
+
   it("pulls from an https URL too", async () => {
     const bytes = readFileSync(testModelPath("tiny"));
     const { server } = await hub(bytes);

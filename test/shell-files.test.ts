@@ -7,12 +7,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CARO_BIN } from "./helpers/caro.js";
+import { CARO_BIN, makeHome } from "./helpers/caro.js";
 
 type Shell = "zsh" | "bash" | "fish";
 
+// In a home of its own: loading caro init starts a daemon there (the test's end stops it).
 const run = (command: string, args: string[], input?: string) =>
-  execFileSync(command, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+  execFileSync(command, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], env: makeHome().env });
 
 const flags = (key: string | undefined, bind: boolean) => [
   ...(key ? ["--key", key] : []),

@@ -305,8 +305,9 @@ describe("two shells at once", () => {
 
 describe("caro init", () => {
   const init = (shell: string, extra = "") => `${process.execPath} ${CARO_BIN} init ${shell}${extra}`;
+  // In a home of its own: loading caro init starts a daemon there (the test's end stops it).
   const run = (command: string, args: string[]) =>
-    execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: makeHome().env });
 
   // Loading in strict mode, twice, for every --key and --no-bind: test/shell-files.test.ts.
 

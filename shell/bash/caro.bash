@@ -201,3 +201,10 @@ if [[ -z ${_caro_hooked-} && $- == *i* ]]; then
     PROMPT_COMMAND="_caro_precmd${PROMPT_COMMAND:+; $PROMPT_COMMAND}"
   fi
 fi
+
+# caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):
+# the daemon starts and loads the model in the background while the shell starts, so the first Ctrl-G
+# is warm. Started from a subshell, it is never this shell's job: no job notice, nothing to wait for.
+if (( @CARO_START@ )); then
+  ( @CARO_CLIENT@ daemon start --background --shell @CARO_SHELL@ </dev/null >/dev/null 2>&1 & )
+fi

@@ -198,3 +198,11 @@ if test @CARO_BIND@ = 1; and not set -q _caro_bound
         builtin bind -M insert @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
     end
 end
+
+# caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):
+# the daemon starts and loads the model in the background while the shell starts, so the first Ctrl-G
+# is warm. sh puts it in the background and exits at once, so it is never fish's job (no notice).
+if test @CARO_START@ = 1
+    command sh -c '"$@" </dev/null >/dev/null 2>&1 &' caro-start @CARO_CLIENT@ daemon start --background \
+        --shell @CARO_SHELL@
+end

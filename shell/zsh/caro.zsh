@@ -162,3 +162,10 @@ if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} ]]; then
   builtin bindkey -M viins @CARO_EXPLAIN_KEY@ _caro_explain_widget
   builtin bindkey -M vicmd @CARO_EXPLAIN_KEY@ _caro_explain_widget
 fi
+
+# caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):
+# the daemon starts and loads the model in the background while the shell starts, so the first Ctrl-G
+# is warm. &! disowns at once: no job notice, nothing to wait for, and no status for err_exit to see.
+if (( @CARO_START@ )); then
+  @CARO_CLIENT@ daemon start --background --shell @CARO_SHELL@ </dev/null >/dev/null 2>&1 &!
+fi

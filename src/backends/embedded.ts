@@ -40,6 +40,7 @@ export class EmbeddedBackend implements Backend {
       gpuLayers: s["backends.embedded.gpu_layers"],
       // node-llama-cpp's own default is max(4, cores), which oversubscribes small machines badly.
       threads: s["backends.embedded.threads"] || availableParallelism(),
+      adaptiveThreads: s["backends.embedded.threads"] === 0,
       contextSize: s["backends.embedded.context_size"],
     };
   }
@@ -67,7 +68,44 @@ export class EmbeddedBackend implements Backend {
     this.modelPath = undefined;
   }
 
+  /**
+   * Loads the model and readies the prompt's fixed part (from its saved state, or evaluated and
+   * saved) and the schema's grammar, answering nothing: what a request would otherwise do first.
+   * A request sent meanwhile waits for the same work in the worker, not for a second copy.
+   */
+  async prepare(prompt: GenerateRequest["prompt"], schema: object): Promise<void> {
+    const { outcome } = await this.runTask({ prompt, schema, seed: 1, maxTextLength: 0 }, true);
+    if (!outcome.ok) throw new BackendError(`llama.cpp failed: ${outcome.message}`);
+  }
+
   async generate(request: GenerateRequest): Promise<RawAnswer> {
+    const { outcome, line, roundTripMs } = await this.runTask(request, false);
+    if (!outcome.ok) {
+      if (outcome.kind === "cancelled") throw new InterruptedError();
+      if (outcome.kind === "model") throw new ModelError(outcome.message);
+      if (outcome.kind === "too-long") throw new RequestTooLongError(outcome.message);
+      throw new BackendError(`llama.cpp failed: ${outcome.message}`);
+    }
+    return {
+      text: line ? LineAsJson.whole(outcome.text) : outcome.text,
+      model: basename(this.modelPath ?? ""),
+      gpu: outcome.gpu,
+      prefix: outcome.prefix,
+      timings: {
+        ...outcome.timings,
+        // The way to the worker and back: piscina's queue, the structured clone, the thread hop.
+        handoff_ms: roundTripMs - (outcome.timings.worker_ms ?? 0),
+        prompt_tokens: outcome.tokens.prompt,
+        generated_tokens: outcome.tokens.generated,
+      },
+    };
+  }
+
+  /** One task in the worker: a request, or (prepareOnly) the work before its first token. */
+  private async runTask(
+    request: GenerateRequest,
+    prepareOnly: boolean,
+  ): Promise<{ outcome: InferenceOutcome; line: boolean; roundTripMs: number }> {
     this.forgetVanishedModel();
     this.modelPath ??= await ensureModelFile(this.settings["backends.embedded.model"], {
       signal: request.signal,
@@ -75,6 +113,7 @@ export class EmbeddedBackend implements Backend {
       onProgress: (progress) => request.onEvent?.({ type: "download", ...progress }),
     });
     if (request.signal?.aborted) throw new InterruptedError();
+    // A preload readies the same prompt and grammar a request will use, so its state is the one reused.
     const line = oneLineRequest(request.prompt, request.schema);
     const asJson = new LineAsJson();
     const { port1, port2 } = new MessageChannel();
@@ -97,34 +136,16 @@ export class EmbeddedBackend implements Backend {
         ? join(cacheHome(this.env), "caro", "prefix")
         : null,
       control: port2,
+      prepareOnly,
     };
-    let outcome: InferenceOutcome;
     const sent = performance.now();
     try {
-      outcome = await this.getPool().run(task, { transferList: [port2] as never });
+      const outcome: InferenceOutcome = await this.getPool().run(task, { transferList: [port2] as never });
+      return { outcome, line: line !== null, roundTripMs: Math.round(performance.now() - sent) };
     } finally {
       request.signal?.removeEventListener("abort", cancel);
       port1.close();
     }
-    if (!outcome.ok) {
-      if (outcome.kind === "cancelled") throw new InterruptedError();
-      if (outcome.kind === "model") throw new ModelError(outcome.message);
-      if (outcome.kind === "too-long") throw new RequestTooLongError(outcome.message);
-      throw new BackendError(`llama.cpp failed: ${outcome.message}`);
-    }
-    return {
-      text: line ? LineAsJson.whole(outcome.text) : outcome.text,
-      model: basename(this.modelPath),
-      gpu: outcome.gpu,
-      prefix: outcome.prefix,
-      timings: {
-        ...outcome.timings,
-        // The way to the worker and back: piscina's queue, the structured clone, the thread hop.
-        handoff_ms: Math.round(performance.now() - sent) - outcome.timings.worker_ms,
-        prompt_tokens: outcome.tokens.prompt,
-        generated_tokens: outcome.tokens.generated,
-      },
-    };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { connectToDaemon } from "../client/connection.js";
+import { connectToDaemon, startDaemon } from "../client/connection.js";
 import { readFileSync, rmSync } from "node:fs";
 import { logPath, pidPath, socketPath } from "../daemon/paths.js";
 import type { DaemonStatus } from "../daemon/protocol.js";
@@ -8,11 +8,18 @@ import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 import { processRunning } from "../system/process-alive.js";
 
-const usage = "usage: caro daemon start|stop|status|restart [--json]";
+const usage = "usage: caro daemon start|stop|status|restart [--json] [--background [--shell zsh|bash|fish]]";
+const PRELOAD_SHELLS = ["zsh", "bash", "fish"];
 
 const daemonArgs = {
   action: { type: "positional", required: false },
   json: { type: "boolean", description: "With status: print one JSON object" },
+  background: {
+    type: "boolean",
+    description: "With start: return at once, print nothing; the daemon loads the model meanwhile",
+  },
+  shell: { type: "string", description: "With start --background: the shell whose prompt the model is readied for" },
+  preload: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
 } as const;
 
 export const help = `caro daemon: the background process that keeps the model loaded between requests
@@ -20,6 +27,9 @@ export const help = `caro daemon: the background process that keeps the model lo
 Usage
   caro daemon status [--json]   Whether it runs, and its backend, model, GPU, memory and requests
   caro daemon start             Start it now (the first request starts it anyway)
+  caro daemon start --background [--shell <shell>]
+                                Start it without waiting, silently, and load the model (what caro init
+                                runs as a shell starts)
   caro daemon stop              Stop it; it finishes the requests it has first
   caro daemon restart           Stop it and start it again, as after changing the config
 
@@ -118,6 +128,31 @@ function describe(s: DaemonStatus): string {
   ].join("\n");
 }
 
+function preloadShell(shell: string | undefined): string | undefined {
+  if (shell !== undefined && !PRELOAD_SHELLS.includes(shell))
+    throw new UsageError(`unknown shell "${shell}": use one of ${PRELOAD_SHELLS.join(", ")}`);
+  return shell;
+}
+
+/**
+ * What a shell runs as it starts: a daemon that is not running yet is started, detached, to load
+ * the model; nothing is waited for and nothing printed. One already running is left alone.
+ */
+async function startInBackground(shell: string | undefined): Promise<number> {
+  let connection: Awaited<ReturnType<typeof running>>;
+  try {
+    connection = await running();
+  } catch {
+    return 0; // there is one, stuck or of another version: the first request deals with it, as ever
+  }
+  if (connection) {
+    connection.close();
+    return 0;
+  }
+  startDaemon(shell ? ["--preload", shell] : []);
+  return 0;
+}
+
 /** `caro daemon start|stop|status|restart`, and `run` (what start launches, in the foreground). */
 export async function runDaemonCommand(argv: string[]): Promise<number> {
   const args = parseStrict(argv, daemonArgs, "daemon");
@@ -126,11 +161,12 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   switch (action) {
     case "run": {
       const { runDaemon } = await import("../daemon/start.js");
-      const code = await runDaemon();
+      const code = await runDaemon({ preloadShell: preloadShell(args.preload) });
       // -1: serving; the process lives on until the daemon exits.
       return code === -1 ? new Promise<number>(() => undefined) : code;
     }
     case "start": {
+      if (args.background) return startInBackground(preloadShell(args.shell));
       (await connectToDaemon()).close();
       const s = await status();
       process.stdout.write(`caro daemon: running (pid ${s?.pid})\n`);

@@ -69,7 +69,11 @@ export function eventPrinter(verbose: boolean) {
       );
     else if (event.type === "generating") {
       decoding = false;
-      say("reading the prompt…");
+      say(
+        event.threads
+          ? `reading the prompt on ${event.threads} thread${event.threads > 1 ? "s" : ""}…`
+          : "reading the prompt…",
+      );
     } else if (event.type === "text" && !decoding) {
       decoding = true;
       say("decoding…");

@@ -3,12 +3,13 @@ import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
+import { loadConfig } from "../config/load.js";
 import { keyInShell, parseKey } from "./key-bindings.js";
 
 const WIDGET_FILES = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;
 type InitShell = keyof typeof WIDGET_FILES;
 
-const usage = "usage: caro init zsh|bash|fish [--key ctrl-g] [--explain-key alt-m] [--no-bind]";
+const usage = "usage: caro init zsh|bash|fish [--key ctrl-g] [--explain-key alt-m] [--no-bind] [--no-start]";
 
 // Alt-M explains by default: it is the one Ctrl or Alt letter that zsh (emacs and viins), bash
 // (emacs and vi-insert) and fish 3 and 4 all leave unbound, that fzf, atuin, navi and fzf-git.sh
@@ -25,12 +26,17 @@ const initArgs = {
     description: `The key that explains the command at the prompt, leaving it as it is (default ${DEFAULT_EXPLAIN_KEY})`,
   },
   bind: { type: "boolean", default: true, description: "Bind the key (--no-bind: only define _caro_widget)" },
+  start: {
+    type: "boolean",
+    default: true,
+    description: "Start the daemon in the background, so the first Ctrl-G is fast (--no-start: do not)",
+  },
 } as const;
 
 export const help = `caro init: the Ctrl-G widget, for your shell to load
 
 Usage
-  caro init zsh|bash|fish [--key <key>] [--explain-key <key>] [--no-bind]
+  caro init zsh|bash|fish [--key <key>] [--explain-key <key>] [--no-bind] [--no-start]
 
 Options
 ${optionLines(initArgs)}
@@ -43,6 +49,9 @@ Set-up, once
 Then type a request at the prompt, press Ctrl-G, and the command replaces it, ready to edit or run.
 Alt-M, on a command at the prompt, explains it below the prompt and leaves it as it is.
 If another tool took a key, \`caro doctor\` says which; pick another with --key or --explain-key.
+
+Each new shell also starts caro's daemon in the background, silently, and it loads the model, so
+the first Ctrl-G is as fast as the next; --no-start or [daemon] start_on_init = false turn that off.
 `;
 
 function quote(text: string): string {
@@ -55,7 +64,7 @@ function quote(text: string): string {
  */
 export function initScript(
   shell: InitShell,
-  keys: { key: string; explainKey: string },
+  keys: { key: string; explainKey: string; start?: boolean },
   bind: boolean,
   template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8"),
 ): string {
@@ -64,6 +73,8 @@ export function initScript(
   const values: Record<string, string> = {
     CARO_CLIENT: client,
     CARO_BIND: bind ? "1" : "0",
+    CARO_START: keys.start ? "1" : "0",
+    CARO_SHELL: shell,
     CARO_KEY: keyInShell(shell, keys.key),
     CARO_KEY_FISH4: keyInShell("fish4", keys.key),
     CARO_EXPLAIN_KEY: keyInShell(shell, keys.explainKey),
@@ -93,5 +104,18 @@ export async function runInit(argv: string[]): Promise<void> {
     const other = key === "alt-g" ? "alt-k" : "alt-g";
     throw new UsageError(`--key and --explain-key are both ${key}: give each its own key, such as ${flag} ${other}`);
   }
-  process.stdout.write(initScript(shell as InitShell, { key, explainKey }, args.bind !== false));
+  const start = args.start !== false && startOnInit();
+  process.stdout.write(initScript(shell as InitShell, { key, explainKey, start }, args.bind !== false));
+}
+
+/**
+ * The config's say on starting the daemon. A config that does not load still gets its widget and
+ * its daemon: the daemon reports the config's problem on the first request, where it can be read.
+ */
+function startOnInit(): boolean {
+  try {
+    return loadConfig().settings["daemon.start_on_init"];
+  } catch {
+    return true;
+  }
 }

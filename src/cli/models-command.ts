@@ -1,5 +1,8 @@
 import { existsSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { basename, join } from "node:path";
+import { draftSchema } from "../answer/draft.js";
+import { EmbeddedBackend } from "../backends/embedded.js";
 import { loadConfig } from "../config/load.js";
 import { modelsDir } from "../config/paths.js";
 import { UsageError } from "../errors.js";
@@ -10,7 +13,9 @@ import { cachedModelPath, hfModelOf, parseHfUri } from "../models/hf.js";
 import { progressReporter } from "../models/progress.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
-import { say } from "./output.js";
+import { say, warn } from "./output.js";
+import { buildPrompt } from "../prompt/build.js";
+import { detectContext, shellFromEnvironment } from "../prompt/context.js";
 import { formatBytes } from "../text/bytes.js";
 
 const usage =
@@ -92,7 +97,30 @@ async function pull(spec: string, signal: AbortSignal): Promise<void> {
   const progress = progressReporter();
   await downloadModel(source, path, { signal, onProgress: (p) => progress.update(p) });
   progress.done();
+  await warmUp(path);
   process.stdout.write(`${path}\n`);
+}
+
+/**
+ * Loads the new model once and evaluates caro's instructions with it, saving that state in the
+ * prefix cache: the daemon that later loads this model starts from it, so even its first answer
+ * skips the instructions' prefill. The download stands whatever happens here.
+ */
+async function warmUp(path: string): Promise<void> {
+  let backend: EmbeddedBackend | undefined;
+  try {
+    const config = loadConfig();
+    if (!config.settings["backends.embedded.prefix_cache"]) return;
+    const settings = { ...config.settings, "backends.embedded.model": path };
+    backend = new EmbeddedBackend(settings, config.env);
+    say(`readying ${basename(path)} for its first answer…`);
+    const prompt = buildPrompt(detectContext(shellFromEnvironment(), config.env.HOME ?? homedir()), "");
+    await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+  } catch (error) {
+    warn(`downloaded, but not readied for a first answer: ${(error as Error).message}`);
+  } finally {
+    await backend?.close();
+  }
 }
 
 function remove(spec: string): void {

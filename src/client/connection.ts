@@ -86,17 +86,33 @@ function connectOnce(path: string): Promise<Socket | null> {
   });
 }
 
-/** Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600). */
-function startDaemon(): ChildProcess {
+/**
+ * Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600);
+ * `runArgs` go after `run` (--preload <shell>).
+ */
+export function startDaemon(runArgs: string[] = []): ChildProcess {
   const log = logPath();
   mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
   const fd = openSync(log, "a", 0o600);
   // A log left by an older caro may be readable by others: it holds requests and paths.
   fchmodSync(fd, 0o600);
-  const child = spawn(process.execPath, [CARO_BIN, "daemon", "run"], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, [CARO_BIN, "daemon", "run", ...runArgs], {
+    detached: true,
+    env: daemonEnv(),
+    stdio: ["ignore", fd, fd],
+  });
   child.unref();
   closeSync(fd);
   return child;
+}
+
+/**
+ * The daemon's environment: this one, with glibc told to hand large freed blocks back to the
+ * system. Otherwise its dynamic threshold keeps the model load's temporary buffers in the heap
+ * for good (measured: 43 MB of the daemon's resident size with the 1.5B model).
+ */
+function daemonEnv(): NodeJS.ProcessEnv {
+  return { MALLOC_MMAP_THRESHOLD_: String(128 * 1024), ...process.env };
 }
 
 /** Why the daemon that just failed to start said it failed: its last message, not the hint after it. */

@@ -34,6 +34,7 @@ export interface Settings {
   "safety.level": SafetyLevel;
   "daemon.idle_unload_minutes": number;
   "daemon.idle_exit_minutes": number;
+  "daemon.start_on_init": boolean;
 }
 
 export type SettingKey = keyof Settings;
@@ -149,7 +150,7 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   "backends.embedded.threads": {
     default: 0,
     parse: wholeNumber(0),
-    help: "CPU threads; 0 means one per core",
+    help: "CPU threads; 0: one per core that other programs leave free, judged before each request",
   },
   "backends.embedded.context_size": {
     default: 2048,
@@ -216,6 +217,11 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: 60,
     parse: minutes,
     help: "stop the daemon after this long without a request",
+  },
+  "daemon.start_on_init": {
+    default: true,
+    parse: boolean,
+    help: "caro init starts the daemon, in the background, as the shell starts: the first Ctrl-G finds the model loaded",
   },
 };
 

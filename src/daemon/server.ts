@@ -6,7 +6,12 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest } from "../answer/pipeline.js";
 import type { Answer } from "../answer/types.js";
+import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
+import { draftSchema } from "../answer/draft.js";
+import { buildPrompt } from "../prompt/build.js";
+import { detectContext, type Shell } from "../prompt/context.js";
+import { localModelFile } from "../models/resolve.js";
 import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
 import { AnswerCache, modelFileStamp } from "./answer-cache.js";
@@ -294,6 +299,31 @@ export class Daemon {
       this.active.delete(k);
       mine.delete(k);
       this.lastActivity = Date.now();
+    }
+  }
+
+  /**
+   * Loads the configured model and readies caro's prompt for `shell` in the daemon's folder, as
+   * caro init's start asks, so the first Ctrl-G finds both. Only for the embedded backend with its
+   * model already on disk: a shell starting never sets off a download. Requests arriving meanwhile
+   * wait for the same load.
+   */
+  async preload(shell: Shell): Promise<void> {
+    const started = Date.now();
+    try {
+      const config = loadConfig({}, this.env);
+      const { settings } = config;
+      if (settings.backend !== "embedded" && settings.backend !== "auto") return;
+      if (localModelFile(settings["backends.embedded.model"], config.env) === null) return;
+      const backend = this.backends.get("embedded", config);
+      if (!(backend instanceof EmbeddedBackend)) return;
+      // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
+      const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
+      await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+      log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
+    } catch (error) {
+      // The first request meets the same problem and tells its user; here it is only logged.
+      log(`preload failed: ${(error as Error).message}`);
     }
   }
 

@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "./paths.js";
 import { CaroError } from "../errors.js";
 import { Daemon } from "./server.js";
+import type { Shell } from "../prompt/context.js";
 import { processAlive } from "../system/process-alive.js";
 
 const LOCK_WAIT_MS = 5000;
@@ -62,7 +63,8 @@ async function takeLock(): Promise<boolean> {
   return false;
 }
 
-export async function runDaemon(): Promise<number> {
+/** preloadShell: load the configured model and its prompt for this shell as soon as the socket listens. */
+export async function runDaemon({ preloadShell }: { preloadShell?: string } = {}): Promise<number> {
   ensureRuntimeDir();
   if (!(await takeLock())) return 0; // another daemon is starting: it will serve
   try {
@@ -72,6 +74,7 @@ export async function runDaemon(): Promise<number> {
     if (existsSync(path)) rmSync(path); // left by a daemon that died
     const daemon = new Daemon();
     await daemon.listen();
+    if (preloadShell) void daemon.preload(preloadShell as Shell);
     const stop = () => void daemon.shutdown();
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);

@@ -43,3 +43,10 @@ export async function ensureModelFile(spec: string, options: DownloadOptions = {
   checkModelFile(path);
   return path;
 }
+
+/** The file the model setting names if it is on disk now, else null; never downloads (a preload's check). */
+export function localModelFile(spec: string, env: Env = process.env): string | null {
+  const hf = hfModelOf(spec);
+  const path = hf ? cachedModelPath(hf, env) : resolve(spec.replace(/^~(?=\/|$)/, env.HOME || homedir()));
+  return existsSync(path) ? path : null;
+}

@@ -21,6 +21,7 @@ import {
   type LlamaGrammar,
   type LlamaModel,
 } from "node-llama-cpp";
+import { CpuLoad } from "./cpu-load.js";
 import { loadableState, PrefixStoreError, saveState, saveWanted } from "./prefix-store.js";
 import {
   modelGoneMessage,
@@ -48,12 +49,17 @@ interface LoadedModel {
   fixedTokens: Map<string, number>;
 }
 
+/** Tokens evaluated per llama.cpp call: a request's own are some dozens, the fixed prefix a few batches. */
+const BATCH_TOKENS = 128;
+
 /** Room kept for the answer: a request that leaves less would have its start cut off by llama.cpp. */
 const ANSWER_RESERVE_TOKENS = 128;
 
 const CANCELLED: InferenceOutcome = { ok: false, kind: "cancelled", message: "cancelled" };
 
 const llamas = new Map<string, Promise<Llama>>();
+/** Started with the first adaptive model, so its first request already has a second of history. */
+let cpuLoad: CpuLoad | undefined;
 let loaded: Promise<LoadedModel> | undefined;
 let loadedKey = "";
 let verbose = false;
@@ -165,9 +171,14 @@ async function load(
       `llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`,
     );
   }
+  if (options.adaptiveThreads) cpuLoad ??= new CpuLoad();
   const context = await model.createContext({
     contextSize: options.contextSize,
-    threads: options.threads,
+    // Adaptive: the context may run on fewer threads than the most; usesThreads sets how many.
+    threads: options.adaptiveThreads ? { ideal: options.threads, min: 1 } : options.threads,
+    // llama.cpp sizes its compute buffer for a whole batch of outputs (tokens x vocabulary, 300 MB
+    // at node-llama-cpp's 512 for a 150k vocabulary); a request's own tokens fit in far fewer.
+    batchSize: BATCH_TOKENS,
     sequences: 1,
   });
   const chatWrapper = resolveChatWrapper(model);
@@ -354,6 +365,31 @@ function stopwatch(): () => number {
   };
 }
 
+/**
+ * Caps the next evaluations at the cores other programs leave free: llama.cpp hands each batch
+ * min(context's ideal, llama.maxThreads) threads. Returns the threads the request runs on.
+ */
+function usesThreads(model: LoadedModel, options: ModelOptions): number {
+  // Always set: a llama.cpp instance is shared by settings with the same most, and a fixed count
+  // under a lower cap left by an adaptive request would wait for threads forever.
+  model.llama.maxThreads = options.adaptiveThreads && cpuLoad ? cpuLoad.threadsFor(options.threads) : options.threads;
+  return model.llama.maxThreads;
+}
+
+/** The outcome of a preload: nothing generated. */
+function prepared(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
+  const source = prefix.type === "prefix" ? prefix.source : "off";
+  const timings = { load_ms: 0, prefix_ms: prefix.type === "prefix" ? prefix.ms : null, first_token_ms: null };
+  return {
+    ok: true,
+    text: "",
+    gpu: model.llama.gpu,
+    prefix: source,
+    timings: { ...timings, budget_ms: 0, grammar_ms: 0, session_ms: 0, generate_ms: 0, worker_ms: 0 },
+    tokens: { prompt: 0, generated: 0 },
+  };
+}
+
 /** One request's llama.cpp work, start to end; it checks the signal wherever stopping is safe. */
 async function run(
   task: InferenceTask,
@@ -374,6 +410,7 @@ async function run(
     const budgetMs = lap();
     const grammar = await grammarFor(model, task);
     const grammarMs = lap();
+    const threads = usesThreads(model, task.model);
     const session = new LlamaChatSession({
       contextSequence: model.sequence,
       chatWrapper: model.chatWrapper,
@@ -386,13 +423,20 @@ async function run(
       lap();
       send(prefix);
       if (signal.aborted) return CANCELLED;
+      if (task.prepareOnly) {
+        // The user turn's start ("cwd: <folder>"), in memory only: a first request in that folder
+        // evaluates no more of its own tokens than a warm one, which shares them with the last.
+        session.setChatHistory(history(task));
+        await session.preloadPrompt(task.prompt.user, { signal });
+        return prepared(model, prefix);
+      }
       // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
       session.setChatHistory(history(task));
       sessionMs += lap();
       const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
       const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
       let firstToken: number | null = null;
-      send({ type: "generating" });
+      send({ type: "generating", threads });
       const generateStart = performance.now();
       const text = await session.prompt(task.prompt.user, {
         grammar,
@@ -446,6 +490,8 @@ async function run(
 async function close(task: CloseTask): Promise<void> {
   closing.abort();
   await tail;
+  cpuLoad?.stop();
+  cpuLoad = undefined;
   const model = await loaded?.catch(() => undefined);
   loaded = undefined;
   await model?.model.dispose().catch(() => undefined);

@@ -9,8 +9,10 @@ export interface ModelOptions {
   path: string;
   gpu: GpuKind;
   gpuLayers: "auto" | "max" | number;
-  /** Already resolved: never 0 here. */
+  /** Already resolved: never 0 here. With adaptiveThreads, the most a request uses. */
   threads: number;
+  /** Each request uses only the cores other programs leave free (threads unset in the config). */
+  adaptiveThreads: boolean;
   contextSize: number;
 }
 
@@ -25,6 +27,8 @@ export interface InferenceTask {
   temperature: number;
   seed: number;
   verbose: boolean;
+  /** Load the model and ready the fixed prefix and grammar, then stop: a preload, not a request. */
+  prepareOnly?: boolean;
   /**
    * Where evaluated prefixes (system prompt and examples) are saved and found again, so a fresh
    * process skips their prefill; null turns prefix reuse off entirely (each request prefills all).
@@ -55,7 +59,7 @@ export function modelGoneMessage(path: string): string {
 export type WorkerEvent =
   | { type: "loaded"; ms: number; gpu: string | false; cached: boolean }
   | { type: "prefix"; source: "memory" | "disk" | "evaluated" | "off"; ms: number }
-  | { type: "generating" }
+  | { type: "generating"; threads?: number }
   | { type: "text"; text: string }
   | { type: "warning"; text: string };
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type Options, type ResultPromise } from "execa";
@@ -48,11 +48,41 @@ export function caro(
   } as Options) as ResultPromise;
 }
 
+/** caro processes whose command line has `args` and whose runtime folder is in one of the homes. */
+export function caroProcessesOf(homes: string[], args: string): number[] {
+  if (homes.length === 0) return [];
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/cmdline`, "utf8").includes(args)) continue;
+      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
+      if (homes.some((home) => env.includes(`XDG_RUNTIME_DIR=${join(home, "run")}`))) found.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours.
+    }
+  }
+  return found;
+}
+
 /** Stops every daemon started from a home of this test, so none outlives it. */
 export async function stopDaemons(): Promise<void> {
-  const { readFileSync } = await import("node:fs");
   const pids: number[] = [];
-  for (const home of homesInUse.splice(0)) {
+  const homes = homesInUse.splice(0);
+  // A shell that loaded caro init starts a daemon in the background, maybe after the pid file was
+  // read: end such starts (first, so they start nothing more), then every daemon of these homes.
+  // Twice: a start forked by a shell is named caro's only once it has exec'd, a moment later.
+  const endStarts = () => {
+    for (const stage of ["start\0--background", "daemon\0run"])
+      for (const pid of caroProcessesOf(homes, stage)) {
+        process.kill(pid, stage === "daemon\0run" ? "SIGTERM" : "SIGKILL");
+        if (stage === "daemon\0run") pids.push(pid);
+      }
+  };
+  endStarts();
+  await new Promise((resolve) => setTimeout(resolve, homes.length > 0 ? 100 : 0));
+  endStarts();
+  for (const home of homes) {
     try {
       const pid = Number(readFileSync(join(home, "run", "caro", "daemon.pid"), "utf8").trim());
       process.kill(pid, "SIGTERM");
