@@ -10,7 +10,7 @@ import {
   type ChatRequest,
   lastUserMessage,
   ollamaStandin,
-  openaiStandin,
+  SERVERS,
   type Standin,
   type StandinOptions,
 } from "./helpers/standins.js";
@@ -21,14 +21,6 @@ afterEach(async () => {
   for (const client of clients.splice(0)) client.socket.destroy();
   await Promise.all(standins.splice(0).map((s) => s.close()));
 });
-
-const vllmConfig = (url: string) => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n`;
-
-/** Both server kinds, each with the config that sends requests to it. */
-const SERVERS = {
-  ollama: { start: ollamaStandin, config: ollamaConfig },
-  vllm: { start: openaiStandin, config: vllmConfig },
-} as const;
 
 async function server(kind: keyof typeof SERVERS, options: StandinOptions) {
   const standin = await SERVERS[kind].start(options);

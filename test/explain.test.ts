@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
 import { daemonVersion } from "../src/daemon/version.js";
 import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
-import { lastUserMessage, ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
+import { lastUserMessage, ollamaStandin, SERVERS, type Standin } from "./helpers/standins.js";
 
 const standins: Standin[] = [];
 const servers: Server[] = [];
@@ -17,13 +17,6 @@ afterEach(async () => {
   for (const server of servers.splice(0)) server.close();
   await Promise.all(standins.splice(0).map((s) => s.close()));
 });
-
-const vllmConfig = (url: string) => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n`;
-
-const SERVERS = {
-  ollama: { start: ollamaStandin, config: ollamaConfig },
-  vllm: { start: openaiStandin, config: vllmConfig },
-} as const;
 
 const EXPLAINED = "rm: removes files\n-rf: recursively, without asking\n~: your home folder";
 

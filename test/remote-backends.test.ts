@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
+import { caro, makeHome, modelConfig, ollamaConfig, vllmConfig } from "./helpers/caro.js";
 import { serve } from "./helpers/http.js";
 import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
 
@@ -20,8 +20,6 @@ async function deadUrl(): Promise<string> {
   await s.close();
   return s.url;
 }
-
-const vllmConfig = (url: string, extra = "") => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n${extra}`;
 
 async function json(args: string[], env: Record<string, string>) {
   const result = await caro(["--json", ...args], { env });

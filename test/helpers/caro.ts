@@ -108,4 +108,6 @@ export async function stopDaemons(): Promise<void> {
 export const ollamaConfig = (url: string, extra = "") =>
   `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n${extra}`;
 
+export const vllmConfig = (url: string, extra = "") => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n${extra}`;
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

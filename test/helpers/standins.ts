@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ollamaConfig, vllmConfig } from "./caro.js";
 import { serve, type TestServer } from "./http.js";
 
 // Stand-ins for Ollama and OpenAI-compatible servers (vLLM), on 127.0.0.1 at a random port.
@@ -343,3 +344,9 @@ export async function openaiStandin(
   });
   return withState(server, state);
 }
+
+/** Both server kinds, each with the config that sends caro's requests to it. */
+export const SERVERS = {
+  ollama: { start: ollamaStandin, config: ollamaConfig },
+  vllm: { start: openaiStandin, config: vllmConfig },
+} as const;
