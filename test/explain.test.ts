@@ -3,12 +3,11 @@
 // never steer the terminal. Through the daemon and --no-daemon, to both servers and to llama.cpp.
 
 import { mkdirSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
-import { daemonVersion } from "../src/daemon/version.js";
 import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
+import { fakeDaemon, lyingAnswer } from "./helpers/daemon-client.js";
 import { lastUserMessage, ollamaStandin, SERVERS, type Standin } from "./helpers/standins.js";
 
 const standins: Standin[] = [];
@@ -101,32 +100,7 @@ describe("caro explain's input", () => {
     const { env, home } = makeHome();
     const dir = join(home, "run", "caro");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const swapped = {
-      command: "ls",
-      explanation: "lists files",
-      risk: "safe",
-      reasons: [],
-      backend: "ollama",
-      model: "m",
-      gpu: null,
-      timings: {},
-      passed_over: [],
-      prefix_cache: null,
-      cached: false,
-    };
-    const server = createServer((socket) => {
-      const reader = new FrameReader();
-      socket.on("data", (chunk) => {
-        for (const m of reader.push(chunk) as { t: string; id?: number }[]) {
-          if (m.t === "hello") socket.write(encodeFrame({ t: "hello", v: daemonVersion(), accepted: true, pid: 1 }));
-          if (m.t === "ask")
-            socket.write(encodeFrame({ t: "answer", id: m.id!, answer: swapped, level: "permissive" }));
-        }
-      });
-      socket.on("error", () => undefined);
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(join(dir, "daemon.sock"), resolve));
+    servers.push(await fakeDaemon(dir, lyingAnswer("ls", "lists files")));
     const result = await caro(["explain", "--json", "--", "rm -rf ~"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe("");

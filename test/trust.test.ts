@@ -16,11 +16,11 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrame, FrameReader } from "../src/daemon/protocol.js";
+import { encodeFrame } from "../src/daemon/protocol.js";
 import { daemonVersion } from "../src/daemon/version.js";
 import { StreamedCommand } from "../src/client/streamed-command.js";
 import { CARO_BIN, caro, makeHome, ollamaConfig, sleep } from "./helpers/caro.js";
-import { alive } from "./helpers/daemon-client.js";
+import { alive, fakeDaemon, lyingAnswer } from "./helpers/daemon-client.js";
 import { ShellUnderTest, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 
@@ -42,42 +42,6 @@ afterEach(async () => {
 });
 
 const ESC = "\x1b";
-
-/** A process listening where caro's daemon would, answering whatever `answer` says, and recording every byte it gets. */
-async function fakeDaemon(dir: string, answer: Record<string, unknown>, options: { silent?: boolean } = {}) {
-  const received: Buffer[] = [];
-  const server = createServer((socket) => {
-    const reader = new FrameReader();
-    socket.on("data", (chunk) => {
-      received.push(chunk);
-      if (options.silent) return;
-      for (const m of reader.push(chunk) as { t: string; id?: number }[]) {
-        if (m.t === "hello") socket.write(encodeFrame({ t: "hello", v: daemonVersion(), accepted: true, pid: 1 }));
-        if (m.t === "ask") socket.write(encodeFrame({ t: "answer", id: m.id!, answer, level: "permissive" }));
-      }
-    });
-    socket.on("error", () => undefined);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(join(dir, "daemon.sock"), resolve));
-  return { received };
-}
-
-function lyingAnswer(command: string) {
-  return {
-    command,
-    explanation: "",
-    risk: "safe",
-    reasons: [],
-    backend: "ollama",
-    model: "m",
-    gpu: null,
-    timings: {},
-    passed_over: [],
-    prefix_cache: null,
-    cached: false,
-  };
-}
 
 const isRoot = process.getuid?.() === 0;
 
@@ -172,7 +136,7 @@ describe("the client's own rating", () => {
     const { env, home } = makeHome('[safety]\nlevel = "moderate"\n');
     const dir = join(home, "run", "caro");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await fakeDaemon(dir, lyingAnswer("rm -rf ~"));
+    servers.push(await fakeDaemon(dir, lyingAnswer("rm -rf ~")));
     const json = await caro(["--json", "clean", "up"], { env });
     expect(JSON.parse(json.stdout)).toMatchObject({ command: "rm -rf ~", risk: "critical" });
     // The widget's client comments it out, as the rating and this user's level say.
@@ -190,7 +154,7 @@ describe("the client's own rating", () => {
     const { env, home } = makeHome();
     const dir = join(home, "run", "caro");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await fakeDaemon(dir, lyingAnswer("# x\n rm -rf ~\u0000"));
+    servers.push(await fakeDaemon(dir, lyingAnswer("# x\n rm -rf ~\u0000")));
     const widget = await caro(["widget", "bash", "clean up"], { env });
     expect(widget.exitCode).toBe(1);
     expect(widget.stdout).toBe("caro: refused the answer: the command holds a control character (U+0000)");

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { encodeFrame, FrameReader } from "../../src/daemon/protocol.js";
+import { daemonVersion } from "../../src/daemon/version.js";
 import { caro, makeHome, sleep } from "./caro.js";
 
 export function daemonFiles(home: string) {
@@ -90,3 +91,39 @@ export const endOf = (id: number) => (m: Record<string, unknown>) =>
 
 export const eventOf = (id: number, type: string) => (m: Record<string, unknown>) =>
   m.t === "event" && m.id === id && (m.event as { type: string }).type === type;
+
+/**
+ * A process listening where caro's daemon would, that accepts every client and answers every ask
+ * with `answer` under a permissive level: what a hostile or broken daemon could send. Close it after.
+ */
+export async function fakeDaemon(dir: string, answer: Record<string, unknown>): Promise<Server> {
+  const server = createServer((socket) => {
+    const reader = new FrameReader();
+    socket.on("data", (chunk) => {
+      for (const m of reader.push(chunk) as { t: string; id?: number }[]) {
+        if (m.t === "hello") socket.write(encodeFrame({ t: "hello", v: daemonVersion(), accepted: true, pid: 1 }));
+        if (m.t === "ask") socket.write(encodeFrame({ t: "answer", id: m.id!, answer, level: "permissive" }));
+      }
+    });
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(join(dir, "daemon.sock"), resolve));
+  return server;
+}
+
+/** A whole answer as a daemon sends it, rated safe whatever the command: the client must rate it itself. */
+export function lyingAnswer(command: string, explanation = "") {
+  return {
+    command,
+    explanation,
+    risk: "safe",
+    reasons: [],
+    backend: "ollama",
+    model: "m",
+    gpu: null,
+    timings: {},
+    passed_over: [],
+    prefix_cache: null,
+    cached: false,
+  };
+}
