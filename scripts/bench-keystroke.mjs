@@ -78,8 +78,11 @@ async function shellRows(shell, env, root) {
   }
 }
 
-/** Runs the keystroke rows, prints them, and writes bench/keystroke.json. */
-export async function keystrokeBench(root) {
+/**
+ * An Ollama stand-in on 127.0.0.1 that answers at once, `echo answer-<request>`: what is left of
+ * a request's time is caro's own.
+ */
+export async function instantOllama() {
   const server = createServer(async (req, res) => {
     if (req.url === "/api/version") return res.end('{"version":"0.5.7"}');
     let body = "";
@@ -92,6 +95,12 @@ export async function keystrokeBench(root) {
     );
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+/** Runs the keystroke rows, prints them, and writes bench/keystroke.json. */
+export async function keystrokeBench(root) {
+  const server = await instantOllama();
   const dir = mkdtempSync(join(tmpdir(), "caro-bench-keys-"));
   mkdirSync(join(dir, ".config", "caro"), { recursive: true });
   mkdirSync(join(dir, "run"), { mode: 0o700 });

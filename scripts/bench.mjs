@@ -9,13 +9,12 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { busyComparison } from "./bench-busy.mjs";
 import { firstCtrlG } from "./bench-first.mjs";
-import { keystrokeBench } from "./bench-keystroke.mjs";
+import { instantOllama, keystrokeBench } from "./bench-keystroke.mjs";
 import { makeGguf } from "./make-gguf.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -322,18 +321,7 @@ async function grammarTrial(modelPath, threads, requests, rounds) {
 
 async function clientCost(requestList) {
   // An Ollama stand-in that answers at once: what is left is caro's own cost per keystroke.
-  const server = createServer(async (req, res) => {
-    if (req.url === "/api/version") return res.end('{"version":"0.5.7"}');
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    const text = JSON.parse(body)
-      .messages.at(-1)
-      .content.replace(/^[\s\S]*request: /, "");
-    res.end(
-      `${JSON.stringify({ message: { content: JSON.stringify({ command: `echo ${JSON.stringify(text)}` }) }, done: true })}\n`,
-    );
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const server = await instantOllama();
   const h = home(`backend = "ollama"\n[backends.ollama]\nhost = "http://127.0.0.1:${server.address().port}"\n`);
   await timed(["--json", "warm"], h.env);
   const caro = [];
@@ -617,4 +605,5 @@ async function main() {
 
 await main();
 // Ctrl-G from the keyboard in real shells: its own rows and bench/keystroke.json (scripts/bench-keystroke.mjs).
-await keystrokeBench(ROOT);
+// --busy and --first are runs of their own.
+if (!process.argv.includes("--busy") && !process.argv.includes("--first")) await keystrokeBench(ROOT);
