@@ -146,6 +146,20 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
     expect((await sh.dump()).buffer).toBe("ls -l | wc -l");
   });
 
+  it("keys typed while caro thinks are kept when the request fails, after the line as typed", async () => {
+    const { sh } = await shellWith(shell, {
+      firstByteDelayMs: 1500,
+      fail: { status: 500, body: '{"error":"out of memory"}' },
+    });
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => s.includes("caro: thinking"));
+    sh.session.type(" please");
+    await waitForFinished(sh.home, 1);
+    await sh.session.waitFor((s) => s.includes("caro: Ollama answered HTTP 500: out of memory"));
+    expect((await sh.dump()).buffer).toBe("list files please");
+  });
+
   it("redraws the thinking line for a narrower window", async () => {
     const { sh } = await shellWith(shell, { firstByteDelayMs: 2000 });
     sh.session.type("list files");
