@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { busyComparison } from "./bench-busy.mjs";
 import { firstCtrlG } from "./bench-first.mjs";
-import { instantOllama, keystrokeBench } from "./bench-keystroke.mjs";
+import { keystrokeBench } from "./bench-keystroke.mjs";
+import { instantOllama } from "./instant-ollama.mjs";
 import { makeGguf } from "./make-gguf.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -322,7 +323,7 @@ async function grammarTrial(modelPath, threads, requests, rounds) {
 async function clientCost(requestList) {
   // An Ollama stand-in that answers at once: what is left is caro's own cost per keystroke.
   const server = await instantOllama();
-  const h = home(`backend = "ollama"\n[backends.ollama]\nhost = "http://127.0.0.1:${server.address().port}"\n`);
+  const h = home(`backend = "ollama"\n[backends.ollama]\nhost = "http://127.0.0.1:${server.port}"\n`);
   await timed(["--json", "warm"], h.env);
   const caro = [];
   const bare = [];
