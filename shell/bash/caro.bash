@@ -14,12 +14,13 @@ if [[ -z ${_caro_session_dir-} ]]; then
   _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
 fi
 
-# The session client's pid, (re)started when it is not there; fails when it cannot be started.
+# Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
+# it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
 _caro_session_pid() {
-  builtin local dir=$1 pid=
+  builtin local dir=$1
+  pid=
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
     builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid =~ ^[0-9]+$ ]] && builtin kill -0 "$pid" 2>/dev/null; then
-    builtin printf '%s\n' "$pid"
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
@@ -36,7 +37,7 @@ _caro_session_pid() {
     @CARO_CLIENT@ session bash "$dir" "$$" </dev/null >/dev/null 2>&1 &
     builtin printf '%s\n' "$!" >|"$dir/pid"
   )
-  builtin read -r pid <"$dir/pid" && builtin printf '%s\n' "$pid"
+  builtin read -r pid <"$dir/pid"
 }
 
 # `_caro_client <widget args>` prints what `caro widget bash <widget args>` prints, with its exit
@@ -48,7 +49,7 @@ _caro_client() {
   dir=${_caro_session_dir-}
   env=()
   # ${name@a} (exported or not) needs bash 4.4.
-  if [[ -n $dir ]] && ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) && pid=$(_caro_session_pid "$dir"); then
+  if [[ -n $dir ]] && ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) && _caro_session_pid "$dir"; then
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$BASHPID
     # What the client forwards to the daemon (src/client/ask.ts), as exported now.

@@ -12,13 +12,14 @@ if [[ -z ${_caro_session_dir-} ]]; then
   _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
 fi
 
-# The session client's pid, (re)started when it is not there; fails when it cannot be started.
+# Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
+# it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
 _caro_session_pid() {
   builtin emulate -L zsh
-  builtin local dir=$1 pid=
+  builtin local dir=$1
+  pid=
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
     builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid == <-> ]] && builtin kill -0 "$pid" 2>/dev/null; then
-    builtin print -r -- "$pid"
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
@@ -33,7 +34,7 @@ _caro_session_pid() {
     @CARO_CLIENT@ session zsh "$dir" "$$" </dev/null >/dev/null 2>&1 &!
     builtin print -r -- "$!" >|"$dir/pid"
   )
-  builtin read -r pid <"$dir/pid" && builtin print -r -- "$pid"
+  builtin read -r pid <"$dir/pid"
 }
 
 # `_caro_client <widget args>` prints what `caro widget zsh <widget args>` prints, with its exit
@@ -42,7 +43,7 @@ _caro_client() {
   builtin emulate -L zsh
   builtin local dir=${_caro_session_dir-} pid waiter line rc out name
   builtin local -a env
-  if [[ -n $dir ]] && pid=$(_caro_session_pid "$dir") && builtin zmodload -F zsh/system p:sysparams 2>/dev/null; then
+  if [[ -n $dir ]] && _caro_session_pid "$dir" && builtin zmodload -F zsh/system p:sysparams 2>/dev/null; then
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$sysparams[pid]
     for name in ${(k)parameters[(R)*export*]}; do env+=("$name=${(P)name}"); done
