@@ -4,14 +4,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { sleep } from "./helpers/caro.js";
+import { caro, sleep } from "./helpers/caro.js";
+import { daemonFiles, daemonPid } from "./helpers/daemon-client.js";
 import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
 
 const running: { kill(): void }[] = [];
+const stopped: number[] = [];
 const standins: Standin[] = [];
 const helpers: number[] = [];
 afterEach(async () => {
+  for (const pid of stopped.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
   for (const r of running.splice(0)) r.kill();
   await Promise.all(standins.splice(0).map((s) => s.close()));
   for (const pid of helpers.splice(0)) if (alive(pid)) process.kill(pid, "SIGKILL");
@@ -169,5 +172,44 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("the session client in %
     while ((alive(pid) || existsSync(dir)) && Date.now() < deadline) await sleep(50);
     expect(alive(pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+// The daemon numbers a connection's requests by the client's ids: a connection made per Ctrl-G
+// would number each one 1.
+const answeredIds = (home: string) =>
+  [...readFileSync(daemonFiles(home).log, "utf8").matchAll(/answered request (\d+) /g)].map((m) => Number(m[1]));
+
+describe("the session client's daemon connection", () => {
+  it("is kept from one Ctrl-G to the next, and made afresh when the daemon is restarted", async () => {
+    const { sh } = await shellWith("zsh");
+    await ask(sh, 1);
+    await ask(sh, 2, "something else");
+    await ask(sh, 3);
+    expect(answeredIds(sh.home)).toEqual([1, 2, 3]);
+    expect((await caro(["daemon", "restart"], { env: sh.env })).exitCode).toBe(0);
+    await ask(sh, 4, "something else");
+    expect((await sh.dump()).buffer).toBe("echo other");
+    expect(answeredIds(sh.home)).toEqual([1, 2, 3, 1]);
+  });
+
+  it("a kept daemon that stops answering: one line within seconds, the line kept; then a new one answers", async () => {
+    const { sh } = await shellWith("zsh");
+    await ask(sh, 1);
+    const pid = daemonPid(sh.home);
+    process.kill(pid, "SIGSTOP");
+    stopped.push(pid);
+    sh.session.sendKeys("C-u");
+    sh.session.type("list files");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor(
+      (screen) => screen.includes(`the caro daemon (pid ${pid}) accepted the connection but did not answer within 3 s`),
+      10_000,
+    );
+    expect((await sh.dump()).buffer).toBe("list files");
+    process.kill(pid, "SIGKILL");
+    while (alive(pid)) await sleep(20);
+    await ask(sh, 2, "something else");
+    expect((await sh.dump()).buffer).toBe("echo other");
   });
 });

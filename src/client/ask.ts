@@ -1,6 +1,6 @@
 // Asking the daemon: the Asker the CLI and the widget use unless told --no-daemon.
 
-import type { Asker } from "../answer/types.js";
+import type { AskOptions, AskResult, UserRequest } from "../answer/types.js";
 import { BackendError, CaroError, InterruptedError, UsageError } from "../errors.js";
 import { logPath } from "../daemon/paths.js";
 import {
@@ -10,7 +10,8 @@ import {
   type AskMessage,
   type DaemonMessage,
 } from "../daemon/protocol.js";
-import { connectToDaemon } from "./connection.js";
+import { connectToDaemon, HELLO_TIMEOUT_MS, type KeptConnection, unresponsive } from "./connection.js";
+import { daemonVersion } from "../daemon/version.js";
 import { judgeHere } from "./judge.js";
 
 // What the daemon needs of the client's environment to answer as if it ran here.
@@ -28,17 +29,21 @@ const CANCEL_GRACE_MS = 500;
 /**
  * Asks the daemon (starting it if needed); Ctrl-C through `signal` ends every wait at once and
  * cancels the request there. The daemon's rating is not taken on trust: the command is checked
- * and rated here, under this process's own config.
+ * and rated here, under this process's own config. With `kept`, the connection is the one kept
+ * from the last request, and is kept for the next.
  */
-export const askDaemon: Asker = async (request, options = {}) => {
+export async function askDaemon(
+  request: UserRequest,
+  options: AskOptions = {},
+  kept?: KeptConnection,
+): Promise<AskResult> {
   const { signal } = options;
   // Started now, so loading the rater and the config overlaps the wait for the answer.
   const judging = judgeHere(request);
   judging.catch(() => undefined);
-  const id = 1;
-  const ask: AskMessage = { t: "ask", id, ...request };
+  const ask: Omit<AskMessage, "id"> = { t: "ask", ...request };
   try {
-    encodeFrame(ask);
+    encodeFrame({ ...ask, id: 1 });
   } catch (error) {
     if (error instanceof FrameTooLargeError)
       throw new UsageError(
@@ -48,30 +53,49 @@ export const askDaemon: Asker = async (request, options = {}) => {
   }
   // Since this process started (performance's time origin): node's own start and loading caro's modules.
   const clientStartMs = performance.now();
-  const connection = await connectToDaemon({ signal });
+  const { connection, id, fresh } = kept
+    ? await kept.open(signal)
+    : { connection: await connectToDaemon({ signal }), id: 1, fresh: true };
   const sent = performance.now();
-  connection.send(ask);
+  // A kept connection's daemon may have stopped or wedged since the last request: it answers a
+  // hello at once, so a hello sent with the request tells, without waiting for it first.
+  let heard = fresh;
+  const silent = new AbortController();
+  const waits = signal ? AbortSignal.any([signal, silent.signal]) : silent.signal;
+  const timer = fresh ? undefined : setTimeout(() => heard || silent.abort(), HELLO_TIMEOUT_MS);
+  if (!fresh) connection.send({ t: "hello", v: daemonVersion() });
+  connection.send({ ...ask, id });
   const cancel = () => connection.send({ t: "cancel", id });
   signal?.addEventListener("abort", cancel, { once: true });
+  // Kept only after a clean answer: anything else may leave the stream mid-request.
+  let keep = false;
   try {
     for (;;) {
       let message: DaemonMessage | null;
       try {
-        message = await connection.next(signal);
+        message = await connection.next(waits);
       } catch (error) {
         if (!(error instanceof InterruptedError)) throw error;
+        if (silent.signal.aborted && !signal?.aborted) throw unresponsive();
         // Give the daemon a moment to confirm the cancel, then leave regardless.
         await Promise.race([connection.next(), new Promise((resolve) => setTimeout(resolve, CANCEL_GRACE_MS))]);
         throw error;
       }
       if (message === null) {
         if (signal?.aborted) throw new InterruptedError();
+        // The kept daemon went away between requests, before reading this one: ask a new one.
+        if (kept && !heard) {
+          kept.drop();
+          keep = true;
+          return await askDaemon(request, options, kept);
+        }
         if (connection.broken)
           throw new BackendError(
             `the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`,
           );
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }
+      heard = true;
       if (message.t === "event" && message.id === id) options.onEvent?.(message.event);
       else if (message.t === "answer" && message.id === id) {
         const arrived = performance.now();
@@ -84,12 +108,15 @@ export const askDaemon: Asker = async (request, options = {}) => {
           ...result.answer.timings,
           judge_ms: Math.round(performance.now() - arrived),
         };
+        keep = true;
         return result;
-      } else if (message.t === "error")
+      } else if (message.t === "error" && (message.id === id || message.id === null))
         throw message.exitCode === 130 ? new InterruptedError() : new CaroError(message.message, message.exitCode);
     }
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener("abort", cancel);
-    connection.close();
+    if (!kept) connection.close();
+    else if (!keep) kept.drop();
   }
-};
+}

@@ -14,7 +14,7 @@ import { compareVersions, daemonVersion } from "../daemon/version.js";
 const CARO_BIN = fileURLToPath(new URL("../../bin/caro.js", import.meta.url));
 const START_TIMEOUT_MS = 15_000;
 /** A daemon answers its hello at once, even while a model loads; longer means it is stopped or wedged. */
-const HELLO_TIMEOUT_MS = 3000;
+export const HELLO_TIMEOUT_MS = 3000;
 
 /** The promise's outcome, or InterruptedError as soon as `signal` aborts, whichever comes first. */
 function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -73,6 +73,11 @@ export class DaemonConnection {
     return this.messages.shift()!;
   }
 
+  /** Still open and readable: a kept connection is used again only while it is. */
+  get usable(): boolean {
+    return !this.closed && this.broken === null && !this.socket.destroyed;
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -125,6 +130,14 @@ function lastLogLine(): string {
   }
 }
 
+/** What a client says of a daemon that took its hello but did not answer it. */
+export function unresponsive(): DaemonUnresponsiveError {
+  return new DaemonUnresponsiveError(
+    `the caro daemon${daemonPid()} accepted the connection but did not answer within ${HELLO_TIMEOUT_MS / 1000} s ` +
+      "(stopped or stuck): run caro daemon restart",
+  );
+}
+
 /** The daemon's answer to our hello, or null when it gives none within HELLO_TIMEOUT_MS. */
 async function hello(connection: DaemonConnection, signal?: AbortSignal): Promise<DaemonMessage | null | "silent"> {
   connection.send({ t: "hello", v: daemonVersion() });
@@ -173,10 +186,7 @@ export async function connectToDaemon(options: ConnectOptions = {}): Promise<Dae
       }
       if (reply === "silent") {
         connection.close();
-        throw new DaemonUnresponsiveError(
-          `the caro daemon${daemonPid()} accepted the connection but did not answer within ${HELLO_TIMEOUT_MS / 1000} s ` +
-            "(stopped or stuck): run caro daemon restart",
-        );
+        throw unresponsive();
       }
       if (reply?.t === "hello" && reply.accepted) return connection;
       connection.close();
@@ -202,4 +212,42 @@ export async function connectToDaemon(options: ConnectOptions = {}): Promise<Dae
     await sleep(30, signal);
   }
   throw new CaroError(`the caro daemon did not start within ${START_TIMEOUT_MS / 1000} s: see ${logPath()}`, 1);
+}
+
+/** A connection and a request id not yet used on it; `fresh` when it was made (and its hello answered) just now. */
+export interface OpenConnection {
+  connection: DaemonConnection;
+  id: number;
+  fresh: boolean;
+}
+
+/**
+ * One connection kept from request to request (the session client's), so a Ctrl-G after the first
+ * skips connecting and the hello's round trip. It is given up after any trouble, and made afresh
+ * when the shell's environment moves the socket; the runtime folder and the socket are checked
+ * before each request all the same.
+ */
+export class KeptConnection {
+  private connection: DaemonConnection | null = null;
+  private path = "";
+  private lastId = 0;
+
+  async open(signal?: AbortSignal): Promise<OpenConnection> {
+    const path = socketPath();
+    if (this.connection?.usable && path === this.path) {
+      checkRuntimeDir(runtimeDir());
+      checkSocket(path);
+      return { connection: this.connection, id: ++this.lastId, fresh: false };
+    }
+    this.drop();
+    this.connection = await connectToDaemon({ signal });
+    this.path = path;
+    this.lastId = 1;
+    return { connection: this.connection, id: 1, fresh: true };
+  }
+
+  drop(): void {
+    this.connection?.close();
+    this.connection = null;
+  }
 }

@@ -25,6 +25,7 @@ import {
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { clientEnv } from "./ask.js";
+import { KeptConnection } from "./connection.js";
 import { runWidget } from "./widget.js";
 
 /** How often the shell and the waiting process are checked for being still there. */
@@ -99,6 +100,8 @@ class Session {
   private readonly queue: number[] = [];
   private busy = false;
   private readonly stopping = new AbortController();
+  /** The daemon connection, kept from one Ctrl-G to the next. */
+  private readonly daemon = new KeptConnection();
 
   constructor(
     private readonly shell: string,
@@ -113,6 +116,7 @@ class Session {
 
   stop(): void {
     this.stopping.abort();
+    this.daemon.drop();
   }
 
   private async drain(): Promise<void> {
@@ -160,6 +164,7 @@ class Session {
           output += text;
         },
         gone.signal,
+        this.daemon,
       );
       this.answer(waiter, status, output);
     } catch (error) {

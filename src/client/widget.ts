@@ -16,6 +16,7 @@ import type { Shell } from "../prompt/context.js";
 import { verdictFor } from "../safety/policy.js";
 import { inertLine } from "../text/inert.js";
 import { askDaemon, clientEnv } from "./ask.js";
+import type { KeptConnection } from "./connection.js";
 import { StreamedCommand } from "./streamed-command.js";
 import { holdTerminal } from "./terminal.js";
 
@@ -88,6 +89,7 @@ export async function runWidget(
   argv: string[],
   write: (text: string) => void,
   interrupt?: AbortSignal,
+  kept?: KeptConnection,
 ): Promise<number> {
   const call = parseWidgetArgs(argv);
   if (typeof call === "string") {
@@ -125,6 +127,7 @@ export async function runWidget(
           terminal.show(streamed.text);
         },
       },
+      kept,
     );
     const why = inertLine(answer.reasons[0] ?? "");
     if (call.explain) {
