@@ -44,6 +44,21 @@ describe("threads", () => {
     expect(await threadsUsed(env, "show the disk usage")).toBe(1);
   });
 
+  it("unset: once the other programs stop, the next request runs on every core again", async () => {
+    const { env } = makeHome(config(""));
+    await threadsUsed(env, "list the files here");
+    busyEveryCore();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await threadsUsed(env, "show the disk usage")).toBe(1);
+    for (const loop of loops.splice(0)) {
+      loop.kill("SIGKILL");
+      await loop.catch(() => undefined);
+    }
+    // The load is judged over the last second, not the daemon's life: the busy spell is over.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await threadsUsed(env, "count the lines")).toBe(availableParallelism());
+  });
+
   it("set: the configured count, busy cores or not", async () => {
     const { env } = makeHome(config("threads = 2\n"));
     busyEveryCore();

@@ -8,6 +8,7 @@ import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYT
 import { classifyPath, type PathKind } from "../src/safety/paths.js";
 import { literal } from "../src/safety/words.js";
 import { formatBytes } from "../src/text/bytes.js";
+import { type Sample, sustainedLoad } from "../src/worker/cpu-load.js";
 import { inert, inertExcerpt } from "../src/text/inert.js";
 
 describe("FrameReader", () => {
@@ -89,5 +90,38 @@ describe("text shown to a person", () => {
       formatBytes(398_400_000),
       formatBytes(12_345),
     ]).toEqual(["1.1 GB", "12 GB", "398 MB", "12 kB"]);
+  });
+});
+
+describe("the load other programs keep up", () => {
+  /** Samples every 250 ms; `others[i]` and `own[i]` are the core-ms used in stretch i. */
+  function samples(others: number[], own: number[] = others.map(() => 0)): Sample[] {
+    const list: Sample[] = [{ at: 0, busyMs: 0, ownMs: 0 }];
+    others.forEach((used, i) => {
+      const last = list[i];
+      list.push({ at: last.at + 250, busyMs: last.busyMs + used + own[i], ownMs: last.ownMs + own[i] });
+    });
+    return list;
+  }
+
+  it("a program on one core throughout counts as a core", () => {
+    expect(sustainedLoad(samples([250, 250, 250, 250]))).toBeCloseTo(1);
+  });
+
+  it("a client starting just before its request does not count, in one stretch or across two", () => {
+    expect(sustainedLoad(samples([0, 0, 0, 200]))).toBe(0);
+    expect(sustainedLoad(samples([0, 0, 100, 100]))).toBeLessThan(0.25);
+  });
+
+  it("a program busy half the time counts", () => {
+    expect(sustainedLoad(samples([250, 0, 250, 0]))).toBeGreaterThan(0.25);
+  });
+
+  it("this process's own work never counts", () => {
+    expect(sustainedLoad(samples([0, 0, 0, 0], [500, 500, 500, 500]))).toBe(0);
+  });
+
+  it("nothing known yet is no load", () => {
+    expect(sustainedLoad(samples([]))).toBe(0);
   });
 });

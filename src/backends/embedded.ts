@@ -8,6 +8,7 @@ import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, ModelError, RequestTooLongError } from "../errors.js";
 import { hfModelOf } from "../models/hf.js";
 import { ensureModelFile } from "../models/resolve.js";
+import { CpuLoad } from "../worker/cpu-load.js";
 import {
   modelGoneMessage,
   type CloseTask,
@@ -26,6 +27,8 @@ export class EmbeddedBackend implements Backend {
   readonly name = "embedded";
   private pool: Piscina | undefined;
   private modelPath: string | undefined;
+  /** Watches the machine's load while the model is loaded, when threads are left to caro. */
+  private cpuLoad: CpuLoad | undefined;
 
   constructor(
     private readonly settings: Settings,
@@ -122,13 +125,16 @@ export class EmbeddedBackend implements Backend {
     );
     const cancel = () => port1.postMessage("cancel");
     request.signal?.addEventListener("abort", cancel, { once: true });
+    const model = this.modelOptions(this.modelPath);
+    if (model.adaptiveThreads) this.cpuLoad ??= new CpuLoad();
     const task: InferenceTask = {
       type: "infer",
-      model: this.modelOptions(this.modelPath),
+      model,
       prompt: line?.prompt ?? request.prompt,
       schema: request.schema,
       ...(line ? { gbnf: line.grammar } : {}),
       maxTokens: SAMPLING.maxTokens,
+      threads: this.cpuLoad?.threadsFor(model.threads) ?? model.threads,
       temperature: request.temperature ?? SAMPLING.temperature,
       seed: request.seed,
       verbose: Boolean(request.verbose),
@@ -154,6 +160,8 @@ export class EmbeddedBackend implements Backend {
    * each worker first runs a close task that waits for its work and unloads its model.
    */
   async close(): Promise<void> {
+    this.cpuLoad?.stop();
+    this.cpuLoad = undefined;
     const pool = this.pool;
     this.pool = undefined;
     if (!pool) return;

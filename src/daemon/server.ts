@@ -285,7 +285,7 @@ export class Daemon {
       if (!ask.shown?.length) this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(
-        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens)`,
+        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
       );
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.

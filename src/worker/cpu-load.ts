@@ -6,7 +6,7 @@
 
 import { cpus } from "node:os";
 
-interface Sample {
+export interface Sample {
   at: number;
   /** Busy time of all cores, in ms. */
   busyMs: number;
@@ -15,8 +15,10 @@ interface Sample {
 }
 
 const SAMPLE_EVERY_MS = 250;
-/** The window load is judged over: long enough to smooth a blip, short enough to see a build start. */
+/** The window load is judged over: long enough to tell a blip, short enough to see a build start. */
 const WINDOW_MS = 1000;
+/** A stretch shorter than this is left out: CPU times tick every 10 ms, too coarse for less. */
+const SHORTEST_STRETCH_MS = 150;
 
 /** The share of a core others must use before it counts as theirs. */
 const TAKEN_FROM = 0.25;
@@ -26,6 +28,26 @@ function sample(): Sample {
   for (const cpu of cpus()) busyMs += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
   const own = process.cpuUsage();
   return { at: performance.now(), busyMs, ownMs: (own.user + own.system) / 1000 };
+}
+
+/**
+ * The cores others kept busy over the samples' span, less its busiest stretch (between two
+ * samples): a build, a browser or a program that wakes every so often keeps its load up over most
+ * stretches; a blip does not. The likeliest blip is the very client asking (a `caro` process
+ * starting takes a fifth of a core-second just before its request), which must not cost its
+ * request a thread.
+ */
+export function sustainedLoad(samples: readonly Sample[]): number {
+  const stretches: number[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const [from, to] = [samples[i - 1], samples[i]];
+    const elapsed = to.at - from.at;
+    if (elapsed < SHORTEST_STRETCH_MS) continue;
+    stretches.push(Math.max(0, (to.busyMs - from.busyMs - (to.ownMs - from.ownMs)) / elapsed));
+  }
+  if (stretches.length === 0) return 0;
+  if (stretches.length > 1) stretches.splice(stretches.indexOf(Math.max(...stretches)), 1);
+  return stretches.reduce((sum, x) => sum + x, 0) / stretches.length;
 }
 
 /** Samples the CPU times in the background (an unref'd timer) and says how loaded the machine is. */
@@ -43,11 +65,7 @@ export class CpuLoad {
 
   /** Cores other programs kept busy over about the last second (0 when nothing is known yet). */
   othersBusyCores(): number {
-    const first = this.samples[0];
-    const now = sample();
-    const elapsed = now.at - first.at;
-    if (elapsed < 50) return 0;
-    return Math.max(0, (now.busyMs - first.busyMs - (now.ownMs - first.ownMs)) / elapsed);
+    return sustainedLoad([...this.samples, sample()]);
   }
 
   /**

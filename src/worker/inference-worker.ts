@@ -21,7 +21,6 @@ import {
   type LlamaGrammar,
   type LlamaModel,
 } from "node-llama-cpp";
-import { CpuLoad } from "./cpu-load.js";
 import { loadableState, PrefixStoreError, saveState, saveWanted } from "./prefix-store.js";
 import {
   modelGoneMessage,
@@ -59,7 +58,6 @@ const CANCELLED: InferenceOutcome = { ok: false, kind: "cancelled", message: "ca
 
 const llamas = new Map<string, Promise<Llama>>();
 /** Started with the first adaptive model, so its first request already has a second of history. */
-let cpuLoad: CpuLoad | undefined;
 let loaded: Promise<LoadedModel> | undefined;
 let loadedKey = "";
 let verbose = false;
@@ -171,7 +169,6 @@ async function load(
       `llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`,
     );
   }
-  if (options.adaptiveThreads) cpuLoad ??= new CpuLoad();
   const context = await model.createContext({
     contextSize: options.contextSize,
     // Adaptive: the context may run on fewer threads than the most; usesThreads sets how many.
@@ -366,13 +363,13 @@ function stopwatch(): () => number {
 }
 
 /**
- * Caps the next evaluations at the cores other programs leave free: llama.cpp hands each batch
- * min(context's ideal, llama.maxThreads) threads. Returns the threads the request runs on.
+ * Caps the next evaluations at the task's threads (the cores other programs leave free, judged
+ * by the main thread): llama.cpp hands each batch min(context's ideal, llama.maxThreads) threads.
  */
-function usesThreads(model: LoadedModel, options: ModelOptions): number {
+function usesThreads(model: LoadedModel, task: InferenceTask): number {
   // Always set: a llama.cpp instance is shared by settings with the same most, and a fixed count
   // under a lower cap left by an adaptive request would wait for threads forever.
-  model.llama.maxThreads = options.adaptiveThreads && cpuLoad ? cpuLoad.threadsFor(options.threads) : options.threads;
+  model.llama.maxThreads = task.model.adaptiveThreads ? task.threads : task.model.threads;
   return model.llama.maxThreads;
 }
 
@@ -410,7 +407,7 @@ async function run(
     const budgetMs = lap();
     const grammar = await grammarFor(model, task);
     const grammarMs = lap();
-    const threads = usesThreads(model, task.model);
+    const threads = usesThreads(model, task);
     const session = new LlamaChatSession({
       contextSequence: model.sequence,
       chatWrapper: model.chatWrapper,
@@ -465,6 +462,7 @@ async function run(
           first_token_ms: firstToken && Math.round(firstToken),
           generate_ms: Math.round(performance.now() - generateStart),
           worker_ms: Math.round(performance.now() - started),
+          threads,
         },
         tokens: {
           prompt: model.sequence.tokenMeter.usedInputTokens - promptTokensBefore,
@@ -490,8 +488,6 @@ async function run(
 async function close(task: CloseTask): Promise<void> {
   closing.abort();
   await tail;
-  cpuLoad?.stop();
-  cpuLoad = undefined;
   const model = await loaded?.catch(() => undefined);
   loaded = undefined;
   await model?.model.dispose().catch(() => undefined);

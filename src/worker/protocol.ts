@@ -24,6 +24,12 @@ export interface InferenceTask {
   /** When set, the answer is held to this GBNF grammar instead of the schema (see backends/one-line.ts). */
   gbnf?: string;
   maxTokens: number;
+  /**
+   * The threads this request evaluates on: model.threads, or with adaptiveThreads fewer when other
+   * programs hold cores. Judged in the main thread: a worker is paused between tasks (piscina's
+   * atomics), so it cannot watch the machine's load itself.
+   */
+  threads: number;
   temperature: number;
   seed: number;
   verbose: boolean;
@@ -77,6 +83,8 @@ export interface InferenceTimings {
   generate_ms: number;
   /** The worker's whole run, load included. */
   worker_ms: number;
+  /** The threads llama.cpp evaluated on (fewer than the most when other programs held cores). */
+  threads?: number;
 }
 
 export type InferenceOutcome =
