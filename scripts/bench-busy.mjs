@@ -5,7 +5,7 @@
 // Idle and busy runs alternate, and every setting answers each request in turn, so whatever else
 // the machine does falls on all alike.
 
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -37,6 +37,15 @@ export async function answer(env, cwd, request) {
   return performance.now() - start;
 }
 
+/** The threads the daemon's last answer ran on, from its log. */
+function lastThreads(h) {
+  const last = readFileSync(join(h.dir, "state", "caro", "daemon.log"), "utf8")
+    .trim()
+    .split("\n")
+    .at(-1);
+  return Number(/, (\d+) threads\)$/.exec(last)?.[1] ?? 0);
+}
+
 /** A program that keeps core 0 busy, as a build or a test run would. */
 function busyLoop() {
   return execa("taskset", ["-c", "0", process.execPath, "-e", "for(;;){}"], { reject: false, stdio: "ignore" });
@@ -54,7 +63,7 @@ async function daemonFor(label, threadsLine, { modelPath, home, timed }) {
   mkdirSync(dirs.idle);
   mkdirSync(dirs.busy);
   await timed(["--json", "warm up the model and its prefix"], h.env);
-  return { label, h, dirs, idle: [], busy: [] };
+  return { label, h, dirs, idle: [], busy: [], idleThreads: [], busyThreads: [] };
 }
 
 /**
@@ -65,19 +74,33 @@ async function compareAll(settings, shared) {
   const daemons = [];
   try {
     for (const [label, line] of settings) daemons.push(await daemonFor(label, line, shared));
+    // The last daemon's warm-up is another program's load to the others: let it pass.
+    await sleep(SETTLE_MS);
     for (const request of shared.list.slice(0, shared.runs)) {
-      for (const d of daemons) d.idle.push(await answer(d.h.env, d.dirs.idle, request));
+      for (const d of daemons) {
+        d.idle.push(await answer(d.h.env, d.dirs.idle, request));
+        d.idleThreads.push(lastThreads(d.h));
+      }
       const loop = busyLoop();
       await sleep(SETTLE_MS);
       try {
-        for (const d of daemons) d.busy.push(await answer(d.h.env, d.dirs.busy, request));
+        for (const d of daemons) {
+          d.busy.push(await answer(d.h.env, d.dirs.busy, request));
+          d.busyThreads.push(lastThreads(d.h));
+        }
       } finally {
         loop.kill("SIGKILL");
         await loop;
       }
       await sleep(SETTLE_MS);
       shared.log(
-        daemons.map((d) => `${d.label}: ${d.idle.at(-1).toFixed(0)}/${d.busy.at(-1).toFixed(0)} ms`).join(", "),
+        daemons
+          .map(
+            (d) =>
+              `${d.label}: ${d.idle.at(-1).toFixed(0)}/${d.busy.at(-1).toFixed(0)} ms ` +
+              `(${d.idleThreads.at(-1)}/${d.busyThreads.at(-1)} threads)`,
+          )
+          .join(", "),
       );
     }
   } finally {
@@ -93,6 +116,8 @@ async function compareAll(settings, shared) {
       busy_p50_ms: median(d.busy),
       idle_ms: d.idle,
       busy_ms: d.busy,
+      idle_threads: d.idleThreads,
+      busy_threads: d.busyThreads,
     };
     row.busy_over_idle = row.busy_p50_ms / row.idle_p50_ms;
     return row;
