@@ -120,6 +120,9 @@ export class ShellUnderTest {
   async dump(): Promise<{ buffer: string; cursor: number }> {
     const file = join(this.dir, "dump");
     rmSync(file, { force: true });
+    // A key pressed while caro still holds the terminal is caro's (typed ahead), not the shell's:
+    // wait for its line to go (the daemon logs an answer before the client has rated it).
+    await this.session.waitFor((screen) => !screen.includes("caro: thinking"));
     this.session.sendKeys("C-t");
     const deadline = Date.now() + 10_000;
     while (!existsSync(file) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
