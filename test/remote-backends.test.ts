@@ -360,6 +360,32 @@ async function doctorChecks(env: Record<string, string>): Promise<Record<string,
 }
 
 describe("hostile and broken servers", () => {
+  it("a kept connection the server drops when it is used again: the request is sent once more, afresh", async () => {
+    // Each connection takes one chat; a second on it is dropped unanswered, as a server that
+    // closed an idle connection at the moment it was reused would.
+    const chats = new Map<object, number>();
+    const ollama = await track(
+      serve((req, res) => {
+        if (req.url === "/api/version") return res.end('{"version":"0.5.7"}');
+        const used = (chats.get(req.socket) ?? 0) + 1;
+        chats.set(req.socket, used);
+        if (used > 1) return req.socket.destroy();
+        req.resume().on("end", () =>
+          res.end(`${JSON.stringify({ message: { content: '{"command":"ls -la"}' }, done: true })}\n`),
+        );
+      }),
+    );
+    const { env } = makeHome(ollamaConfig(ollama.url));
+    for (const request of ["list files", "list the files again", "and once more"]) {
+      const result = await caro([request], { env });
+      expect(result.exitCode, String(result.stderr)).toBe(0);
+      expect(result.stdout).toBe("ls -la");
+    }
+    const posts = ollama.requests.filter((r) => r === "POST /api/chat");
+    // Three answers; each after the first went out twice: on the kept connection, then on a new one.
+    expect(posts).toHaveLength(5);
+  });
+
   it("a server that trickles its answer is cut off once the rest does not come within another timeout", async () => {
     // Each piece comes well within the timeout; the whole answer would take minutes.
     const ollama = await track(ollamaStandin({ chunkBytes: 4, chunkDelayMs: 100 }));

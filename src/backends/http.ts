@@ -1,7 +1,9 @@
 // What the Ollama and OpenAI-compatible backends share: one streaming POST with a deadline, a size
-// cap and cooperative cancel; a capped GET; readers for the two wire formats (NDJSON and SSE); and
-// making a server's words safe to quote.
+// cap and cooperative cancel, over connections kept open between requests; a capped GET; readers
+// for the two wire formats (NDJSON and SSE); and making a server's words safe to quote.
 
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BackendError, InterruptedError } from "../errors.js";
 import { inertExcerpt } from "../text/inert.js";
 
@@ -25,7 +27,9 @@ export class HttpFailure extends BackendError {
 type Cause = { code?: string; message?: string };
 
 function networkFailure(error: unknown): HttpFailure {
-  const cause = (error as { cause?: Cause }).cause;
+  // fetch puts the system's error in `cause`; node:http's is the error itself.
+  const own = error as Cause & { cause?: Cause };
+  const cause = own.cause ?? own;
   if (cause?.code === "ECONNREFUSED") return new HttpFailure("refused", "connection refused");
   if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") {
     return new HttpFailure("network", "host name does not resolve");
@@ -43,17 +47,55 @@ const ERROR_BODY_BYTES = 64 * 1024;
 const GET_BYTES = 1024 * 1024;
 
 /** Reads a body up to `maxBytes`; past that it stops, closes the connection, and says so. */
-async function readCapped(response: Response, maxBytes: number): Promise<{ text: string; complete: boolean }> {
-  if (!response.body) return { text: "", complete: true };
+async function readCapped(
+  body: AsyncIterable<Uint8Array> | null,
+  maxBytes: number,
+): Promise<{ text: string; complete: boolean }> {
+  if (!body) return { text: "", complete: true };
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     chunks.push(chunk);
     size += chunk.length;
     // Leaving the loop cancels the body, which closes the connection.
     if (size > maxBytes) return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString("utf8"), complete: false };
   }
   return { text: Buffer.concat(chunks).toString("utf8"), complete: true };
+}
+
+/**
+ * Connections kept open from one request to the next: against a server on this machine, a new
+ * connection and fetch's stream machinery cost about as much as the answer (measured with an
+ * instantly answering server: 4.5 ms a request with fetch, 3 ms with a kept node:http connection).
+ */
+const AGENTS: Record<string, HttpAgent> = {
+  "http:": new HttpAgent({ keepAlive: true }),
+  "https:": new HttpsAgent({ keepAlive: true }),
+};
+
+/** POSTs `payload` and resolves with the response once its headers arrive. */
+async function post(url: URL, payload: string, headers: Record<string, string>, signal: AbortSignal) {
+  for (let attempt = 1; ; attempt++) {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const request = send(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers },
+      agent: AGENTS[url.protocol],
+      signal,
+    });
+    try {
+      return await new Promise<IncomingMessage>((resolve, reject) => {
+        request.once("response", resolve);
+        request.once("error", reject);
+        request.end(payload);
+      });
+    } catch (error) {
+      // A kept connection the server closed while idle fails before any answer: once more, afresh.
+      const reset = (error as { code?: string }).code === "ECONNRESET";
+      if (attempt === 1 && reset && request.reusedSocket && !signal.aborted) continue;
+      throw error;
+    }
+  }
 }
 
 export interface StreamOptions {
@@ -95,32 +137,24 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
   };
   wait("first");
   let finished = false;
+  let response: IncomingMessage | undefined;
   try {
-    let response: Response;
     try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...options.headers },
-        body: JSON.stringify(body),
-        signal: controller.signal,
-      });
+      response = await post(new URL(url), JSON.stringify(body), options.headers ?? {}, controller.signal);
     } catch (error) {
       throw failure(error);
     }
     started = true;
     wait("rest");
-    if (!response.ok) {
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 299) {
       const { text } = await readCapped(response, ERROR_BODY_BYTES).catch(() => ({ text: "" }));
-      throw new HttpFailure("status", `HTTP ${response.status}`, response.status, text);
-    }
-    if (!response.body) {
-      finished = true;
-      return;
+      throw new HttpFailure("status", `HTTP ${status}`, status, text);
     }
     const decoder = new TextDecoder();
     let size = 0;
     try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > options.maxBytes) throw new HttpFailure("too-long", formatBytes(options.maxBytes));
         const text = decoder.decode(chunk, { stream: true });
@@ -135,7 +169,11 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", cancel);
-    if (!finished) controller.abort();
+    // Read to its end, the connection goes back for the next request; cut short, it is closed.
+    if (!finished) {
+      controller.abort();
+      response?.destroy();
+    }
   }
 }
 
@@ -194,7 +232,7 @@ export async function getCapped(
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const response = await fetch(url, { headers, signal });
-    const { text, complete } = await readCapped(response, GET_BYTES);
+    const { text, complete } = await readCapped(response.body as AsyncIterable<Uint8Array> | null, GET_BYTES);
     if (!complete) throw new HttpFailure("too-long", formatBytes(GET_BYTES));
     return { status: response.status, body: text };
   } catch (error) {
