@@ -370,9 +370,11 @@ describe("hostile and broken servers", () => {
         const used = (chats.get(req.socket) ?? 0) + 1;
         chats.set(req.socket, used);
         if (used > 1) return req.socket.destroy();
-        req.resume().on("end", () =>
-          res.end(`${JSON.stringify({ message: { content: '{"command":"ls -la"}' }, done: true })}\n`),
-        );
+        req
+          .resume()
+          .on("end", () =>
+            res.end(`${JSON.stringify({ message: { content: '{"command":"ls -la"}' }, done: true })}\n`),
+          );
       }),
     );
     const { env } = makeHome(ollamaConfig(ollama.url));

@@ -60,9 +60,12 @@ export async function askDaemon(
   // A kept connection's daemon may have stopped or wedged since the last request: it answers a
   // hello at once, so a hello sent with the request tells, without waiting for it first.
   let heard = fresh;
-  const silent = new AbortController();
-  const waits = signal ? AbortSignal.any([signal, silent.signal]) : silent.signal;
-  const timer = fresh ? undefined : setTimeout(() => heard || silent.abort(), HELLO_TIMEOUT_MS);
+  // Every wait below ends on Ctrl-C, or when the kept daemon stays silent.
+  const waits = new AbortController();
+  const stopWaiting = () => waits.abort();
+  if (signal?.aborted) waits.abort();
+  signal?.addEventListener("abort", stopWaiting, { once: true });
+  const timer = fresh ? undefined : setTimeout(() => heard || waits.abort(), HELLO_TIMEOUT_MS);
   if (!fresh) connection.send({ t: "hello", v: daemonVersion() });
   connection.send({ ...ask, id });
   const cancel = () => connection.send({ t: "cancel", id });
@@ -73,10 +76,10 @@ export async function askDaemon(
     for (;;) {
       let message: DaemonMessage | null;
       try {
-        message = await connection.next(waits);
+        message = await connection.next(waits.signal);
       } catch (error) {
         if (!(error instanceof InterruptedError)) throw error;
-        if (silent.signal.aborted && !signal?.aborted) throw unresponsive();
+        if (!signal?.aborted) throw unresponsive();
         // Give the daemon a moment to confirm the cancel, then leave regardless.
         await Promise.race([connection.next(), new Promise((resolve) => setTimeout(resolve, CANCEL_GRACE_MS))]);
         throw error;
@@ -116,6 +119,7 @@ export async function askDaemon(
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", cancel);
+    signal?.removeEventListener("abort", stopWaiting);
     if (!kept) connection.close();
     else if (!keep) kept.drop();
   }
