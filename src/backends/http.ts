@@ -198,9 +198,11 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
   let finished = false;
   let response: IncomingMessage | undefined;
   let socket: Socket | undefined;
+  let target: URL;
   try {
     try {
-      ({ response, socket } = await post(new URL(url), JSON.stringify(body), options.headers ?? {}, controller.signal));
+      target = new URL(url);
+      ({ response, socket } = await post(target, JSON.stringify(body), options.headers ?? {}, controller.signal));
     } catch (error) {
       throw failure(error);
     }
@@ -227,7 +229,7 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
     const rest = decoder.decode();
     if (rest) yield rest;
     finished = true;
-    if (socket) freed(new URL(url), socket);
+    if (socket) freed(target, socket);
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", cancel);
