@@ -52,7 +52,8 @@ export function eventPrinter(verbose: boolean) {
       downloading = false;
     }
     if (!verbose) return;
-    if (event.type === "selected") {
+    if (event.type === "waiting") say(event.text);
+    else if (event.type === "selected") {
       for (const p of event.passedOver) say(`passed over ${p.backend}: ${p.reason}`);
       say(`backend ${event.backend}`);
     } else if (event.type === "loaded")
