@@ -20,7 +20,19 @@ export const SAMPLING = { temperature: 0.2, maxTokens: 512 } as const;
 export type BackendEvent =
   | WorkerEvent
   | ({ type: "download" } & DownloadProgress)
-  | { type: "selected"; backend: string; passedOver: PassedOver[] };
+  | { type: "selected"; backend: string; passedOver: PassedOver[] }
+  | ContextEvent;
+
+/** What caro added to the request on its own, exactly as sent (after redaction), for --verbose. */
+export interface ContextEvent {
+  type: "context";
+  /** Where it went: "this machine" or the server's address. */
+  to: string;
+  /** Secrets hidden from it were replaced by [redacted]. */
+  redacting: boolean;
+  /** The tool lines of the fixed prompt, then the lines of the request message. */
+  lines: string[];
+}
 
 export interface GenerateRequest {
   prompt: ChatPrompt;

@@ -14,8 +14,8 @@ import { progressReporter } from "../models/progress.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 import { say, warn } from "./output.js";
-import { buildPrompt } from "../prompt/build.js";
-import { detectContext, shellFromEnvironment } from "../prompt/context.js";
+import { preloadPrompt } from "../answer/request-prompt.js";
+import { shellFromEnvironment } from "../prompt/context.js";
 import { formatBytes } from "../text/bytes.js";
 
 const usage =
@@ -114,7 +114,7 @@ async function warmUp(path: string): Promise<void> {
     const settings = { ...config.settings, "backends.embedded.model": path };
     backend = new EmbeddedBackend(settings, config.env);
     say(`readying ${basename(path)} for its first answer…`);
-    const prompt = buildPrompt(detectContext(shellFromEnvironment(), config.env.HOME ?? homedir()), "");
+    const prompt = preloadPrompt(shellFromEnvironment(), config.env.HOME ?? homedir(), config.env, settings);
     await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
   } catch (error) {
     warn(`downloaded, but not readied for a first answer: ${(error as Error).message}`);

@@ -6,10 +6,14 @@ export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
 const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
 const SAFETY_LEVELS = ["strict", "moderate", "permissive"] as const;
+export const REDACT_MODES = ["remote", "always", "never"] as const;
+export const SCREEN_MODES = ["local", "always", "never"] as const;
 
 export type Backend = (typeof BACKENDS)[number];
 export type SafetyLevel = (typeof SAFETY_LEVELS)[number];
 export type GpuKind = (typeof GPU_KINDS)[number];
+export type RedactMode = (typeof REDACT_MODES)[number];
+export type ScreenMode = (typeof SCREEN_MODES)[number];
 
 /** Every setting, flat, by its dotted TOML path. */
 export interface Settings {
@@ -32,6 +36,13 @@ export interface Settings {
   "backends.vllm.api_key": string;
   "backends.vllm.timeout": number;
   "safety.level": SafetyLevel;
+  "context.tools": boolean;
+  "context.entries": number;
+  "context.git": boolean;
+  "context.history": number;
+  "context.screen": ScreenMode;
+  "context.redact": RedactMode;
+  "context.checks": boolean;
   "daemon.idle_unload_minutes": number;
   "daemon.idle_exit_minutes": number;
   "daemon.start_on_init": boolean;
@@ -207,6 +218,45 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: "moderate",
     parse: oneOf(SAFETY_LEVELS),
     help: "which risks are blocked, confirmed or warned",
+  },
+  "context.tools": {
+    default: true,
+    parse: boolean,
+    help: "tell the model this machine's package manager and which common tools are installed",
+  },
+  "context.entries": {
+    default: 8,
+    parse: (raw) => {
+      const value = wholeNumber(0)(raw);
+      if (value > 64) throw new Error("must be at most 64");
+      return value;
+    },
+    help: "entries of the current folder the model is shown (folders first); 0 for none",
+  },
+  "context.git": { default: true, parse: boolean, help: "tell the model the git branch of the current folder" },
+  "context.history": {
+    default: 0,
+    parse: (raw) => {
+      const value = wholeNumber(0)(raw);
+      if (value > 50) throw new Error("must be at most 50");
+      return value;
+    },
+    help: "your last commands the model is shown, sent by the Ctrl-G widget; 0 for none",
+  },
+  "context.screen": {
+    default: "local",
+    parse: oneOf(SCREEN_MODES),
+    help: "for a fix, what the failed command printed (tmux): to local backends only, always, or never",
+  },
+  "context.redact": {
+    default: "remote",
+    parse: oneOf(REDACT_MODES),
+    help: "hide secrets in the context caro adds: when it goes to a server not on this machine, always, or never",
+  },
+  "context.checks": {
+    default: true,
+    parse: boolean,
+    help: "check each answer against this machine (programs, options in their manual pages) and ask again once",
   },
   "daemon.idle_unload_minutes": {
     default: 15,

@@ -9,8 +9,8 @@ import type { Answer } from "../answer/types.js";
 import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
 import { draftSchema } from "../answer/draft.js";
-import { buildPrompt } from "../prompt/build.js";
-import { detectContext, type Shell } from "../prompt/context.js";
+import { preloadPrompt } from "../answer/request-prompt.js";
+import type { Shell } from "../prompt/context.js";
 import { localModelFile } from "../models/resolve.js";
 import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
@@ -50,7 +50,9 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
   const intent = ask.intent ?? { kind: "ask" };
   // Explain answers for the command exactly as given, spaces included.
   const request = intent.kind === "explain" ? ask.request : ask.request.trim();
-  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, shaping, modelFileStamp(config)]);
+  // The programs and pages an answer is checked against, and what the shell told of itself.
+  const machine = [ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null];
+  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, shaping, modelFileStamp(config), machine]);
 }
 
 /** The cached answer for a request, unless it is one the user was shown already and asks past. */
@@ -282,7 +284,8 @@ export class Daemon {
       this.last = answer;
       // Another candidate stays out: the plain request keeps its first answer, and a later
       // request past that one is answered afresh.
-      if (!ask.shown?.length) this.answers.set(cacheKey, answer);
+      // Nor is one that failed a check here: the next identical request gets another try.
+      if (!ask.shown?.length && answer.warnings.length === 0) this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(
         `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
@@ -318,7 +321,7 @@ export class Daemon {
       const backend = this.backends.get("embedded", config);
       if (!(backend instanceof EmbeddedBackend)) return;
       // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-      const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
+      const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
       await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
       log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
     } catch (error) {
