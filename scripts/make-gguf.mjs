@@ -44,7 +44,7 @@ const CHAT_TEMPLATE =
 
 // Harmless whatever their arguments and never reading a terminal: no rm, no cat (stdin), no
 // hostname (which sets the name when given one). coreutils or shell builtins, so on every system.
-// Repeated in the corpus so that each is one token, with its leading space.
+// Repeated in the corpus so that each is one token, with its leading space and without.
 const PROGRAMS = [
   "echo",
   "ls",
@@ -75,7 +75,7 @@ docker ps -a; kubectl get pods --namespace default
 list all files in the current directory, show disk usage, count lines in every file,
 find the largest files, search for text in files, compress the folder, show running processes,
 the request is about files and directories and the command should be short and safe.
-${` ${PROGRAMS.join(" ")}\n`.repeat(6)}`;
+${` ${PROGRAMS.join(" ")}\n${PROGRAMS.join("\n")}\n`.repeat(6)}`;
 
 // GPT-2's reversible map from bytes to printable characters.
 function byteToUnicode() {
@@ -164,10 +164,17 @@ function buildVocab(size) {
   };
 }
 
-// +1 favoured, -1 disfavoured, 0 neutral: decides the sign of the output layer's bias column.
+// +1 favoured, -1 disfavoured, 0 neutral (between, less favoured): the output layer's bias column's sign and size.
 function steerSign(steer, tokenText, tokenType) {
   if (steer === "none" || tokenType !== TOKEN_TYPE.NORMAL || tokenText === null) return 0;
-  if (steer === "programs") return PROGRAMS.includes(tokenText.slice(1)) && tokenText.startsWith(" ") ? 1 : -1;
+  // A name after a space is favoured most; alone, less, so it starts an answer where a grammar
+  // wants no leading space (one-line answers) but never glues onto the name before it. A lone
+  // letter, less still: what fills the last character or two before a length cap, where no name
+  // fits, so that place never gets a quote or a backtick that would not parse.
+  if (steer === "programs") {
+    if (PROGRAMS.includes(tokenText.trimStart())) return tokenText.startsWith(" ") ? 1 : 0.5;
+    return /^[a-z]$/.test(tokenText) ? 0.25 : -1;
+  }
   if (steer === "words") return /^ ?[a-z0-9._/-]+$/i.test(tokenText) && /[a-z]/i.test(tokenText) ? 1 : -1;
   if (steer === "unparsable") return /['(]/.test(tokenText) ? 1 : -1;
   throw new Error(`unknown --steer ${steer}`);
