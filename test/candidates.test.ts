@@ -104,7 +104,10 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
     expect(result).toMatchObject({ exitCode: 0, buffer: "find . -name '*.log' -size +1M" });
     expect(standin.chats).toHaveLength(2);
     const message = lastUserMessage(standin.chats[0]);
-    expect(message).toMatch(/^cwd: \/\S*\nRevise this command: find \. -name '\*\.log'\nChange: only files over 1MB$/);
+    // Where the user is (cwd, the folder's entries and branch) comes first; the intent's words after it.
+    expect(message).toMatch(
+      /^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Revise this command: find \. -name '\*\.log'\nChange: only files over 1MB$/,
+    );
     expect(standin.chats[0].messages[0].content).toContain("Revise this command:");
   });
 
@@ -117,7 +120,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
     });
     expect(result.exitCode).toBe(0);
     expect(String(result.stdout).split("\n").at(-1)).toBe("grep -r foo .");
-    expect(lastUserMessage(standin.chats[0])).toBe(
+    expect(lastUserMessage(standin.chats[0]).replace(/^folder: .*\n/m, "")).toBe(
       `cwd: ${home}\nThis command failed with exit status 2: grep -r foo /nope\nGive a corrected command.`,
     );
   });
