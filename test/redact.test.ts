@@ -208,6 +208,8 @@ describe("namesSecret", () => {
     "X_AUTH_TOKEN",
     "passwd",
     "credentials",
+    "PGPASSWORD",
+    "authtoken",
   ])("%s names a secret", (name) => expect(namesSecret(name)).toBe(true));
   it.each([
     "PWD",

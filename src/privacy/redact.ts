@@ -164,6 +164,8 @@ export function namesSecret(name: string): boolean {
   return parts.some(
     (part, i) =>
       SECRET_PARTS.has(part) ||
+      // Run together: PGPASSWORD, authtoken, MYSQLPWD's kin (not `bypass`: only the long words).
+      /.(password|passwd|passphrase|secret|token|apikey)$/.test(part) ||
       ((part === "key" || part === "keys") && i > 0 && KEY_QUALIFIERS.has(parts[i - 1])) ||
       part === "apikey" ||
       part === "privatekey" ||
