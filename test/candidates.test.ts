@@ -145,7 +145,7 @@ describe("the embedded backend", () => {
   });
 });
 
-describe("the daemon reads intent and shown as untrusted input", () => {
+describe("the daemon reads intent, shown and context as untrusted input", () => {
   it("refuses each malformed field with exit 2 and says which", async () => {
     const ollama = await ollamaStandin({ turns: ["ls"] });
     standins.push(ollama);
@@ -165,6 +165,12 @@ describe("the daemon reads intent and shown as untrusted input", () => {
       [{ shown: ["ls", 2] }, /shown must be a list of strings/],
       [{ shown: Array.from({ length: 33 }, (_, i) => `ls ${i}`) }, /shown may hold at most 32 commands/],
       [{ shown: ["x".repeat(40_000), "y".repeat(40_000)] }, /shown may hold at most 65536 characters/],
+      [{ context: "history" }, /context must be an object/],
+      [{ context: { history: "ls" } }, /context\.history must be a list of at most 100 strings/],
+      [{ context: { history: Array.from({ length: 101 }, () => "ls") } }, /context\.history must be a list/],
+      [{ context: { names: [1] } }, /context\.names must be a list of at most 10000 strings/],
+      [{ context: { screen: ["x"] } }, /context\.screen must be a string/],
+      [{ context: { screen: "x".repeat(300_000) } }, /context may hold at most 262144 characters/],
     ];
     let id = 0;
     for (const [fields, expected] of cases) {

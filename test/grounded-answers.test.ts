@@ -120,6 +120,13 @@ describe("an answer checked against the machine, through the daemon", () => {
     );
     expect(server.chats.length - chatsBefore).toBe(2);
 
+    // With checks = false the answer is taken as it comes: one chat, no warning.
+    const unchecked = homeFor(ollamaConfig(server.url, "[context]\nchecks = false\n"), machine).env;
+    const chats = server.chats.length;
+    const plain = await caro(["--no-daemon", "find", "python", "files"], { env: unchecked, cwd: machine.cwd });
+    expect([plain.exitCode, plain.stdout, plain.stderr]).toEqual([0, "fd -e py", "caro: risk safe"]);
+    expect(server.chats.length - chats).toBe(1);
+
     // caro check and caro explain report the same findings.
     const check = await caro(["check", "--json", "--", "fd -e py | frob --fastest"], { env, cwd: machine.cwd });
     expect(JSON.parse(String(check.stdout)).warnings).toEqual([
