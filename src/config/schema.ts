@@ -76,6 +76,14 @@ const wholeNumber =
     return value;
   };
 
+const wholeNumberUpTo =
+  (min: number, max: number) =>
+  (raw: unknown): number => {
+    const value = wholeNumber(min)(raw);
+    if (value > max) throw new Error(`must be at most ${max}`);
+    return value;
+  };
+
 const boolean = (raw: unknown): boolean => {
   if (typeof raw === "boolean") return raw;
   if (raw === "true" || raw === "1") return true;
@@ -135,11 +143,7 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   },
   max_command_length: {
     default: 400,
-    parse: (raw) => {
-      const value = wholeNumber(8)(raw);
-      if (value > 4000) throw new Error("must be at most 4000");
-      return value;
-    },
+    parse: wholeNumberUpTo(8, 4000),
     help: "the longest command, in characters, a model may answer with",
   },
   "backends.embedded.model": {
@@ -226,21 +230,13 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   },
   "context.entries": {
     default: 8,
-    parse: (raw) => {
-      const value = wholeNumber(0)(raw);
-      if (value > 64) throw new Error("must be at most 64");
-      return value;
-    },
+    parse: wholeNumberUpTo(0, 64),
     help: "entries of the current folder the model is shown (folders first); 0 for none",
   },
   "context.git": { default: true, parse: boolean, help: "tell the model the git branch of the current folder" },
   "context.history": {
     default: 0,
-    parse: (raw) => {
-      const value = wholeNumber(0)(raw);
-      if (value > 50) throw new Error("must be at most 50");
-      return value;
-    },
+    parse: wholeNumberUpTo(0, 50),
     help: "your last commands the model is shown, sent by the Ctrl-G widget; 0 for none",
   },
   "context.screen": {
