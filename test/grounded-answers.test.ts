@@ -99,6 +99,16 @@ describe("an answer checked against the machine, through the daemon", () => {
     expect(missing.stdout).toBe("fd -e py .");
     expect(missing.stderr).toContain("caro: warning: `fd` is not installed here\n");
 
+    // An answer that failed a check is not kept; one right for one PATH is not handed to another.
+    const withFd = temp();
+    writeFileSync(join(withFd, "fd"), "#!/bin/sh\n", { mode: 0o755 });
+    const fdEnv = { ...env, PATH: `${machine.bin}:${withFd}` };
+    const asked = async (askEnv: Record<string, string>) =>
+      JSON.parse(String((await caro(["--json", "find", "python", "files"], { env: askEnv, cwd: machine.cwd })).stdout));
+    expect(await asked(fdEnv)).toMatchObject({ command: "fd -e py", warnings: [], cached: false });
+    expect(await asked(fdEnv)).toMatchObject({ command: "fd -e py", cached: true });
+    expect(await asked(env)).toMatchObject({ warnings: ["`fd` is not installed here"], cached: false });
+
     // An option the program's manual page (in the fixture MANPATH) does not name; the model
     // gives the same command again, and that is the answer.
     const option = await caro(["--json", "fast"], { env, cwd: machine.cwd });

@@ -2,6 +2,7 @@
 // answers clients over a Unix socket. Each request runs under the config, flags and environment
 // of the client that sent it, read afresh, so an edited config needs no restart.
 
+import { createHash } from "node:crypto";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest } from "../answer/pipeline.js";
@@ -50,8 +51,11 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
   const intent = ask.intent ?? { kind: "ask" };
   // Explain answers for the command exactly as given, spaces included.
   const request = intent.kind === "explain" ? ask.request : ask.request.trim();
-  // The programs and pages an answer is checked against, and what the shell told of itself.
-  const machine = [ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null];
+  // The programs and pages an answer is checked against, and what the shell told of itself
+  // (its function names may run to thousands: hashed, so the key stays small).
+  const machine = createHash("sha256")
+    .update(JSON.stringify([ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null]))
+    .digest("hex");
   return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, shaping, modelFileStamp(config), machine]);
 }
 
