@@ -81,6 +81,7 @@ describe("an answer checked against the machine, through the daemon", () => {
     expect(result.stderr).toContain(`caro: context sent to ${server.url}:\n`);
     expect(result.stderr).toContain("caro:   Package manager: apt.\n");
     expect(result.stderr).toContain("caro:   git branch: feature\n");
+    expect(result.stderr).toContain("caro: asking again: `fd` is not installed here\n");
   });
 
   it("shows an answer that fails twice with its warning, on stderr and in --json; never broken text", async () => {

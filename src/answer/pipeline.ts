@@ -195,6 +195,7 @@ async function generateDraft(
     // The one more try after a failed check comes on top of the tries for unusable drafts.
     if (!retried) attempts++;
     retried = true;
+    options.onEvent?.({ type: "recheck", reasons: findings });
     prompt = promptTelling({ command: found.command, reasons: findings });
   }
   if (failedCheck) return result(failedCheck, attempts);

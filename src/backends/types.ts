@@ -21,7 +21,9 @@ export type BackendEvent =
   | WorkerEvent
   | ({ type: "download" } & DownloadProgress)
   | { type: "selected"; backend: string; passedOver: PassedOver[] }
-  | ContextEvent;
+  | ContextEvent
+  /** An answer failed a check against the machine: the model is asked once more, told why. */
+  | { type: "recheck"; reasons: string[] };
 
 /** What caro added to the request on its own, exactly as sent (after redaction), for --verbose. */
 export interface ContextEvent {
