@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CARO_BIN, caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { shellQuote } from "./helpers/tmux.js";
-import { ollamaStandin, type Standin } from "./helpers/standins.js";
+import { serve } from "./helpers/http.js";
+import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
 import { gpuCheck } from "../src/cli/doctor-command.js";
 import { diagnoseBuilds } from "../src/cli/gpu-builds.js";
 import { findGpus } from "../src/cli/gpu-devices.js";
@@ -64,6 +65,48 @@ describe("caro doctor", () => {
       status: "warn",
       fix: "ollama pull qwen2.5-coder:1.5b",
     });
+  });
+
+  it("advice that fits the OpenAI-compatible server's state: down, loading, a wrong url, a wrong key", async () => {
+    const down = await serve(() => undefined);
+    await down.close();
+    const loading = await openaiStandin({ like: "llama-server", loadingMs: 60_000 });
+    const keyed = await openaiStandin({ like: "llama-server", apiKey: "right" });
+    const plain = await openaiStandin({ like: "llama-server" });
+    try {
+      const cases = [
+        [down.url, `no OpenAI-compatible server answers at ${down.url}`, /^start one, e\.g\. "vllm serve <model>"/],
+        [
+          loading.url,
+          `the server at ${loading.url} is loading its model (HTTP 503: Loading model)`,
+          /^wait until it has loaded/,
+        ],
+        [
+          `${plain.url}/api`,
+          `no OpenAI-compatible API at ${plain.url}/api: HTTP 404 at /v1/models`,
+          /^set \[backends\.vllm\] url in /,
+        ],
+      ] as const;
+      const all = [...cases, [keyed.url, "refused the API key (HTTP 401: Invalid API Key)", /api_key/]] as const;
+      const check = async ([url, detail, fix]: (typeof all)[number]) => {
+        const { env, configPath } = makeHome(`backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n`);
+        const result = await caro(["doctor"], { env });
+        expect(result.exitCode).toBe(1);
+        const text = String(result.stdout);
+        const [vllm, vllmFix] = text.slice(text.indexOf("vllm ")).split("\n");
+        expect(vllm).toContain(detail);
+        expect(vllmFix.replace(/^ +fix: /, "")).toMatch(fix);
+        if (!String(fix).includes("wait")) expect(vllmFix).toContain(configPath);
+        // The backend's fix is the server's, never the embedded model's download.
+        expect(text).toMatch(/^✗ backend +vllm, chosen in the config, cannot answer now$/m);
+        expect(text.slice(text.indexOf("✗ backend")).split("\n")[1]).toBe(vllmFix);
+        expect(text).not.toMatch(/\b(\w+) \1\b/);
+      };
+      // Side by side: each doctor run spends most of its time looking at the machine and the shells.
+      await Promise.all(all.map(check));
+    } finally {
+      await Promise.all([loading.close(), keyed.close(), plain.close()]);
+    }
   });
 
   it("finds a downloaded catalog model", async () => {

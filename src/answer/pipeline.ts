@@ -33,6 +33,8 @@ export interface AnswerOptions {
   onEvent?: (event: BackendEvent) => void;
   /** Backends to reuse (the daemon's); without one, each request makes its own and closes it. */
   pool?: BackendPool;
+  /** The daemon's answers to earlier identical requests, asked once the backend that would answer is known. */
+  cache?: { lookup(backend: Backend): Promise<Answer | undefined> };
 }
 
 /** Tries for a usable command; one more when commands must be avoided, as a repeat also costs a try. */
@@ -251,6 +253,11 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
     const { backend, passedOver } = await selectBackend(options.config, pool);
     const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
+    const remembered = await options.cache?.lookup(backend);
+    if (remembered) {
+      const timings = { total_ms: Math.round(performance.now() - started), select_ms: selectMs };
+      return { ...remembered, passed_over: passedOver, cached: true, timings };
+    }
     const promptStart = performance.now();
     // What caro adds on its own is redacted as the destination requires; the request goes as typed.
     const destination = destinationOf(backend.name, settings);

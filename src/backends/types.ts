@@ -21,6 +21,8 @@ export type BackendEvent =
   | WorkerEvent
   | ({ type: "download" } & DownloadProgress)
   | { type: "selected"; backend: string; passedOver: PassedOver[] }
+  /** A server not ready yet (loading its model): caro asks again within its timeout. */
+  | { type: "waiting"; text: string }
   | ContextEvent
   /** An answer failed a check against the machine: the model is asked once more, told why. */
   | { type: "recheck"; reasons: string[] };
@@ -68,5 +70,10 @@ export interface RawAnswer {
 export interface Backend {
   readonly name: string;
   generate(request: GenerateRequest): Promise<RawAnswer>;
+  /**
+   * A server's backend: who would answer now (the server, and the model it serves as far as it
+   * tells), asked afresh, for the answer cache's key; null when it cannot tell now.
+   */
+  answerer?(): Promise<string | null>;
   close(): Promise<void>;
 }

@@ -164,17 +164,23 @@ async function ollamaCheck(config: LoadedConfig): Promise<{ check: Check; serves
 }
 
 /** What auto sees of the OpenAI-compatible server, with the same probe, so the two agree. */
-async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean }> {
+async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean; loading?: boolean }> {
   const { settings } = config;
-  const probe = await probeOpenaiServer(settings);
+  const probe = await probeOpenaiServer(settings, config.path);
   // Only a server the user set up is worth a warning when it does not answer.
   const chosen =
     settings.backend === "vllm" ||
     config.sources["backends.vllm.url"] !== "default" ||
     config.sources["backends.vllm.model"] !== "default";
   if ("problem" in probe) {
-    const fix = chosen && probe.fix ? `${probe.fix} in ${config.path}` : undefined;
+    const fix = chosen ? probe.fix : undefined;
     return { serves: false, check: { name: "vllm", status: chosen ? "warn" : "info", detail: probe.problem, fix } };
+  }
+  if (probe.loading !== undefined) {
+    const detail = `the server at ${probe.url} is loading its model (HTTP 503: ${probe.loading})`;
+    const timeout = settings["backends.vllm.timeout"];
+    const fix = `wait until it has loaded (a request waits for it up to [backends.vllm] timeout, ${timeout} s)`;
+    return { serves: false, loading: true, check: { name: "vllm", status: "warn", detail, fix } };
   }
   const detail = `answering at ${probe.url} with ${probe.models.join(", ") || "no models"}`;
   if (!settings["backends.vllm.enabled"] && settings.backend !== "vllm") {
@@ -228,19 +234,28 @@ function configCheck(): { check: Check; config: LoadedConfig | null } {
   return { config, check: { name: "config", status: "warn", detail: `${where}: ${config.warnings.join("; ")}`, fix } };
 }
 
-/** Can the configured backend (or, under auto, any) answer now? */
+type BackendName = "embedded" | "ollama" | "vllm";
+
+/**
+ * Can the configured backend (or, under auto, any) answer now? The fix is the chosen backend's
+ * own; under auto, the embedded model's (auto's first choice), unless a server auto would take is
+ * only loading.
+ */
 function backendCheck(
   config: LoadedConfig,
-  serves: Record<"embedded" | "ollama" | "vllm", boolean>,
-  fix?: string,
+  checks: Record<BackendName, { check: Check; serves: boolean; loading?: boolean }>,
 ): Check {
   const backend = config.settings.backend;
   const auto = backend === "auto";
-  if (auto ? Object.values(serves).some(Boolean) : serves[backend]) {
-    const detail = auto ? `auto will use ${Object.entries(serves).find(([, s]) => s)?.[0]}` : `${backend} can answer`;
+  const serves = (name: BackendName) => checks[name].serves;
+  const names: BackendName[] = ["embedded", "ollama", "vllm"];
+  if (auto ? names.some(serves) : serves(backend)) {
+    const detail = auto ? `auto will use ${names.find(serves)}` : `${backend} can answer`;
     return { name: "backend", status: "ok", detail };
   }
   const detail = auto ? "no backend can answer a request now" : `${backend}, chosen in the config, cannot answer now`;
+  const loading = checks.vllm.loading && config.settings["backends.vllm.enabled"];
+  const fix = auto ? (loading ? checks.vllm : checks.embedded).check.fix : checks[backend].check.fix;
   return { name: "backend", status: "fail", detail, fix: fix ?? "see the lines above" };
 }
 
@@ -261,9 +276,8 @@ export async function runDoctor(argv: string[]): Promise<number> {
   if (config) {
     const [model, ollama, vllm] = [modelCheck(config), await ollamaCheck(config), await vllmCheck(config)];
     checks.push(model.check, await daemonCheck(), ollama.check, vllm.check);
-    checks.push(
-      backendCheck(config, { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves }, model.check.fix),
-    );
+    const embedded = { check: model.check, serves: model.present };
+    checks.push(backendCheck(config, { embedded, ollama, vllm }));
   }
   checks.push(...(await shellChecks()));
   const broken = checks.some((c) => c.status === "fail");

@@ -52,7 +52,8 @@ export function eventPrinter(verbose: boolean) {
       downloading = false;
     }
     if (!verbose) return;
-    if (event.type === "recheck") say(`asking again: ${event.reasons.join("; ")}`);
+    if (event.type === "waiting") say(event.text);
+    else if (event.type === "recheck") say(`asking again: ${event.reasons.join("; ")}`);
     else if (event.type === "context") {
       // Exactly what caro added to the request, as it went.
       const redacted = event.redacting ? ", secrets redacted" : "";

@@ -9,13 +9,14 @@ import { answerRequest } from "../answer/pipeline.js";
 import type { Answer } from "../answer/types.js";
 import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
+import type { Backend } from "../backends/types.js";
 import { draftSchema } from "../answer/draft.js";
 import { preloadPrompt } from "../answer/request-prompt.js";
 import type { Shell } from "../prompt/context.js";
 import { localModelFile } from "../models/resolve.js";
 import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
-import { AnswerCache, modelFileStamp } from "./answer-cache.js";
+import { AnswerCache, answererOf, keySettings } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
 import { pidPath, socketPath } from "./paths.js";
@@ -35,11 +36,12 @@ function log(line: string): void {
 }
 
 /**
- * Everything an answer depends on: the request and what to do with it, where it was asked, and
- * the settings that shape it. The commands already shown are left out: a cached answer is good
- * for any request that has not been shown it (see usableAnswer).
+ * Everything an answer depends on: the request and what to do with it, where it was asked, the
+ * settings that shape it (a secret by fingerprint only), and who would answer it (`answerer`: the
+ * server and model, or the model file). The commands already shown are left out: a cached answer
+ * is good for any request that has not been shown it (see usableAnswer).
  */
-function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
+function answerCacheKey(ask: AskMessage, config: LoadedConfig, answerer: string): string {
   // The safety level and the daemon's timers only change what happens around the answer.
   const {
     "safety.level": _level,
@@ -56,7 +58,7 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
   const machine = createHash("sha256")
     .update(JSON.stringify([ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null]))
     .digest("hex");
-  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, shaping, modelFileStamp(config), machine]);
+  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer, machine]);
 }
 
 /** The cached answer for a request, unless it is one the user was shown already and asks past. */
@@ -264,19 +266,20 @@ export class Daemon {
       const configMs = Math.round(performance.now() - configStart);
       for (const warning of config.warnings)
         send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
-      const cacheKey = answerCacheKey(ask, config);
-      const remembered = usableAnswer(this.answers.get(cacheKey), ask);
-      if (remembered) {
-        this.served++;
-        const answer = { ...remembered, cached: true, timings: { total_ms: Date.now() - started } };
-        send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
-        log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
-        return;
-      }
+      let cacheKey: string | null = null;
+      const cache = {
+        lookup: async (backend: Backend) => {
+          const answerer = await answererOf(backend, config);
+          if (answerer === null) return undefined;
+          cacheKey = answerCacheKey(ask, config, answerer);
+          return usableAnswer(this.answers.get(cacheKey), ask);
+        },
+      };
       const answer = await answerRequest(ask, {
         config,
         signal: controller.signal,
         pool: this.backends,
+        cache,
         onEvent: (event) => {
           // The worker reports a problem once (a prefix cache it cannot write): keep it in the log too.
           if (event.type === "warning") log(`warning: ${event.text}`);
@@ -285,11 +288,16 @@ export class Daemon {
       });
       answer.timings = { config_ms: configMs, ...answer.timings };
       this.served++;
+      if (answer.cached) {
+        send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
+        log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
+        return;
+      }
       this.last = answer;
       // Another candidate stays out: the plain request keeps its first answer, and a later
       // request past that one is answered afresh.
       // Nor is one that failed a check here: the next identical request gets another try.
-      if (!ask.shown?.length && answer.warnings.length === 0) this.answers.set(cacheKey, answer);
+      if (!ask.shown?.length && cacheKey !== null && answer.warnings.length === 0) this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(
         `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,

@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 export interface TestServer {
   url: string;
   requests: string[];
+  /** TCP connections accepted so far: a client that keeps its connection opens one for many requests. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -20,11 +22,16 @@ export async function serve(
     requests.push(`${req.method} ${req.url}`);
     handle(req, res);
   });
+  let connections = 0;
+  server.on("connection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
