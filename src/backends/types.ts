@@ -22,7 +22,21 @@ export type BackendEvent =
   | ({ type: "download" } & DownloadProgress)
   | { type: "selected"; backend: string; passedOver: PassedOver[] }
   /** A server not ready yet (loading its model): caro asks again within its timeout. */
-  | { type: "waiting"; text: string };
+  | { type: "waiting"; text: string }
+  | ContextEvent
+  /** An answer failed a check against the machine: the model is asked once more, told why. */
+  | { type: "recheck"; reasons: string[] };
+
+/** What caro added to the request on its own, exactly as sent (after redaction), for --verbose. */
+export interface ContextEvent {
+  type: "context";
+  /** Where it went: "this machine" or the server's address. */
+  to: string;
+  /** Secrets hidden from it were replaced by [redacted]. */
+  redacting: boolean;
+  /** The tool lines of the fixed prompt, then the lines of the request message. */
+  lines: string[];
+}
 
 export interface GenerateRequest {
   prompt: ChatPrompt;

@@ -17,8 +17,8 @@ import { optionLines } from "./help.js";
 import { probeMachine, TEST_MACHINE_ENV } from "./machine.js";
 import { adviceFor, adviceJson } from "./model-advice.js";
 import { say, warn } from "./output.js";
-import { buildPrompt } from "../prompt/build.js";
-import { detectContext, shellFromEnvironment } from "../prompt/context.js";
+import { preloadPrompt } from "../answer/request-prompt.js";
+import { shellFromEnvironment } from "../prompt/context.js";
 import { formatBytes } from "../text/bytes.js";
 
 const usage =
@@ -153,7 +153,7 @@ async function warmUp(path: string): Promise<void> {
     const settings = { ...config.settings, "backends.embedded.model": path };
     backend = new EmbeddedBackend(settings, config.env);
     say(`readying ${basename(path)} for its first answer…`);
-    const prompt = buildPrompt(detectContext(shellFromEnvironment(), config.env.HOME ?? homedir()), "");
+    const prompt = preloadPrompt(shellFromEnvironment(), config.env.HOME ?? homedir(), config.env, settings);
     await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
   } catch (error) {
     warn(`downloaded, but not readied for a first answer: ${(error as Error).message}`);

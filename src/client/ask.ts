@@ -15,7 +15,8 @@ import { daemonVersion } from "../daemon/version.js";
 import { judgeHere } from "./judge.js";
 
 // What the daemon needs of the client's environment to answer as if it ran here.
-const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$/;
+// PATH and MANPATH also say which programs and manual pages each answer is checked against.
+const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|MANPATH|LANG)$/;
 
 export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return Object.fromEntries(

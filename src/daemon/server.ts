@@ -2,6 +2,7 @@
 // answers clients over a Unix socket. Each request runs under the config, flags and environment
 // of the client that sent it, read afresh, so an edited config needs no restart.
 
+import { createHash } from "node:crypto";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest } from "../answer/pipeline.js";
@@ -10,8 +11,8 @@ import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
 import type { Backend } from "../backends/types.js";
 import { draftSchema } from "../answer/draft.js";
-import { buildPrompt } from "../prompt/build.js";
-import { detectContext, type Shell } from "../prompt/context.js";
+import { preloadPrompt } from "../answer/request-prompt.js";
+import type { Shell } from "../prompt/context.js";
 import { localModelFile } from "../models/resolve.js";
 import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
@@ -52,7 +53,12 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig, answerer: string)
   const intent = ask.intent ?? { kind: "ask" };
   // Explain answers for the command exactly as given, spaces included.
   const request = intent.kind === "explain" ? ask.request : ask.request.trim();
-  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer]);
+  // The programs and pages an answer is checked against, and what the shell told of itself
+  // (its function names may run to thousands: hashed, so the key stays small).
+  const machine = createHash("sha256")
+    .update(JSON.stringify([ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null]))
+    .digest("hex");
+  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer, machine]);
 }
 
 /** The cached answer for a request, unless it is one the user was shown already and asks past. */
@@ -290,7 +296,8 @@ export class Daemon {
       this.last = answer;
       // Another candidate stays out: the plain request keeps its first answer, and a later
       // request past that one is answered afresh.
-      if (!ask.shown?.length && cacheKey !== null) this.answers.set(cacheKey, answer);
+      // Nor is one that failed a check here: the next identical request gets another try.
+      if (!ask.shown?.length && cacheKey !== null && answer.warnings.length === 0) this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(
         `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
@@ -326,7 +333,7 @@ export class Daemon {
       const backend = this.backends.get("embedded", config);
       if (!(backend instanceof EmbeddedBackend)) return;
       // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-      const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
+      const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
       await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
       log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
     } catch (error) {

@@ -9,8 +9,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** An HTTP server on 127.0.0.1 at a random port; `handle` answers each request. */
-export async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+/**
+ * An HTTP server on 127.0.0.1 (or `host`: another of this machine's addresses, to stand for a
+ * server elsewhere) at a random port; `handle` answers each request.
+ */
+export async function serve(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  host = "127.0.0.1",
+): Promise<TestServer> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -18,10 +24,10 @@ export async function serve(handle: (req: IncomingMessage, res: ServerResponse) 
   });
   let connections = 0;
   server.on("connection", () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     get connections() {
       return connections;

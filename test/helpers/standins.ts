@@ -44,6 +44,8 @@ export interface StandinOptions {
   dropAfterBytes?: number;
   /** Hang up as soon as the request has arrived, before any response. */
   hangUp?: boolean;
+  /** Listen on this address of the machine instead of 127.0.0.1. */
+  host?: string;
 }
 
 /** Where an endless stand-in gives up, so a client that never stops reading fails its test rather than the machine. */
@@ -69,7 +71,9 @@ interface State {
 
 export function requestText(request: ChatRequest): string {
   const last = request.messages.at(-1)?.content ?? "";
-  return /request: ([\s\S]*)$/.exec(last)?.[1] ?? last;
+  // A second try after a failed check adds why, last: the request is the same one.
+  const asked = /request: ([\s\S]*)$/.exec(last)?.[1] ?? last;
+  return asked.replace(/\nFails here: .*$/, "");
 }
 
 /** The last user message of a chat: the part of the prompt that carries the request. */
@@ -279,7 +283,7 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
       return sendForever(res, " ".repeat(4096), state);
     }
     await sendPieces(res, body, options, state);
-  });
+  }, options.host);
   return withState(server, state);
 }
 
