@@ -1,13 +1,34 @@
 import { defineConfig } from "vitest/config";
 
+// Most test files wait on real shells, sockets and servers more than they compute, so they share the
+// machine: three at a time. Two must have it to themselves, after the rest:
+// - threads.test.ts judges how busy the cores are, so another file's work would change its answer;
+// - package.test.ts runs `npm pack`, whose build rewrites the dist/ files the other files run.
+const ALONE = ["test/threads.test.ts", "test/package.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    // Builds dist/ and makes the test models once, before any file runs.
     globalSetup: ["test/helpers/global-setup.ts"],
     setupFiles: ["test/helpers/setup.ts"],
     // Tests spawn real processes that load real models: give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "shared",
+          include: ["test/**/*.test.ts"],
+          exclude: ALONE,
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: { name: "alone", include: ALONE, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
