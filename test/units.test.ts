@@ -1,8 +1,13 @@
 // The small pieces the end-to-end tests pass through, each driven directly: the socket's frame
-// reader, the config's value parsers and the safety rater's path classes.
+// reader, the config's value parsers, the safety rater's path classes and the daemon's log.
 
-import { homedir } from "node:os";
+import { closeSync, mkdtempSync, openSync, statSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { lastLogLine } from "../src/client/connection.js";
+import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
+import { redactSecrets } from "../src/text/redact.js";
 import { parseSetting } from "../src/config/schema.js";
 import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/daemon/protocol.js";
 import { classifyPath, type PathKind } from "../src/safety/paths.js";
@@ -123,5 +128,57 @@ describe("the load other programs keep up", () => {
 
   it("nothing known yet is no load", () => {
     expect(sustainedLoad(samples([]))).toBe(0);
+  });
+});
+
+describe("the daemon's log", () => {
+  it("keeps no secret a model or an error quoted", () => {
+    const leaks: [string, string][] = [
+      ["curl -H 'Authorization: Bearer abc.DEF-123_xyz' https://api", "curl -H 'Authorization: *** ***' https://api"],
+      ["git clone https://ada:hunter2@git.example.com/r.git", "git clone https://***:***@git.example.com/r.git"],
+      ["https://ghp_aaaaaaaaaaaaaaaaaaaaaaaa@github.com/x", "https://***@github.com/x"],
+      ["export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuv", "export OPENAI_API_KEY=***"],
+      ['{"api_key": "k3y-v4lue", "password":"pw"}', '{"api_key": "***", "password":"***"}'],
+      ["token hf_abcdefghijklmnopqrstuvwxyz1234", "token ***"],
+      ["aws AKIAABCDEFGHIJKLMNOP x", "aws *** x"],
+      ["id 3f9a1c0b7e5d4a2f8b6c9d0e1f2a3b4c5d6e7f80 end", "id *** end"],
+    ];
+    for (const [text, masked] of leaks) expect(redactSecrets(text)).toBe(masked);
+    // Words, paths and numbers stay.
+    const plain = "answered request 12 in 340 ms (/home/ada/.cache/caro/models/qwen2.5-coder-1.5b.gguf)";
+    expect(redactSecrets(plain)).toBe(plain);
+    expect([...logExcerpt(`the model said: ${"x ".repeat(500)}`)].length).toBeLessThanOrEqual(160);
+  });
+
+  it("stays under its bound through a soak, the older part kept in daemon.log.1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "caro-log-"));
+    const path = join(dir, "daemon.log");
+    const fd = openSync(path, "a", 0o600);
+    const max = 4096;
+    const log = new DaemonLog(fd, path, max);
+    let rotations = 0;
+    let last = 0;
+    for (let i = 0; i < 2000; i++) {
+      log.write(`answered request ${i} in ${i % 97} ms (${"y".repeat(i % 150)})`);
+      const size = statSync(path).size;
+      if (size < last) rotations++;
+      last = size;
+      expect(size).toBeLessThanOrEqual(max);
+    }
+    closeSync(fd);
+    expect(rotations).toBeGreaterThan(50);
+    expect(statSync(`${path}.1`).size).toBeLessThanOrEqual(max);
+    expect(statSync(`${path}.1`).mode & 0o777).toBe(0o600);
+    expect(lastLogLine(path)).toMatch(/answered request 1999 in/);
+  });
+
+  it("is read from its end for the last line, however long it grew", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "caro-log-")), "daemon.log");
+    writeFileSync(
+      path,
+      `${"an old line\n".repeat(500_000)}caro: cannot load the config\ncaro: run again with --verbose\n`,
+    );
+    expect(lastLogLine(path)).toBe("caro: cannot load the config");
+    expect(lastLogLine(join(path, "missing"))).toBe("");
   });
 });
