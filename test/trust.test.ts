@@ -140,7 +140,7 @@ describe("the client's own rating", () => {
     const json = await caro(["--json", "clean", "up"], { env });
     expect(JSON.parse(json.stdout)).toMatchObject({ command: "rm -rf ~", risk: "critical" });
     // The widget's client comments it out, as the rating and this user's level say.
-    const widget = await caro(["widget", "bash", "clean up"], { env });
+    const widget = await caro(["widget", "bash", "--comments", "clean up"], { env });
     expect(widget.stdout).toBe(
       "caro: rated critical and commented out: deletes your home directory (~) and everything in it\n# rm -rf ~",
     );

@@ -1,11 +1,14 @@
 // The small pieces the end-to-end tests pass through, each driven directly: the socket's frame
-// reader, the config's value parsers, the safety rater's path classes and the daemon's log.
+// reader, the config's value parsers, the safety rater's path classes, the disarmed form of a
+// blocked command and the daemon's log.
 
+import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lastLogLine } from "../src/client/connection.js";
+import { commandOf, disarm } from "../src/client/disarm.js";
 import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
 import { redactSecrets } from "../src/text/redact.js";
 import { parseSetting } from "../src/config/schema.js";
@@ -128,6 +131,42 @@ describe("the load other programs keep up", () => {
 
   it("nothing known yet is no load", () => {
     expect(sustainedLoad(samples([]))).toBe(0);
+  });
+});
+
+describe("a blocked command in the buffer", () => {
+  const commands = [
+    "sudo rm -rf /",
+    "rm -rf ~ $(touch x) > y; echo 'it''s' && a | b & c",
+    'for f in *; do\n  rm -rf "$f" \\\n    --verbose\ndone',
+    "printf '\\x41\\n' \"$HOME\"\tx",
+    "echo ünïcödé ✓",
+  ];
+
+  it("comes back whole from either form, for another candidate", () => {
+    for (const command of commands) {
+      for (const comments of [true, false]) expect(commandOf(disarm(command, comments))).toBe(command);
+    }
+    expect(disarm("a\nb", true)).toBe("# a\n# b");
+    expect(disarm("sudo rm -rf /", false)).toBe("_caro_blocked='sudo rm -rf /'");
+    expect(disarm("echo 'x'\ny", false)).toBe("_caro_blocked=$'echo \\'x\\'\\ny'");
+    expect(commandOf("ls -la")).toBe("ls -la");
+  });
+
+  it("is an assignment of exactly the command in zsh and bash, on one line, whatever their quoting options", () => {
+    for (const command of commands) {
+      const buffer = disarm(command, false);
+      expect(buffer).not.toContain("\n");
+      const zsh = (options: string) =>
+        execFileSync("zsh", ["-f", "-c", `setopt ${options}; ${buffer}; print -rn -- "$_caro_blocked"`], {
+          encoding: "utf8",
+        });
+      for (const options of ["no_rc_quotes", "rc_quotes csh_junkie_quotes"]) expect(zsh(options)).toBe(command);
+      const bash = execFileSync("bash", ["--norc", "-c", `${buffer}; printf %s "$_caro_blocked"`], {
+        encoding: "utf8",
+      });
+      expect(bash).toBe(command);
+    }
   });
 });
 

@@ -117,8 +117,14 @@ _caro_is_shown() {
 _caro_widget() {
   # Declared first, assigned after: `builtin local a=$b` would split $b into words.
   builtin local typed out message buffer shown rc=0
-  builtin local -a args
+  builtin local -a args flags
   args=()
+  flags=()
+  # Whether `#` starts a comment at this prompt: without it, caro puts a blocked command in as an
+  # assignment, not as `# …` (src/client/disarm.ts).
+  if builtin shopt -q interactive_comments; then
+    flags=(--comments)
+  fi
   typed=$READLINE_LINE
   if (( ${#_caro_shown[@]} )) && _caro_is_shown "$typed"; then
     for shown in "${_caro_shown[@]}"; do args+=(--shown "$shown"); done
@@ -131,7 +137,7 @@ _caro_widget() {
     builtin return 0
   fi
   # caro draws "thinking" and the command as it streams in, in place of the prompt line.
-  out=$(_caro_client "${args[@]}") || rc=$?
+  out=$(_caro_client ${flags[@]+"${flags[@]}"} "${args[@]}") || rc=$?
   message=${out%%$'\n'*}
   if (( rc == 0 || rc == 4 )) && [[ $out == *$'\n'* ]]; then
     buffer=${out#*$'\n'}

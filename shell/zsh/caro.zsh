@@ -91,6 +91,12 @@ _caro_precmd() {
 }
 
 _caro_widget() {
+  # Read before emulate, which would show zsh's default (off): whether `#` starts a comment at this
+  # prompt. Without it, caro puts a blocked command in as an assignment, not as `# …` (disarm.ts).
+  builtin local comments=
+  if [[ -o interactive_comments ]]; then
+    comments=--comments
+  fi
   builtin emulate -L zsh
   builtin local typed out message rc buffer shown
   builtin local -a args
@@ -106,7 +112,7 @@ _caro_widget() {
     builtin return 0
   fi
   # caro draws "thinking" and the command as it streams in, on the line below this one.
-  out=$(_caro_client "${args[@]}")
+  out=$(_caro_client ${comments:+"$comments"} "${args[@]}")
   rc=$?
   message=${out%%$'\n'*}
   if (( rc == 0 || rc == 4 )) && [[ $out == *$'\n'* ]]; then
