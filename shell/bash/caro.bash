@@ -88,22 +88,56 @@ _caro_client() {
 [[ -n ${_caro_failed+set} ]] || _caro_failed=()
 
 # Runs first in PROMPT_COMMAND, while $? is the last command's: when it failed, Ctrl-G on an empty
-# line fixes it. A new history number means a command ran (an empty Enter keeps the old state).
+# line fixes it. Whether a command ran is read from the prompt's command counter (\#, bash 4.4's
+# ${x@P}), which an empty line, a comment or Ctrl-C leave as they are; nothing forks unless one
+# failed. Its text comes from history only where history surely holds it (see _caro_in_history).
 _caro_precmd() {
-  builtin local rc=$? entry number
-  entry=$(builtin history 1 2>/dev/null) || entry=
-  if [[ $entry =~ ^[[:space:]]*([0-9]+)[*[:space:]]+(.*)$ ]]; then
-    number=${BASH_REMATCH[1]}
-    if [[ $number != "${_caro_seen-}" ]]; then
-      _caro_seen=$number
-      if (( rc != 0 )); then
-        _caro_failed=("${BASH_REMATCH[2]}" "$rc")
-      else
-        _caro_failed=()
-      fi
+  builtin local rc=$? count entry=
+  if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404)); then
+    _caro_precmd_old "$rc"
+    builtin return "$rc"
+  fi
+  count=${_caro_counter@P}
+  if [[ -n ${_caro_count+set} && $count != "$_caro_count" ]]; then
+    _caro_failed=()
+    # Without HISTTIMEFORMAT, which would put a time stamp before the entry (fc's offsets shift
+    # with where it runs from, so history it is).
+    if ((rc != 0)) && _caro_in_history && entry=$(HISTTIMEFORMAT='' builtin history 1 2>/dev/null) &&
+      [[ $entry =~ ^[[:space:]]*[0-9]+[*[:space:]]+(.*)$ ]]; then
+      _caro_failed=("${BASH_REMATCH[1]}" "$rc")
     fi
   fi
+  _caro_count=$count
+  _caro_histcmd=$HISTCMD
   builtin return "$rc"
+}
+_caro_counter='\#'
+
+# Whether the last history entry is the command that just ran. It is when history grew (caro's own
+# entries are counted out), or, when it did not, if the only rule that drops entries is ignoredups
+# or erasedups (a repeat). With ignorespace, ignoreboth (Debian's default), HISTIGNORE or history
+# off, a command may have been left out: its text is unknown, and Ctrl-G sends nothing rather than
+# "fix" an older one.
+_caro_in_history() {
+  if [[ $HISTCMD != "${_caro_histcmd-}" ]]; then
+    builtin return 0
+  fi
+  [[ :$SHELLOPTS: == *:history:* && -z ${HISTIGNORE-} && ${HISTCONTROL-} != *ignorespace* &&
+    ${HISTCONTROL-} != *ignoreboth* && (${HISTCONTROL-} == *ignoredups* || ${HISTCONTROL-} == *erasedups*) ]]
+}
+
+# bash before 4.4: a new history number means a command ran, and its entry is taken as it.
+_caro_precmd_old() {
+  builtin local entry
+  entry=$(builtin history 1 2>/dev/null) || entry=
+  if [[ $entry =~ ^[[:space:]]*([0-9]+)[*[:space:]]+(.*)$ && ${BASH_REMATCH[1]} != "${_caro_seen-}" ]]; then
+    _caro_seen=${BASH_REMATCH[1]}
+    if (($1 != 0)); then
+      _caro_failed=("${BASH_REMATCH[2]}" "$1")
+    else
+      _caro_failed=()
+    fi
+  fi
 }
 
 _caro_is_shown() {
@@ -147,6 +181,8 @@ _caro_widget() {
       # The request goes into history so it can be recalled; undo brings it back too.
       if [[ -n ${typed//[[:space:]]/} ]]; then
         builtin history -s -- "$typed"
+        # Not a command the user ran: the fix path must not take it for one.
+        _caro_histcmd=$HISTCMD
       fi
       _caro_request=("${args[@]}")
       _caro_shown=("$buffer")

@@ -72,22 +72,26 @@ _caro_client() {
 # Ctrl-G on a buffer caro wrote asks for another candidate; anything else starts afresh.
 builtin typeset -ga _caro_request _caro_shown _caro_failed
 
-# The last command line and, once it has run, its status when it failed: Ctrl-G on an empty line fixes it.
+# The command line zsh runs (its hooks get it whatever the history keeps: HIST_IGNORE_SPACE drops
+# only the history entry, and $3, the full text, stands in when there is no history) and, once it
+# has run, its status when it failed: Ctrl-G on an empty line fixes it.
 _caro_preexec() {
   builtin emulate -L zsh
-  builtin typeset -g _caro_ran=$1
+  builtin typeset -g _caro_ran=${1:-$3}
 }
 
 # zsh gives every precmd function the last command's $?; emulate would reset it, so it is read first.
+# A prompt after no command (an empty line, Ctrl-C) keeps what the last command left.
 _caro_precmd() {
   builtin local rc=$?
   builtin emulate -L zsh
-  if (( rc != 0 )) && [[ -n ${_caro_ran-} ]]; then
+  (( ${+_caro_ran} )) || builtin return 0
+  if (( rc != 0 )) && [[ -n $_caro_ran ]]; then
     _caro_failed=("$_caro_ran" "$rc")
   else
     _caro_failed=()
   fi
-  _caro_ran=
+  builtin unset _caro_ran
 }
 
 _caro_widget() {

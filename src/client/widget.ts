@@ -60,7 +60,9 @@ export function parseWidgetArgs(argv: string[]): WidgetCall | string {
   if (rest[i] === "--") i++;
   if (rest.length - i > 1) return "caro: the widget takes one buffer";
   call.buffer = rest[i] ?? "";
-  if (failed !== undefined && status !== undefined && failed.trim() !== "") call.failed = { command: failed, status };
+  // The shell hands it over as typed: a space before it (kept out of history) is no part of it.
+  if (failed !== undefined && status !== undefined && failed.trim() !== "")
+    call.failed = { command: failed.trim(), status };
   return call;
 }
 
