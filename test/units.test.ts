@@ -1,6 +1,6 @@
 // The small pieces the end-to-end tests pass through, each driven directly: the socket's frame
 // reader, the config's value parsers, the safety rater's path classes, the disarmed form of a
-// blocked command and the daemon's log.
+// blocked command, the session client's reading of a request and the daemon's log.
 
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, statSync, writeFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lastLogLine } from "../src/client/connection.js";
 import { commandOf, disarm } from "../src/client/disarm.js";
+import { parseRequest } from "../src/client/session.js";
 import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
 import { redactSecrets } from "../src/text/redact.js";
 import { parseSetting } from "../src/config/schema.js";
@@ -167,6 +168,40 @@ describe("a blocked command in the buffer", () => {
       });
       expect(bash).toBe(command);
     }
+  });
+});
+
+describe("a session request", () => {
+  const request = (...fields: string[]) => `${fields.join("\0")}\0`;
+
+  it("is read when it is exactly one whole request of forwarded variables", () => {
+    expect(
+      parseRequest(request("/w", "2", "--", "list files", "2", "CARO_BACKEND=ollama", "PATH=/bin:/usr/bin")),
+    ).toEqual({ cwd: "/w", argv: ["--", "list files"], env: { CARO_BACKEND: "ollama", PATH: "/bin:/usr/bin" } });
+    expect(parseRequest(request("/", "0", "0"))).toEqual({ cwd: "/", argv: [], env: {} });
+  });
+
+  it("is refused when anything is off: a field more or less, a variable not forwarded or given twice", () => {
+    // A NUL in the buffer would shift every field after it: each such shift is refused.
+    const shifted = request("/w", "2", "--", "delete it", "CARO_CONFIG=/tmp/evil.toml", "1", "HOME=/h");
+    const crafted = request("/w", "2", "--", "delete it", "1", "CARO_CONFIG=/tmp/evil.toml", "1", "HOME=/h");
+    for (const bad of [
+      shifted,
+      crafted,
+      request("/w", "2", "--", "x", "1", "HOME=/h", "CARO_CONFIG=/tmp/evil.toml"),
+      request("/w", "2", "--", "x", "2", "HOME=/h"),
+      request("/w", "2", "--", "x", "1", "LD_PRELOAD=/tmp/evil.so"),
+      request("/w", "2", "--", "x", "2", "HOME=/a", "HOME=/b"),
+      request("/w", "2", "--", "x", "1", "=x"),
+      request("/w", "2", "--", "x", "1", "HOME"),
+      request("/w", "3", "--", "x"),
+      request("relative", "1", "x", "0"),
+      request("/w", "-1", "0"),
+      request("/w", "1", "x", "0", "stray"),
+      `${request("/w", "1", "x", "0")}trailing`,
+      "",
+    ])
+      expect(parseRequest(bad)).toBeNull();
   });
 });
 

@@ -1,8 +1,9 @@
-// What Enter can run after Ctrl-G, in real zsh, bash and fish under tmux: a blocked command in
-// the buffer runs nothing when Enter is pressed on it, under every option that changes what `#`
-// means and in the vi keymaps.
+// What Enter can run after Ctrl-G, and what a typed line can carry into a request, in real zsh,
+// bash and fish under tmux: a blocked command in the buffer runs nothing when Enter is pressed on
+// it, under every option that changes what `#` means and in the vi keymaps; a pasted NUL adds no
+// variable to the request.
 
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { commandOf } from "../src/client/disarm.js";
@@ -107,5 +108,34 @@ describe.each(CASES)("a blocked command in $name", ({ shell, prelude, comments, 
       await sleep(500);
       expect(readdirSync(markers.dir)).toEqual([]);
     }
+  });
+});
+
+describe("a NUL in a zsh line", () => {
+  // bash and fish strings cannot hold a NUL: bash drops it, fish ends the string there.
+  it("adds no variable to the request: a pasted CARO_CONFIG=… switches no setting, on Ctrl-G or on the fix path", async () => {
+    const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command: "rm -rf ~" }) });
+    standins.push(ollama);
+    const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
+    const sh = new ShellUnderTest("zsh", config);
+    running.push(sh);
+    // A config that lets anything through, as a file another local user could have written.
+    const evil = join(sh.dir, "evil.toml");
+    writeFileSync(evil, `${config}[safety]\nlevel = "permissive"\n`);
+    await sh.ready();
+    await sh.load(`delete the folder\0CARO_CONFIG=${evil}`);
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, 1);
+    // Still this user's level (moderate): blocked and quoted, not put in to run.
+    expect((await sh.dump()).buffer).toBe("_caro_blocked='rm -rf ~'");
+    expect(requestText(ollama.chats[0])).toBe(`delete the folderCARO_CONFIG=${evil}`);
+    // The same bytes as a command that failed: the fix path carries them no further.
+    await sh.load(`false \0CARO_CONFIG=${evil}`);
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    sh.session.sendKeys("C-u", "C-g");
+    await waitForFinished(sh.home, 2);
+    expect((await sh.dump()).buffer).toBe("_caro_blocked='rm -rf ~'");
+    expect(ollama.chats[1].messages.at(-1)?.content).toContain(`false CARO_CONFIG=${evil}`);
   });
 });

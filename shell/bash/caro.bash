@@ -14,13 +14,30 @@ if [[ -z ${_caro_session_dir-} ]]; then
   _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
 fi
 
-# Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
-# it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
+# Whether pid $1 is this user's session client for the folder $2: not a pid reused by another
+# process, a zombie, or another user's process. Builtins only: it runs while a Ctrl-G waits.
+_caro_session_ours() {
+  builtin local word session='' folder=''
+  if [[ ! -d /proc/self ]]; then
+    builtin kill -0 "$1" 2>/dev/null
+    builtin return
+  fi
+  [[ -O /proc/$1 ]] || builtin return 1
+  while IFS= builtin read -r -d '' word; do
+    if [[ $word == session ]]; then session=1; fi
+    if [[ $word == "$2" ]]; then folder=1; fi
+  done 2>/dev/null <"/proc/$1/cmdline"
+  [[ -n $session && -n $folder ]]
+}
+
+# Sets the caller's `pid` to the session client's, (re)starting it when it is not there, and `fresh`
+# when it was started now; fails when it cannot be started. No command substitution: a fork per
+# keystroke costs a millisecond.
 _caro_session_pid() {
   builtin local dir=$1
-  pid=
+  pid='' fresh=''
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
-    builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid =~ ^[0-9]+$ ]] && builtin kill -0 "$pid" 2>/dev/null; then
+    builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid =~ ^[0-9]+$ ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
@@ -28,8 +45,10 @@ _caro_session_pid() {
     builtin return 1
   fi
   # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" "$dir/tty" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
     builtin return 1
+  # The terminal as readline has it: what to give back if a client is ended holding it in raw mode.
+  command stty -g 2>/dev/null </dev/tty >|"$dir/tty" || :
   # In a subshell without job control: the client stays in the shell's process group, which owns the
   # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
   (
@@ -38,13 +57,26 @@ _caro_session_pid() {
     builtin printf '%s\n' "$!" >|"$dir/pid"
   )
   builtin read -r pid <"$dir/pid"
+  fresh=1
+}
+
+# Ends a session client that stopped answering and gives the terminal back as readline had it (the
+# client may have been stopped holding it raw); the next Ctrl-G starts a new one.
+_caro_session_drop() {
+  builtin local dir=$1 pid=$2 waiter=$3 state
+  builtin kill -KILL "$pid" 2>/dev/null || :
+  command rm -f -- "$dir/pid" "$dir/request.$waiter"
+  if builtin read -r state 2>/dev/null <"$dir/tty" && [[ -n $state ]]; then
+    command stty "$state" 2>/dev/null </dev/tty || :
+  fi
 }
 
 # `_caro_client <widget args>` prints what `caro widget bash <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
-# It runs under the user's options (set -e, -u), so every step that may fail is checked.
+# It runs under the user's options (set -e, -u), so every step that may fail is checked; and in the
+# widget's command substitution, so the umask it sets ends with it.
 _caro_client() {
-  builtin local dir pid waiter line rc out name
+  builtin local dir pid fresh waiter line rc out name quiet=0 limit
   builtin local -a env
   dir=${_caro_session_dir-}
   env=()
@@ -52,13 +84,19 @@ _caro_client() {
   if [[ -n $dir ]] && ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) && _caro_session_pid "$dir"; then
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$BASHPID
-    # What the client forwards to the daemon (src/client/ask.ts), as exported now.
-    for name in "${!CARO_@}" "${!OLLAMA_@}" "${!HF_@}" "${!XDG_@}" "${!LC_@}" HOME USER SHELL PATH LANG; do
+    # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
+    for name in @CARO_FORWARDED_BASH@; do
       if [[ -n ${!name+set} && ${!name@a} == *x* ]]; then
         env+=("$name=${!name}")
       fi
     done
-    builtin printf '%s\0' "$PWD" "$#" "$@" "${env[@]}" >|"$dir/request.$waiter"
+    # bash strings hold no NUL (the request's separator), so no field can spill into the next.
+    builtin umask 077
+    builtin printf '%s\0' "$PWD" "$#" "$@" "${#env[@]}" "${env[@]}" >|"$dir/request.$waiter"
+    # The client says "alive" every second while it works: 3 s without a line (10 s for one started
+    # now, which loads Node first) means it is stopped or stuck.
+    limit=15
+    if [[ -n $fresh ]]; then limit=50; fi
     {
       builtin printf '%s\n' "$waiter" >&8
       # Read-write opens never block; the reply is waited for only while the client is there.
@@ -67,9 +105,15 @@ _caro_client() {
           if [[ $line == "$waiter" ]]; then
             break
           fi
-        elif ! builtin kill -0 "$pid" 2>/dev/null; then
+          quiet=0
+        elif ! _caro_session_ours "$pid" "$dir"; then
           pid=
           break
+        elif ((++quiet >= limit)); then
+          _caro_session_drop "$dir" "$pid" "$waiter"
+          builtin printf '%s' "caro: the session client (pid $pid) did not answer for $((limit / 5)) s" \
+            " (stopped or stuck): it was ended; Ctrl-G starts a new one"
+          builtin return 1
         fi
       done
     } 8<>"$dir/req" 9<>"$dir/rep"

@@ -14,20 +14,37 @@ if not set -q _caro_session_dir
     set -g _caro_session_dir $base/caro-session-(command id -u)-$fish_pid-(random)(random)
 end
 
-function _caro_alive --argument-names pid
-    if test -d /proc/self
-        test -d /proc/$pid
-    else
+# Whether pid $pid is this user's session client for the folder $dir: not a pid reused by another
+# process, a zombie, or another user's process. Builtins only: it runs while a Ctrl-G waits.
+function _caro_session_ours --argument-names pid dir
+    if not test -d /proc/self
         command kill -0 $pid 2>/dev/null
+        return
+    end
+    test -O /proc/$pid; or return 1
+    set -l words (builtin string split0 </proc/$pid/cmdline 2>/dev/null)
+    builtin contains -- session $words; and builtin contains -- $dir $words
+end
+
+# fish's job control as it is now: what to give back after starting something in the background
+# without it (so that it stays in fish's process group, and fish gives no job notice).
+function _caro_job_control
+    if status is-full-job-control
+        builtin echo full
+    else if status is-interactive-job-control
+        builtin echo interactive
+    else
+        builtin echo none
     end
 end
 
-# The session client's pid, (re)started when it is not there; fails when it cannot be started.
+# The session client's pid, (re)started when it is not there, then "fresh" when it was started now;
+# fails when it cannot be started.
 function _caro_session_pid --argument-names dir
     set -l pid
     if test -p $dir/req -a -p $dir/rep -a -O $dir -a -O $dir/req; and not test -L $dir
-        builtin read pid <$dir/pid 2>/dev/null
-        if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_alive $pid
+        test -r $dir/pid; and builtin read pid <$dir/pid
+        if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_session_ours $pid $dir
             builtin echo $pid
             return 0
         end
@@ -40,9 +57,7 @@ function _caro_session_pid --argument-names dir
     command rm -f -- $dir/req $dir/rep $dir/pid; and command mkfifo -m 600 -- $dir/req $dir/rep; or return 1
     # Without job control: the client stays in fish's process group, which owns the terminal while the
     # widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
-    set -l control none
-    status is-full-job-control; and set control full
-    status is-interactive-job-control; and set control interactive
+    set -l control (_caro_job_control)
     status job-control none
     @CARO_CLIENT@ session fish $dir $fish_pid </dev/null >/dev/null 2>&1 &
     set pid $last_pid
@@ -50,32 +65,62 @@ function _caro_session_pid --argument-names dir
     status job-control $control
     builtin echo $pid >$dir/pid
     builtin echo $pid
+    builtin echo fresh
+end
+
+# fish's read has no timeout. This gives the wait below a line, "late <nonce>", 3 s from now, so a
+# client that stopped answering is noticed; meanwhile it holds both FIFOs open, so that no open
+# there blocks even when the client is gone (fish has no read-write redirection).
+function _caro_session_watch --argument-names dir nonce
+    set -l control (_caro_job_control)
+    status job-control none
+    command sh -c 'exec 3<>"$1/req" 1<>"$1/rep" && sleep 3 && echo "late $2"' caro-watch $dir $nonce \
+        </dev/null >/dev/null 2>&1 &
+    builtin disown $last_pid 2>/dev/null
+    status job-control $control
+end
+
+# Ends a session client that stopped answering; the next Ctrl-G starts a new one. fish gives the
+# terminal its own modes back after every binding, so a client stopped holding it raw leaves nothing.
+function _caro_session_drop --argument-names dir pid
+    command kill -KILL $pid 2>/dev/null
+    command rm -f -- $dir/pid $dir/request.$fish_pid
 end
 
 # `_caro_client <widget args>` prints what `caro widget fish <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
-# fish has no read timeout: the client holds both FIFOs open while it lives, so opening them never
-# blocks, and the reply FIFO reads as ended when it dies.
 function _caro_client
     set -l dir $_caro_session_dir
-    set -l pid (_caro_session_pid $dir)
+    set -l started (_caro_session_pid $dir)
+    set -l pid $started[1]
     if test -n "$pid"
-        # What the client forwards to the daemon (src/client/ask.ts), as exported now.
+        # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
         set -l env
         for name in (set -nx)
-            builtin string match -qr '^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$' -- $name; or continue
+            builtin string match -qr -- @CARO_FORWARDED_FISH@ $name; or continue
             if builtin string match -q '*PATH' -- $name
                 set -a env "$name="(builtin string join : -- $$name)
             else
                 set -a env "$name="(builtin string join ' ' -- $$name)
             end
         end
-        builtin printf '%s\0' $PWD (builtin count $argv) $argv $env >$dir/request.$fish_pid
-        if _caro_alive $pid
-            builtin echo $fish_pid >$dir/req
-            set -l line
-            while builtin read line <$dir/rep
-                if test "$line" = "$fish_pid"
+        # 0600: it may hold an API key. fish strings end at a NUL (the request's separator), so no
+        # field can spill into the next.
+        set -l umask_was $umask
+        set -g umask 0077
+        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env >$dir/request.$fish_pid
+        set -g umask $umask_was
+        # The client says "alive" every second while it works. A watch period of 3 s with no word
+        # from it (three, for one started now, which loads Node first) means it is stopped or stuck.
+        set -l nonce (random)
+        set -l grace 1
+        test "$started[2]" = fresh; and set grace 3
+        set -l heard 0
+        _caro_session_watch $dir $nonce
+        builtin echo $fish_pid >$dir/req
+        while builtin read -l line <$dir/rep
+            switch $line
+                case $fish_pid
                     set -l rc
                     set -l out
                     begin
@@ -84,7 +129,23 @@ function _caro_client
                     end <$dir/reply
                     builtin printf '%s' "$out"
                     return $rc
-                end
+                case "late $nonce"
+                    _caro_session_ours $pid $dir; or break
+                    if test $heard = 0
+                        set grace (builtin math $grace - 1)
+                        if test $grace -le 0
+                            _caro_session_drop $dir $pid
+                            builtin printf '%s' "caro: the session client (pid $pid) did not answer for 3 s" \
+                                " (stopped or stuck): it was ended; Ctrl-G starts a new one"
+                            return 1
+                        end
+                    end
+                    set heard 0
+                    _caro_session_watch $dir $nonce
+                case 'late *'
+                    # An earlier wait's watch.
+                case '*'
+                    set heard 1
             end
         end
     end

@@ -12,21 +12,41 @@ if [[ -z ${_caro_session_dir-} ]]; then
   _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
 fi
 
-# Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
-# it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
+# Whether pid $1 is this user's session client for the folder $2: not a pid reused by another
+# process, a zombie, or another user's process. Builtins only: it runs while a Ctrl-G waits.
+_caro_session_ours() {
+  builtin emulate -L zsh
+  builtin local word session= folder=
+  if [[ ! -d /proc/self ]]; then
+    builtin kill -0 "$1" 2>/dev/null
+    builtin return
+  fi
+  [[ -O /proc/$1 ]] || builtin return 1
+  while IFS= builtin read -r -d '' word; do
+    [[ $word == session ]] && session=1
+    [[ $word == "$2" ]] && folder=1
+  done 2>/dev/null <"/proc/$1/cmdline"
+  [[ -n $session && -n $folder ]]
+}
+
+# Sets the caller's `pid` to the session client's, (re)starting it when it is not there, and `fresh`
+# when it was started now; fails when it cannot be started. No command substitution: a fork per
+# keystroke costs a millisecond.
 _caro_session_pid() {
   builtin emulate -L zsh
   builtin local dir=$1
-  pid=
+  pid= fresh=
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
-    builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid == <-> ]] && builtin kill -0 "$pid" 2>/dev/null; then
+    builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid == <-> ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
   { command mkdir -m 700 -- "$dir" 2>/dev/null || [[ -d $dir && -O $dir && ! -L $dir ]]; } || builtin return 1
   # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" "$dir/tty" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
     builtin return 1
+  # The terminal as the line editor has it: what to give back if a client is ended holding it in raw mode.
+  command stty -g 2>/dev/null </dev/tty >|"$dir/tty"
   # In a subshell without job control: the client stays in the shell's process group, which owns the
   # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
   (
@@ -35,28 +55,58 @@ _caro_session_pid() {
     builtin print -r -- "$!" >|"$dir/pid"
   )
   builtin read -r pid <"$dir/pid"
+  fresh=1
+}
+
+# Ends a session client that stopped answering and gives the terminal back as the line editor had
+# it (the client may have been stopped holding it raw); the next Ctrl-G starts a new one.
+_caro_session_drop() {
+  builtin emulate -L zsh
+  builtin local dir=$1 pid=$2 waiter=$3 state
+  builtin kill -KILL "$pid" 2>/dev/null
+  command rm -f -- "$dir/pid" "$dir/request.$waiter"
+  if builtin read -r state 2>/dev/null <"$dir/tty" && [[ -n $state ]]; then
+    command stty "$state" 2>/dev/null </dev/tty
+  fi
 }
 
 # `_caro_client <widget args>` prints what `caro widget zsh <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
+# It runs in the widget's command substitution: the umask it sets ends with it.
 _caro_client() {
   builtin emulate -L zsh
-  builtin local dir=${_caro_session_dir-} pid waiter line rc out name
-  builtin local -a env
+  builtin local dir=${_caro_session_dir-} pid fresh waiter line rc out name quiet=0 limit
+  builtin local -a env fields
   if [[ -n $dir ]] && _caro_session_pid "$dir" && builtin zmodload -F zsh/system p:sysparams 2>/dev/null; then
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$sysparams[pid]
-    for name in ${(k)parameters[(R)*export*]}; do env+=("$name=${(P)name}"); done
-    builtin print -rN -- "$PWD" "$#" "$@" "${env[@]}" >|"$dir/request.$waiter"
+    # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
+    for name in ${(k)parameters[(I)@CARO_FORWARDED_ZSH@]}; do
+      [[ ${parameters[$name]} == *export* ]] && env+=("$name=${(P)name}")
+    done
+    # A zsh string may hold a NUL, the request's separator: none may reach the file, or a pasted
+    # line could add a variable of its own (CARO_CONFIG=…) to the request.
+    fields=("$PWD" "$#" "$@" "${#env}" "${env[@]}")
+    builtin umask 077
+    builtin print -rN -- "${fields[@]//$'\0'/}" >|"$dir/request.$waiter"
+    # The client says "alive" every second while it works: 3 s without a line (10 s for one started
+    # now, which loads Node first) means it is stopped or stuck.
+    limit=$(( fresh ? 50 : 15 ))
     {
       builtin print -r -- "$waiter" >&8
       # Read-write opens never block; the reply is waited for only while the client is there.
       while :; do
         if builtin read -r -t 0.2 -u 9 line; then
           [[ $line != "$waiter" ]] || break
-        elif ! builtin kill -0 "$pid" 2>/dev/null; then
+          quiet=0
+        elif ! _caro_session_ours "$pid" "$dir"; then
           pid=
           break
+        elif (( ++quiet >= limit )); then
+          _caro_session_drop "$dir" "$pid" "$waiter"
+          builtin print -rn -- "caro: the session client (pid $pid) did not answer for $(( limit / 5 )) s" \
+            "(stopped or stuck): it was ended; Ctrl-G starts a new one"
+          builtin return 1
         fi
       done
     } 8<>"$dir/req" 9<>"$dir/rep"
