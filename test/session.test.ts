@@ -237,7 +237,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that s
     expect(text).toContain("HOME=");
     expect(text).not.toContain("s3cr3t");
     await sh.session.waitFor(
-      (s) => s.includes(`caro: the session client (pid ${first}) did not answer for 3 s`),
+      (s) => s.includes(`caro: the session client (pid ${first}) is stopped (SIGSTOP) and did not answer for 3 s`),
       10_000,
     );
     expect(Date.now() - asked).toBeLessThan(8000);
@@ -259,7 +259,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that s
     expect(ttyState(sh)).not.toBe(cooked);
     process.kill(second, "SIGSTOP");
     stopped.push(second);
-    await sh.session.waitFor((s) => s.includes(`(pid ${second}) did not answer`), 10_000);
+    await sh.session.waitFor((s) => s.includes(`(pid ${second}) is stopped (SIGSTOP) and did not answer`), 10_000);
     expect((await sh.dump()).buffer).toBe("something slow");
     expect(ttyState(sh)).toBe(cooked);
     // Typing works as ever: the keys reach the line editor, Enter runs the line.

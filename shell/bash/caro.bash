@@ -30,12 +30,17 @@ _caro_session_ours() {
   [[ -n $session && -n $folder ]]
 }
 
-# Sets the caller's `pid` to the session client's, (re)starting it when it is not there, and `fresh`
-# when it was started now; fails when it cannot be started. No command substitution: a fork per
-# keystroke costs a millisecond.
+# Whether process $1 is stopped (SIGSTOP): it cannot answer until something else wakes it.
+_caro_session_stopped() {
+  builtin local stat
+  builtin read -r stat 2>/dev/null <"/proc/$1/stat" && [[ ${stat##*) } == [Tt]* ]]
+}
+
+# Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
+# it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
 _caro_session_pid() {
   builtin local dir=$1
-  pid='' fresh=''
+  pid=''
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
     builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid =~ ^[0-9]+$ ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
@@ -57,7 +62,6 @@ _caro_session_pid() {
     builtin printf '%s\n' "$!" >|"$dir/pid"
   )
   builtin read -r pid <"$dir/pid"
-  fresh=1
 }
 
 # Ends a session client that stopped answering and gives the terminal back as readline had it (the
@@ -76,7 +80,7 @@ _caro_session_drop() {
 # It runs under the user's options (set -e, -u), so every step that may fail is checked; and in the
 # widget's command substitution, so the umask it sets ends with it.
 _caro_client() {
-  builtin local dir pid fresh waiter line rc out name quiet=0 limit
+  builtin local dir pid waiter line rc out name heard='' quiet=0 why=''
   builtin local -a env
   dir=${_caro_session_dir-}
   env=()
@@ -93,27 +97,35 @@ _caro_client() {
     # bash strings hold no NUL (the request's separator), so no field can spill into the next.
     builtin umask 077
     builtin printf '%s\0' "$PWD" "$#" "$@" "${#env[@]}" "${env[@]}" >|"$dir/request.$waiter"
-    # The client says "alive" every second while it works: 3 s without a line (10 s for one started
-    # now, which loads Node first) means it is stopped or stuck.
-    limit=15
-    if [[ -n $fresh ]]; then limit=50; fi
     {
       builtin printf '%s\n' "$waiter" >&8
-      # Read-write opens never block; the reply is waited for only while the client is there.
+      # Read-write opens never block; the reply is waited for only while the client is there. It
+      # says "alive" at once and every second while it works; silence (in 0.2 s steps) ends it.
       while :; do
         if IFS= builtin read -r -t 0.2 -u 9 line; then
           if [[ $line == "$waiter" ]]; then
             break
           fi
+          heard=1
           quiet=0
         elif ! _caro_session_ours "$pid" "$dir"; then
           pid=
           break
-        elif ((++quiet >= limit)); then
-          _caro_session_drop "$dir" "$pid" "$waiter"
-          builtin printf '%s' "caro: the session client (pid $pid) did not answer for $((limit / 5)) s" \
-            " (stopped or stuck): it was ended; Ctrl-G starts a new one"
-          builtin return 1
+        else
+          ((++quiet))
+          if _caro_session_stopped "$pid"; then
+            ((quiet < 15)) || why="is stopped (SIGSTOP) and did not answer for 3 s"
+          elif [[ -n $heard ]]; then
+            ((quiet < 50)) || why="stopped answering for 10 s (stuck)"
+          else
+            # Not heard yet: a client started now may take long to load Node on a busy machine.
+            ((quiet < 300)) || why="did not answer for 60 s (stuck)"
+          fi
+          if [[ -n $why ]]; then
+            _caro_session_drop "$dir" "$pid" "$waiter"
+            builtin printf '%s' "caro: the session client (pid $pid) $why: it was ended; Ctrl-G starts a new one"
+            builtin return 1
+          fi
         fi
       done
     } 8<>"$dir/req" 9<>"$dir/rep"

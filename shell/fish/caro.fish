@@ -38,8 +38,14 @@ function _caro_job_control
     end
 end
 
-# The session client's pid, (re)started when it is not there, then "fresh" when it was started now;
-# fails when it cannot be started.
+# Whether process $pid is stopped (SIGSTOP): it cannot answer until something else wakes it.
+function _caro_session_stopped --argument-names pid
+    test -r /proc/$pid/stat; or return 1
+    builtin read -l stat </proc/$pid/stat
+    builtin string match -qr '\) [Tt] [^)]*$' -- "$stat"
+end
+
+# The session client's pid, (re)started when it is not there; fails when it cannot be started.
 function _caro_session_pid --argument-names dir
     set -l pid
     if test -p $dir/req -a -p $dir/rep -a -O $dir -a -O $dir/req; and not test -L $dir
@@ -65,7 +71,6 @@ function _caro_session_pid --argument-names dir
     status job-control $control
     builtin echo $pid >$dir/pid
     builtin echo $pid
-    builtin echo fresh
 end
 
 # fish's read has no timeout. This gives the wait below a line, "late <nonce>", 3 s from now, so a
@@ -91,8 +96,7 @@ end
 # status: through the session client when there is one, else (or when it dies) by starting caro.
 function _caro_client
     set -l dir $_caro_session_dir
-    set -l started (_caro_session_pid $dir)
-    set -l pid $started[1]
+    set -l pid (_caro_session_pid $dir)
     if test -n "$pid"
         # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
         set -l env
@@ -110,12 +114,14 @@ function _caro_client
         set -g umask 0077
         builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env >$dir/request.$fish_pid
         set -g umask $umask_was
-        # The client says "alive" every second while it works. A watch period of 3 s with no word
-        # from it (three, for one started now, which loads Node first) means it is stopped or stuck.
+        # The client says "alive" at once and every second while it works; the watch says "late"
+        # every 3 s. Silence through a watch period ends a stopped client; through three, one that
+        # was heard (stuck); through twenty, one never heard (a client started now may take long
+        # to load Node on a busy machine).
         set -l nonce (random)
-        set -l grace 1
-        test "$started[2]" = fresh; and set grace 3
         set -l heard 0
+        set -l spoke 0
+        set -l silent 0
         _caro_session_watch $dir $nonce
         builtin echo $fish_pid >$dir/req
         while builtin read -l line <$dir/rep
@@ -131,21 +137,31 @@ function _caro_client
                     return $rc
                 case "late $nonce"
                     _caro_session_ours $pid $dir; or break
-                    if test $heard = 0
-                        set grace (builtin math $grace - 1)
-                        if test $grace -le 0
-                            _caro_session_drop $dir $pid
-                            builtin printf '%s' "caro: the session client (pid $pid) did not answer for 3 s" \
-                                " (stopped or stuck): it was ended; Ctrl-G starts a new one"
-                            return 1
-                        end
+                    if test $spoke = 1
+                        set silent 0
+                    else
+                        set silent (builtin math $silent + 1)
                     end
-                    set heard 0
+                    set -l why
+                    if test $silent -ge 1; and _caro_session_stopped $pid
+                        set why "is stopped (SIGSTOP) and did not answer for 3 s"
+                    else if test $silent -ge 3 -a $heard = 1
+                        set why "stopped answering for 9 s (stuck)"
+                    else if test $silent -ge 20
+                        set why "did not answer for 60 s (stuck)"
+                    end
+                    if test -n "$why"
+                        _caro_session_drop $dir $pid
+                        builtin printf '%s' "caro: the session client (pid $pid) $why: it was ended; Ctrl-G starts a new one"
+                        return 1
+                    end
+                    set spoke 0
                     _caro_session_watch $dir $nonce
                 case 'late *'
                     # An earlier wait's watch.
                 case '*'
                     set heard 1
+                    set spoke 1
             end
         end
     end

@@ -29,13 +29,19 @@ _caro_session_ours() {
   [[ -n $session && -n $folder ]]
 }
 
-# Sets the caller's `pid` to the session client's, (re)starting it when it is not there, and `fresh`
-# when it was started now; fails when it cannot be started. No command substitution: a fork per
-# keystroke costs a millisecond.
+# Whether process $1 is stopped (SIGSTOP): it cannot answer until something else wakes it.
+_caro_session_stopped() {
+  builtin emulate -L zsh
+  builtin local stat
+  builtin read -r stat 2>/dev/null <"/proc/$1/stat" && [[ ${stat##*\) } == [Tt]* ]]
+}
+
+# Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
+# it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
 _caro_session_pid() {
   builtin emulate -L zsh
   builtin local dir=$1
-  pid= fresh=
+  pid=
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
     builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid == <-> ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
@@ -55,7 +61,6 @@ _caro_session_pid() {
     builtin print -r -- "$!" >|"$dir/pid"
   )
   builtin read -r pid <"$dir/pid"
-  fresh=1
 }
 
 # Ends a session client that stopped answering and gives the terminal back as the line editor had
@@ -75,7 +80,7 @@ _caro_session_drop() {
 # It runs in the widget's command substitution: the umask it sets ends with it.
 _caro_client() {
   builtin emulate -L zsh
-  builtin local dir=${_caro_session_dir-} pid fresh waiter line rc out name quiet=0 limit
+  builtin local dir=${_caro_session_dir-} pid waiter line rc out name heard= quiet=0 why=
   builtin local -a env fields
   if [[ -n $dir ]] && _caro_session_pid "$dir" && builtin zmodload -F zsh/system p:sysparams 2>/dev/null; then
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
@@ -89,24 +94,32 @@ _caro_client() {
     fields=("$PWD" "$#" "$@" "${#env}" "${env[@]}")
     builtin umask 077
     builtin print -rN -- "${fields[@]//$'\0'/}" >|"$dir/request.$waiter"
-    # The client says "alive" every second while it works: 3 s without a line (10 s for one started
-    # now, which loads Node first) means it is stopped or stuck.
-    limit=$(( fresh ? 50 : 15 ))
     {
       builtin print -r -- "$waiter" >&8
-      # Read-write opens never block; the reply is waited for only while the client is there.
+      # Read-write opens never block; the reply is waited for only while the client is there. It
+      # says "alive" at once and every second while it works; silence (in 0.2 s steps) ends it.
       while :; do
         if builtin read -r -t 0.2 -u 9 line; then
           [[ $line != "$waiter" ]] || break
-          quiet=0
+          heard=1 quiet=0
         elif ! _caro_session_ours "$pid" "$dir"; then
           pid=
           break
-        elif (( ++quiet >= limit )); then
-          _caro_session_drop "$dir" "$pid" "$waiter"
-          builtin print -rn -- "caro: the session client (pid $pid) did not answer for $(( limit / 5 )) s" \
-            "(stopped or stuck): it was ended; Ctrl-G starts a new one"
-          builtin return 1
+        else
+          (( ++quiet ))
+          if _caro_session_stopped "$pid"; then
+            (( quiet < 15 )) || why="is stopped (SIGSTOP) and did not answer for 3 s"
+          elif [[ -n $heard ]]; then
+            (( quiet < 50 )) || why="stopped answering for 10 s (stuck)"
+          else
+            # Not heard yet: a client started now may take long to load Node on a busy machine.
+            (( quiet < 300 )) || why="did not answer for 60 s (stuck)"
+          fi
+          if [[ -n $why ]]; then
+            _caro_session_drop "$dir" "$pid" "$waiter"
+            builtin print -rn -- "caro: the session client (pid $pid) $why: it was ended; Ctrl-G starts a new one"
+            builtin return 1
+          fi
         fi
       done
     } 8<>"$dir/req" 9<>"$dir/rep"

@@ -3,10 +3,11 @@
 // in the background, inside the shell's own process group (so it may hold the terminal in raw mode
 // like the one-shot client), and talks to it through a private folder (0700, made by the shell):
 //   req      FIFO: the shell writes a line "<waiter pid>" once request.<waiter pid> is written
-//   rep      FIFO: this process writes "alive" every second while it works on a request, and the
-//            line "<waiter pid>" once `reply` holds the answer. A shell that hears nothing for 3 s
-//            (the daemon's own bound) takes this process for stopped or stuck: it ends it, gives
-//            back the terminal and keeps the typed line.
+//   rep      FIFO: this process writes "alive" as it takes a request and every second while it
+//            works on it, and the line "<waiter pid>" once `reply` holds the answer. A shell that
+//            hears nothing for 3 s from a stopped client (the daemon's own bound), 10 s from one it
+//            heard before, or 60 s from one never heard (Node loading on a busy machine) ends it,
+//            gives back the terminal and keeps the typed line.
 //   request.<waiter pid>   0600, NUL-terminated fields: cwd, argc, argv..., envc, NAME=value...
 //            (only the forwarded variables, forwarded.ts); read exactly or refused, then removed
 //   reply    NUL-terminated fields: exit status, output (what `caro widget` would print)
