@@ -162,6 +162,21 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("the session client in %
     expect(alive(again)).toBe(true);
   });
 
+  it("answers the first Ctrl-G even when it takes seconds to start, as Node may on a busy machine", async () => {
+    const { sh } = await shellWith(shell);
+    // Every Node started from here on waits 4 s before it runs anything.
+    const slow = join(sh.dir, "slow.cjs");
+    writeFileSync(slow, "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);\n");
+    sh.session.type(
+      shell === "fish" ? `set -gx NODE_OPTIONS "--require ${slow}"` : `export NODE_OPTIONS="--require ${slow}"`,
+    );
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    await ask(sh, 1);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    expect(sh.session.screen()).not.toContain("did not answer");
+  });
+
   it("ends, removing its folder, when the shell exits", async () => {
     const { sh } = await shellWith(shell);
     const dir = await sessionDir(sh);

@@ -74,13 +74,15 @@ function _caro_session_pid --argument-names dir
 end
 
 # fish's read has no timeout. This gives the wait below a line, "late <nonce>", 3 s from now, so a
-# client that stopped answering is noticed; meanwhile it holds both FIFOs open, so that no open
-# there blocks even when the client is gone (fish has no read-write redirection).
+# client that stopped answering is noticed. Meanwhile it holds both FIFOs open (fish has no
+# read-write redirection), so that no open there blocks even when the client is gone, and the
+# request's line stays in `req` until a client just started opens it (a FIFO nobody holds drops
+# its bytes): it lingers 2 s after its line, until the next watch holds them.
 function _caro_session_watch --argument-names dir nonce
     set -l control (_caro_job_control)
     status job-control none
-    command sh -c 'exec 3<>"$1/req" 1<>"$1/rep" && sleep 3 && echo "late $2"' caro-watch $dir $nonce \
-        </dev/null >/dev/null 2>&1 &
+    command sh -c 'exec 3<>"$1/req" 1<>"$1/rep" && sleep 3 && echo "late $2" && sleep 2' \
+        caro-watch $dir $nonce </dev/null >/dev/null 2>&1 &
     builtin disown $last_pid 2>/dev/null
     status job-control $control
 end
@@ -136,7 +138,11 @@ function _caro_client
                     builtin printf '%s' "$out"
                     return $rc
                 case "late $nonce"
-                    _caro_session_ours $pid $dir; or break
+                    # Gone, or its pid taken by another process. Before it is heard, a client
+                    # started now may not be caro yet (forked, not yet exec'd): only its going counts.
+                    if not _caro_session_ours $pid $dir
+                        test $heard = 1; or not test -O /proc/$pid; and break
+                    end
                     if test $spoke = 1
                         set silent 0
                     else
@@ -152,7 +158,8 @@ function _caro_client
                     end
                     if test -n "$why"
                         _caro_session_drop $dir $pid
-                        builtin printf '%s' "caro: the session client (pid $pid) $why: it was ended; Ctrl-G starts a new one"
+                        builtin printf '%s' "caro: the session client (pid $pid) $why: it was ended;" \
+                            " Ctrl-G starts a new one"
                         return 1
                     end
                     set spoke 0

@@ -102,7 +102,9 @@ _caro_client() {
         if builtin read -r -t 0.2 -u 9 line; then
           [[ $line != "$waiter" ]] || break
           heard=1 quiet=0
-        elif ! _caro_session_ours "$pid" "$dir"; then
+        elif ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
+          # Gone, or its pid taken by another process. Before it is heard, a client started now
+          # may not be caro yet (forked, not yet exec'd): there only its going counts.
           pid=
           break
         else
