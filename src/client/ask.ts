@@ -74,8 +74,11 @@ export async function askDaemon(
       } catch (error) {
         if (!(error instanceof InterruptedError)) throw error;
         if (!signal?.aborted) throw unresponsive();
-        // Give the daemon a moment to confirm the cancel, then leave regardless.
-        await Promise.race([connection.next(), new Promise((resolve) => setTimeout(resolve, CANCEL_GRACE_MS))]);
+        // Give the daemon a moment to confirm the cancel, then leave regardless. The timer goes
+        // with the wait: left running, it would hold the process that long after main returns.
+        let grace: NodeJS.Timeout | undefined;
+        const graceOver = new Promise((resolve) => (grace = setTimeout(resolve, CANCEL_GRACE_MS)));
+        await Promise.race([connection.next(), graceOver]).finally(() => clearTimeout(grace));
         throw error;
       }
       if (message === null) {

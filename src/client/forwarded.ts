@@ -1,12 +1,13 @@
 // The one list of the environment variables a request carries: what the daemon needs of the
 // client's environment to answer as if it ran there (config path, backend settings, locale, PATH).
+// PATH and MANPATH also say which programs and manual pages each answer is checked against.
 // The client forwards these to the daemon; `caro init` writes the same list into each shell's
 // widget, which sends only these to its session client; the session client refuses any other.
 
 /** Every variable whose name starts with one of these. */
 export const FORWARDED_PREFIXES = ["CARO_", "OLLAMA_", "HF_", "XDG_", "LC_"] as const;
 /** And these, by name. */
-export const FORWARDED_NAMES = ["HOME", "USER", "SHELL", "PATH", "LANG"] as const;
+export const FORWARDED_NAMES = ["HOME", "USER", "SHELL", "PATH", "MANPATH", "LANG"] as const;
 
 const FORWARDED = new RegExp(`^(${FORWARDED_PREFIXES.join("|")})|^(${FORWARDED_NAMES.join("|")})$`);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
