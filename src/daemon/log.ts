@@ -7,7 +7,7 @@
 
 import { chmodSync, copyFileSync, fstatSync, ftruncateSync, statSync, writeSync } from "node:fs";
 import { inertExcerpt } from "../text/inert.js";
-import { redactSecrets } from "../text/redact.js";
+import { redact } from "../privacy/redact.js";
 import { logPath } from "./paths.js";
 
 export const LOG_MAX_BYTES = 1024 * 1024;
@@ -17,7 +17,7 @@ const EXCERPT_CHARS = 160;
 
 /** Text from outside caro, as a log line may hold it: one line, short, secrets masked. */
 export function logExcerpt(text: string, max = EXCERPT_CHARS): string {
-  return inertExcerpt(redactSecrets(text), max);
+  return inertExcerpt(redact(text), max);
 }
 
 /** Where an error came from in caro's code: a few frames of its stack, on one line (its message left out). */
