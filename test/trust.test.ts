@@ -283,7 +283,10 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s with a sto
     const sh = await stoppedDaemonShell();
     sh.session.type("list files");
     sh.session.sendKeys("C-g");
-    await sleep(800);
+    // Once "thinking" shows, the client holds the terminal and Ctrl-C is its key. Before that, a
+    // session client still loading Node (seconds on a busy machine) would die of the SIGINT, and
+    // the shell would ask the one-shot client instead, which then waits out the 3 s.
+    await sh.session.waitFor((screen) => screen.includes("caro: thinking"), 30_000);
     sh.session.sendKeys("C-c");
     await sh.session.waitFor((screen) => screen.includes("caro: cancelled"), 5000);
     expect((await sh.dump()).buffer).toBe("list files");
