@@ -8,6 +8,7 @@ import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
+import { clientEnv } from "../dist/client/forwarded.js";
 
 /** A running session client for `env`'s caro: `ask(widgetArgs)` answers as the shell's Ctrl-G would. */
 export async function openSession(caroBin, env, shell = "bash") {
@@ -31,12 +32,14 @@ export async function openSession(caroBin, env, shell = "bash") {
     wake?.();
   });
   const waiter = String(process.pid);
-  const envEntries = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  // Only the forwarded variables, as the shells send: the client refuses any other.
+  const envEntries = Object.entries(clientEnv(env)).map(([k, v]) => `${k}=${v}`);
   return {
     /** The reply to one request: its exit status, its output, and the time from request to reply. */
     async ask(args, cwd = process.cwd()) {
       const start = performance.now();
-      writeFileSync(join(dir, `request.${waiter}`), [cwd, String(args.length), ...args, ...envEntries, ""].join("\0"));
+      const fields = [cwd, String(args.length), ...args, String(envEntries.length), ...envEntries, ""];
+      writeFileSync(join(dir, `request.${waiter}`), fields.join("\0"), { mode: 0o600 });
       writeSync(requests, `${waiter}\n`);
       for (;;) {
         const newline = pending.indexOf("\n");
@@ -44,7 +47,7 @@ export async function openSession(caroBin, env, shell = "bash") {
           const line = pending.slice(0, newline);
           pending = pending.slice(newline + 1);
           if (line === waiter) break;
-          continue;
+          continue; // "alive": the client's heartbeat while it works
         }
         if (child.exitCode !== null) throw new Error(`bench: caro session exited (${child.exitCode})`);
         await new Promise((resolve) => {

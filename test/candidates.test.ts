@@ -85,14 +85,21 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("another candida
     expect(standin.chats).toHaveLength(3);
   });
 
-  it("a shown command that was blocked (commented out) is recognised, and the answer is still rated", async () => {
-    const { env } = await server(kind, { turns: ["rm -rf ~", "rm -rf ./build"] });
-    const blocked = await widget(env, [], "clean up");
-    expect(blocked.buffer).toBe("# rm -rf ~");
-    const next = await widget(env, ["--shown", blocked.buffer], "clean up");
-    expect(next.exitCode).toBe(0);
-    expect(next.message).toMatch(/^caro: 2nd answer · rated moderate: deletes \.\/build/);
-    expect(next.buffer).toBe("rm -rf ./build");
+  it("a shown command that was blocked (in either disarmed form) is recognised, and the answer is still rated", async () => {
+    const { standin, env } = await server(kind, { turns: ["rm -rf ~", "rm -rf ./build"] });
+    // Without --comments (zsh's default: `#` starts no comment) it goes in as an assignment.
+    const quoted = await widget(env, [], "clean up");
+    expect(quoted.buffer).toBe("_caro_blocked='rm -rf ~'");
+    expect(quoted.message).toMatch(/^caro: rated critical and quoted so Enter runs nothing: deletes your home/);
+    const commented = await widget(env, ["--comments"], "clean up");
+    expect(commented.buffer).toBe("# rm -rf ~");
+    for (const shown of [quoted.buffer, commented.buffer]) {
+      const next = await widget(env, ["--shown", shown], "clean up");
+      expect(next.exitCode).toBe(0);
+      expect(next.message).toMatch(/^caro: 2nd answer · rated moderate: deletes \.\/build/);
+      expect(next.buffer).toBe("rm -rf ./build");
+      expect(lastUserMessage(standin.chats.at(-1)!)).toMatch(/Not any of these:\n"rm -rf ~"$/);
+    }
   });
 });
 

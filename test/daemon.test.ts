@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { LOG_MAX_BYTES } from "../src/daemon/log.js";
 import { encodeFrame, FrameReader, PROTOCOL_VERSION } from "../src/daemon/protocol.js";
 import { caro, makeHome, modelConfig, ollamaConfig, sleep } from "./helpers/caro.js";
-import { daemonFiles, daemonPid, RawClient, startedDaemon } from "./helpers/daemon-client.js";
+import { daemonFiles, daemonPid, endOf, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 
 const standins: Standin[] = [];
@@ -259,3 +260,42 @@ describe("the daemon", () => {
 function makeHomeOf(files: { dir: string }): string {
   return join(files.dir, "..", "..");
 }
+
+describe("the daemon's log", () => {
+  it("keeps what a model said only as a short excerpt, secrets masked", async () => {
+    // A model that echoes a failed command, token and all, instead of answering in JSON.
+    const token = "sk-live-0123456789abcdefghijklmnop";
+    const echo = `I ran curl -H "Authorization: Bearer ${token}" https://api.example.com ${"and it failed ".repeat(40)}`;
+    const s = await standin({ reply: () => echo });
+    const { env, home } = makeHome(ollamaConfig(s.url));
+    expect((await caro(["list", "files"], { env })).exitCode).toBe(1);
+    const log = readFileSync(daemonFiles(home).log, "utf8");
+    const failed = log.split("\n").find((line) => / request \d+ failed/.test(line)) ?? "";
+    expect(failed).toContain("not the JSON that was asked for");
+    expect(failed.length).toBeLessThan(260);
+    expect(log).not.toContain("0123456789abcdef");
+  });
+
+  it("stays under its bound through a soak of requests, the older part kept in daemon.log.1", async () => {
+    const s = await standin({ commands: { x: "pwd" } });
+    const { env, home } = makeHome(ollamaConfig(s.url));
+    const { log, socket } = daemonFiles(home);
+    // A log grown close to its bound over earlier days; each request adds a line.
+    mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
+    writeFileSync(log, "an older line\n".repeat(Math.floor((LOG_MAX_BYTES - 4000) / 14)), { mode: 0o600 });
+    expect((await caro(["daemon", "start"], { env })).exitCode).toBe(0);
+    const client = await RawClient.helloed(socket);
+    for (let id = 1; id <= 200; id++) {
+      client.send({ t: "ask", id, request: "x", shell: "bash", cwd: "/tmp", env, flags: {} });
+      expect(await client.until(endOf(id))).toMatchObject({ t: "answer" });
+      expect(statSync(log).size).toBeLessThanOrEqual(LOG_MAX_BYTES);
+    }
+    client.socket.destroy();
+    const deadline = Date.now() + 5000;
+    while (!readFileSync(log, "utf8").includes("answered request 200 ") && Date.now() < deadline) await sleep(20);
+    expect(readFileSync(log, "utf8")).toContain("answered request 200 ");
+    expect(readFileSync(`${log}.1`, "utf8")).toContain("an older line");
+    expect(statSync(`${log}.1`).size).toBeLessThanOrEqual(LOG_MAX_BYTES);
+    expect(statSync(`${log}.1`).mode & 0o777).toBe(0o600);
+  });
+});

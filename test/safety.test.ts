@@ -303,6 +303,42 @@ describe("caro check", () => {
     const result = await caro(["check", "--shell", "cmd", "--", "dir"]);
     expect(result.exitCode).toBe(2);
   });
+
+  it("rates formatting by what it does: a disk by any name or through a variable is critical, a file high", async () => {
+    const rated: [string, string][] = [
+      // A disk by its stable names, its mapper or LVM name, or one only a variable knows.
+      ["mkfs.ext4 /dev/disk/by-id/nvme-Samsung_SSD_970_EVO_1TB_S467NX0M", "critical"],
+      ["sudo mkfs.ext4 /dev/disk/by-uuid/5f6e1c2a-8d1b-4a51-9c9e-1f2e3d4c5b6a", "critical"],
+      ["mkswap /dev/disk/by-label/swap", "critical"],
+      ["wipefs -a /dev/disk/by-partuuid/0e1f2a3b-01", "critical"],
+      ["mkfs -t xfs /dev/mapper/vg0-data", "critical"],
+      ["mkfs.btrfs -L pool /dev/vg0/data", "critical"],
+      ['mkfs.ext4 -L data "$DISK"', "critical"],
+      ["mke2fs -t ext4 $dev", "critical"],
+      ['mkfs.vfat -F 32 "/dev/$DISK"1', "critical"],
+      ["mkfs.ext4 $(findfs LABEL=data)", "critical"],
+      ['sgdisk -n 1:0:0 "$DISK"', "critical"],
+      ["dd if=/dev/zero of=/dev/disk/by-id/ata-WDC_WD40EFRX", "critical"],
+      // An image file: its contents are lost.
+      ["mkfs.ext4 disk.img", "high"],
+      ["mkfs.ext4 -F -L data -m 0 ~/vm/disk.img 10G", "high"],
+      ["mkswap /swapfile", "high"],
+      ["wipefs -a backup.iso", "high"],
+      // Reading only.
+      ["fdisk -l /dev/sda", "safe"],
+      ['parted "$DISK" print', "safe"],
+    ];
+    const result = await caro(["check", "--stdin"], { input: `${rated.map(([command]) => command).join("\n")}\n` });
+    const lines = String(result.stdout)
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.command, l.risk])).toEqual(rated);
+    expect(lines[0].reasons).toEqual([
+      "formats /dev/disk/by-id/nvme-Samsung_SSD_970_EVO_1TB_S467NX0M: everything on it is lost",
+    ]);
+    expect(lines[6].reasons).toEqual(["formats $DISK, a disk if it names one when it runs: everything on it is lost"]);
+    expect(lines[12].reasons).toEqual(["formats the file disk.img: everything in it is lost"]);
+  });
 });
 
 // The older caro's labelled data lives beside the project only where this project's CI puts it.

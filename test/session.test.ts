@@ -1,11 +1,13 @@
 // The session client (`caro session`): one Node process per shell answers every Ctrl-G, so none
 // starts per keystroke. Driven as a user would: real zsh and bash under tmux, a stand-in Ollama.
 
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseRequest } from "../src/client/session.js";
 import { caro, sleep } from "./helpers/caro.js";
 import { daemonFiles, daemonPid } from "./helpers/daemon-client.js";
+import { execFileSync, spawnSync } from "node:child_process";
 import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
 
@@ -160,6 +162,21 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("the session client in %
     expect(alive(again)).toBe(true);
   });
 
+  it("answers the first Ctrl-G even when it takes seconds to start, as Node may on a busy machine", async () => {
+    const { sh } = await shellWith(shell);
+    // Every Node started from here on waits 4 s before it runs anything.
+    const slow = join(sh.dir, "slow.cjs");
+    writeFileSync(slow, "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);\n");
+    sh.session.type(
+      shell === "fish" ? `set -gx NODE_OPTIONS "--require ${slow}"` : `export NODE_OPTIONS="--require ${slow}"`,
+    );
+    sh.session.sendKeys("Enter");
+    await sh.waitForPrompt();
+    await ask(sh, 1);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    expect(sh.session.screen()).not.toContain("did not answer");
+  });
+
   it("ends, removing its folder, when the shell exits", async () => {
     const { sh } = await shellWith(shell);
     const dir = await sessionDir(sh);
@@ -172,6 +189,132 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("the session client in %
     while ((alive(pid) || existsSync(dir)) && Date.now() < deadline) await sleep(50);
     expect(alive(pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+/** The terminal's settings as `stty -g` gives them, read from outside the shell. */
+function ttyState(sh: ShellUnderTest): string {
+  const tty = sh.session.tmux(["display", "-p", "-t", sh.session.name, "#{pane_tty}"]).trim();
+  return execFileSync("stty", ["-g", "-F", tty], { encoding: "utf8" }).trim();
+}
+
+/** The session clients (`caro session <shell> <dir> <pid>`) serving the shell process `pid`. */
+function clientsOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const words = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+        return words.includes("session") && words.at(-2) === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+// Exported secrets: none may reach the request file, which holds only what caro forwards.
+const SECRET: Record<WidgetShell, string> = {
+  zsh: "export AWS_SECRET_ACCESS_KEY=s3cr3t-value",
+  bash: "export AWS_SECRET_ACCESS_KEY=s3cr3t-value",
+  fish: "set -gx AWS_SECRET_ACCESS_KEY s3cr3t-value",
+};
+
+const EXEC: Record<WidgetShell, string> = {
+  zsh: "exec zsh -f",
+  bash: "exec bash --norc --noprofile",
+  fish: "exec fish --no-config",
+};
+
+describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that stops answering, in %s", (shell) => {
+  it("costs one bounded wait and one line, the typed line kept and the terminal given back; a new one answers next", async () => {
+    const { sh, live } = await shellWith(shell, {}, SECRET[shell]);
+    const dir = await sessionDir(sh);
+    const requests = () => readdirSync(dir).filter((name) => name.startsWith("request."));
+    await ask(sh, 1);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    expect(requests()).toEqual([]);
+    const first = helperPid(dir);
+    // Stopped at the prompt (SIGSTOP): the shell's next request waits for it.
+    process.kill(first, "SIGSTOP");
+    stopped.push(first);
+    sh.session.sendKeys("C-u");
+    sh.session.type("list files");
+    const asked = Date.now();
+    sh.session.sendKeys("C-g");
+    // Meanwhile the request waits in its file: private, and only forwarded variables in it.
+    let file = "";
+    while (!file && Date.now() - asked < 3000) file = requests()[0] ?? (await sleep(20)) ?? "";
+    const written = join(dir, file);
+    expect(statSync(written).mode & 0o777).toBe(0o600);
+    const text = readFileSync(written, "utf8");
+    expect(parseRequest(text)).toMatchObject({ argv: expect.arrayContaining(["list files"]) });
+    expect(text).toContain("HOME=");
+    expect(text).not.toContain("s3cr3t");
+    await sh.session.waitFor(
+      (s) => s.includes(`caro: the session client (pid ${first}) is stopped (SIGSTOP) and did not answer for 3 s`),
+      10_000,
+    );
+    expect(Date.now() - asked).toBeLessThan(8000);
+    expect((await sh.dump()).buffer).toBe("list files");
+    expect(alive(first)).toBe(false);
+    expect(requests()).toEqual([]);
+    await ask(sh, 2);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    const second = helperPid(dir);
+    expect(second).not.toBe(first);
+
+    // Stopped mid-request, holding the terminal in raw mode.
+    const cooked = ttyState(sh);
+    live.firstByteDelayMs = 10_000;
+    sh.session.sendKeys("C-u");
+    sh.session.type("something slow");
+    sh.session.sendKeys("C-g");
+    await sh.session.waitFor((s) => s.includes("caro: thinking"));
+    expect(ttyState(sh)).not.toBe(cooked);
+    process.kill(second, "SIGSTOP");
+    stopped.push(second);
+    await sh.session.waitFor((s) => s.includes(`(pid ${second}) is stopped (SIGSTOP) and did not answer`), 10_000);
+    expect((await sh.dump()).buffer).toBe("something slow");
+    expect(ttyState(sh)).toBe(cooked);
+    // Typing works as ever: the keys reach the line editor, Enter runs the line.
+    sh.session.sendKeys("C-u");
+    sh.session.type("echo typed fine");
+    sh.session.sendKeys("Enter");
+    await sh.session.waitFor((s) => /^typed fine$/m.test(s));
+    live.firstByteDelayMs = 0;
+    // The daemon counts the slow request as finished too: its client's connection ended with it.
+    await ask(sh, 4);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+  });
+
+  it("is one per shell process: after exec twice, Ctrl-G leaves one client; a gone shell's folder is cleared", async () => {
+    const { sh } = await shellWith(shell);
+    // The folder a client that died left behind, its shell gone too: the next client removes it.
+    const gone = spawnSync("true").pid ?? 0;
+    const left = join(dirname(await sessionDir(sh)), `caro-session-${process.getuid?.()}-${gone}-42`);
+    mkdirSync(left, { mode: 0o700 });
+    writeFileSync(join(left, "request.1"), "secret\0", { mode: 0o600 });
+    await ask(sh, 1);
+    expect(existsSync(left)).toBe(false);
+    const pid = Number(sh.session.tmux(["display", "-p", "-t", sh.session.name, "#{pane_pid}"]).trim());
+    expect(clientsOf(pid)).toHaveLength(1);
+    for (const round of [1, 2]) {
+      sh.session.sendKeys("C-u");
+      sh.session.type(EXEC[shell]);
+      sh.session.sendKeys("Enter");
+      // Typed ahead: the new shell reads it once it starts.
+      sh.session.type(`source ${sh.dir}/setup; echo exec-round-${round}`);
+      sh.session.sendKeys("Enter");
+      await sh.session.waitFor((s) => new RegExp(`^exec-round-${round}$`, "m").test(s));
+      await sh.waitForPrompt();
+    }
+    await ask(sh, 2);
+    expect((await sh.dump()).buffer).toBe("ls -la");
+    const deadline = Date.now() + 5000;
+    while (clientsOf(pid).length !== 1 && Date.now() < deadline) await sleep(50);
+    expect(clientsOf(pid)).toHaveLength(1);
+    helpers.push(...clientsOf(pid));
   });
 });
 

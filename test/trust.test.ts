@@ -140,7 +140,7 @@ describe("the client's own rating", () => {
     const json = await caro(["--json", "clean", "up"], { env });
     expect(JSON.parse(json.stdout)).toMatchObject({ command: "rm -rf ~", risk: "critical" });
     // The widget's client comments it out, as the rating and this user's level say.
-    const widget = await caro(["widget", "bash", "clean up"], { env });
+    const widget = await caro(["widget", "bash", "--comments", "clean up"], { env });
     expect(widget.stdout).toBe(
       "caro: rated critical and commented out: deletes your home directory (~) and everything in it\n# rm -rf ~",
     );
@@ -283,7 +283,10 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s with a sto
     const sh = await stoppedDaemonShell();
     sh.session.type("list files");
     sh.session.sendKeys("C-g");
-    await sleep(800);
+    // Once "thinking" shows, the client holds the terminal and Ctrl-C is its key. Before that, a
+    // session client still loading Node (seconds on a busy machine) would die of the SIGINT, and
+    // the shell would ask the one-shot client instead, which then waits out the 3 s.
+    await sh.session.waitFor((screen) => screen.includes("caro: thinking"), 30_000);
     sh.session.sendKeys("C-c");
     await sh.session.waitFor((screen) => screen.includes("caro: cancelled"), 5000);
     expect((await sh.dump()).buffer).toBe("list files");

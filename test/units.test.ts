@@ -1,8 +1,16 @@
 // The small pieces the end-to-end tests pass through, each driven directly: the socket's frame
-// reader, the config's value parsers and the safety rater's path classes.
+// reader, the config's value parsers, the safety rater's path classes, the disarmed form of a
+// blocked command, the session client's reading of a request and the daemon's log.
 
-import { homedir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, statSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { lastLogLine } from "../src/client/connection.js";
+import { commandOf, disarm } from "../src/client/disarm.js";
+import { parseRequest } from "../src/client/session.js";
+import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
 import { parseSetting } from "../src/config/schema.js";
 import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/daemon/protocol.js";
 import { classifyPath, type PathKind } from "../src/safety/paths.js";
@@ -123,5 +131,129 @@ describe("the load other programs keep up", () => {
 
   it("nothing known yet is no load", () => {
     expect(sustainedLoad(samples([]))).toBe(0);
+  });
+});
+
+describe("a blocked command in the buffer", () => {
+  const commands = [
+    "sudo rm -rf /",
+    "rm -rf ~ $(touch x) > y; echo 'it''s' && a | b & c",
+    'for f in *; do\n  rm -rf "$f" \\\n    --verbose\ndone',
+    "printf '\\x41\\n' \"$HOME\"\tx",
+    "echo ünïcödé ✓",
+  ];
+
+  it("comes back whole from either form, for another candidate", () => {
+    for (const command of commands) {
+      for (const comments of [true, false]) expect(commandOf(disarm(command, comments))).toBe(command);
+    }
+    expect(disarm("a\nb", true)).toBe("# a\n# b");
+    expect(disarm("sudo rm -rf /", false)).toBe("_caro_blocked='sudo rm -rf /'");
+    expect(disarm("echo 'x'\ny", false)).toBe("_caro_blocked=$'echo \\'x\\'\\ny'");
+    expect(commandOf("ls -la")).toBe("ls -la");
+  });
+
+  it("is an assignment of exactly the command in zsh and bash, on one line, whatever their quoting options", () => {
+    for (const command of commands) {
+      const buffer = disarm(command, false);
+      expect(buffer).not.toContain("\n");
+      const zsh = (options: string) =>
+        execFileSync("zsh", ["-f", "-c", `setopt ${options}; ${buffer}; print -rn -- "$_caro_blocked"`], {
+          encoding: "utf8",
+        });
+      for (const options of ["no_rc_quotes", "rc_quotes csh_junkie_quotes"]) expect(zsh(options)).toBe(command);
+      const bash = execFileSync("bash", ["--norc", "-c", `${buffer}; printf %s "$_caro_blocked"`], {
+        encoding: "utf8",
+      });
+      expect(bash).toBe(command);
+    }
+  });
+});
+
+describe("a session request", () => {
+  const request = (...fields: string[]) => `${fields.join("\0")}\0`;
+
+  it("is read when it is exactly one whole request of forwarded variables", () => {
+    expect(
+      parseRequest(request("/w", "2", "--", "list files", "2", "CARO_BACKEND=ollama", "PATH=/bin:/usr/bin")),
+    ).toEqual({ cwd: "/w", argv: ["--", "list files"], env: { CARO_BACKEND: "ollama", PATH: "/bin:/usr/bin" } });
+    expect(parseRequest(request("/", "0", "0"))).toEqual({ cwd: "/", argv: [], env: {} });
+  });
+
+  it("is refused when anything is off: a field more or less, a variable not forwarded or given twice", () => {
+    // A NUL in the buffer would shift every field after it: each such shift is refused.
+    const shifted = request("/w", "2", "--", "delete it", "CARO_CONFIG=/tmp/evil.toml", "1", "HOME=/h");
+    const crafted = request("/w", "2", "--", "delete it", "1", "CARO_CONFIG=/tmp/evil.toml", "1", "HOME=/h");
+    for (const bad of [
+      shifted,
+      crafted,
+      request("/w", "2", "--", "x", "1", "HOME=/h", "CARO_CONFIG=/tmp/evil.toml"),
+      request("/w", "2", "--", "x", "2", "HOME=/h"),
+      request("/w", "2", "--", "x", "1", "LD_PRELOAD=/tmp/evil.so"),
+      request("/w", "2", "--", "x", "2", "HOME=/a", "HOME=/b"),
+      request("/w", "2", "--", "x", "1", "=x"),
+      request("/w", "2", "--", "x", "1", "HOME"),
+      request("/w", "3", "--", "x"),
+      request("relative", "1", "x", "0"),
+      request("/w", "-1", "0"),
+      request("/w", "1", "x", "0", "stray"),
+      `${request("/w", "1", "x", "0")}trailing`,
+      "",
+    ])
+      expect(parseRequest(bad)).toBeNull();
+  });
+});
+
+describe("the daemon's log", () => {
+  it("keeps no secret a model or an error quoted", () => {
+    // The log masks through the one redaction caro has (src/privacy/redact.ts), inside its excerpt.
+    const leaks: [string, string][] = [
+      [
+        "curl -H 'Authorization: Bearer abc.DEF-123_xyz' https://api",
+        "curl -H 'Authorization: Bearer [redacted]' https://api",
+      ],
+      ["git clone https://ada:hunter2@git.example.com/r.git", "git clone https://ada:[redacted]@git.example.com/r.git"],
+      ["https://ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@github.com/x", "https://ghp_[redacted]@github.com/x"],
+      ["export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuv", "export OPENAI_API_KEY=sk-proj-[redacted]"],
+      ['{"api_key": "k3y-v4lue", "password":"pw"}', '{"api_key": "[redacted]", "password":"[redacted]"}'],
+      ["aws AKIAABCDEFGHIJKLMNOP x", "aws AKIA[redacted] x"],
+    ];
+    for (const [text, masked] of leaks) expect(logExcerpt(text, 200)).toBe(masked);
+    // Words, paths and numbers stay.
+    const plain = "answered request 12 in 340 ms (/home/ada/.cache/caro/models/qwen2.5-coder-1.5b.gguf)";
+    expect(logExcerpt(plain, 200)).toBe(plain);
+    expect([...logExcerpt(`the model said: ${"x ".repeat(500)}`)].length).toBeLessThanOrEqual(160);
+  });
+
+  it("stays under its bound through a soak, the older part kept in daemon.log.1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "caro-log-"));
+    const path = join(dir, "daemon.log");
+    const fd = openSync(path, "a", 0o600);
+    const max = 4096;
+    const log = new DaemonLog(fd, path, max);
+    let rotations = 0;
+    let last = 0;
+    for (let i = 0; i < 2000; i++) {
+      log.write(`answered request ${i} in ${i % 97} ms (${"y".repeat(i % 150)})`);
+      const size = statSync(path).size;
+      if (size < last) rotations++;
+      last = size;
+      expect(size).toBeLessThanOrEqual(max);
+    }
+    closeSync(fd);
+    expect(rotations).toBeGreaterThan(50);
+    expect(statSync(`${path}.1`).size).toBeLessThanOrEqual(max);
+    expect(statSync(`${path}.1`).mode & 0o777).toBe(0o600);
+    expect(lastLogLine(path)).toMatch(/answered request 1999 in/);
+  });
+
+  it("is read from its end for the last line, however long it grew", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "caro-log-")), "daemon.log");
+    writeFileSync(
+      path,
+      `${"an old line\n".repeat(500_000)}caro: cannot load the config\ncaro: run again with --verbose\n`,
+    );
+    expect(lastLogLine(path)).toBe("caro: cannot load the config");
+    expect(lastLogLine(join(path, "missing"))).toBe("");
   });
 });

@@ -32,12 +32,15 @@ function turns(): NonNullable<StandinOptions["reply"]> {
   };
 }
 
-async function shellWith(shell: WidgetShell, options: StandinOptions = {}) {
+async function shellWith(shell: WidgetShell, options: StandinOptions = {}, prelude?: string) {
   const ollama = await ollamaStandin({ reply: turns(), ...options });
   standins.push(ollama);
   const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
   // fish --no-config keeps no history and runs no fish_postexec for a private session: a plain fish.
-  const sh = new ShellUnderTest(shell, config, undefined, { command: shell === "fish" ? "fish" : undefined });
+  const sh = new ShellUnderTest(shell, config, undefined, {
+    command: shell === "fish" ? "fish" : undefined,
+    prelude,
+  });
   running.push(sh);
   await sh.ready();
   return { sh, ollama };
@@ -121,6 +124,42 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
     await waitForFinished(sh.home, 2);
     expect(ollama.chats).toHaveLength(2);
     expect(lastMessage(ollama.chats[1])).toContain("list files");
+  });
+
+  it("the fix path takes the command the shell ran, whatever its history keeps or how it shows it", async () => {
+    // History that leaves space-led commands out (Debian's bashrc: ignoreboth) and stamps the rest.
+    const prelude = {
+      zsh: "setopt hist_ignore_space",
+      bash: "HISTCONTROL=ignoreboth HISTTIMEFORMAT='%F %T '",
+      fish: "",
+    };
+    const { sh, ollama } = await shellWith(shell, {}, prelude[shell]);
+    const run = async (line: string) => {
+      sh.session.sendKeys("C-u");
+      sh.session.type(line);
+      sh.session.sendKeys("Enter");
+      await sh.waitForPrompt();
+    };
+    await run("ls /nonexistent");
+    // A success the history leaves out: the failure before it is no longer the last command.
+    await run(" echo ok");
+    sh.session.sendKeys("C-g");
+    expect((await sh.dump()).buffer).toBe("");
+    // A failure the history leaves out: zsh and fish hooks still see it; bash cannot know its text
+    // and sends nothing rather than an older command.
+    await run(" ls /nope-space");
+    sh.session.sendKeys("C-g");
+    let finished = 0;
+    if (shell === "bash") expect((await sh.dump()).buffer).toBe("");
+    else await waitForFinished(sh.home, ++finished);
+    // Stamped in bash's history, but sent as it ran.
+    await run("ls /nope-plain");
+    sh.session.sendKeys("C-g");
+    await waitForFinished(sh.home, ++finished);
+    const fixed = ollama.chats.map(
+      (chat) => /This command failed with exit status \d+: (.*)/.exec(lastMessage(chat))?.[1],
+    );
+    expect(fixed).toEqual(shell === "bash" ? ["ls /nope-plain"] : ["ls /nope-space", "ls /nope-plain"]);
   });
 
   it("the explain key explains the buffer's command below the prompt and leaves the buffer alone", async () => {

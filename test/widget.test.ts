@@ -143,13 +143,19 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     expect(ollama.aborted).toBe(1);
   });
 
-  it("puts a critical command in commented out, with a warning line", async () => {
+  it("puts a critical command in disarmed, with a warning line", async () => {
     const { sh } = await shellWith(shell);
     sh.session.type("wipe the disk");
     sh.session.sendKeys("C-g");
     await waitForFinished(sh.home, 1);
-    expect((await sh.dump()).buffer).toBe("# sudo rm -rf /");
-    expect(sh.session.screen()).toMatch(/caro: rated critical and commented out: deletes everything on the system/);
+    // zsh -f leaves interactive_comments off: `#` would start no comment there (test/widget-guard.test.ts).
+    const zsh = shell === "zsh";
+    expect((await sh.dump()).buffer).toBe(zsh ? "_caro_blocked='sudo rm -rf /'" : "# sudo rm -rf /");
+    expect(sh.session.screen()).toMatch(
+      new RegExp(
+        `caro: rated critical and ${zsh ? "quoted so Enter runs nothing" : "commented out"}: deletes everything on the system`,
+      ),
+    );
   });
 
   it("puts a high-risk command in as is, with a warning line", async () => {

@@ -14,20 +14,43 @@ if not set -q _caro_session_dir
     set -g _caro_session_dir $base/caro-session-(command id -u)-$fish_pid-(random)(random)
 end
 
-function _caro_alive --argument-names pid
-    if test -d /proc/self
-        test -d /proc/$pid
-    else
+# Whether pid $pid is this user's session client for the folder $dir: not a pid reused by another
+# process, a zombie, or another user's process. Builtins only: it runs while a Ctrl-G waits.
+function _caro_session_ours --argument-names pid dir
+    if not test -d /proc/self
         command kill -0 $pid 2>/dev/null
+        return
     end
+    test -O /proc/$pid; or return 1
+    set -l words (builtin string split0 </proc/$pid/cmdline 2>/dev/null)
+    builtin contains -- session $words; and builtin contains -- $dir $words
+end
+
+# fish's job control as it is now: what to give back after starting something in the background
+# without it (so that it stays in fish's process group, and fish gives no job notice).
+function _caro_job_control
+    if status is-full-job-control
+        builtin echo full
+    else if status is-interactive-job-control
+        builtin echo interactive
+    else
+        builtin echo none
+    end
+end
+
+# Whether process $pid is stopped (SIGSTOP): it cannot answer until something else wakes it.
+function _caro_session_stopped --argument-names pid
+    test -r /proc/$pid/stat; or return 1
+    builtin read -l stat </proc/$pid/stat
+    builtin string match -qr '\) [Tt] [^)]*$' -- "$stat"
 end
 
 # The session client's pid, (re)started when it is not there; fails when it cannot be started.
 function _caro_session_pid --argument-names dir
     set -l pid
     if test -p $dir/req -a -p $dir/rep -a -O $dir -a -O $dir/req; and not test -L $dir
-        builtin read pid <$dir/pid 2>/dev/null
-        if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_alive $pid
+        test -r $dir/pid; and builtin read pid <$dir/pid
+        if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_session_ours $pid $dir
             builtin echo $pid
             return 0
         end
@@ -40,9 +63,7 @@ function _caro_session_pid --argument-names dir
     command rm -f -- $dir/req $dir/rep $dir/pid; and command mkfifo -m 600 -- $dir/req $dir/rep; or return 1
     # Without job control: the client stays in fish's process group, which owns the terminal while the
     # widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
-    set -l control none
-    status is-full-job-control; and set control full
-    status is-interactive-job-control; and set control interactive
+    set -l control (_caro_job_control)
     status job-control none
     @CARO_CLIENT@ session fish $dir $fish_pid </dev/null >/dev/null 2>&1 &
     set pid $last_pid
@@ -52,30 +73,62 @@ function _caro_session_pid --argument-names dir
     builtin echo $pid
 end
 
+# fish's read has no timeout. This gives the wait below a line, "late <nonce>", 3 s from now, so a
+# client that stopped answering is noticed. Meanwhile it holds both FIFOs open (fish has no
+# read-write redirection), so that no open there blocks even when the client is gone, and the
+# request's line stays in `req` until a client just started opens it (a FIFO nobody holds drops
+# its bytes): it lingers 2 s after its line, until the next watch holds them.
+function _caro_session_watch --argument-names dir nonce
+    set -l control (_caro_job_control)
+    status job-control none
+    command sh -c 'exec 3<>"$1/req" 1<>"$1/rep" && sleep 3 && echo "late $2" && sleep 2' \
+        caro-watch $dir $nonce </dev/null >/dev/null 2>&1 &
+    builtin disown $last_pid 2>/dev/null
+    status job-control $control
+end
+
+# Ends a session client that stopped answering; the next Ctrl-G starts a new one. fish gives the
+# terminal its own modes back after every binding, so a client stopped holding it raw leaves nothing.
+function _caro_session_drop --argument-names dir pid
+    command kill -KILL $pid 2>/dev/null
+    command rm -f -- $dir/pid $dir/request.$fish_pid
+end
+
 # `_caro_client <widget args>` prints what `caro widget fish <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
-# fish has no read timeout: the client holds both FIFOs open while it lives, so opening them never
-# blocks, and the reply FIFO reads as ended when it dies.
 function _caro_client
     set -l dir $_caro_session_dir
     set -l pid (_caro_session_pid $dir)
     if test -n "$pid"
-        # What the client forwards to the daemon (src/client/ask.ts), as exported now.
+        # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
         set -l env
         for name in (set -nx)
-            builtin string match -qr '^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$' -- $name; or continue
+            builtin string match -qr -- @CARO_FORWARDED_FISH@ $name; or continue
             if builtin string match -q '*PATH' -- $name
                 set -a env "$name="(builtin string join : -- $$name)
             else
                 set -a env "$name="(builtin string join ' ' -- $$name)
             end
         end
-        builtin printf '%s\0' $PWD (builtin count $argv) $argv $env >$dir/request.$fish_pid
-        if _caro_alive $pid
-            builtin echo $fish_pid >$dir/req
-            set -l line
-            while builtin read line <$dir/rep
-                if test "$line" = "$fish_pid"
+        # 0600: it may hold an API key. fish strings end at a NUL (the request's separator), so no
+        # field can spill into the next.
+        set -l umask_was $umask
+        set -g umask 0077
+        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env >$dir/request.$fish_pid
+        set -g umask $umask_was
+        # The client says "alive" at once and every second while it works; the watch says "late"
+        # every 3 s. Silence through a watch period ends a stopped client; through three, one that
+        # was heard (stuck); through twenty, one never heard (a client started now may take long
+        # to load Node on a busy machine).
+        set -l nonce (random)
+        set -l heard 0
+        set -l spoke 0
+        set -l silent 0
+        _caro_session_watch $dir $nonce
+        builtin echo $fish_pid >$dir/req
+        while builtin read -l line <$dir/rep
+            switch $line
+                case $fish_pid
                     set -l rc
                     set -l out
                     begin
@@ -84,7 +137,38 @@ function _caro_client
                     end <$dir/reply
                     builtin printf '%s' "$out"
                     return $rc
-                end
+                case "late $nonce"
+                    # Gone, or its pid taken by another process. Before it is heard, a client
+                    # started now may not be caro yet (forked, not yet exec'd): only its going counts.
+                    if not _caro_session_ours $pid $dir
+                        test $heard = 1; or not test -O /proc/$pid; and break
+                    end
+                    if test $spoke = 1
+                        set silent 0
+                    else
+                        set silent (builtin math $silent + 1)
+                    end
+                    set -l why
+                    if test $silent -ge 1; and _caro_session_stopped $pid
+                        set why "is stopped (SIGSTOP) and did not answer for 3 s"
+                    else if test $silent -ge 3 -a $heard = 1
+                        set why "stopped answering for 9 s (stuck)"
+                    else if test $silent -ge 20
+                        set why "did not answer for 60 s (stuck)"
+                    end
+                    if test -n "$why"
+                        _caro_session_drop $dir $pid
+                        builtin printf '%s' "caro: the session client (pid $pid) $why: it was ended;" \
+                            " Ctrl-G starts a new one"
+                        return 1
+                    end
+                    set spoke 0
+                    _caro_session_watch $dir $nonce
+                case 'late *'
+                    # An earlier wait's watch.
+                case '*'
+                    set heard 1
+                    set spoke 1
             end
         end
     end

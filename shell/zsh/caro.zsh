@@ -12,6 +12,30 @@ if [[ -z ${_caro_session_dir-} ]]; then
   _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
 fi
 
+# Whether pid $1 is this user's session client for the folder $2: not a pid reused by another
+# process, a zombie, or another user's process. Builtins only: it runs while a Ctrl-G waits.
+_caro_session_ours() {
+  builtin emulate -L zsh
+  builtin local word session= folder=
+  if [[ ! -d /proc/self ]]; then
+    builtin kill -0 "$1" 2>/dev/null
+    builtin return
+  fi
+  [[ -O /proc/$1 ]] || builtin return 1
+  while IFS= builtin read -r -d '' word; do
+    [[ $word == session ]] && session=1
+    [[ $word == "$2" ]] && folder=1
+  done 2>/dev/null <"/proc/$1/cmdline"
+  [[ -n $session && -n $folder ]]
+}
+
+# Whether process $1 is stopped (SIGSTOP): it cannot answer until something else wakes it.
+_caro_session_stopped() {
+  builtin emulate -L zsh
+  builtin local stat
+  builtin read -r stat 2>/dev/null <"/proc/$1/stat" && [[ ${stat##*\) } == [Tt]* ]]
+}
+
 # Sets the caller's `pid` to the session client's, (re)starting it when it is not there; fails when
 # it cannot be started. No command substitution: a fork per keystroke costs a millisecond.
 _caro_session_pid() {
@@ -19,14 +43,16 @@ _caro_session_pid() {
   builtin local dir=$1
   pid=
   if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
-    builtin read -r pid <"$dir/pid" 2>/dev/null && [[ $pid == <-> ]] && builtin kill -0 "$pid" 2>/dev/null; then
+    builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid == <-> ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
   { command mkdir -m 700 -- "$dir" 2>/dev/null || [[ -d $dir && -O $dir && ! -L $dir ]]; } || builtin return 1
   # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" "$dir/tty" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
     builtin return 1
+  # The terminal as the line editor has it: what to give back if a client is ended holding it in raw mode.
+  command stty -g 2>/dev/null </dev/tty >|"$dir/tty"
   # In a subshell without job control: the client stays in the shell's process group, which owns the
   # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
   (
@@ -37,26 +63,65 @@ _caro_session_pid() {
   builtin read -r pid <"$dir/pid"
 }
 
+# Ends a session client that stopped answering and gives the terminal back as the line editor had
+# it (the client may have been stopped holding it raw); the next Ctrl-G starts a new one.
+_caro_session_drop() {
+  builtin emulate -L zsh
+  builtin local dir=$1 pid=$2 waiter=$3 state
+  builtin kill -KILL "$pid" 2>/dev/null
+  command rm -f -- "$dir/pid" "$dir/request.$waiter"
+  if builtin read -r state 2>/dev/null <"$dir/tty" && [[ -n $state ]]; then
+    command stty "$state" 2>/dev/null </dev/tty
+  fi
+}
+
 # `_caro_client <widget args>` prints what `caro widget zsh <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
+# It runs in the widget's command substitution: the umask it sets ends with it.
 _caro_client() {
   builtin emulate -L zsh
-  builtin local dir=${_caro_session_dir-} pid waiter line rc out name
-  builtin local -a env
+  builtin local dir=${_caro_session_dir-} pid waiter line rc out name heard= quiet=0 why=
+  builtin local -a env fields
   if [[ -n $dir ]] && _caro_session_pid "$dir" && builtin zmodload -F zsh/system p:sysparams 2>/dev/null; then
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$sysparams[pid]
-    for name in ${(k)parameters[(R)*export*]}; do env+=("$name=${(P)name}"); done
-    builtin print -rN -- "$PWD" "$#" "$@" "${env[@]}" >|"$dir/request.$waiter"
+    # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
+    for name in ${(k)parameters[(I)@CARO_FORWARDED_ZSH@]}; do
+      [[ ${parameters[$name]} == *export* ]] && env+=("$name=${(P)name}")
+    done
+    # A zsh string may hold a NUL, the request's separator: none may reach the file, or a pasted
+    # line could add a variable of its own (CARO_CONFIG=…) to the request.
+    fields=("$PWD" "$#" "$@" "${#env}" "${env[@]}")
+    builtin umask 077
+    builtin print -rN -- "${fields[@]//$'\0'/}" >|"$dir/request.$waiter"
     {
       builtin print -r -- "$waiter" >&8
-      # Read-write opens never block; the reply is waited for only while the client is there.
+      # Read-write opens never block; the reply is waited for only while the client is there. It
+      # says "alive" at once and every second while it works; silence (in 0.2 s steps) ends it.
       while :; do
         if builtin read -r -t 0.2 -u 9 line; then
           [[ $line != "$waiter" ]] || break
-        elif ! builtin kill -0 "$pid" 2>/dev/null; then
+          heard=1 quiet=0
+        elif ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
+          # Gone, or its pid taken by another process. Before it is heard, a client started now
+          # may not be caro yet (forked, not yet exec'd): there only its going counts.
           pid=
           break
+        else
+          (( ++quiet ))
+          if _caro_session_stopped "$pid"; then
+            (( quiet < 15 )) || why="is stopped (SIGSTOP) and did not answer for 3 s"
+          elif [[ -n $heard ]]; then
+            (( quiet < 50 )) || why="stopped answering for 10 s (stuck)"
+          else
+            # Not heard yet: a client started now may take long to load Node on a busy machine.
+            (( quiet < 300 )) || why="did not answer for 60 s (stuck)"
+          fi
+          if [[ -n $why ]]; then
+            _caro_session_drop "$dir" "$pid" "$waiter"
+            builtin print -rn -- "caro: the session client (pid $pid) $why: it was ended; Ctrl-G starts a new one"
+            builtin return 1
+          fi
         fi
       done
     } 8<>"$dir/req" 9<>"$dir/rep"
@@ -72,25 +137,35 @@ _caro_client() {
 # Ctrl-G on a buffer caro wrote asks for another candidate; anything else starts afresh.
 builtin typeset -ga _caro_request _caro_shown _caro_failed
 
-# The last command line and, once it has run, its status when it failed: Ctrl-G on an empty line fixes it.
+# The command line zsh runs (its hooks get it whatever the history keeps: HIST_IGNORE_SPACE drops
+# only the history entry, and $3, the full text, stands in when there is no history) and, once it
+# has run, its status when it failed: Ctrl-G on an empty line fixes it.
 _caro_preexec() {
   builtin emulate -L zsh
-  builtin typeset -g _caro_ran=$1
+  builtin typeset -g _caro_ran=${1:-$3}
 }
 
 # zsh gives every precmd function the last command's $?; emulate would reset it, so it is read first.
+# A prompt after no command (an empty line, Ctrl-C) keeps what the last command left.
 _caro_precmd() {
   builtin local rc=$?
   builtin emulate -L zsh
-  if (( rc != 0 )) && [[ -n ${_caro_ran-} ]]; then
+  (( ${+_caro_ran} )) || builtin return 0
+  if (( rc != 0 )) && [[ -n $_caro_ran ]]; then
     _caro_failed=("$_caro_ran" "$rc")
   else
     _caro_failed=()
   fi
-  _caro_ran=
+  builtin unset _caro_ran
 }
 
 _caro_widget() {
+  # Read before emulate, which would show zsh's default (off): whether `#` starts a comment at this
+  # prompt. Without it, caro puts a blocked command in as an assignment, not as `# …` (disarm.ts).
+  builtin local comments=
+  if [[ -o interactive_comments ]]; then
+    comments=--comments
+  fi
   builtin emulate -L zsh
   builtin local typed out message rc buffer shown
   builtin local -a args
@@ -106,7 +181,7 @@ _caro_widget() {
     builtin return 0
   fi
   # caro draws "thinking" and the command as it streams in, on the line below this one.
-  out=$(_caro_client "${args[@]}")
+  out=$(_caro_client ${comments:+"$comments"} "${args[@]}")
   rc=$?
   message=${out%%$'\n'*}
   if (( rc == 0 || rc == 4 )) && [[ $out == *$'\n'* ]]; then

@@ -5,6 +5,7 @@ import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 import { loadConfig } from "../config/load.js";
 import { keyInShell, parseKey } from "./key-bindings.js";
+import { forwardedInShell } from "../client/forwarded.js";
 
 const WIDGET_FILES = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;
 type InitShell = keyof typeof WIDGET_FILES;
@@ -82,6 +83,10 @@ export function initScript(
     // In caro's notation, for the widget to keep in _caro_key and _caro_explain_key: caro doctor reads them.
     CARO_KEY_NAME: keys.key,
     CARO_EXPLAIN_KEY_NAME: keys.explainKey,
+    // The variables a request carries, from the one list the client and the session client use.
+    CARO_FORWARDED_ZSH: forwardedInShell.zsh,
+    CARO_FORWARDED_BASH: forwardedInShell.bash,
+    CARO_FORWARDED_FISH: forwardedInShell.fish,
   };
   return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
     if (!(name in values)) throw new Error(`shell/${WIDGET_FILES[shell]} has an unknown placeholder ${placeholder}`);

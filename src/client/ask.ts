@@ -14,15 +14,8 @@ import { connectToDaemon, HELLO_TIMEOUT_MS, type KeptConnection, unresponsive } 
 import { daemonVersion } from "../daemon/version.js";
 import { judgeHere } from "./judge.js";
 
-// What the daemon needs of the client's environment to answer as if it ran here.
-// PATH and MANPATH also say which programs and manual pages each answer is checked against.
-const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|MANPATH|LANG)$/;
-
-export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((e): e is [string, string] => FORWARDED.test(e[0]) && e[1] !== undefined),
-  );
-}
+// What the daemon needs of the client's environment to answer as if it ran here: forwarded.ts.
+export { clientEnv } from "./forwarded.js";
 
 /** Once cancelled, how long to wait for the daemon to confirm before giving up on it. */
 const CANCEL_GRACE_MS = 500;

@@ -2,7 +2,7 @@
 // keystroke, so it loads nothing but node built-ins and the frame codec.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, fchmodSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,13 +120,28 @@ function daemonEnv(): NodeJS.ProcessEnv {
   return { MALLOC_MMAP_THRESHOLD_: String(128 * 1024), ...process.env };
 }
 
-/** Why the daemon that just failed to start said it failed: its last message, not the hint after it. */
-function lastLogLine(): string {
+/** How much of the log's end to read for its last line: a line is far shorter (daemon/log.ts). */
+const LOG_TAIL_BYTES = 8192;
+
+/**
+ * Why the daemon that just failed to start said it failed: its last message, not the hint after
+ * it. Read from the log's end only: the log may hold up to a megabyte of earlier days.
+ */
+export function lastLogLine(path = logPath()): string {
+  let fd: number | undefined;
   try {
-    const lines = readFileSync(logPath(), "utf8").trim().split("\n");
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    const tail = Buffer.alloc(Math.min(size, LOG_TAIL_BYTES));
+    const read = readSync(fd, tail, 0, tail.length, size - tail.length);
+    const lines = tail.subarray(0, read).toString("utf8").trim().split("\n");
+    // The first line of the tail may be cut: it counts only when the tail is the whole file.
+    if (size > tail.length) lines.shift();
     return lines.filter((line) => !/run again with --verbose/.test(line)).at(-1) ?? "";
   } catch {
     return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -3,18 +3,29 @@
 // in the background, inside the shell's own process group (so it may hold the terminal in raw mode
 // like the one-shot client), and talks to it through a private folder (0700, made by the shell):
 //   req      FIFO: the shell writes a line "<waiter pid>" once request.<waiter pid> is written
-//   rep      FIFO: this process writes the same line once `reply` holds the answer
-//   request.<waiter pid>   NUL-terminated fields: cwd, argc, argv..., then NAME=value entries
+//   rep      FIFO: this process writes "alive" as it takes a request and every second while it
+//            works on it, and the line "<waiter pid>" once `reply` holds the answer. A shell that
+//            hears nothing for 3 s from a stopped client (the daemon's own bound), 10 s from one it
+//            heard before, or 60 s from one never heard (Node loading on a busy machine) ends it,
+//            gives back the terminal and keeps the typed line.
+//   request.<waiter pid>   0600, NUL-terminated fields: cwd, argc, argv..., envc, NAME=value...
+//            (only the forwarded variables, forwarded.ts); read exactly or refused, then removed
 //   reply    NUL-terminated fields: exit status, output (what `caro widget` would print)
+//   pid      this process's pid, written by the shell
 // The waiter is the shell process that waits for the reply (the widget's command substitution).
 // Every request runs src/client/widget.ts's runWidget exactly as `caro widget` would, in the
 // shell's cwd and with its current environment: the daemon socket is checked and the answer is
 // rated here each time, as in the one-shot client.
+//
+// The folder is named caro-session-<uid>-<shell pid>-<random>. On start this process removes the
+// folders of its kind that outlived their shell, and ends the client of an earlier shell in the
+// same process (`exec zsh` keeps the pid and starts afresh): one client per shell process.
 
 import {
   constants,
   lstatSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -23,14 +34,17 @@ import {
   writeSync,
 } from "node:fs";
 import { Socket } from "node:net";
-import { join } from "node:path";
-import { clientEnv } from "./ask.js";
+import { basename, dirname, join } from "node:path";
+import { processAlive } from "../system/process-alive.js";
 import { KeptConnection } from "./connection.js";
+import { clientEnv, isForwarded } from "./forwarded.js";
 import { runWidget } from "./widget.js";
 
 /** How often the shell and the waiting process are checked for being still there. */
 const SHELL_POLL_MS = 1000;
 const WAITER_POLL_MS = 200;
+/** How often a shell waiting for its reply hears that this process works on it. */
+const HEARTBEAT_MS = 1000;
 
 /** Ctrl-C, Ctrl-\ and Ctrl-Z at the prompt reach the whole process group: none may stop this process. */
 const IGNORED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU"];
@@ -70,18 +84,28 @@ export interface SessionRequest {
   env: Record<string, string>;
 }
 
-/** The request file's fields, or null when it is not a whole request. */
+const COUNT = /^\d{1,5}$/;
+
+/**
+ * The request file's fields, or null unless it is exactly one whole request: an absolute cwd, the
+ * counts it gives and no field more, and only forwarded variables, each once. A field that held a
+ * separator would shift the ones after it, and no shift parses.
+ */
 export function parseRequest(data: string): SessionRequest | null {
   const fields = data.split("\0");
   // Every field ends in a NUL, so the last piece is empty.
   if (fields.pop() !== "") return null;
-  const [cwd, count, ...rest] = fields;
-  const argc = Number(count);
-  if (!cwd || !Number.isInteger(argc) || argc < 0 || argc > rest.length) return null;
+  const [cwd, argcText, ...rest] = fields;
+  if (!cwd?.startsWith("/") || !COUNT.test(argcText ?? "")) return null;
+  const argc = Number(argcText);
+  const envcText = rest[argc];
+  if (envcText === undefined || !COUNT.test(envcText) || rest.length !== argc + 1 + Number(envcText)) return null;
   const env: Record<string, string> = {};
-  for (const entry of rest.slice(argc)) {
+  for (const entry of rest.slice(argc + 1)) {
     const eq = entry.indexOf("=");
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    const name = entry.slice(0, eq);
+    if (eq <= 0 || !isForwarded(name) || Object.hasOwn(env, name)) return null;
+    env[name] = entry.slice(eq + 1);
   }
   return { cwd, argv: rest.slice(0, argc), env };
 }
@@ -96,9 +120,109 @@ function takeEnv(shellEnv: Record<string, string>): void {
   Object.assign(process.env, wanted);
 }
 
+/** The pid in a session folder's pid file, if it is a session client of this user's serving that folder. */
+function clientOf(dir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(dir, "pid"), "utf8").trim());
+    if (!Number.isInteger(pid) || pid < 2) return null;
+    const words = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (!words.includes("session") || !words.includes(dir) || !mine(lstatSync(`/proc/${pid}`).uid)) return null;
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+/** Ends a session client: SIGCONT too, so a stopped one wakes to end and gives back the terminal if it held it. */
+function endClient(pid: number): void {
+  try {
+    for (const signal of ["SIGTERM", "SIGCONT"] as const) process.kill(pid, signal);
+  } catch {
+    // Gone meanwhile.
+  }
+}
+
+const SESSION_FOLDER = /^caro-session-(\d+)-(\d+)-\d+$/;
+
+/** Removes a session folder, if it is one of this user's. */
+function removeFolder(path: string): void {
+  try {
+    const stats = lstatSync(path);
+    if (SESSION_FOLDER.test(basename(path)) && stats.isDirectory() && mine(stats.uid))
+      rmSync(path, { recursive: true, force: true });
+  } catch {
+    // Gone meanwhile.
+  }
+}
+
+/**
+ * Ends the other session clients of this user's that serve the same shell process: those of an
+ * earlier shell in it (`exec zsh` keeps the pid, and the new shell names a new folder, maybe under
+ * another XDG_RUNTIME_DIR), and removes their folders. Found by their command lines, /proc's.
+ */
+function endEarlierClients(shellPid: number): void {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return; // no /proc (macOS): the folder sweep below still finds those beside this one
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+      if (args.at(-1) === "") args.pop();
+      if (args.at(-4) !== "session" || args.at(-1) !== String(shellPid) || !mine(lstatSync(`/proc/${name}`).uid))
+        continue;
+      endClient(Number(name));
+      removeFolder(args.at(-2) ?? "");
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+}
+
+/**
+ * Clears what earlier sessions left: the clients (and folders) of an earlier shell in this same
+ * process, and beside `dir` the folder of a shell that is gone (its client died before it could
+ * remove it). Another live shell's folder is left alone, as is anything not this user's.
+ */
+export function sweepSessionFolders(dir: string, shellPid: number): void {
+  endEarlierClients(shellPid);
+  const own = SESSION_FOLDER.exec(basename(dir));
+  if (!own) return;
+  const parent = dirname(dir);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const found = SESSION_FOLDER.exec(name);
+    const path = join(parent, name);
+    if (!found || found[1] !== own[1] || path === dir) continue;
+    const pid = Number(found[2]);
+    if (pid !== shellPid && processAlive(pid)) continue;
+    const client = clientOf(path);
+    if (client !== null) endClient(client);
+    removeFolder(path);
+  }
+  // Requests in this folder whose shell stopped waiting before a client read them.
+  try {
+    for (const name of readdirSync(dir)) {
+      const waiter = /^request\.(\d+)$/.exec(name);
+      if (waiter && !alive(Number(waiter[1]))) rmSync(join(dir, name), { force: true });
+    }
+  } catch {
+    // The shell removed its folder meanwhile; the caller finds out.
+  }
+}
+
 class Session {
   private readonly queue: number[] = [];
   private busy = false;
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
   /** The daemon connection, kept from one Ctrl-G to the next. */
   private readonly daemon = new KeptConnection();
@@ -111,6 +235,10 @@ class Session {
 
   enqueue(waiter: number): void {
     this.queue.push(waiter);
+    // Heard at once, then every second until the queue is served: the shell's sign that this
+    // process is neither stopped nor stuck.
+    this.beat();
+    this.heartbeat ??= setInterval(() => this.beat(), HEARTBEAT_MS);
     if (!this.busy) void this.drain();
   }
 
@@ -119,33 +247,54 @@ class Session {
     this.daemon.drop();
   }
 
+  private beat(): void {
+    try {
+      writeSync(this.reply, "alive\n");
+    } catch {
+      // The FIFO is full (nobody reads it) or gone with the shell: nothing is waiting.
+    }
+  }
+
   private async drain(): Promise<void> {
     this.busy = true;
     try {
       for (let waiter = this.queue.shift(); waiter !== undefined; waiter = this.queue.shift()) await this.serve(waiter);
     } finally {
       this.busy = false;
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
+  }
+
+  /** The request file's text, removed once read; null when there is none of this user's to read. */
+  private take(waiter: number): string | { problem: string } | null {
+    const file = join(this.dir, `request.${waiter}`);
+    try {
+      const stats = lstatSync(file);
+      if (!stats.isFile() || !mine(stats.uid)) return null;
+      const data = readFileSync(file, "utf8");
+      unlinkSync(file);
+      // The shell writes it 0600 (it may hold an API key); the folder is private too, but a file
+      // others could read is not what the shell wrote.
+      if ((stats.mode & 0o077) !== 0)
+        return { problem: `${file} could be read by other users (mode ${(stats.mode & 0o777).toString(8)})` };
+      return data;
+    } catch {
+      return null;
     }
   }
 
   private async serve(waiter: number): Promise<void> {
-    const file = join(this.dir, `request.${waiter}`);
-    let data: string;
-    try {
-      const stats = lstatSync(file);
-      if (!stats.isFile() || !mine(stats.uid)) return;
-      data = readFileSync(file, "utf8");
-      unlinkSync(file);
-    } catch {
-      return;
-    }
+    const data = this.take(waiter);
+    if (data === null) return;
     // A shell that stopped waiting (Ctrl-C before the terminal was held) must not have its
     // terminal taken from under its prompt.
     if (!alive(waiter)) return;
-    const problem = sessionDirProblem(this.dir);
-    if (problem) return this.answer(waiter, 1, `caro: ${problem}`);
-    const request = parseRequest(data);
-    if (!request) return this.answer(waiter, 2, "caro: the session helper got a malformed request");
+    const problem = typeof data === "string" ? sessionDirProblem(this.dir) : data.problem;
+    if (problem) return this.answer(waiter, 1, `caro: refused the request: ${problem}`);
+    const request = parseRequest(data as string);
+    if (!request)
+      return this.answer(waiter, 2, "caro: the session client got a request it cannot read exactly: nothing was sent");
     try {
       process.chdir(request.cwd);
     } catch (error) {
@@ -194,6 +343,15 @@ function usage(message: string): number {
   return 2;
 }
 
+/** Whether the folder's pid file names this process: a shell that dropped it may have started another there. */
+function stillMine(dir: string): boolean {
+  try {
+    return Number(readFileSync(join(dir, "pid"), "utf8").trim()) === process.pid;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs until the shell is gone: SIGHUP, SIGTERM, or its pid no longer there. */
 export async function session(argv: string[]): Promise<number> {
   const [shell, dir, pidText] = argv;
@@ -217,6 +375,7 @@ export async function session(argv: string[]): Promise<number> {
     pending = lines.pop() ?? "";
     for (const line of lines) if (/^\d+$/.test(line)) served.enqueue(Number(line));
   });
+  sweepSessionFolders(dir, shellPid);
   // Load what a request needs now, not on the first Ctrl-G.
   const [{ bashParser }] = await Promise.all([
     import("../safety/parser.js"),
@@ -229,7 +388,7 @@ export async function session(argv: string[]): Promise<number> {
       clearInterval(poll);
       served.stop();
       requests.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      if (stillMine(dir)) rmSync(dir, { recursive: true, force: true });
       resolve(0);
       // A request still running holds the terminal; it was cancelled and gives it back first.
       setTimeout(() => process.exit(0), 200).unref();

@@ -8,6 +8,9 @@
 //   --shown <buffer>        a buffer caro already wrote for this request (repeatable): another candidate
 //   --failed <command> --status <n>   the empty line's last command failed: propose a fix
 //   --explain               explain the buffer's command: prints lines to show, exit 0, buffer untouched
+//   --comments              `#` starts a comment at this prompt (zsh's interactive_comments, bash's
+//                           shopt): a blocked command goes in as `# …`; without it, as an assignment
+//                           that runs nothing (disarm.ts). fish always has comments.
 
 import { intentOfBuffer } from "../answer/intent.js";
 import type { Intent } from "../answer/types.js";
@@ -17,6 +20,7 @@ import { verdictFor } from "../safety/policy.js";
 import { inertLine } from "../text/inert.js";
 import { askDaemon, clientEnv } from "./ask.js";
 import type { KeptConnection } from "./connection.js";
+import { commandOf, disarm } from "./disarm.js";
 import { StreamedCommand } from "./streamed-command.js";
 import { holdTerminal } from "./terminal.js";
 
@@ -29,6 +33,8 @@ export interface WidgetCall {
   shown: string[];
   failed?: { command: string; status: number };
   explain: boolean;
+  /** A line starting with `#` is a comment in this shell, as its options stand. */
+  comments: boolean;
 }
 
 /** The widget's arguments, or the one-line reason they are wrong. */
@@ -36,13 +42,14 @@ export function parseWidgetArgs(argv: string[]): WidgetCall | string {
   const [named, ...rest] = argv;
   const shell = WIDGET_SHELLS.find((name) => name === named);
   if (shell === undefined) return `caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${named}`;
-  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false };
+  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false, comments: shell === "fish" };
   let failed: string | undefined;
   let status: number | undefined;
   let i = 0;
   for (; i < rest.length && rest[i] !== "--"; i++) {
     const option = rest[i];
     if (option === "--explain") call.explain = true;
+    else if (option === "--comments") call.comments = true;
     else if (option === "--shown" && i + 1 < rest.length) call.shown.push(rest[++i]);
     else if (option === "--failed" && i + 1 < rest.length) failed = rest[++i];
     else if (option === "--status" && /^\d{1,3}$/.test(rest[i + 1] ?? "")) status = Number(rest[++i]);
@@ -53,22 +60,10 @@ export function parseWidgetArgs(argv: string[]): WidgetCall | string {
   if (rest[i] === "--") i++;
   if (rest.length - i > 1) return "caro: the widget takes one buffer";
   call.buffer = rest[i] ?? "";
-  if (failed !== undefined && status !== undefined && failed.trim() !== "") call.failed = { command: failed, status };
+  // The shell hands it over as typed: a space before it (kept out of history) is no part of it.
+  if (failed !== undefined && status !== undefined && failed.trim() !== "")
+    call.failed = { command: failed.trim(), status };
   return call;
-}
-
-/** Blocked commands go in commented out, line by line, so Enter cannot run them. */
-function commentOut(command: string): string {
-  return command
-    .split("\n")
-    .map((line) => `# ${line}`)
-    .join("\n");
-}
-
-/** The command a shown buffer holds: a blocked one was shown commented out. */
-function shownCommand(buffer: string): string {
-  const lines = buffer.split("\n");
-  return lines.every((line) => line.startsWith("# ")) ? lines.map((line) => line.slice(2)).join("\n") : buffer;
 }
 
 function ordinal(n: number): string {
@@ -111,7 +106,7 @@ export async function runWidget(
       {
         request,
         intent,
-        shown: shown.map(shownCommand),
+        shown: shown.map(commandOf),
         shell,
         cwd: process.cwd(),
         env: clientEnv(),
@@ -140,7 +135,10 @@ export async function runWidget(
     const which = shown.length > 0 ? `${ordinal(shown.length + 1)} answer` : "";
     const message = (rating: string) => `caro: ${[which, rating].filter(Boolean).join(" · ")}`;
     if (verdict === "block") {
-      write(`${message(`rated ${answer.risk} and commented out: ${why}`)}\n${withTyped(commentOut(answer.command))}`);
+      const how = call.comments ? "commented out" : "quoted so Enter runs nothing";
+      write(
+        `${message(`rated ${answer.risk} and ${how}: ${why}`)}\n${withTyped(disarm(answer.command, call.comments))}`,
+      );
     } else if (verdict === "run") {
       write(`${which ? message("") : ""}\n${withTyped(answer.command)}`);
     } else {

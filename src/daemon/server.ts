@@ -19,6 +19,7 @@ import type { Settings } from "../config/schema.js";
 import { AnswerCache, answererOf, keySettings } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
+import { DaemonLog, logExcerpt, stackFrames } from "./log.js";
 import { pidPath, socketPath } from "./paths.js";
 import {
   encodeFrame,
@@ -31,8 +32,13 @@ import {
 } from "./protocol.js";
 import { daemonVersion, helloVerdict } from "./version.js";
 
+// Created on the first line, once the daemon's environment (which names the log's path) is set.
+let daemonLog: DaemonLog | undefined;
+
+/** One line to the daemon's log (log.ts): text from outside caro only through logExcerpt. */
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  daemonLog ??= new DaemonLog();
+  daemonLog.write(line);
 }
 
 /**
@@ -96,7 +102,7 @@ export class Daemon {
     try {
       settings = loadConfig({}, env).settings;
     } catch (error) {
-      log(`config: ${(error as Error).message}; idle timers use their defaults`);
+      log(`config: ${logExcerpt((error as Error).message, 300)}; idle timers use their defaults`);
       settings = loadConfig({}, { HOME: "/nonexistent", CARO_CONFIG: "/nonexistent/caro.toml" }).settings;
     }
     this.unloadMs = settings["daemon.idle_unload_minutes"] * 60_000;
@@ -216,9 +222,10 @@ export class Daemon {
         const verdict = helloVerdict(String(m.v), daemonVersion());
         send({ t: "hello", v: daemonVersion(), accepted: verdict === "accept", pid: process.pid });
         if (verdict === "replace") {
-          log(`a newer caro (version ${String(m.v)}) asks: exiting so its daemon can start`);
+          log(`a newer caro (version ${logExcerpt(String(m.v), 40)}) asks: exiting so its daemon can start`);
           void this.shutdown({ abort: false });
-        } else if (verdict === "refuse") log(`refused a client of an older protocol (version ${String(m.v)})`);
+        } else if (verdict === "refuse")
+          log(`refused a client of an older protocol (version ${logExcerpt(String(m.v), 40)})`);
         return;
       }
       case "ask": {
@@ -282,7 +289,7 @@ export class Daemon {
         cache,
         onEvent: (event) => {
           // The worker reports a problem once (a prefix cache it cannot write): keep it in the log too.
-          if (event.type === "warning") log(`warning: ${event.text}`);
+          if (event.type === "warning") log(`warning: ${logExcerpt(event.text, 300)}`);
           send({ t: "event", id: ask.id, event });
         },
       });
@@ -306,9 +313,9 @@ export class Daemon {
       // Its client was already told why (frameFor): nothing more to send.
       if (controller.signal.reason instanceof FrameTooLargeError) return;
       const reply = errorReply(ask.id, error, controller.signal.aborted);
-      log(
-        `request ${ask.id} failed (exit ${reply.exitCode}): ${error instanceof CaroError ? reply.message : ((error as Error).stack ?? error)}`,
-      );
+      // The message may quote the model's answer or the request: an excerpt, secrets masked.
+      const where = error instanceof CaroError ? "" : ` [${stackFrames(error)}]`;
+      log(`request ${ask.id} failed (exit ${reply.exitCode}): ${logExcerpt(reply.message)}${where}`);
       send(reply);
     } finally {
       this.active.delete(k);
@@ -335,10 +342,12 @@ export class Daemon {
       // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
       const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
       await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
-      log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
+      log(
+        `preloaded ${logExcerpt(settings["backends.embedded.model"], 200)} for ${shell} in ${Date.now() - started} ms`,
+      );
     } catch (error) {
       // The first request meets the same problem and tells its user; here it is only logged.
-      log(`preload failed: ${(error as Error).message}`);
+      log(`preload failed: ${logExcerpt((error as Error).message, 300)}`);
     }
   }
 

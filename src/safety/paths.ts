@@ -79,7 +79,11 @@ const CRITICAL_FILES = new Set([
   "/etc/fstab",
   "/private/etc/sudoers",
 ]);
-const DEVICE = /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper\/|loop\d|dm-\d)/;
+const DEVICE =
+  /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper\/|loop\d|dm-\d|disk\/by-|nbd\d|zram\d|rbd\d|bcache\d|drbd\d|pmem\d|sr\d|root$)/;
+// Under /dev but no disk: devices that read or write as streams, and folders of files or sockets.
+const NOT_DISK =
+  /^\/dev\/(null|zero|full|u?random|tty\w*|console|kmsg|log|stdin|stdout|stderr|ptmx|(fd|pts|shm|mqueue|tcp|udp)(\/|$))/;
 const HOME_DIR = /^(~|\/home\/[^/*]+|\/Users\/[^/*]+|\/root)$/;
 const WHOLE_FOLDER_GLOB = /\/(\*|\.\*|\*\*|\.\[!.\]\*)$/;
 
@@ -123,6 +127,16 @@ export function classifyPath(word: Word, cwd?: string): PathInfo {
   if ([".", "*", ".*", "**", "./*", "./.*"].includes(path)) return info("cwd");
   if (path === ".." || path === "../*" || path === "../.*") return info("parent");
   return info("local");
+}
+
+/**
+ * Whether a formatter or partitioner pointed at this path is pointed at a disk: anything under /dev
+ * that is not a stream device, whatever its name (/dev/disk/by-id/…, /dev/mapper/…, an LVM volume,
+ * `/dev/$dev`): nobody formats /dev/kmsg, so the name does not have to be one caro knows.
+ */
+export function isDiskPath(text: string): boolean {
+  const path = normalize(text);
+  return path.startsWith("/dev/") && path !== "/dev/" && !NOT_DISK.test(path);
 }
 
 /** Shell history files: emptying or deleting one erases what the user ran. */

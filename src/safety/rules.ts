@@ -1,5 +1,5 @@
 import { findScope, type Analysis, type FindScope, type Redirect, type SimpleCommand } from "./commands.js";
-import { classifyPath, holdsRecords, isHistoryFile, type PathInfo } from "./paths.js";
+import { classifyPath, holdsRecords, isDiskPath, isHistoryFile, type PathInfo } from "./paths.js";
 import { literal, type Word } from "./words.js";
 
 export type Risk = "safe" | "moderate" | "high" | "critical";
@@ -220,18 +220,86 @@ function dd(command: SimpleCommand, cwd?: string): Finding[] {
 const FORMATTERS = /^(mkfs(\..+)?|mke2fs|mkswap|mkdosfs|mkntfs|wipefs|newfs(_.+)?)$/;
 const PARTITIONERS = new Set(["fdisk", "sfdisk", "gdisk", "sgdisk", "cfdisk", "parted"]);
 
+// The options of the formatters that take a value as the next word (`-L data`, `-t ext4`, `--label x`),
+// where no formatter reads the same letter as a bare flag; wipefs has its own. A letter missing here
+// only costs a finding about a file; a disk path or a variable is judged whatever comes before it.
+const FORMAT_VALUE_LETTERS = /[bBdeEgGhiJlLmnNoOprRstTUz]$/;
+const WIPEFS_VALUE_LETTERS = /[otO]$/;
+const FORMAT_VALUE_LONG = new Set([
+  "label",
+  "uuid",
+  "type",
+  "types",
+  "offset",
+  "features",
+  "nodesize",
+  "sectorsize",
+  "metadata",
+  "data",
+  "byte-count",
+  "rootdir",
+  "output",
+  "checksum",
+]);
+/** A size or a block count (`mkfs.ext4 /dev/sdb1 10G`, `-F 32`): not what is formatted. */
+const SIZE = /^\d+[kKmMgGtTpPeEsb]?$/;
+
+type FormatTarget = { word: Word; kind: "disk" | "unknown" | "file" };
+
+/**
+ * What a formatter or partitioner is pointed at, by what formatting it does: a disk by any name
+ * under /dev, something known only when it runs (`"$DISK"`, `$(findfs …)`), or a file.
+ */
+function formatTargets(command: SimpleCommand): FormatTarget[] {
+  const values = command.name === "wipefs" ? WIPEFS_VALUE_LETTERS : FORMAT_VALUE_LETTERS;
+  const out: FormatTarget[] = [];
+  let takesValue = false;
+  let ended = false;
+  for (const word of command.args) {
+    const text = word.text;
+    const valueOfOption = takesValue;
+    takesValue = false;
+    if (!ended && text === "--") {
+      ended = true;
+      continue;
+    }
+    if (!ended && text.startsWith("--")) {
+      takesValue = !text.includes("=") && FORMAT_VALUE_LONG.has(text.slice(2));
+      continue;
+    }
+    if (!ended && /^-[A-Za-z]/.test(text)) {
+      takesValue = values.test(text);
+      continue;
+    }
+    // /dev/null and the like hold nothing to lose.
+    if (isDiskPath(text)) out.push({ word, kind: "disk" });
+    else if (text.startsWith("/dev/")) continue;
+    else if (word.unknown.length > 0 && !text.startsWith("/") && !text.startsWith("~"))
+      out.push({ word, kind: "unknown" });
+    else if (!valueOfOption && !SIZE.test(text) && text !== "") out.push({ word, kind: "file" });
+  }
+  return out;
+}
+
 function disks(command: SimpleCommand, cwd?: string): Finding[] {
-  const devices = command.args.filter((a) => classifyPath(a, cwd).kind === "device");
-  if (FORMATTERS.test(command.name))
-    return devices.map((d) =>
-      finding(
-        "critical",
-        `${command.name === "wipefs" ? "wipes the signatures of" : "formats"} ${d.text}: everything on it is lost`,
-      ),
-    );
+  if (FORMATTERS.test(command.name)) {
+    const wipes = command.name === "wipefs";
+    const verb = wipes ? "wipes the signatures of" : "formats";
+    const lost = wipes ? "its file systems can no longer be found" : "everything on it is lost";
+    return formatTargets(command).map(({ word, kind }) => {
+      const d = word.text;
+      if (kind === "disk") return finding("critical", `${verb} ${d}: ${lost}`);
+      if (kind === "unknown") return finding("critical", `${verb} ${d}, a disk if it names one when it runs: ${lost}`);
+      const info = classifyPath(word, cwd);
+      if (["root", "home", "system", "critical-file", "in-system"].includes(info.kind))
+        return finding("critical", `${verb} ${d}, a system file: what it held is lost`);
+      return finding("high", `${verb} the file ${d}: ${wipes ? lost : "everything in it is lost"}`);
+    });
+  }
   const listing = command.args.some((a) => ["-l", "--list", "print", "-p", "--print"].includes(a.text));
+  const devices = formatTargets(command).filter((target) => target.kind !== "file");
   if (PARTITIONERS.has(command.name) && !listing && devices.length > 0)
-    return [finding("critical", `rewrites the partition table of ${devices.map((d) => d.text).join(", ")}`)];
+    return [finding("critical", `rewrites the partition table of ${devices.map((d) => d.word.text).join(", ")}`)];
   return [];
 }
 
