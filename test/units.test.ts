@@ -52,6 +52,11 @@ describe("config values", () => {
     );
     expect(() => parseSetting("max_command_length", 2.5, "config.toml")).toThrow(/max_command_length/);
     expect(() => parseSetting("safety.level", "lax", "--level")).toThrow(/strict, moderate, permissive/);
+    expect(parseSetting("daemon.memory_budget_mb", "auto", "f")).toBe("auto");
+    expect(parseSetting("daemon.memory_budget_mb", 4096, "f")).toBe(4096);
+    expect(() => parseSetting("daemon.memory_budget_mb", "lots", "f")).toThrow(
+      /memory_budget_mb must be a whole number/,
+    );
   });
 });
 

@@ -168,8 +168,10 @@ async function generateExplanation(
 export async function answerRequest(request: UserRequest, options: AnswerOptions): Promise<Answer> {
   const started = performance.now();
   const pool = options.pool ?? new BackendPool();
+  let release: () => void = () => undefined;
   try {
-    const { backend, passedOver } = await selectBackend(options.config, pool);
+    const { backend, passedOver, ...held } = await selectBackend(options.config, pool);
+    release = held.release;
     const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
     const promptStart = performance.now();
@@ -205,6 +207,7 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
       cached: false,
     };
   } finally {
+    release();
     if (!options.pool) await pool.closeAll();
   }
 }

@@ -44,6 +44,7 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
     "safety.level": _level,
     "daemon.idle_unload_minutes": _unload,
     "daemon.idle_exit_minutes": _exit,
+    "daemon.memory_budget_mb": _budget,
     ...shaping
   } = config.settings;
   const explain = Boolean(ask.flags.explain);
@@ -69,7 +70,7 @@ function errorReply(id: number, error: unknown, aborted: boolean): Extract<Daemo
 
 export class Daemon {
   private readonly server: Server;
-  private readonly backends = new BackendPool();
+  private readonly backends = new BackendPool(process.env, log);
   private readonly answers = new AnswerCache();
   private readonly started = Date.now();
   private readonly active = new Map<string, AbortController>();
@@ -141,6 +142,8 @@ export class Daemon {
       requests_served: this.served,
       requests_active: this.active.size,
       models_loaded: this.backends.size,
+      model_loads: this.backends.loads,
+      models_memory_mb: Math.round(this.backends.memory / 1e6),
     };
   }
 
@@ -315,11 +318,15 @@ export class Daemon {
       const { settings } = config;
       if (settings.backend !== "embedded" && settings.backend !== "auto") return;
       if (localModelFile(settings["backends.embedded.model"], config.env) === null) return;
-      const backend = this.backends.get("embedded", config);
-      if (!(backend instanceof EmbeddedBackend)) return;
-      // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-      const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
-      await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+      const { backend, release } = this.backends.get("embedded", config);
+      try {
+        if (!(backend instanceof EmbeddedBackend)) return;
+        // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
+        const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
+        await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+      } finally {
+        release();
+      }
       log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
     } catch (error) {
       // The first request meets the same problem and tells its user; here it is only logged.
