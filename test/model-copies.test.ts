@@ -60,7 +60,7 @@ describe("one copy of a model however the config changes", () => {
     expect(await ask("find big files")).toMatch(/model loaded in \d+ ms/);
     // The copy it replaced was idle: closed at once, not at the idle timer.
     expect(await statusOnce(env, (s) => s.models_loaded === 1)).toMatchObject({ models_loaded: 1, model_loads: 2 });
-  });
+  }, 120_000);
 
   it("a request in flight when its backend is replaced finishes on it; the old one then closes", async () => {
     const slow = await ollamaStandin({ chunkBytes: 4, chunkDelayMs: 60, commands: { x: "echo from-a" } });
@@ -127,8 +127,10 @@ describe("several models within the memory budget", () => {
       return { ...env, ...daemonEnv, CARO_CONFIG: path };
     };
   }
+  // Each request its own words: the daemon would answer a repeated one from its answer cache.
+  let asked = 0;
   const loads = async (env: Record<string, string>) => {
-    const result = await caro(["--verbose", "list files"], { env });
+    const result = await caro(["--verbose", `list the files changed ${++asked} days ago`], { env });
     const stderr = String(result.stderr);
     expect(result.exitCode, stderr).toBe(0);
     if (/model already loaded/.test(stderr)) return false;
@@ -149,7 +151,7 @@ describe("several models within the memory budget", () => {
     expect(await loads(c)).toBe(true);
     expect(await statusOnce(a, (s) => s.models_loaded === 2)).toMatchObject({ models_loaded: 2, model_loads: 3 });
     expect([await loads(b), await loads(a)]).toEqual([false, true]);
-  });
+  }, 120_000);
 
   it("a model that cannot fit at all: one line with the numbers, and the loaded one stays", async () => {
     // A machine with 100 MB available (a file of the test's own in place of /proc/meminfo).
@@ -170,5 +172,5 @@ describe("several models within the memory budget", () => {
       /^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), and this machine has 10\d MB available, caro's other models included: free some memory, or choose a smaller model or context_size$/,
     );
     expect(await loads(small)).toBe(false);
-  });
+  }, 120_000);
 });
