@@ -1,8 +1,7 @@
 import type { LoadedConfig } from "../config/load.js";
-import { modelsDir } from "../config/paths.js";
 import { type SettingKey, settingKeys, type Settings } from "../config/schema.js";
 import { MemoryBudgetError } from "../errors.js";
-import { localModelFile } from "../models/resolve.js";
+import { modelFilePath } from "../models/resolve.js";
 import { availableMemory } from "../system/memory.js";
 import { formatBytes } from "../text/bytes.js";
 import { EmbeddedBackend, ModelCopy } from "./embedded.js";
@@ -50,15 +49,15 @@ interface Entry {
   markGone: () => void;
 }
 
-/** What loads a copy of its own: the model file (by path once it is on disk) and the settings that shape the load. */
+/** What loads a copy of its own: the model file and the settings that shape the load. */
 function keyOf(name: BackendName, config: LoadedConfig): string {
   const s = config.settings;
   if (name !== "embedded") {
     const own = settingKeys.filter((key) => key.startsWith(`backends.${name}.`)).map((key) => [key, s[key]]);
     return JSON.stringify([name, own, config.path]);
   }
-  const spec = s["backends.embedded.model"];
-  const file = localModelFile(spec, config.env) ?? [spec, modelsDir(config.env)];
+  // The file, not how the setting names it: a catalog name and its path load the same copy.
+  const file = modelFilePath(s["backends.embedded.model"], config.env);
   return JSON.stringify([name, file, RELOADING.map((key) => s[key])]);
 }
 
