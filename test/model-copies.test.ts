@@ -153,14 +153,15 @@ describe("several models within the memory budget", () => {
     expect([await loads(b), await loads(a)]).toEqual([false, true]);
   }, 120_000);
 
-  it("a model that cannot fit at all: one line with the numbers, and the loaded one stays", async () => {
+  it("a model that cannot fit at all: one line with the numbers, and the loaded one keeps serving", async () => {
     // A machine with 100 MB available (a file of the test's own in place of /proc/meminfo).
     const meminfo = join(makeHome().home, "meminfo");
     writeFileSync(meminfo, "MemTotal:       16000000 kB\nMemFree:          50000 kB\nMemAvailable:     97656 kB\n");
     const shell = shells({ CARO_MEMINFO: meminfo });
     const small = shell("small", "40", "tiny");
     expect(await loads(small)).toBe(true);
-    const refused = await caro(["list files"], { env: shell("big", "40", "slow") });
+    // The shell's own config edited to a model too big: refused, and its old copy not let go.
+    const refused = await caro(["list files"], { env: shell("small", "40", "slow") });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(
       /^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), more than the memory budget of 40 MB \(\[daemon\] memory_budget_mb = 40\): raise it, or choose a smaller model or context_size$/,
@@ -171,6 +172,6 @@ describe("several models within the memory budget", () => {
     expect(auto.stderr).toMatch(
       /^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), and this machine has 10\d MB available, caro's other models included: free some memory, or choose a smaller model or context_size$/,
     );
-    expect(await loads(small)).toBe(false);
+    expect(await loads(shell("small", "40", "tiny"))).toBe(false);
   }, 120_000);
 });

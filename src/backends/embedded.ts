@@ -49,6 +49,11 @@ export class ModelCopy {
   loads = 0;
   /** A worker has loaded it: its memory is in use now, not only promised. */
   resident = false;
+
+  /** Its workers were started: it may hold llama.cpp, or be loading the model. */
+  get started(): boolean {
+    return this.pool !== undefined;
+  }
   private closed = false;
 
   constructor(
@@ -67,6 +72,9 @@ export class ModelCopy {
   }
 
   private getPool(): Piscina {
+    // Never met in the daemon, whose pool closes a copy only once no request holds it: a closed
+    // copy stays closed rather than start workers that nobody would close.
+    if (this.closed) throw new BackendError("this copy of the model was unloaded meanwhile: ask again");
     const workers = this.settings["backends.embedded.workers"];
     this.pool ??= new Piscina({
       filename: WORKER_FILE,
@@ -86,8 +94,8 @@ export class ModelCopy {
     if (this.modelPath === undefined || existsSync(this.modelPath)) return;
     const spec = this.settings["backends.embedded.model"];
     if (!hfModelOf(spec)) throw new ModelError(modelGoneMessage(this.modelPath));
+    // Fetched again to the same place: the room admitted for it still holds.
     this.modelPath = undefined;
-    this.admitted = undefined;
   }
 
   /** Asks the owner for room before the first load: every worker holds a copy of its own. */
@@ -117,9 +125,6 @@ export class ModelCopy {
     settings: Settings,
     env: Env,
   ): Promise<{ outcome: InferenceOutcome; line: boolean; roundTripMs: number; model: string }> {
-    // Never met in the daemon, whose pool hands out only live copies: a closed one stays closed
-    // rather than start workers that nobody would close.
-    if (this.closed) throw new BackendError("this copy of the model was unloaded: ask again");
     this.forgetVanishedModel();
     this.modelPath ??= await ensureModelFile(this.settings["backends.embedded.model"], {
       signal: request.signal,
@@ -134,8 +139,8 @@ export class ModelCopy {
     const asJson = new LineAsJson();
     const { port1, port2 } = new MessageChannel();
     port1.on("message", (event: WorkerEvent) => {
-      if (event.type === "loaded" && !event.cached) {
-        this.loads++;
+      if (event.type === "loaded") {
+        if (!event.cached) this.loads++;
         this.resident = true;
       }
       request.onEvent?.(line && event.type === "text" ? { type: "text", text: asJson.chunk(event.text) } : event);

@@ -43,6 +43,8 @@ interface Entry {
   bytes: number;
   /** Replaced or evicted: no request gets it any more, and it closes when its last one ends. */
   retired: boolean;
+  /** Copies this one replaces once it is admitted: a model that does not fit leaves the old one serving. */
+  replaces: Set<Entry>;
   closing: Promise<void> | null;
   /** Resolves once it is closed. */
   gone: Promise<void>;
@@ -137,6 +139,10 @@ export class BackendPool {
         released = true;
         entry.users--;
         entry.lastUsed = Date.now();
+        // A copy whose request failed before it reached a worker (a model file missing, a download
+        // cancelled) holds nothing: the next request starts afresh. One with workers may be
+        // loading still, for the next request to find.
+        if (entry.users === 0 && entry.copy && !entry.copy.started) this.retire(entry, null);
         if (entry.retired && entry.users === 0) void this.close(entry);
       },
     };
@@ -161,6 +167,7 @@ export class BackendPool {
       lastUsed: Date.now(),
       bytes: 0,
       retired: false,
+      replaces: new Set(),
       closing: null,
       gone,
       markGone,
@@ -182,7 +189,9 @@ export class BackendPool {
     if (before === undefined || before === entry.key) return;
     if ([...this.askers.values()].includes(before)) return;
     const replaced = this.current.get(before);
-    if (replaced) this.retire(replaced, `replaced by ${entry.label}`);
+    if (!replaced) return;
+    if (entry.copy && entry.bytes === 0) entry.replaces.add(replaced);
+    else this.retire(replaced, `replaced by ${entry.label}`);
   }
 
   /** No new request gets it; it closes now if idle, else when its last request ends. */
@@ -232,16 +241,26 @@ export class BackendPool {
         ? availableMemory(this.env) + held(others().filter((e) => e.copy?.resident))
         : setting * 1_000_000;
     if (bytes > budget) {
-      // Its workers hold llama.cpp itself: they go with the request that asked.
+      // Its workers hold llama.cpp itself: they go with the request that asked. What it was to
+      // replace stays and serves.
+      entry.replaces.clear();
       this.retire(entry, null);
       throw new MemoryBudgetError(budgetMessage(path.split("/").at(-1) ?? path, bytes, budget, settings));
     }
+    // The copies it replaces go first, then the least recently used.
+    const order = (a: Entry, b: Entry) =>
+      Number(entry.replaces.has(b)) - Number(entry.replaces.has(a)) || a.lastUsed - b.lastUsed;
     for (let room = others(); held(room) + bytes > budget; room = others()) {
-      const [leastRecent] = room.sort((a, b) => a.lastUsed - b.lastUsed);
-      this.retire(leastRecent, `least recently used, to make room for ${entry.label} (memory budget)`);
-      await leastRecent.gone;
+      const [first] = room.sort(order);
+      const why = entry.replaces.has(first)
+        ? `replaced by ${entry.label}`
+        : `least recently used, to make room for ${entry.label} (memory budget)`;
+      this.retire(first, why);
+      await first.gone;
     }
     entry.bytes = bytes;
+    for (const replaced of entry.replaces) this.retire(replaced, `replaced by ${entry.label}`);
+    entry.replaces.clear();
   }
 
   /** Backends live now (loaded, or closing after their last request). */
