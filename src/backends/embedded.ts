@@ -106,7 +106,9 @@ export class ModelCopy {
       const task: EstimateTask = { type: "estimate", model: this.modelOptions(path) };
       const estimate: EstimateOutcome = await this.getPool().run(task);
       if (!estimate.ok)
-        throw estimate.kind === "model" ? new ModelError(estimate.message) : new BackendError(estimate.message);
+        throw estimate.kind === "model"
+          ? new ModelError(estimate.message)
+          : new BackendError(`llama.cpp failed: ${estimate.message}`);
       await ask(estimate.bytes * this.settings["backends.embedded.workers"], path);
     })();
     this.admitted.catch(() => {

@@ -531,7 +531,15 @@ async function estimate(task: EstimateTask): Promise<number> {
   const info = await ggufHeader(options.path, fileIdentity(options.path));
   // No request is listening yet: its warning (a GPU build that cannot load) goes to the first one.
   const llama = await llamaFor(options, (text) => deferredWarnings.push(text));
-  const insights = await GgufInsights.from(info, llama);
+  try {
+    return await estimateWith(await GgufInsights.from(info, llama), llama, options);
+  } catch {
+    // An architecture node-llama-cpp cannot reckon with may still load: count the file itself.
+    return statSync(options.path).size;
+  }
+}
+
+async function estimateWith(insights: GgufInsights, llama: Llama, options: ModelOptions): Promise<number> {
   let gpuLayers = 0;
   if (llama.gpu !== false) {
     const layers = options.gpuLayers;
