@@ -10,7 +10,8 @@
 //
 //   SOAK_REQUESTS: requests in all (default 4000)   SOAK_CLIENTS: at a time (default 4)
 //   SOAK_EMBEDDED: share of requests the embedded tiny model answers (default 0.05); the rest go
-//   to an instantly answering Ollama stand-in (scripts/instant-ollama.mjs).
+//   to an instantly answering Ollama stand-in (scripts/instant-ollama.mjs). SOAK_SETTLE_S: seconds
+//   the daemon is left to settle at each quarter's end, its RSS sampled each second (default 10).
 // Writes bench/soak-results.json.
 
 import { spawn } from "node:child_process";
@@ -38,6 +39,7 @@ const TOTAL = Number(process.env.SOAK_REQUESTS ?? 4000);
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 4);
 const EMBEDDED_SHARE = Number(process.env.SOAK_EMBEDDED ?? 0.05);
 const QUARTER = Math.floor(TOTAL / 4);
+const SETTLE_S = Number(process.env.SOAK_SETTLE_S ?? 10);
 
 const log = (line) => process.stderr.write(`soak: ${line}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -249,12 +251,24 @@ try {
       await sleep(100);
       status = await daemonStatus();
     }
-    await sleep(1000);
+    const seconds = Math.round((performance.now() - quarterStart) / 100) / 10;
+    // Sampled as it settles, each figure at its lowest over SETTLE_S seconds (one sample a
+    // second): what is kept stays, while garbage not yet collected and connections still closing
+    // (a dropped client's, an idle keep-alive one) go within seconds.
+    const first = sample(pid);
+    const settled = { ...first };
+    for (let i = 1; i < SETTLE_S; i++) {
+      await sleep(1000);
+      const now = sample(pid);
+      for (const key of ["rss_mb", "fds", "threads"]) settled[key] = Math.min(settled[key], now[key]);
+      settled.log_kb = now.log_kb;
+    }
     const row = {
       quarter: q,
       requests,
-      seconds: Math.round((performance.now() - quarterStart) / 100) / 10,
-      ...sample(pid),
+      seconds,
+      ...settled,
+      rss_first_mb: first.rss_mb,
       models_loaded: status.models_loaded,
       model_loads: status.model_loads,
       answered: tally.answered - before.answered,
@@ -290,10 +304,10 @@ process.stdout.write(
     `${tally.answered} answered, ${tally.cancelled} cancelled, ${tally.dropped} dropped clients, ` +
     `${tally.killed} killed caro processes, ${tally.failed} failed\n`,
 );
-process.stdout.write("quarter  RSS MB   fds  threads  log kB  loads\n");
+process.stdout.write("quarter  RSS MB (first)   fds  threads  log kB  loads\n");
 for (const r of rows)
   process.stdout.write(
-    `${String(r.quarter).padEnd(8)} ${String(r.rss_mb).padStart(6)} ${String(r.fds).padStart(5)} ${String(r.threads).padStart(8)} ${String(r.log_kb).padStart(7)} ${String(r.model_loads).padStart(6)}\n`,
+    `${String(r.quarter).padEnd(8)} ${String(r.rss_mb).padStart(6)} (${String(r.rss_first_mb).padStart(5)}) ${String(r.fds).padStart(5)} ${String(r.threads).padStart(8)} ${String(r.log_kb).padStart(7)} ${String(r.model_loads).padStart(6)}\n`,
   );
 process.stdout.write(
   `last quarter over the third: RSS ${(growth * 100).toFixed(1)} %, fds ${last.fds - third.fds}, threads ${last.threads - third.threads}: ${flat ? "flat" : "GROWS"}\n`,
