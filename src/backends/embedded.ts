@@ -24,6 +24,18 @@ import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./
 
 const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
 
+/** `work`'s outcome, or InterruptedError as soon as `signal` aborts; the work itself goes on. */
+function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new InterruptedError());
+  let onAbort = () => undefined as unknown;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new InterruptedError());
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
 /** What the owner of a copy (the daemon's BackendPool) is told, and asked, about it. */
 export interface CopyHooks {
   /**
@@ -49,12 +61,12 @@ export class ModelCopy {
   loads = 0;
   /** A worker has loaded it: its memory is in use now, not only promised. */
   resident = false;
+  private closed = false;
 
   /** Its workers were started: it may hold llama.cpp, or be loading the model. */
   get started(): boolean {
     return this.pool !== undefined;
   }
-  private closed = false;
 
   constructor(
     private readonly settings: Settings,
@@ -134,8 +146,8 @@ export class ModelCopy {
       onProgress: (progress) => request.onEvent?.({ type: "download", ...progress }),
     });
     const path = this.modelPath;
-    await this.admit(path);
-    if (request.signal?.aborted) throw new InterruptedError();
+    // Making room may wait for another model's requests to end: Ctrl-C must not.
+    await unlessAborted(this.admit(path), request.signal);
     // A preload readies the same prompt and grammar a request will use, so its state is the one reused.
     const line = oneLineRequest(request.prompt, request.schema);
     const asJson = new LineAsJson();
