@@ -4,10 +4,13 @@
 // Its text is nonsense, but it loads and runs through llama.cpp exactly like a real model, so
 // tests and benchmarks exercise the whole path without any download.
 //
-//   node scripts/make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer words|unparsable|none]
+//   node scripts/make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer programs|words|unparsable|none]
 //
 // --steer biases the output layer (never the grammar) towards a class of tokens, so tests can
-// ask for "nonsense that parses as shell" or "nonsense that never does".
+// ask for "nonsense that parses as shell" or "nonsense that never does". "programs" keeps to the
+// names of harmless programs every system has, so each word of its nonsense, the first included,
+// is a program that exists: its answers pass caro's checks against the machine, as a real model's
+// right answer would, and tests and benchmarks measure caro rather than the model's luck.
 
 import { openSync, writeSync, closeSync, renameSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -39,6 +42,25 @@ const CHAT_TEMPLATE =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+// Harmless whatever their arguments and never reading a terminal: no rm, no cat (stdin), no
+// hostname (which sets the name when given one). coreutils or shell builtins, so on every system.
+// Repeated in the corpus so that each is one token, with its leading space and without.
+const PROGRAMS = [
+  "echo",
+  "ls",
+  "pwd",
+  "date",
+  "uname",
+  "whoami",
+  "id",
+  "true",
+  "printf",
+  "basename",
+  "dirname",
+  "realpath",
+  "test",
+];
+
 const CORPUS = `
 You are a shell command generator. Answer with one command for the user's shell and operating system.
 find . -type f -name "*.py" -mtime -7 -size +100M
@@ -53,7 +75,7 @@ docker ps -a; kubectl get pods --namespace default
 list all files in the current directory, show disk usage, count lines in every file,
 find the largest files, search for text in files, compress the folder, show running processes,
 the request is about files and directories and the command should be short and safe.
-`;
+${` ${PROGRAMS.join(" ")}\n${PROGRAMS.join("\n")}\n`.repeat(6)}`;
 
 // GPT-2's reversible map from bytes to printable characters.
 function byteToUnicode() {
@@ -142,9 +164,17 @@ function buildVocab(size) {
   };
 }
 
-// +1 favoured, -1 disfavoured, 0 neutral: decides the sign of the output layer's bias column.
+// +1 favoured, -1 disfavoured, 0 neutral (between, less favoured): the output layer's bias column's sign and size.
 function steerSign(steer, tokenText, tokenType) {
   if (steer === "none" || tokenType !== TOKEN_TYPE.NORMAL || tokenText === null) return 0;
+  // A name after a space is favoured most; alone, less, so it starts an answer where a grammar
+  // wants no leading space (one-line answers) but never glues onto the name before it. A lone
+  // letter, less still: what fills the last character or two before a length cap, where no name
+  // fits, so that place never gets a quote or a backtick that would not parse.
+  if (steer === "programs") {
+    if (PROGRAMS.includes(tokenText.trimStart())) return tokenText.startsWith(" ") ? 1 : 0.5;
+    return /^[a-z]$/.test(tokenText) ? 0.25 : -1;
+  }
   if (steer === "words") return /^ ?[a-z0-9._/-]+$/i.test(tokenText) && /[a-z]/i.test(tokenText) ? 1 : -1;
   if (steer === "unparsable") return /['(]/.test(tokenText) ? 1 : -1;
   throw new Error(`unknown --steer ${steer}`);
@@ -267,7 +297,7 @@ function kv(key, type, value) {
   return Buffer.concat(parts);
 }
 
-export function makeGguf(outPath, { preset = "tiny", steer = "words", seed = 1 } = {}) {
+export function makeGguf(outPath, { preset = "tiny", steer = "programs", seed = 1 } = {}) {
   const shape = presets[preset];
   if (!shape) throw new Error(`unknown preset "${preset}": use ${Object.keys(presets).join(", ")}`);
   const { hidden, layers, heads, kvHeads, ffn, vocab: vocabSize, quant, edgeQuant = false } = shape;
@@ -395,11 +425,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const option = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
   if (!out) {
     console.error(
-      "usage: make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer words|unparsable|none]",
+      "usage: make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer programs|words|unparsable|none]",
     );
     process.exit(2);
   }
   const started = Date.now();
-  makeGguf(out, { preset: option("preset", "tiny"), steer: option("steer", "words") });
+  makeGguf(out, { preset: option("preset", "tiny"), steer: option("steer", "programs") });
   console.error(`wrote ${out} in ${Date.now() - started} ms`);
 }

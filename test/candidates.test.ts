@@ -104,7 +104,10 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
     expect(result).toMatchObject({ exitCode: 0, buffer: "find . -name '*.log' -size +1M" });
     expect(standin.chats).toHaveLength(2);
     const message = lastUserMessage(standin.chats[0]);
-    expect(message).toMatch(/^cwd: \/\S*\nRevise this command: find \. -name '\*\.log'\nChange: only files over 1MB$/);
+    // Where the user is (cwd, the folder's entries and branch) comes first; the intent's words after it.
+    expect(message).toMatch(
+      /^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Revise this command: find \. -name '\*\.log'\nChange: only files over 1MB$/,
+    );
     expect(standin.chats[0].messages[0].content).toContain("Revise this command:");
   });
 
@@ -117,7 +120,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
     });
     expect(result.exitCode).toBe(0);
     expect(String(result.stdout).split("\n").at(-1)).toBe("grep -r foo .");
-    expect(lastUserMessage(standin.chats[0])).toBe(
+    expect(lastUserMessage(standin.chats[0]).replace(/^folder: .*\n/m, "")).toBe(
       `cwd: ${home}\nThis command failed with exit status 2: grep -r foo /nope\nGive a corrected command.`,
     );
   });
@@ -142,7 +145,7 @@ describe("the embedded backend", () => {
   });
 });
 
-describe("the daemon reads intent and shown as untrusted input", () => {
+describe("the daemon reads intent, shown and context as untrusted input", () => {
   it("refuses each malformed field with exit 2 and says which", async () => {
     const ollama = await ollamaStandin({ turns: ["ls"] });
     standins.push(ollama);
@@ -162,6 +165,12 @@ describe("the daemon reads intent and shown as untrusted input", () => {
       [{ shown: ["ls", 2] }, /shown must be a list of strings/],
       [{ shown: Array.from({ length: 33 }, (_, i) => `ls ${i}`) }, /shown may hold at most 32 commands/],
       [{ shown: ["x".repeat(40_000), "y".repeat(40_000)] }, /shown may hold at most 65536 characters/],
+      [{ context: "history" }, /context must be an object/],
+      [{ context: { history: "ls" } }, /context\.history must be a list of at most 100 strings/],
+      [{ context: { history: Array.from({ length: 101 }, () => "ls") } }, /context\.history must be a list/],
+      [{ context: { names: [1] } }, /context\.names must be a list of at most 10000 strings/],
+      [{ context: { screen: ["x"] } }, /context\.screen must be a string/],
+      [{ context: { screen: "x".repeat(300_000) } }, /context may hold at most 262144 characters/],
     ];
     let id = 0;
     for (const [fields, expected] of cases) {

@@ -32,20 +32,22 @@ const DAEMON_MODES = [
 ] as const;
 
 describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("caro explain, %s", (kind) => {
-  it.each(DAEMON_MODES)("--json through %s: exactly command, explanation, risk, reasons", async (_, mode) => {
+  it.each(DAEMON_MODES)("--json through %s: exactly command, explanation, risk, reasons, warnings", async (_, mode) => {
     const { standin, env } = await explainer(kind);
     const command = "  rm  -rf ~ ";
     const result = await caro(["explain", ...mode, "--json", "--", command], { env });
     expect(result.exitCode, String(result.stderr)).toBe(0);
     const printed = JSON.parse(String(result.stdout));
-    expect(Object.keys(printed)).toEqual(["command", "explanation", "risk", "reasons"]);
+    expect(Object.keys(printed)).toEqual(["command", "explanation", "risk", "reasons", "warnings"]);
     expect(printed.command).toBe(command);
     expect(printed.explanation).toBe(EXPLAINED);
     // The local rater's verdict: the model was never asked for one.
     expect(printed.risk).toBe("critical");
     expect(printed.reasons).toContain("deletes your home directory (~) and everything in it");
     const chat = standin.chats[0];
-    expect(lastUserMessage(chat)).toMatch(/^cwd: \/\S*\nExplain this command: {3}rm {2}-rf ~ $/);
+    expect(lastUserMessage(chat)).toMatch(
+      /^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Explain this command: {3}rm {2}-rf ~ $/,
+    );
     const schema = (chat.format ??
       (chat.response_format as { json_schema: { schema: unknown } }).json_schema.schema) as { required: string[] };
     expect(schema.required).toEqual(["explanation"]);

@@ -115,12 +115,88 @@ describe("caro models", () => {
     writeFileSync(join(home, ".cache", "caro", "models", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"), "GGUF");
     const result = await caro(["models", "list"], { env });
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toMatch(/^\* qwen2\.5-coder-1\.5b\s+1\.1 GB\s+1\.6 GB\s+-/m);
-    expect(result.stdout).toMatch(/^ {2}qwen2\.5-coder-0\.5b\s+490 MB\s+800 MB\s+yes/m);
+    // "+" marks the model for this machine, whichever it is here.
+    expect(result.stdout).toMatch(/^\*[ +] qwen2\.5-coder-1\.5b\s+1\.1 GB\s+1\.6 GB\s+-\s+0\.50\s+~\d+\.\d s\s/m);
+    expect(result.stdout).toMatch(/^ [ +] qwen2\.5-coder-0\.5b\s+490 MB\s+800 MB\s+yes\s+0\.36\s/m);
     expect(result.stdout).toMatch(/qwen2\.5-coder-3b/);
     expect(result.stdout).toMatch(/qwen2\.5-coder-7b/);
+    expect(result.stdout.match(/^[* ]\+ /gm)).toHaveLength(1);
+    expect(result.stdout).toMatch(/^\+ qwen2\.5-coder-[\d.]+b for this machine: .+ an answer \(estimate\)$/m);
     const json = JSON.parse(String((await caro(["models", "list", "--json"], { env })).stdout));
     expect(json.models.find((m: { name: string }) => m.name === "qwen2.5-coder-0.5b").downloaded).toBe(true);
+    expect(json.suggestion.machine_source).toBe("this machine");
+  });
+
+  it("says which model this machine should run and why, against the configured one, on fake machines", async () => {
+    const GB = 1e9;
+    const { env, configPath } = makeHome();
+    const on = (machine: object, more: Record<string, string> = {}) => ({
+      env: { ...env, CARO_TEST_MACHINE: JSON.stringify(machine), ...more },
+    });
+    const bigGpu = {
+      cores: 16,
+      ram_total_bytes: 64 * GB,
+      gpu: { build: "cuda", name: "NVIDIA H100 80GB HBM3", vram_total_bytes: 80 * GB, vram_free_bytes: 79 * GB },
+    };
+    const eightCores = { cores: 8, ram_total_bytes: 32 * GB, ram_available_bytes: 20 * GB };
+    const small = { cores: 2, ram_total_bytes: 4 * GB, ram_available_bytes: 2.5 * GB };
+    const [big, eight, tiny, chosen, badMachine] = await Promise.all([
+      caro(["models", "list"], on(bigGpu)),
+      caro(["models", "list", "--json"], on(eightCores)),
+      // The model set by $CARO_MODEL: switching means changing that.
+      caro(["models", "list", "--json"], on(small, { CARO_MODEL: "qwen2.5-coder-1.5b" })),
+      caro(["models", "list"], on(eightCores, { CARO_MODEL: "qwen2.5-coder-3b" })),
+      caro(["models", "list"], on({ cores: "many" })),
+    ]);
+
+    expect(big.stdout).toMatch(/^\* {2}qwen2\.5-coder-1\.5b\s+1\.1 GB\s+1\.6 GB\s+-\s+0\.50\s+~0\.\d s\s/m);
+    expect(big.stdout).toMatch(/^ \+ qwen2\.5-coder-7b\s+4\.7 GB\s+5\.6 GB\s+-\s+0\.62\s+~0\.\d s\s/m);
+    expect(big.stdout).toMatch(/^ {3}llama3\.2-3b\s+2\.0 GB\s+2\.7 GB\s+-\s+-\s+/m);
+    expect(big.stdout).toContain(
+      'NL2SH: share of the NL2SH benchmark\'s requests answered right, Westenfelder et al., "LLM-Supported Natural Language to Bash Translation", NAACL 2025 (https://aclanthology.org/2025.naacl-long.555/)',
+    );
+    expect(big.stdout).toMatch(/^ANSWER: seconds for a typical answer on this machine, estimated from/m);
+    expect(big.stdout).toMatch(
+      /^\+ qwen2\.5-coder-7b for this machine \(a machine described by \$CARO_TEST_MACHINE\): llama\.cpp's cuda build loads for NVIDIA H100 80GB HBM3, whose 80 GB hold its 5\.6 GB with room; NL2SH accuracy 0\.62, the catalog's best; ~0\.\d s an answer \(estimate\)$/m,
+    );
+    expect(big.stdout).toMatch(
+      /^ {2}against the configured qwen2\.5-coder-1\.5b, switching to qwen2\.5-coder-7b gains 12 points/m,
+    );
+    expect(big.stdout).toContain(
+      `  to switch: caro models pull qwen2.5-coder-7b (4.7 GB), then set [backends.embedded] model = "qwen2.5-coder-7b" in ${configPath}`,
+    );
+
+    const eightJson = JSON.parse(String(eight.stdout));
+    const row = (json: { models: { name: string }[] }, name: string) => json.models.find((m) => m.name === name);
+    expect(eightJson.suggestion).toMatchObject({ model: "qwen2.5-coder-3b", configured: "qwen2.5-coder-1.5b" });
+    expect(eightJson.suggestion.machine).toEqual({ ...eightCores, gpu: null, unused_gpus: [] });
+    expect(row(eightJson, "qwen2.5-coder-3b")).toMatchObject({
+      suggested: true,
+      default: false,
+      nl2sh: 0.58,
+      on: "cpu",
+      problem: null,
+    });
+    expect(row(eightJson, "qwen2.5-coder-7b")).toMatchObject({ suggested: false, nl2sh: 0.62 });
+    expect(row(eightJson, "qwen2.5-coder-7b").problem).toMatch(/^takes ~2\.\d s an answer on 8 CPU cores \(estimate\)/);
+    expect(eightJson.nl2sh_source.url).toBe("https://aclanthology.org/2025.naacl-long.555/");
+
+    const tinyJson = JSON.parse(String(tiny.stdout));
+    expect(tinyJson.suggestion).toMatchObject({
+      model: "qwen2.5-coder-0.5b",
+      switch: { nl2sh_points: -14, download_bytes: 0.49 * GB },
+      how: "caro models pull qwen2.5-coder-0.5b (490 MB), then set CARO_MODEL=qwen2.5-coder-0.5b",
+    });
+
+    // Configured as suggested: nothing to switch.
+    expect(chosen.stdout).toMatch(/^\*\+ qwen2\.5-coder-3b\s/m);
+    expect(chosen.stdout).toMatch(/^ {2}it is the configured model$/m);
+    expect(chosen.stdout).not.toContain("to switch");
+
+    expect(badMachine.exitCode).toBe(2);
+    expect(badMachine.stderr).toMatch(
+      /\$CARO_TEST_MACHINE does not describe a machine \(cores must be a whole number\): unset it/,
+    );
   });
 
   it("prints the models folder", async () => {

@@ -115,3 +115,56 @@ describe("parseDraft", () => {
     expect(() => parseDraft("ls -la")).toThrow(/not the JSON/);
   });
 });
+
+describe("the prompt grounded in this machine", () => {
+  const tools = "Package manager: apt.\nInstalled: grep, find, curl.\nNot installed: rg, fd.";
+  const grounded = { ...linuxBash, tools };
+
+  it("puts the tool lines in the fixed part, with the rule to keep to them", () => {
+    const { system } = buildPrompt(grounded, "x");
+    expect(system).toContain(`with GNU command-line tools.\n${tools}\n\nRules:`);
+    expect(system).toContain("Use only programs this machine has: never one it lists as not installed.");
+    expect(system).not.toContain("may not be installed");
+    // Without them, the old rule, and no empty lines where they were.
+    const bare = buildPrompt(linuxBash, "x").system;
+    expect(bare).toContain("tools.\n\nRules:");
+    expect(bare).toContain(
+      "Use the tools every Debian GNU/Linux 12 system has before tools that may not be installed.",
+    );
+  });
+
+  it("puts where the user is before the request, the history after it, and why the last answer failed last", () => {
+    const ask = {
+      request: "find python files",
+      place: ["folder: src/ package.json …", "git branch: main"],
+      history: ["cd src", 'echo "hi"'],
+    };
+    const first = buildPrompt(grounded, ask);
+    expect(first.user).toBe(
+      'cwd: /home/ada/src\nfolder: src/ package.json …\ngit branch: main\nRecent commands:\n"cd src"\n"echo \\"hi\\""\nrequest: find python files',
+    );
+    const again = buildPrompt(grounded, {
+      ...ask,
+      shown: ["ls"],
+      failed: { command: "fd -e py", reasons: ["`fd` is not installed here"] },
+    });
+    expect(again.system).toBe(first.system);
+    expect(again.examples).toEqual(first.examples);
+    expect(again.user.startsWith(first.user)).toBe(true);
+    expect(again.user.endsWith('Not any of these:\n"ls"\nFails here: "fd -e py" (`fd` is not installed here)')).toBe(
+      true,
+    );
+    expect(again.system).toContain('("Fails here:" then the command and why)');
+  });
+
+  it("puts what a failed command printed with the fix", () => {
+    const { user } = buildPrompt(grounded, {
+      request: "tar xzf b.tar",
+      intent: { kind: "fix", command: "tar xzf b.tar", status: 2 },
+      screen: "tar: b.tar: Cannot open: No such file or directory\n",
+    });
+    expect(user).toBe(
+      "cwd: /home/ada/src\nThis command failed with exit status 2: tar xzf b.tar\nIt printed:\ntar: b.tar: Cannot open: No such file or directory\nGive a corrected command.",
+    );
+  });
+});

@@ -1,7 +1,12 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig, ollamaConfig, vllmConfig } from "./helpers/caro.js";
 import { serve } from "./helpers/http.js";
 import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
+import { connectionCounts } from "../src/backends/http.js";
+import { VllmBackend } from "../src/backends/vllm.js";
+import { loadConfig } from "../src/config/load.js";
 
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -521,7 +526,7 @@ describe("OpenAI-compatible servers other than vLLM", () => {
     expect(server.requests.filter((r) => r.includes("/v1/v1"))).toEqual([]);
   });
 
-  it("after the server changes model, finds the new one and asks again, once", async () => {
+  it("after the server changes model, the daemon finds the new one before asking", async () => {
     const models = ["Qwen/Qwen2.5-Coder-1.5B-Instruct"];
     const server = await track(openaiStandin({ models, commands: { x: "uname -a", y: "uname -r" } }));
     const { env } = makeHome(vllmConfig(server.url));
@@ -531,8 +536,9 @@ describe("OpenAI-compatible servers other than vLLM", () => {
     const { result, answer } = await json(["y"], env);
     expect(result.exitCode).toBe(0);
     expect(answer).toMatchObject({ command: "uname -r", model: "meta-llama/Llama-3.2-3B-Instruct", cached: false });
+    // The list the answer cache asks for shows the change: no request goes to the model that left.
     const [before, after] = ["Qwen/Qwen2.5-Coder-1.5B-Instruct", "meta-llama/Llama-3.2-3B-Instruct"];
-    expect(server.chats.map((c) => c.model)).toEqual([before, before, after]);
+    expect(server.chats.map((c) => c.model)).toEqual([before, after]);
   });
 
   it("auto probes the server's /v1/models, and doctor says the same", async () => {
@@ -554,5 +560,164 @@ describe("OpenAI-compatible servers other than vLLM", () => {
       detail: `answering at ${server.url} with Qwen/Qwen2.5-Coder-1.5B-Instruct`,
     });
     expect(d2.backend).toMatchObject({ status: "ok", detail: "auto will use vllm" });
+  });
+});
+
+describe("OpenAI-compatible servers as llama-server behaves", () => {
+  it("keeps the connection where the server does: one for every chat; llama-server closes it: one a chat", async () => {
+    const keeping = await track(openaiStandin({ commands: { a: "ls", b: "pwd", c: "id" } }));
+    const closing = await track(openaiStandin({ like: "llama-server", commands: { a: "ls", b: "pwd", c: "id" } }));
+    for (const server of [keeping, closing]) {
+      const { env } = makeHome(vllmConfig(server.url));
+      for (const request of ["a", "b", "c"]) {
+        const { result, answer } = await json([request], env);
+        expect(result.exitCode, String(result.stderr)).toBe(0);
+        expect(answer.cached).toBe(false);
+      }
+      expect(server.chats).toHaveLength(3);
+    }
+    // Each reply read to its end (not left at [DONE]): the daemon's one connection carried all three.
+    expect(keeping.chatConnections).toBe(1);
+    expect(closing.chatConnections).toBe(3);
+  });
+
+  it("names the model that answered, in --json, --verbose and daemon status, and follows the server's changes", async () => {
+    const models = ["alpha.gguf"];
+    const server = await track(openaiStandin({ like: "llama-server", models, commands: { x: "ls", y: "pwd" } }));
+    const { env } = makeHome(vllmConfig(server.url));
+    expect((await json(["x"], env)).answer.model).toBe("alpha.gguf");
+    // The server restarts with another file; it still takes any name, so nothing fails to say so.
+    models.splice(0, 1, "beta.gguf");
+    const verbose = await caro(["--verbose", "y"], { env });
+    expect(verbose.stderr).toContain("caro: vllm · beta.gguf · server · ");
+    expect((await caro(["daemon", "status"], { env })).stdout).toMatch(/^ {2}model +beta\.gguf$/m);
+    // A name the config gives is sent, and the one the server answers with is reported.
+    const named = makeHome(vllmConfig(server.url, 'model = "gpt-4o"\n'));
+    const { answer } = await json(["--no-daemon", "x"], named.env);
+    expect(answer.model).toBe("beta.gguf");
+    expect(server.chats.map((c) => c.model)).toEqual(["alpha.gguf", "beta.gguf", "gpt-4o"]);
+  });
+
+  it("keys the answer cache by the server, the model it serves and the API key, never holding the key", async () => {
+    const models = ["alpha.gguf"];
+    const first = await track(openaiStandin({ like: "llama-server", models, commands: { x: "ls" } }));
+    const second = await track(openaiStandin({ like: "llama-server", models: ["alpha.gguf"], commands: { x: "ls" } }));
+    const { env, configPath } = makeHome(vllmConfig(first.url));
+    const ask = async (extra: Record<string, string> = {}) => (await json(["x"], { ...env, ...extra })).answer;
+    const key = (k: string) => ({ CARO_VLLM_API_KEY: k });
+    expect(await ask(key("key-one"))).toMatchObject({ cached: false, model: "alpha.gguf" });
+    expect(await ask(key("key-one"))).toMatchObject({ cached: true, model: "alpha.gguf" });
+    expect(await ask(key("key-two"))).toMatchObject({ cached: false });
+    models.splice(0, 1, "beta.gguf");
+    expect(await ask(key("key-one"))).toMatchObject({ cached: false, model: "beta.gguf" });
+    writeFileSync(configPath, vllmConfig(second.url));
+    expect(await ask(key("key-one"))).toMatchObject({ cached: false, model: "alpha.gguf" });
+    expect(first.chats).toHaveLength(3);
+    expect(second.chats).toHaveLength(1);
+    const log = readFileSync(join(env.XDG_STATE_HOME, "caro", "daemon.log"), "utf8");
+    expect(log).toContain("(from the answer cache)");
+    expect(log).not.toContain("key-one");
+  });
+
+  it("a server loading its model: caro asks again within its timeout, then says to wait", async () => {
+    const loading = await track(openaiStandin({ like: "llama-server", loadingMs: 800, commands: { x: "ls" } }));
+    const r1 = await caro(["--no-daemon", "--verbose", "x"], { env: makeHome(vllmConfig(loading.url)).env });
+    expect(r1.exitCode, String(r1.stderr)).toBe(0);
+    expect(r1.stdout).toBe("ls");
+    expect(r1.stderr).toContain(
+      `caro: the OpenAI-compatible server at ${loading.url} is not ready (HTTP 503: Loading model): asking again for up to 30 s`,
+    );
+    expect(loading.unavailable).toBeGreaterThan(0);
+    expect(loading.chats).toHaveLength(1);
+
+    const stuck = await track(openaiStandin({ like: "llama-server", loadingMs: 60_000 }));
+    const home = makeHome(vllmConfig(stuck.url, "timeout = 0.6\n"));
+    const r2 = await caro(["x"], { env: home.env });
+    expect(r2.exitCode).toBe(1);
+    expect(r2.stderr).toBe(
+      `caro: the OpenAI-compatible server at ${stuck.url} is still loading its model after 0.6 s (HTTP 503: Loading model): ` +
+        `wait until it has loaded, then ask again (caro waits up to [backends.vllm] timeout in ${home.configPath})`,
+    );
+  });
+
+  it("a url that is not the API's base: says to fix the url, whichever server and however the model is found", async () => {
+    const llama = await track(openaiStandin({ like: "llama-server" }));
+    const vllm = await track(openaiStandin());
+    for (const [server, said] of [
+      [llama, "File Not Found"],
+      [vllm, "Not Found"],
+    ] as const) {
+      for (const model of ["", 'model = "m"\n']) {
+        const home = makeHome(vllmConfig(`${server.url}/api`, model));
+        const result = await caro(["--no-daemon", "x"], { env: home.env });
+        expect(result.exitCode).toBe(1);
+        expect(result.stderr).toBe(
+          `caro: no OpenAI-compatible API answers at ${server.url}/api (HTTP 404: ${said}): ` +
+            `set [backends.vllm] url in ${home.configPath} to the server's base URL (caro adds /v1/…)`,
+        );
+      }
+    }
+  });
+
+  it("a request longer than the server's context: says so, exit 2, with no second try", async () => {
+    const llama = await track(openaiStandin({ like: "llama-server", contextSize: 64 }));
+    const r1 = await caro(["x"], { env: makeHome(vllmConfig(llama.url)).env });
+    expect(r1.exitCode).toBe(2);
+    expect(r1.stderr).toMatch(
+      new RegExp(
+        `^caro: the request is too long for the model at ${llama.url} \\(HTTP 400: request \\(\\d+ tokens\\) exceeds ` +
+          "the available context size \\(64 tokens\\), try increasing it\\): shorten the request, or raise the " +
+          "server's context \\(llama-server -c, vllm serve --max-model-len\\)$",
+      ),
+    );
+    expect(llama.chats).toHaveLength(1);
+
+    const vllm = await track(openaiStandin({ contextSize: 64 }));
+    const r2 = await caro(["--no-daemon", "x"], { env: makeHome(vllmConfig(vllm.url)).env });
+    expect(r2.exitCode).toBe(2);
+    expect(r2.stderr).toMatch(/HTTP 400: This model's maximum context length is 64 tokens\. .*: shorten the request/);
+    expect(vllm.chats).toHaveLength(1);
+  });
+
+  it("a server that holds the body open after [DONE]: the answer is not kept waiting", async () => {
+    const server = await track(openaiStandin({ commands: { x: "ls" }, holdAfterDoneMs: 20_000 }));
+    const result = await caro(["--no-daemon", "x"], { env: makeHome(vllmConfig(server.url)).env });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("ls");
+    await hungUp(server);
+    expect(server.aborted).toBe(1);
+  });
+});
+
+describe("an OpenAI-compatible backend in one process", () => {
+  const settings = (url: string) => ({
+    ...loadConfig({}, { HOME: "/nonexistent", CARO_CONFIG: "/nonexistent/caro.toml" }).settings,
+    "backends.vllm.url": url,
+  });
+  const request = (text: string) => ({
+    prompt: { system: "Answer with JSON only.", examples: [], user: `request: ${text}` },
+    schema: { type: "object" },
+    seed: 1,
+    maxTextLength: 1600,
+  });
+
+  it("asks again at once, as the pipeline's second try does: no request sent into a connection llama-server closed", async () => {
+    const server = await track(openaiStandin({ like: "llama-server", commands: { x: "ls" } }));
+    const backend = new VllmBackend(settings(server.url), "/config.toml");
+    const before = { ...connectionCounts };
+    for (let i = 0; i < 4; i++) expect((await backend.generate(request("x"))).text).toBe('{"command":"ls"}');
+    expect(connectionCounts.resent - before.resent).toBe(0);
+    expect(connectionCounts.opened - before.opened).toBe(4);
+    expect(server.chatConnections).toBe(4);
+  });
+
+  it("a model gone from the server since it was listed: the new one is found and asked, once", async () => {
+    const models = ["alpha"];
+    const server = await track(openaiStandin({ models, commands: { x: "ls" } }));
+    const backend = new VllmBackend(settings(server.url), "/config.toml");
+    expect((await backend.generate(request("x"))).model).toBe("alpha");
+    models.splice(0, 1, "beta");
+    expect((await backend.generate(request("x"))).model).toBe("beta");
+    expect(server.chats.map((c) => c.model)).toEqual(["alpha", "alpha", "beta"]);
   });
 });

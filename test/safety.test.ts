@@ -277,7 +277,7 @@ describe("caro check", () => {
   it("prints JSON with --json, exit 0 whatever the rating", async () => {
     const result = await caro(["check", "--json", "--", "ls", "-la"]);
     expect(result.exitCode).toBe(0);
-    expect(JSON.parse(String(result.stdout))).toEqual({ command: "ls -la", risk: "safe", reasons: [] });
+    expect(JSON.parse(String(result.stdout))).toEqual({ command: "ls -la", risk: "safe", reasons: [], warnings: [] });
   });
 
   it("reads one command per line with --stdin and writes one JSON object per line", async () => {

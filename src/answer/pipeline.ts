@@ -6,8 +6,9 @@
 
 import type { LoadedConfig } from "../config/load.js";
 import { BackendError } from "../errors.js";
-import { buildPrompt, type ChatPrompt } from "../prompt/build.js";
-import { detectContext } from "../prompt/context.js";
+import { contextLines, destinationOf } from "../grounding/context.js";
+import { BROKEN_TEXT_REASON, type Grounding, groundingFindings, holdsBrokenText } from "../grounding/checks.js";
+import type { ChatPrompt, PromptRequest } from "../prompt/build.js";
 import { rateCommand } from "../safety/rate.js";
 import { BackendPool } from "../backends/pool.js";
 import { selectBackend } from "../backends/select.js";
@@ -22,6 +23,7 @@ import {
   parseExplanation,
   type Draft,
 } from "./draft.js";
+import { requestPrompt } from "./request-prompt.js";
 import type { Answer, UserRequest } from "./types.js";
 
 export interface AnswerOptions {
@@ -31,6 +33,8 @@ export interface AnswerOptions {
   onEvent?: (event: BackendEvent) => void;
   /** Backends to reuse (the daemon's); without one, each request makes its own and closes it. */
   pool?: BackendPool;
+  /** The daemon's answers to earlier identical requests, asked once the backend that would answer is known. */
+  cache?: { lookup(backend: Backend): Promise<Answer | undefined> };
 }
 
 /** Tries for a usable command; one more when commands must be avoided, as a repeat also costs a try. */
@@ -71,8 +75,14 @@ interface Generated {
   draft: Draft;
   raw: RawAnswer;
   attempts: number;
-  /** Reading and checking the drafts, over every attempt. */
+  /** Reading the drafts, over every attempt. */
   parseMs: number;
+  /** Checking them against the machine, over every attempt. */
+  checkMs: number;
+  /** What is still wrong with the draft on this machine after the one more try; empty when nothing. */
+  warnings: string[];
+  /** A check failed and the model was asked once more. */
+  checkRetry: boolean;
 }
 
 /** Stands for a draft that repeats a command to avoid. */
@@ -95,20 +105,59 @@ async function draftOrProblem(
   return (await draftProblem(draft, request.shell, maxCommandLength)) ?? draft;
 }
 
+/** How a request's answers are checked against the machine it came from; null when checks are off. */
+function groundingOf(request: UserRequest, options: AnswerOptions): Grounding | null {
+  if (!options.config.settings["context.checks"]) return null;
+  return {
+    shell: request.shell,
+    cwd: request.cwd,
+    env: { ...request.env, PATH: request.env.PATH ?? process.env.PATH },
+    names: request.context?.names,
+  };
+}
+
+/** What is wrong with a command on this machine: broken text (in it or its explanation), missing programs, unknown options. */
+async function findingsOf(command: string, explanation: string, grounding: Grounding | null): Promise<string[]> {
+  if (holdsBrokenText(command) || holdsBrokenText(explanation)) return [BROKEN_TEXT_REASON];
+  if (grounding === null) return [];
+  return (await groundingFindings(command, grounding)).map((finding) => finding.reason);
+}
+
+/**
+ * Asks for a usable draft, retrying unusable ones (ATTEMPTS in all), and checks it against the
+ * machine. A draft that fails a check is asked for once more, the model told why in the last
+ * message (the fixed prefix stays byte for byte); if that one fails too, it is the answer, with
+ * warnings. Broken text is never an answer: twice, and the request fails.
+ */
 async function generateDraft(
   backend: Backend,
-  prompt: ChatPrompt,
+  firstPrompt: ChatPrompt,
   request: UserRequest,
   options: AnswerOptions,
+  promptTelling: (failed: NonNullable<PromptRequest["failed"]>) => ChatPrompt,
 ): Promise<Generated> {
   const maxCommandLength = options.config.settings.max_command_length;
   const schema = draftSchema(Boolean(request.flags.explain), maxCommandLength);
   const avoided = avoidedCommands(request);
-  const attempts = avoided.length > 0 ? ATTEMPTS_AVOIDING : ATTEMPTS;
+  const grounding = groundingOf(request, options);
+  let attempts = avoided.length > 0 ? ATTEMPTS_AVOIDING : ATTEMPTS;
   const shownCount = request.shown?.length ?? 0;
+  let prompt = firstPrompt;
   let problem = "";
   let repeats = 0;
   let parseMs = 0;
+  let checkMs = 0;
+  let retried = false;
+  let broken = 0;
+  /** The draft that failed a check, kept to be the answer if nothing better comes. */
+  let failedCheck: { draft: Draft; raw: RawAnswer; warnings: string[] } | undefined;
+  const result = (found: { draft: Draft; raw: RawAnswer; warnings: string[] }, tries: number): Generated => ({
+    ...found,
+    attempts: tries,
+    parseMs: Math.round(parseMs),
+    checkMs: Math.round(checkMs),
+    checkRetry: retried,
+  });
   for (let i = 0; i < attempts; i++) {
     const raw = await backend.generate({
       prompt,
@@ -121,11 +170,41 @@ async function generateDraft(
     });
     const parseStart = performance.now();
     const found = await draftOrProblem(raw.text, request, avoided, maxCommandLength);
-    parseMs += performance.now() - parseStart;
-    if (typeof found !== "string") return { draft: found, raw, attempts: i + 1, parseMs: Math.round(parseMs) };
-    if (found === REPEAT) repeats++;
-    else problem = found;
+    const checkStart = performance.now();
+    parseMs += checkStart - parseStart;
+    const findings = typeof found === "string" ? [] : await findingsOf(found.command, found.explanation, grounding);
+    checkMs += performance.now() - checkStart;
+    if (typeof found !== "string" && findings.length === 0) return result({ draft: found, raw, warnings: [] }, i + 1);
+    if (found === REPEAT) {
+      repeats++;
+      // Told why its command fails here, the model gave it again: that one is the answer, with warnings.
+      if (failedCheck) return result(failedCheck, i + 1);
+      continue;
+    }
+    if (typeof found === "string") {
+      problem = found;
+      continue;
+    }
+    if (findings[0] === BROKEN_TEXT_REASON) {
+      problem = BROKEN_TEXT_REASON;
+      if (++broken === 2) break;
+    } else {
+      // Asked once more, the model could do no better: this one is the answer, with warnings.
+      if (failedCheck) return result({ draft: found, raw, warnings: findings }, i + 1);
+      failedCheck = { draft: found, raw, warnings: findings };
+      avoided.push(found.command);
+    }
+    // The one more try after a failed check comes on top of the tries for unusable drafts.
+    if (!retried) attempts++;
+    retried = true;
+    options.onEvent?.({ type: "recheck", reasons: findings });
+    prompt = promptTelling({ command: found.command, reasons: findings });
   }
+  if (failedCheck) return result(failedCheck, attempts);
+  if (broken === 2)
+    throw new BackendError(
+      "the model wrote broken characters (U+FFFD) twice, not a command; try again, or try a larger model",
+    );
   if (repeats === attempts)
     throw new BackendError(
       `the model gave no new command in ${attempts} tries; rephrase the request or try a larger model`,
@@ -156,6 +235,7 @@ async function generateExplanation(
     const parseStart = performance.now();
     try {
       const explanation = parseExplanation(raw.text);
+      if (holdsBrokenText(explanation)) throw new BackendError(BROKEN_TEXT_REASON);
       return { explanation, raw, attempts: i + 1, parseMs: Math.round(performance.now() - parseStart) };
     } catch (error) {
       problem = (error as Error).message;
@@ -169,19 +249,31 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
   const started = performance.now();
   const pool = options.pool ?? new BackendPool();
   let release: () => void = () => undefined;
+  const { settings } = options.config;
   try {
     const { backend, passedOver, ...held } = await selectBackend(options.config, pool);
     release = held.release;
     const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
+    const remembered = await options.cache?.lookup(backend);
+    if (remembered) {
+      const timings = { total_ms: Math.round(performance.now() - started), select_ms: selectMs };
+      return { ...remembered, passed_over: passedOver, cached: true, timings };
+    }
     const promptStart = performance.now();
-    const prompt = buildPrompt(detectContext(request.shell, request.cwd), request);
+    // What caro adds on its own is redacted as the destination requires; the request goes as typed.
+    const destination = destinationOf(backend.name, settings);
+    const { prompt, added, telling } = requestPrompt(request, settings, destination.local);
     const promptMs = Math.round(performance.now() - promptStart);
+    options.onEvent?.({ type: "context", to: destination.to, redacting: added.redacting, lines: contextLines(added) });
     // Explain answers for the user's own command, exactly as given: only the words are the model's.
-    const { command, explanation, raw, attempts, parseMs } =
+    const { command, explanation, raw, attempts, parseMs, checkMs, warnings, checkRetry } =
       request.intent?.kind === "explain"
-        ? { command: request.request, ...(await generateExplanation(backend, prompt, request, options)) }
-        : await generateDraft(backend, prompt, request, options).then(({ draft, ...rest }) => ({ ...draft, ...rest }));
+        ? await explainRequest(backend, prompt, request, options)
+        : await generateDraft(backend, prompt, request, options, telling).then(({ draft, ...rest }) => ({
+            ...draft,
+            ...rest,
+          }));
     const rateStart = performance.now();
     const rating = await rateCommand(command, request.shell, request.cwd);
     const rateMs = Math.round(performance.now() - rateStart);
@@ -196,18 +288,36 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
       timings: {
         total_ms: Math.round(performance.now() - started),
         attempts,
+        check_retries: checkRetry ? 1 : 0,
         select_ms: selectMs,
         prompt_ms: promptMs,
         parse_ms: parseMs,
+        check_ms: checkMs,
         ...raw.timings,
         rate_ms: rateMs,
       },
       passed_over: passedOver,
       prefix_cache: raw.prefix ?? null,
       cached: false,
+      warnings,
     };
   } finally {
     release();
     if (!options.pool) await pool.closeAll();
   }
+}
+
+/** Explains the user's own command, and reports what is wrong with it here, as `caro check` does. */
+async function explainRequest(backend: Backend, prompt: ChatPrompt, request: UserRequest, options: AnswerOptions) {
+  const generated = await generateExplanation(backend, prompt, request, options);
+  const checkStart = performance.now();
+  const grounding = groundingOf(request, options);
+  const findings = grounding ? await groundingFindings(request.request, grounding) : [];
+  return {
+    command: request.request,
+    ...generated,
+    checkMs: Math.round(performance.now() - checkStart),
+    warnings: findings.map((finding) => finding.reason),
+    checkRetry: false,
+  };
 }

@@ -29,6 +29,19 @@ export type Intent =
   /** `request` is a command: explain it; the answer's command is `request`, exactly. */
   | { kind: "explain" };
 
+/**
+ * What the user's shell knows and caro cannot read for itself, sent by the Ctrl-G widget: each
+ * piece goes to the model only as the `[context]` settings allow, and redacted as they say.
+ */
+export interface ShellContext {
+  /** The last command lines, oldest first; `context.history` decides how many are used. */
+  history?: string[];
+  /** Names of the shell's functions and aliases: they run without a program on PATH. */
+  names?: string[];
+  /** For a fix: the terminal's last lines (a tmux pane), what the failed command printed. */
+  screen?: string;
+}
+
 /** What the user asked, and where: the same object from the CLI or widget through the socket to the pipeline. */
 export interface UserRequest {
   /** The words typed (for a fix, the failed command line; for explain, the command). */
@@ -44,9 +57,11 @@ export interface UserRequest {
   shell: Shell;
   /** Where the user is: goes into the prompt, and decides how risky `rm -rf *` is. */
   cwd: string;
-  /** The variables the answer may depend on (config path, backend settings); see clientEnv. */
+  /** The variables the answer may depend on (config path, backend settings, PATH); see clientEnv. */
   env: Record<string, string>;
   flags: RequestFlags;
+  /** What the shell adds about itself; absent from the plain command line. */
+  context?: ShellContext;
 }
 
 /** A checked, rated answer: what `caro --json` prints. */
@@ -65,6 +80,11 @@ export interface Answer {
   prefix_cache: string | null;
   /** This answer came from the daemon's cache of identical requests. */
   cached: boolean;
+  /**
+   * What is wrong with the command on this machine, one line each ("`fd` is not installed
+   * here"), found again after one more try; empty when nothing is. The command is shown anyway.
+   */
+  warnings: string[];
 }
 
 export interface AskResult {

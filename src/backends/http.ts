@@ -3,6 +3,7 @@
 // for the two wire formats (NDJSON and SSE); and making a server's words safe to quote.
 
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from "node:http";
+import type { Socket } from "node:net";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BackendError, InterruptedError } from "../errors.js";
 import { inertExcerpt } from "../text/inert.js";
@@ -67,32 +68,83 @@ async function readCapped(
  * Connections kept open from one request to the next: against a server on this machine, a new
  * connection and fetch's stream machinery cost about as much as the answer (measured with an
  * instantly answering server: 4.5 ms a request with fetch, 3 ms with a kept node:http connection).
+ * One agent a server (origin), so its idle connections are its own to look at.
  */
-const AGENTS: Record<string, HttpAgent> = {
-  "http:": new HttpAgent({ keepAlive: true }),
-  "https:": new HttpsAgent({ keepAlive: true }),
-};
+const AGENTS = new Map<string, HttpAgent>();
+
+function agentFor(url: URL): HttpAgent {
+  let agent = AGENTS.get(url.origin);
+  if (!agent) {
+    agent = url.protocol === "https:" ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    AGENTS.set(url.origin, agent);
+  }
+  return agent;
+}
+
+/**
+ * Servers seen to keep a connection for the next request. llama.cpp's llama-server closes it right
+ * after each streamed reply, though its headers say Keep-Alive: its close may still be on the way
+ * when the next request goes out (the pipeline's second try follows at once), and a request sent
+ * into a closing connection must be sent again. So until a server has kept one open SETTLE_MS
+ * past a reply, a connection it freed less than SETTLE_MS ago is not reused.
+ */
+const KEEPING = new Set<string>();
+const SETTLE_MS = 100;
+/** When each kept connection was last read to its end. */
+const freedAt = new WeakMap<Socket, number>();
+
+/** A connection read to its end: goes back to its agent; still open SETTLE_MS later, its server keeps them. */
+function freed(url: URL, socket: Socket): void {
+  freedAt.set(socket, performance.now());
+  if (KEEPING.has(url.origin)) return;
+  setTimeout(() => socket.destroyed || KEEPING.add(url.origin), SETTLE_MS).unref();
+}
+
+/** What the kept connections did in this process, for tests and measurements. */
+export const connectionCounts = { opened: 0, reused: 0, resent: 0 };
+
+/** Closes the idle connections a server may be closing itself, unless it is known to keep them. */
+function dropUnsettled(url: URL, agent: HttpAgent): void {
+  if (KEEPING.has(url.origin)) return;
+  const now = performance.now();
+  for (const socket of Object.values(agent.freeSockets).flat()) {
+    if (socket && now - (freedAt.get(socket) ?? 0) < SETTLE_MS) socket.destroy();
+  }
+}
 
 /** POSTs `payload` and resolves with the response once its headers arrive. */
 async function post(url: URL, payload: string, headers: Record<string, string>, signal: AbortSignal) {
+  const agent = agentFor(url);
   for (let attempt = 1; ; attempt++) {
+    dropUnsettled(url, agent);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     const request = send(url, {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers },
-      agent: AGENTS[url.protocol],
+      agent,
       signal,
     });
+    let socket: Socket | undefined;
+    request.once("socket", (assigned) => {
+      socket = assigned;
+      connectionCounts[request.reusedSocket ? "reused" : "opened"]++;
+    });
     try {
-      return await new Promise<IncomingMessage>((resolve, reject) => {
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
         request.once("response", resolve);
         request.once("error", reject);
         request.end(payload);
       });
+      if (request.reusedSocket) KEEPING.add(url.origin);
+      return { response, socket };
     } catch (error) {
       // A kept connection the server closed while idle fails before any answer: once more, afresh.
       const reset = (error as { code?: string }).code === "ECONNRESET";
-      if (attempt === 1 && reset && request.reusedSocket && !signal.aborted) continue;
+      if (attempt === 1 && reset && request.reusedSocket && !signal.aborted) {
+        KEEPING.delete(url.origin);
+        connectionCounts.resent++;
+        continue;
+      }
       throw error;
     }
   }
@@ -105,13 +157,19 @@ export interface StreamOptions {
   timeoutMs: number;
   /** Most bytes of body to read before giving up on a server that does not stop. */
   maxBytes: number;
+  /**
+   * The caller has what it came for (an SSE stream's [DONE]) and reads on only so the connection
+   * can be kept: once this aborts, reading ends without an error and the connection is closed.
+   */
+  enough?: AbortSignal;
 }
 
 /**
  * POSTs JSON and yields the response body's text as it arrives, decoded across chunk
  * boundaries (a UTF-8 character split between two chunks comes out whole). Whatever ends the
- * read early (an error, a cap, the caller leaving its loop) aborts the request, so a server that
- * streams forever is cut off rather than read into memory.
+ * read early (an error, a cap, the caller leaving its loop, `enough`) aborts the request, so a
+ * server that streams forever is cut off rather than read into memory; read to its end, the
+ * connection is kept for the next request.
  */
 export async function* postStream(url: string, body: unknown, options: StreamOptions): AsyncGenerator<string> {
   const controller = new AbortController();
@@ -127,6 +185,7 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
   };
   const cancel = () => controller.abort();
   options.signal?.addEventListener("abort", cancel, { once: true });
+  options.enough?.addEventListener("abort", cancel, { once: true });
   let started = false;
   const failure = (error: unknown): Error => {
     if (options.signal?.aborted) return new InterruptedError();
@@ -138,9 +197,12 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
   wait("first");
   let finished = false;
   let response: IncomingMessage | undefined;
+  let socket: Socket | undefined;
+  let target: URL;
   try {
     try {
-      response = await post(new URL(url), JSON.stringify(body), options.headers ?? {}, controller.signal);
+      target = new URL(url);
+      ({ response, socket } = await post(target, JSON.stringify(body), options.headers ?? {}, controller.signal));
     } catch (error) {
       throw failure(error);
     }
@@ -161,14 +223,17 @@ export async function* postStream(url: string, body: unknown, options: StreamOpt
         if (text) yield text;
       }
     } catch (error) {
+      if (options.enough?.aborted && !options.signal?.aborted) return;
       throw failure(error);
     }
     const rest = decoder.decode();
     if (rest) yield rest;
     finished = true;
+    if (socket) freed(target, socket);
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", cancel);
+    options.enough?.removeEventListener("abort", cancel);
     // Read to its end, the connection goes back for the next request; cut short, it is closed.
     if (!finished) {
       controller.abort();
@@ -252,14 +317,19 @@ export async function getJson(url: string, timeoutMs: number, headers: Record<st
   }
 }
 
-/** The error text a server put in its body, in Ollama's or OpenAI's shape, or the body itself; inert. */
+/** The error text a server put in its body, in Ollama's, OpenAI's or FastAPI's shape, or the body itself; inert. */
 export function serverMessage(body: string): string {
   let message = body;
   try {
-    const parsed = JSON.parse(body) as { error?: string | { message?: string }; message?: string };
+    const parsed = JSON.parse(body) as {
+      error?: string | { message?: string };
+      message?: string;
+      detail?: string;
+    };
     if (typeof parsed.error === "string") message = parsed.error;
     else if (typeof parsed.error?.message === "string") message = parsed.error.message;
     else if (typeof parsed.message === "string") message = parsed.message;
+    else if (typeof parsed.detail === "string") message = parsed.detail;
   } catch {
     // Not JSON: quote it as is.
   }

@@ -129,5 +129,16 @@ export class OllamaBackend implements Backend {
     };
   }
 
+  /** The server, the model's name and its digest (a model pulled again under its name is another). */
+  async answerer(): Promise<string | null> {
+    const tags = (await getJson(`${this.host}/api/tags`, 1000)) as {
+      models?: { name?: unknown; digest?: unknown }[];
+    } | null;
+    if (!tags) return null;
+    const names = [this.model, `${this.model}:latest`];
+    const digest = tags.models?.find((m) => names.includes(String(m?.name)))?.digest;
+    return JSON.stringify([this.host, this.model, typeof digest === "string" ? digest : ""]);
+  }
+
   async close(): Promise<void> {}
 }

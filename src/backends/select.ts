@@ -56,7 +56,8 @@ export async function selectBackend(config: LoadedConfig, pool: BackendPool): Pr
 
   if (!settings["backends.vllm.enabled"]) passedOver.push({ backend: "vllm", reason: "disabled in the config" });
   else {
-    const probe = await probeOpenaiServer(settings);
+    // A server still loading its model is taken too: the request waits for it, within its timeout.
+    const probe = await probeOpenaiServer(settings, config.path);
     if ("models" in probe) return take("vllm");
     passedOver.push({ backend: "vllm", reason: probe.problem });
   }

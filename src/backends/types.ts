@@ -20,7 +20,23 @@ export const SAMPLING = { temperature: 0.2, maxTokens: 512 } as const;
 export type BackendEvent =
   | WorkerEvent
   | ({ type: "download" } & DownloadProgress)
-  | { type: "selected"; backend: string; passedOver: PassedOver[] };
+  | { type: "selected"; backend: string; passedOver: PassedOver[] }
+  /** A server not ready yet (loading its model): caro asks again within its timeout. */
+  | { type: "waiting"; text: string }
+  | ContextEvent
+  /** An answer failed a check against the machine: the model is asked once more, told why. */
+  | { type: "recheck"; reasons: string[] };
+
+/** What caro added to the request on its own, exactly as sent (after redaction), for --verbose. */
+export interface ContextEvent {
+  type: "context";
+  /** Where it went: "this machine" or the server's address. */
+  to: string;
+  /** Secrets hidden from it were replaced by [redacted]. */
+  redacting: boolean;
+  /** The tool lines of the fixed prompt, then the lines of the request message. */
+  lines: string[];
+}
 
 export interface GenerateRequest {
   prompt: ChatPrompt;
@@ -54,5 +70,10 @@ export interface RawAnswer {
 export interface Backend {
   readonly name: string;
   generate(request: GenerateRequest): Promise<RawAnswer>;
+  /**
+   * A server's backend: who would answer now (the server, and the model it serves as far as it
+   * tells), asked afresh, for the answer cache's key; null when it cannot tell now.
+   */
+  answerer?(): Promise<string | null>;
   close(): Promise<void>;
 }

@@ -1,13 +1,15 @@
 import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
-import { SHELLS, shellNamed } from "../prompt/context.js";
+import { groundingFindings } from "../grounding/checks.js";
+import { SHELLS, type Shell, shellNamed } from "../prompt/context.js";
 import { rateCommand } from "../safety/rate.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
+import { warningLines } from "./output.js";
 
 const checkArgs = {
   command: { type: "positional", required: false, description: "The command to rate (after --)" },
-  json: { type: "boolean", description: "Print {command, risk, reasons} as JSON" },
+  json: { type: "boolean", description: "Print {command, risk, reasons, warnings} as JSON" },
   shell: { type: "string", description: `Shell whose syntax the command is in: ${SHELLS.join(", ")} (default bash)` },
   stdin: { type: "boolean", description: "Rate one command per line of stdin, one JSON object per line" },
 } as const;
@@ -28,9 +30,19 @@ Examples
   caro check --json -- 'curl -fsSL https://example.com/install.sh | sh'
   caro check --stdin < commands.txt
 
-Prints the risk (safe, moderate, high or critical) and the reasons for it.
-Exit 0 whatever the rating, 2 on a usage error.
+Prints the risk (safe, moderate, high or critical) and the reasons for it, then what would fail on
+this machine: a program not installed on $PATH, an option its manual page (on $MANPATH) does not
+name. Nothing is run. Exit 0 whatever the rating, 2 on a usage error.
 `;
+
+/** The rating, and what is wrong with the command here, as the answer pipeline finds it. */
+async function judge(command: string, shell: Shell, cwd: string) {
+  const [rating, findings] = await Promise.all([
+    rateCommand(command, shell, cwd),
+    groundingFindings(command, { shell, cwd, env: process.env }),
+  ]);
+  return { command, ...rating, warnings: findings.map((finding) => finding.reason) };
+}
 
 /** `caro check`: rates any command without running it. Exit 0 whatever the rating. */
 export async function runCheck(argv: string[]): Promise<void> {
@@ -41,14 +53,16 @@ export async function runCheck(argv: string[]): Promise<void> {
     if (args._.length > 0) throw new UsageError(`--stdin takes no command argument: ${usage}`);
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       if (line.trim() === "") continue;
-      const rating = await rateCommand(line, shell, cwd);
-      process.stdout.write(`${JSON.stringify({ command: line, ...rating })}\n`);
+      process.stdout.write(`${JSON.stringify(await judge(line, shell, cwd))}\n`);
     }
     return;
   }
   const command = args._.join(" ");
   if (command.trim() === "") throw new UsageError(`no command to rate: ${usage}`);
-  const rating = await rateCommand(command, shell, cwd);
-  if (args.json) process.stdout.write(`${JSON.stringify({ command, ...rating })}\n`);
-  else process.stdout.write(`${rating.risk}\n${rating.reasons.map((r) => `  - ${r}\n`).join("")}`);
+  const judged = await judge(command, shell, cwd);
+  if (args.json) process.stdout.write(`${JSON.stringify(judged)}\n`);
+  else
+    process.stdout.write(
+      `${judged.risk}\n${judged.reasons.map((r) => `  - ${r}\n`).join("")}${warningLines(judged.warnings)}`,
+    );
 }

@@ -7,11 +7,14 @@ import { loadConfig, type LoadedConfig } from "../config/load.js";
 import type { CaroError } from "../errors.js";
 import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
+import type { MachineGpu } from "../models/suggest.js";
 import { detectContext } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
 import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.js";
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
+import { llamaGpu } from "./machine.js";
+import { suggestionCheck } from "./model-advice.js";
 import { shellChecks } from "./shell-checks.js";
 import { formatBytes } from "../text/bytes.js";
 import { inertLine } from "../text/inert.js";
@@ -26,6 +29,8 @@ export interface Check {
   devices?: GpuDevice[];
   /** gpu only: llama.cpp's GPU builds tried, and why each failed. */
   builds?: BuildDiagnosis[];
+  /** gpu only: the GPU llama.cpp uses, as the model suggestion reads it. */
+  inUse?: MachineGpu;
 }
 
 /** A GPU the kernel sees while llama.cpp runs on the CPU: which builds were tried, why each failed, the fix. */
@@ -54,15 +59,8 @@ async function unusedGpuCheck(devices: GpuDevice[]): Promise<Check> {
 export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise<Check> {
   const wanted = config?.settings["backends.embedded.gpu"] ?? "auto";
   try {
-    const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
-    const llama = await getLlama({
-      gpu: wanted === "false" ? false : wanted,
-      build: "never",
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.disabled,
-    });
-    if (!llama.gpu) {
+    const inUse = await llamaGpu(wanted);
+    if (!inUse) {
       const devices = findGpus(root);
       if (devices.length === 0) return { name: "gpu", status: "info", detail: "none found: llama.cpp runs on the CPU" };
       if (wanted === "false")
@@ -74,13 +72,8 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
         };
       return await unusedGpuCheck(devices);
     }
-    const vram = await llama.getVramState();
-    const names = await llama.getGpuDeviceNames();
-    return {
-      name: "gpu",
-      status: "ok",
-      detail: `${llama.gpu}: ${names.join(", ") || "a device"}, ${formatBytes(vram.total)} VRAM (${formatBytes(vram.free)} free)`,
-    };
+    const vram = `${formatBytes(inUse.vram_total_bytes)} VRAM (${formatBytes(inUse.vram_free_bytes)} free)`;
+    return { name: "gpu", status: "ok", detail: `${inUse.build}: ${inUse.name || "a device"}, ${vram}`, inUse };
   } catch (error) {
     return {
       name: "gpu",
@@ -164,17 +157,23 @@ async function ollamaCheck(config: LoadedConfig): Promise<{ check: Check; serves
 }
 
 /** What auto sees of the OpenAI-compatible server, with the same probe, so the two agree. */
-async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean }> {
+async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: boolean; loading?: boolean }> {
   const { settings } = config;
-  const probe = await probeOpenaiServer(settings);
+  const probe = await probeOpenaiServer(settings, config.path);
   // Only a server the user set up is worth a warning when it does not answer.
   const chosen =
     settings.backend === "vllm" ||
     config.sources["backends.vllm.url"] !== "default" ||
     config.sources["backends.vllm.model"] !== "default";
   if ("problem" in probe) {
-    const fix = chosen && probe.fix ? `${probe.fix} in ${config.path}` : undefined;
+    const fix = chosen ? probe.fix : undefined;
     return { serves: false, check: { name: "vllm", status: chosen ? "warn" : "info", detail: probe.problem, fix } };
+  }
+  if (probe.loading !== undefined) {
+    const detail = `the server at ${probe.url} is loading its model (HTTP 503: ${probe.loading})`;
+    const timeout = settings["backends.vllm.timeout"];
+    const fix = `wait until it has loaded (a request waits for it up to [backends.vllm] timeout, ${timeout} s)`;
+    return { serves: false, loading: true, check: { name: "vllm", status: "warn", detail, fix } };
   }
   const detail = `answering at ${probe.url} with ${probe.models.join(", ") || "no models"}`;
   if (!settings["backends.vllm.enabled"] && settings.backend !== "vllm") {
@@ -197,7 +196,9 @@ Options
 ${optionLines(doctorArgs)}
 
 Checks the system, GPU, config, model, daemon, Ollama, vLLM and shell set-up; each line that
-needs work says how to fix it. Exit 0, or 1 when no backend can answer a request.
+needs work says how to fix it. The suggest line names the catalog model this machine should run,
+why, and what the configured one costs or gains against it (speeds are estimates).
+Exit 0, or 1 when no backend can answer a request.
 
 For each of zsh, bash and fish found on PATH, doctor starts it as a terminal would (rc files
 loaded, at most 5 s) and asks what caro's keys do there: another tool loaded after caro may have
@@ -228,19 +229,28 @@ function configCheck(): { check: Check; config: LoadedConfig | null } {
   return { config, check: { name: "config", status: "warn", detail: `${where}: ${config.warnings.join("; ")}`, fix } };
 }
 
-/** Can the configured backend (or, under auto, any) answer now? */
+type BackendName = "embedded" | "ollama" | "vllm";
+
+/**
+ * Can the configured backend (or, under auto, any) answer now? The fix is the chosen backend's
+ * own; under auto, the embedded model's (auto's first choice), unless a server auto would take is
+ * only loading.
+ */
 function backendCheck(
   config: LoadedConfig,
-  serves: Record<"embedded" | "ollama" | "vllm", boolean>,
-  fix?: string,
+  checks: Record<BackendName, { check: Check; serves: boolean; loading?: boolean }>,
 ): Check {
   const backend = config.settings.backend;
   const auto = backend === "auto";
-  if (auto ? Object.values(serves).some(Boolean) : serves[backend]) {
-    const detail = auto ? `auto will use ${Object.entries(serves).find(([, s]) => s)?.[0]}` : `${backend} can answer`;
+  const serves = (name: BackendName) => checks[name].serves;
+  const names: BackendName[] = ["embedded", "ollama", "vllm"];
+  if (auto ? names.some(serves) : serves(backend)) {
+    const detail = auto ? `auto will use ${names.find(serves)}` : `${backend} can answer`;
     return { name: "backend", status: "ok", detail };
   }
   const detail = auto ? "no backend can answer a request now" : `${backend}, chosen in the config, cannot answer now`;
+  const loading = checks.vllm.loading && config.settings["backends.vllm.enabled"];
+  const fix = auto ? (loading ? checks.vllm : checks.embedded).check.fix : checks[backend].check.fix;
   return { name: "backend", status: "fail", detail, fix: fix ?? "see the lines above" };
 }
 
@@ -257,13 +267,14 @@ function printChecks(checks: Check[]): void {
 export async function runDoctor(argv: string[]): Promise<number> {
   const args = parseStrict(argv, doctorArgs, "doctor");
   const { check: configChecked, config } = configCheck();
-  const checks: Check[] = [systemCheck(), configChecked, await gpuCheck(config)];
+  const gpu = await gpuCheck(config);
+  const checks: Check[] = [systemCheck(), configChecked, gpu];
   if (config) {
     const [model, ollama, vllm] = [modelCheck(config), await ollamaCheck(config), await vllmCheck(config)];
-    checks.push(model.check, await daemonCheck(), ollama.check, vllm.check);
-    checks.push(
-      backendCheck(config, { embedded: model.present, ollama: ollama.serves, vllm: vllm.serves }, model.check.fix),
-    );
+    checks.push(model.check, suggestionCheck(config, gpu));
+    checks.push(await daemonCheck(), ollama.check, vllm.check);
+    const embedded = { check: model.check, serves: model.present };
+    checks.push(backendCheck(config, { embedded, ollama, vllm }));
   }
   checks.push(...(await shellChecks()));
   const broken = checks.some((c) => c.status === "fail");

@@ -8,6 +8,7 @@ import { InterruptedError, UsageError } from "../errors.js";
 import { SHELLS, shellFromEnvironment, shellNamed } from "../prompt/context.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
+import { warningLines } from "./output.js";
 import { eventPrinter } from "./generate-command.js";
 import { optionLines } from "./help.js";
 
@@ -43,7 +44,8 @@ Examples
   caro explain --json -- 'tar -xzf backup.tar.gz -C /tmp'
 
 Prints a few short lines from the model, then the risk (safe, moderate, high or critical) and the
-reasons for it, rated by caro itself, never by the model. Nothing is run.
+reasons for it, rated by caro itself, never by the model, then what would fail on this machine
+(a program not installed, an option its manual page does not name). Nothing is run.
 Exit 0 when explained, 1 when the model could not, 2 on a usage error.
 `;
 
@@ -69,12 +71,13 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<n
   if (signal.aborted) throw new InterruptedError();
   // The explanation is the model's text: never let it steer the terminal, in JSON or not.
   const explanation = inert(answer.explanation);
+  const warnings = (answer.warnings ?? []).map(inert);
   if (args.json) {
     const { risk, reasons } = answer;
-    process.stdout.write(`${JSON.stringify({ command: answer.command, explanation, risk, reasons })}\n`);
+    process.stdout.write(`${JSON.stringify({ command: answer.command, explanation, risk, reasons, warnings })}\n`);
     return 0;
   }
   const reasons = answer.reasons.map((reason) => `  - ${inert(reason)}\n`).join("");
-  process.stdout.write(`${explanation}\nrisk ${answer.risk}\n${reasons}`);
+  process.stdout.write(`${explanation}\nrisk ${answer.risk}\n${reasons}${warningLines(warnings)}`);
   return 0;
 }

@@ -52,7 +52,14 @@ export function eventPrinter(verbose: boolean) {
       downloading = false;
     }
     if (!verbose) return;
-    if (event.type === "selected") {
+    if (event.type === "waiting") say(event.text);
+    else if (event.type === "recheck") say(`asking again: ${event.reasons.join("; ")}`);
+    else if (event.type === "context") {
+      // Exactly what caro added to the request, as it went.
+      const redacted = event.redacting ? ", secrets redacted" : "";
+      say(`context sent to ${event.to}${redacted}:${event.lines.length ? "" : " none"}`);
+      for (const line of event.lines) say(`  ${line}`);
+    } else if (event.type === "selected") {
       for (const p of event.passedOver) say(`passed over ${p.backend}: ${p.reason}`);
       say(`backend ${event.backend}`);
     } else if (event.type === "loaded")
@@ -96,6 +103,7 @@ const PHASES: [key: string, label: string][] = [
   ["prefix_ms", "prefix"],
   ["generate_ms", "generate"],
   ["parse_ms", "parse"],
+  ["check_ms", "check"],
   ["rate_ms", "rate"],
   ["reply_ms", "reply"],
   ["judge_ms", "client check"],
@@ -114,12 +122,18 @@ export function phaseLine(timings: Answer["timings"], endToEndMs: number): strin
   return `time by phase: ${[...parts, `end to end ${Math.round(endToEndMs)} ms`].join(" · ")}`;
 }
 
+/** What is wrong with the command on this machine, one line each: it is shown all the same. */
+function printWarnings(answer: Answer): void {
+  for (const warning of answer.warnings ?? []) warn(warning);
+}
+
 function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(answer)}\n`);
     return;
   }
   process.stdout.write(`${answer.command}\n`);
+  printWarnings(answer);
   if (answer.explanation) say(answer.explanation);
   say(`risk ${answer.risk}${answer.reasons.length ? `: ${answer.reasons.join("; ")}` : ""}`);
   if (verbose && answer.cached) say("from the daemon's cache of identical requests in this folder");
@@ -157,6 +171,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
     return 0;
   }
   process.stderr.write(`${answer.command}\n`);
+  printWarnings(answer);
   const { execute } = await import("./execute.js");
   return execute({
     command: answer.command,

@@ -7,15 +7,18 @@ import { loadConfig } from "../config/load.js";
 import { modelsDir } from "../config/paths.js";
 import { UsageError } from "../errors.js";
 import { cachedUrlPath, downloadedFiles, findDownloaded, removeDownloaded } from "../models/cache.js";
-import { CATALOG, catalogModel } from "../models/catalog.js";
+import { CATALOG, catalogModel, NL2SH } from "../models/catalog.js";
 import { downloadModel, type ModelSource } from "../models/download.js";
 import { cachedModelPath, hfModelOf, parseHfUri } from "../models/hf.js";
 import { progressReporter } from "../models/progress.js";
+import { accuracy, seconds } from "../models/suggest.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
+import { probeMachine, TEST_MACHINE_ENV } from "./machine.js";
+import { adviceFor, adviceJson } from "./model-advice.js";
 import { say, warn } from "./output.js";
-import { buildPrompt } from "../prompt/build.js";
-import { detectContext, shellFromEnvironment } from "../prompt/context.js";
+import { preloadPrompt } from "../answer/request-prompt.js";
+import { shellFromEnvironment } from "../prompt/context.js";
 import { formatBytes } from "../text/bytes.js";
 
 const usage =
@@ -29,7 +32,8 @@ const modelsArgs = {
 export const help = `caro models: the model catalog and the downloaded models
 
 Usage
-  caro models list [--json]    The catalog, which models are downloaded, and other GGUF files there
+  caro models list [--json]    The catalog, which models are downloaded, other GGUF files there,
+                               and the model this machine should run, with why
   caro models pull <model>     Download a model: a name from the list, hf:user/repo/file.gguf,
                                or an https URL of a .gguf file
   caro models rm <model>       Delete a downloaded model (a name from the list, or a file name)
@@ -55,16 +59,24 @@ function target(spec: string): { source: ModelSource; path: string } {
   );
 }
 
-function list(json: boolean): void {
-  const configured = loadConfig().settings["backends.embedded.model"];
-  const rows = CATALOG.map((m) => {
+async function list(json: boolean): Promise<void> {
+  const config = loadConfig();
+  const advice = adviceFor(config, await probeMachine(config));
+  const { suggestion } = advice;
+  const rows = CATALOG.map((m, i) => {
     const path = cachedModelPath(parseHfUri(m.uri)!);
+    const fit = suggestion.fits[i];
     return {
       name: m.name,
       size_bytes: m.sizeBytes,
       memory_bytes: m.memoryBytes,
       downloaded: existsSync(path),
-      default: m.name === configured || m.uri === configured,
+      default: m === advice.configuredModel,
+      suggested: m === suggestion.model,
+      nl2sh: m.nl2sh,
+      on: fit.on,
+      answer_s_estimate: Math.round(fit.answer_s * 100) / 100,
+      problem: fit.problem,
       path,
       uri: m.uri,
       note: m.note,
@@ -73,19 +85,46 @@ function list(json: boolean): void {
   const known = new Set(rows.map((r) => r.path));
   const others = downloadedFiles().filter((f) => !known.has(join(modelsDir(), f)));
   if (json) {
-    process.stdout.write(`${JSON.stringify({ models: rows, other_files: others.map((f) => join(modelsDir(), f)) })}\n`);
+    const suggested = adviceJson(advice);
+    const nl2sh_source = NL2SH;
+    const other_files = others.map((f) => join(modelsDir(), f));
+    process.stdout.write(`${JSON.stringify({ models: rows, other_files, suggestion: suggested, nl2sh_source })}\n`);
     return;
   }
+  const columns: [string, number][] = [
+    ["", 3],
+    ["NAME", 22],
+    ["SIZE", 10],
+    ["MEMORY", 10],
+    ["HERE", 6],
+    ["NL2SH", 7],
+    ["ANSWER", 9],
+  ];
+  const line = (cells: string[], note: string) =>
+    `${cells.map((cell, i) => cell.padEnd(columns[i][1])).join("")}${note}\n`;
   process.stdout.write(
-    `${"".padEnd(2)}${"NAME".padEnd(22)}${"SIZE".padEnd(10)}${"MEMORY".padEnd(10)}${"HERE".padEnd(6)}NOTE\n`,
+    line(
+      columns.map(([title]) => title),
+      "NOTE",
+    ),
   );
-  for (const r of rows)
+  for (const [i, r] of rows.entries()) {
+    const mark = `${r.default ? "*" : " "}${r.suggested ? "+" : " "}`;
+    const size = [formatBytes(r.size_bytes), formatBytes(r.memory_bytes), r.downloaded ? "yes" : "-"];
     process.stdout.write(
-      `${r.default ? "* " : "  "}${r.name.padEnd(22)}${formatBytes(r.size_bytes).padEnd(10)}${formatBytes(r.memory_bytes).padEnd(10)}${(r.downloaded ? "yes" : "-").padEnd(6)}${r.note}\n`,
+      line([mark, r.name, ...size, accuracy(r.nl2sh), seconds(suggestion.fits[i].answer_s)], r.note),
     );
+  }
   for (const f of others)
-    process.stdout.write(`  ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
-  process.stdout.write(`\n* the configured model. Files live in ${modelsDir()}\n`);
+    process.stdout.write(`   ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
+  const source = advice.fake ? ` (a machine described by $${TEST_MACHINE_ENV})` : "";
+  process.stdout.write(
+    `\n* the configured model, + the one for this machine. Files live in ${modelsDir()}\n` +
+      `NL2SH: share of the NL2SH benchmark's requests answered right, ${NL2SH.citation} (${NL2SH.url})\n` +
+      `ANSWER: seconds for a typical answer on this machine, estimated from its cores, RAM and GPU\n\n` +
+      `+ ${suggestion.model.name} for this machine${source}: ${suggestion.reasons.join("; ")}\n` +
+      `  ${advice.comparison}\n${advice.how ? `  to switch: ${advice.how}\n` : ""}`,
+  );
 }
 
 async function pull(spec: string, signal: AbortSignal): Promise<void> {
@@ -114,7 +153,7 @@ async function warmUp(path: string): Promise<void> {
     const settings = { ...config.settings, "backends.embedded.model": path };
     backend = new EmbeddedBackend(settings, config.env);
     say(`readying ${basename(path)} for its first answer…`);
-    const prompt = buildPrompt(detectContext(shellFromEnvironment(), config.env.HOME ?? homedir()), "");
+    const prompt = preloadPrompt(shellFromEnvironment(), config.env.HOME ?? homedir(), config.env, settings);
     await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
   } catch (error) {
     warn(`downloaded, but not readied for a first answer: ${(error as Error).message}`);

@@ -11,3 +11,8 @@ export function say(line: string): void {
 export function warn(line: string): void {
   process.stderr.write(`caro: warning: ${inert(line)}\n`);
 }
+
+/** Findings about this machine under a rating (`caro check`, `caro explain`): one indented line each. */
+export function warningLines(warnings: string[]): string {
+  return warnings.map((warning) => `  warning: ${inert(warning)}\n`).join("");
+}

@@ -15,7 +15,8 @@ import { daemonVersion } from "../daemon/version.js";
 import { judgeHere } from "./judge.js";
 
 // What the daemon needs of the client's environment to answer as if it ran here.
-const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|LANG)$/;
+// PATH and MANPATH also say which programs and manual pages each answer is checked against.
+const FORWARDED = /^(CARO_|OLLAMA_|HF_|XDG_|LC_)|^(HOME|USER|SHELL|PATH|MANPATH|LANG)$/;
 
 export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return Object.fromEntries(
@@ -80,8 +81,11 @@ export async function askDaemon(
       } catch (error) {
         if (!(error instanceof InterruptedError)) throw error;
         if (!signal?.aborted) throw unresponsive();
-        // Give the daemon a moment to confirm the cancel, then leave regardless.
-        await Promise.race([connection.next(), new Promise((resolve) => setTimeout(resolve, CANCEL_GRACE_MS))]);
+        // Give the daemon a moment to confirm the cancel, then leave regardless. The timer goes
+        // with the wait: left running, it would hold the process that long after main returns.
+        let grace: NodeJS.Timeout | undefined;
+        const graceOver = new Promise((resolve) => (grace = setTimeout(resolve, CANCEL_GRACE_MS)));
+        await Promise.race([connection.next(), graceOver]).finally(() => clearTimeout(grace));
         throw error;
       }
       if (message === null) {

@@ -32,6 +32,10 @@ function answerFrom(reply: unknown): Omit<Answer, "risk" | "reasons"> {
       : [],
     prefix_cache: typeof r.prefix_cache === "string" ? r.prefix_cache : null,
     cached: r.cached === true,
+    // The daemon's findings about this machine: shown as its words, made inert where printed.
+    warnings: Array.isArray(r.warnings)
+      ? r.warnings.filter((w): w is string => typeof w === "string").slice(0, 16)
+      : [],
   };
 }
 

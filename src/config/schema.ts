@@ -6,10 +6,14 @@ export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
 const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
 const SAFETY_LEVELS = ["strict", "moderate", "permissive"] as const;
+export const REDACT_MODES = ["remote", "always", "never"] as const;
+export const SCREEN_MODES = ["local", "always", "never"] as const;
 
 export type Backend = (typeof BACKENDS)[number];
 export type SafetyLevel = (typeof SAFETY_LEVELS)[number];
 export type GpuKind = (typeof GPU_KINDS)[number];
+export type RedactMode = (typeof REDACT_MODES)[number];
+export type ScreenMode = (typeof SCREEN_MODES)[number];
 
 /** Every setting, flat, by its dotted TOML path. */
 export interface Settings {
@@ -32,6 +36,13 @@ export interface Settings {
   "backends.vllm.api_key": string;
   "backends.vllm.timeout": number;
   "safety.level": SafetyLevel;
+  "context.tools": boolean;
+  "context.entries": number;
+  "context.git": boolean;
+  "context.history": number;
+  "context.screen": ScreenMode;
+  "context.redact": RedactMode;
+  "context.checks": boolean;
   "daemon.idle_unload_minutes": number;
   "daemon.idle_exit_minutes": number;
   "daemon.memory_budget_mb": "auto" | number;
@@ -63,6 +74,14 @@ const wholeNumber =
     const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
     if (typeof value !== "number" || !Number.isInteger(value) || value < min)
       throw new Error(`must be a whole number of at least ${min}`);
+    return value;
+  };
+
+const wholeNumberUpTo =
+  (min: number, max: number) =>
+  (raw: unknown): number => {
+    const value = wholeNumber(min)(raw);
+    if (value > max) throw new Error(`must be at most ${max}`);
     return value;
   };
 
@@ -125,11 +144,7 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   },
   max_command_length: {
     default: 400,
-    parse: (raw) => {
-      const value = wholeNumber(8)(raw);
-      if (value > 4000) throw new Error("must be at most 4000");
-      return value;
-    },
+    parse: wholeNumberUpTo(8, 4000),
     help: "the longest command, in characters, a model may answer with",
   },
   "backends.embedded.model": {
@@ -208,6 +223,37 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: "moderate",
     parse: oneOf(SAFETY_LEVELS),
     help: "which risks are blocked, confirmed or warned",
+  },
+  "context.tools": {
+    default: true,
+    parse: boolean,
+    help: "tell the model this machine's package manager and which common tools are installed",
+  },
+  "context.entries": {
+    default: 8,
+    parse: wholeNumberUpTo(0, 64),
+    help: "entries of the current folder the model is shown (folders first); 0 for none",
+  },
+  "context.git": { default: true, parse: boolean, help: "tell the model the git branch of the current folder" },
+  "context.history": {
+    default: 0,
+    parse: wholeNumberUpTo(0, 50),
+    help: "your last commands the model is shown, sent by the Ctrl-G widget; 0 for none",
+  },
+  "context.screen": {
+    default: "local",
+    parse: oneOf(SCREEN_MODES),
+    help: "for a fix, what the failed command printed (tmux): to local backends only, always, or never",
+  },
+  "context.redact": {
+    default: "remote",
+    parse: oneOf(REDACT_MODES),
+    help: "hide secrets in the context caro adds: when it goes to a server not on this machine, always, or never",
+  },
+  "context.checks": {
+    default: true,
+    parse: boolean,
+    help: "check each answer against this machine (programs, options in their manual pages) and ask again once",
   },
   "daemon.idle_unload_minutes": {
     default: 15,

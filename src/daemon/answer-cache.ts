@@ -1,8 +1,11 @@
+import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import type { Answer } from "../answer/types.js";
+import type { Backend } from "../backends/types.js";
 import type { LoadedConfig } from "../config/load.js";
+import { SECRET_KEYS, type Settings } from "../config/schema.js";
 import { cachedModelPath, hfModelOf } from "../models/hf.js";
 
 /**
@@ -19,6 +22,27 @@ export function modelFileStamp(config: LoadedConfig): string {
   } catch {
     return `${path}:absent`;
   }
+}
+
+/**
+ * Who would answer a request now, for the cache key: a server's backend asks its server (which
+ * may have restarted with another model since); the embedded backend is its model file. Null
+ * when that cannot be told now: the answer is then neither looked up nor kept.
+ */
+export async function answererOf(backend: Backend, config: LoadedConfig): Promise<string | null> {
+  if (backend.answerer) return backend.answerer();
+  return modelFileStamp(config);
+}
+
+/** The settings as a key holds them: a secret (the API key) by its fingerprint, never itself. */
+export function keySettings(settings: Partial<Settings>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...settings };
+  for (const key of SECRET_KEYS) {
+    const value = copy[key];
+    if (typeof value === "string" && value !== "")
+      copy[key] = `sha256:${createHash("sha256").update(value).digest("hex").slice(0, 16)}`;
+  }
+  return copy;
 }
 
 /**

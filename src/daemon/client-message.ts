@@ -1,7 +1,7 @@
 // Reading what a client sent. A client is untrusted input: each field is checked, and the typed
 // message is built from the checked fields, so nothing unchecked reaches the pipeline.
 
-import type { Intent, RequestFlags } from "../answer/types.js";
+import type { Intent, RequestFlags, ShellContext } from "../answer/types.js";
 import { SHELLS } from "../prompt/context.js";
 import type { AskMessage } from "./protocol.js";
 
@@ -71,6 +71,42 @@ function readShown(value: unknown): string[] | string {
   return [...shown];
 }
 
+/** Most history lines, names and screen characters a request may carry. */
+const MAX_HISTORY = 100;
+const MAX_NAMES = 10_000;
+const MAX_CONTEXT_CHARACTERS = 256 * 1024;
+
+const strings = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === "string");
+
+/** What the shell says of itself, rebuilt from the checked fields; absent stays absent. */
+function readContext(value: unknown): ShellContext | undefined | string {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) return "context must be an object";
+  const f = fieldsOf(value);
+  const context: ShellContext = {};
+  if (f.history !== undefined) {
+    if (!strings(f.history) || f.history.length > MAX_HISTORY)
+      return `context.history must be a list of at most ${MAX_HISTORY} strings`;
+    context.history = [...f.history];
+  }
+  if (f.names !== undefined) {
+    if (!strings(f.names) || f.names.length > MAX_NAMES)
+      return `context.names must be a list of at most ${MAX_NAMES} strings`;
+    context.names = [...f.names];
+  }
+  if (f.screen !== undefined) {
+    if (typeof f.screen !== "string") return "context.screen must be a string";
+    context.screen = f.screen;
+  }
+  const size = [...(context.history ?? []), ...(context.names ?? []), context.screen ?? ""].reduce(
+    (sum, text) => sum + text.length,
+    0,
+  );
+  if (size > MAX_CONTEXT_CHARACTERS) return `context may hold at most ${MAX_CONTEXT_CHARACTERS} characters`;
+  return context;
+}
+
 /** An ask message from its fields, or what is wrong with it. */
 export function readAsk(m: Record<string, unknown>): AskMessage | string {
   const { id, request, cwd } = m;
@@ -87,5 +123,7 @@ export function readAsk(m: Record<string, unknown>): AskMessage | string {
   if (typeof intent === "string") return intent;
   const shown = readShown(m.shown);
   if (typeof shown === "string") return shown;
-  return { t: "ask", id, request, intent, shown, shell, cwd, env, flags };
+  const context = readContext(m.context);
+  if (typeof context === "string") return context;
+  return { t: "ask", id, request, intent, shown, shell, cwd, env, flags, ...(context ? { context } : {}) };
 }

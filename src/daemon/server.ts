@@ -2,19 +2,21 @@
 // answers clients over a Unix socket. Each request runs under the config, flags and environment
 // of the client that sent it, read afresh, so an edited config needs no restart.
 
+import { createHash } from "node:crypto";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest } from "../answer/pipeline.js";
 import type { Answer } from "../answer/types.js";
 import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
+import type { Backend } from "../backends/types.js";
 import { draftSchema } from "../answer/draft.js";
-import { buildPrompt } from "../prompt/build.js";
-import { detectContext, type Shell } from "../prompt/context.js";
+import { preloadPrompt } from "../answer/request-prompt.js";
+import type { Shell } from "../prompt/context.js";
 import { localModelFile } from "../models/resolve.js";
 import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
-import { AnswerCache, modelFileStamp } from "./answer-cache.js";
+import { AnswerCache, answererOf, keySettings } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
 import { pidPath, socketPath } from "./paths.js";
@@ -34,11 +36,12 @@ function log(line: string): void {
 }
 
 /**
- * Everything an answer depends on: the request and what to do with it, where it was asked, and
- * the settings that shape it. The commands already shown are left out: a cached answer is good
- * for any request that has not been shown it (see usableAnswer).
+ * Everything an answer depends on: the request and what to do with it, where it was asked, the
+ * settings that shape it (a secret by fingerprint only), and who would answer it (`answerer`: the
+ * server and model, or the model file). The commands already shown are left out: a cached answer
+ * is good for any request that has not been shown it (see usableAnswer).
  */
-function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
+function answerCacheKey(ask: AskMessage, config: LoadedConfig, answerer: string): string {
   // The safety level and the daemon's timers only change what happens around the answer.
   const {
     "safety.level": _level,
@@ -51,7 +54,12 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig): string {
   const intent = ask.intent ?? { kind: "ask" };
   // Explain answers for the command exactly as given, spaces included.
   const request = intent.kind === "explain" ? ask.request : ask.request.trim();
-  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, shaping, modelFileStamp(config)]);
+  // The programs and pages an answer is checked against, and what the shell told of itself
+  // (its function names may run to thousands: hashed, so the key stays small).
+  const machine = createHash("sha256")
+    .update(JSON.stringify([ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null]))
+    .digest("hex");
+  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer, machine]);
 }
 
 /** The cached answer for a request, unless it is one the user was shown already and asks past. */
@@ -261,19 +269,20 @@ export class Daemon {
       const configMs = Math.round(performance.now() - configStart);
       for (const warning of config.warnings)
         send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
-      const cacheKey = answerCacheKey(ask, config);
-      const remembered = usableAnswer(this.answers.get(cacheKey), ask);
-      if (remembered) {
-        this.served++;
-        const answer = { ...remembered, cached: true, timings: { total_ms: Date.now() - started } };
-        send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
-        log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
-        return;
-      }
+      let cacheKey: string | null = null;
+      const cache = {
+        lookup: async (backend: Backend) => {
+          const answerer = await answererOf(backend, config);
+          if (answerer === null) return undefined;
+          cacheKey = answerCacheKey(ask, config, answerer);
+          return usableAnswer(this.answers.get(cacheKey), ask);
+        },
+      };
       const answer = await answerRequest(ask, {
         config,
         signal: controller.signal,
         pool: this.backends,
+        cache,
         onEvent: (event) => {
           // The worker reports a problem once (a prefix cache it cannot write): keep it in the log too.
           if (event.type === "warning") log(`warning: ${event.text}`);
@@ -282,10 +291,16 @@ export class Daemon {
       });
       answer.timings = { config_ms: configMs, ...answer.timings };
       this.served++;
+      if (answer.cached) {
+        send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
+        log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
+        return;
+      }
       this.last = answer;
       // Another candidate stays out: the plain request keeps its first answer, and a later
       // request past that one is answered afresh.
-      if (!ask.shown?.length) this.answers.set(cacheKey, answer);
+      // Nor is one that failed a check here: the next identical request gets another try.
+      if (!ask.shown?.length && cacheKey !== null && answer.warnings.length === 0) this.answers.set(cacheKey, answer);
       send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
       log(
         `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
@@ -322,7 +337,7 @@ export class Daemon {
       try {
         if (!(backend instanceof EmbeddedBackend)) return;
         // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-        const prompt = buildPrompt(detectContext(shell, process.cwd()), "");
+        const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
         await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
       } finally {
         release();

@@ -27,7 +27,10 @@ const USERLAND_RULES: Record<string, string> = {
 };
 
 function fill(text: string, values: Record<string, string>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? "").replace(/ +\n/g, "\n");
+  return text
+    .replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? "")
+    .replace(/ +\n/g, "\n")
+    .replace(/\n{3,}/g, "\n\n");
 }
 
 /** Keeps an example line when its `when` tag fits the shell and userland. */
@@ -65,6 +68,14 @@ export interface PromptRequest {
   request: string;
   intent?: Intent;
   shown?: string[];
+  /** Lines about where the user is, after the cwd: the folder's entries, the git branch. */
+  place?: string[];
+  /** The user's last command lines, oldest first. */
+  history?: string[];
+  /** For a fix: what the failed command printed. */
+  screen?: string;
+  /** A command that cannot work on this machine, and why: asked for once more. */
+  failed?: { command: string; reasons: string[] };
 }
 
 /** The task itself, in the words the system prompt tells the model to expect. */
@@ -73,8 +84,10 @@ function taskLines(ask: PromptRequest): string {
   switch (intent.kind) {
     case "refine":
       return `Revise this command: ${intent.command}\nChange: ${intent.words}`;
-    case "fix":
-      return `This command failed with exit status ${intent.status}: ${intent.command}\nGive a corrected command.`;
+    case "fix": {
+      const printed = ask.screen?.trim() ? `\nIt printed:\n${ask.screen.trim()}` : "";
+      return `This command failed with exit status ${intent.status}: ${intent.command}${printed}\nGive a corrected command.`;
+    }
     case "explain":
       return `Explain this command: ${ask.request}`;
     case "ask":
@@ -87,10 +100,15 @@ function taskLines(ask: PromptRequest): string {
  * system prompt and examples stay one evaluated prefix for the embedded backend to reuse.
  */
 function requestMessage(ask: PromptRequest, cwd: string): string {
-  const lines = [`cwd: ${cwd}`, taskLines(ask)];
+  // Where the user is comes first and changes least: a request from the same folder as the last
+  // shares these tokens with it, and the embedded backend evaluates them only once.
+  const lines = [`cwd: ${cwd}`, ...(ask.place ?? [])];
   // Commands are quoted as JSON strings: one line each, however many lines they hold.
-  if (ask.shown?.length && ask.intent?.kind !== "explain")
-    lines.push(`Not any of these:\n${ask.shown.map((command) => JSON.stringify(command)).join("\n")}`);
+  const quoted = (commands: string[]) => commands.map((command) => JSON.stringify(command)).join("\n");
+  if (ask.history?.length) lines.push(`Recent commands:\n${quoted(ask.history)}`);
+  lines.push(taskLines(ask));
+  if (ask.shown?.length && ask.intent?.kind !== "explain") lines.push(`Not any of these:\n${quoted(ask.shown)}`);
+  if (ask.failed) lines.push(`Fails here: ${JSON.stringify(ask.failed.command)} (${ask.failed.reasons.join("; ")})`);
   return lines.join("\n");
 }
 
@@ -105,6 +123,10 @@ export function buildPrompt(context: PromptContext, request: string | PromptRequ
     userland: context.userland,
     shell_rule: SHELL_RULES[context.shell] ?? "",
     userland_rule: USERLAND_RULES[context.userland] ?? "",
+    tools: context.tools ?? "",
+    tools_rule: context.tools
+      ? "Use only programs this machine has: never one it lists as not installed."
+      : `Use the tools every ${context.os} system has before tools that may not be installed.`,
   }).trim();
   const ask = typeof request === "string" ? { request } : request;
   return { system, examples: parseExamples(examplePart, context), user: requestMessage(ask, context.cwd) };

@@ -15,6 +15,8 @@ export interface PromptContext {
   /** macOS and the BSDs ship BSD sed, find and stat, whose options differ from GNU's. */
   userland: "GNU" | "BSD";
   cwd: string;
+  /** The machine's package manager and which common tools it has (grounding/inventory.ts); absent when off. */
+  tools?: string;
 }
 
 /** A shell named on the command line, or a usage error listing the ones caro writes for. */

@@ -6,6 +6,8 @@ import { literal, wordOf, type Substitution, type Word } from "./words.js";
 export interface SimpleCommand {
   /** The program's base name: `rm` for `/bin/rm`. */
   name: string;
+  /** The program as written: `/bin/rm`, `./build.sh`, `$EDITOR`. */
+  word: Word;
   args: Word[];
   /** Runs as root: under sudo, doas, run0 or pkexec. */
   elevated: boolean;
@@ -15,6 +17,10 @@ export interface SimpleCommand {
   runtimeInputs: boolean;
   /** Under find -exec, or fed find's list through xargs: where find looks and what it picks. */
   find?: FindScope;
+  /** Runs on another machine: through ssh. */
+  remote?: boolean;
+  /** Guessed from a string in interpreter code (`python3 -c "os.system('…')"`): maybe no command at all. */
+  guessed?: boolean;
 }
 
 /** Where find looks, whether it picks some files rather than all, and whether it descends into folders. */
@@ -42,6 +48,10 @@ export interface Analysis {
   declarations: string[];
   /** The full text of every level, for the few rules that read text (SQL sent to a client). */
   texts: string[];
+  /** Names of the shell functions the command line defines (`f() { …; }`). */
+  functions: string[];
+  /** Names the command line looks up without running them (`command -v fd`): it has a way around their absence. */
+  probed: string[];
 }
 
 const MAX_DEPTH = 4;
@@ -175,6 +185,8 @@ function emptyAnalysis(): Analysis {
     unparsed: [],
     declarations: [],
     texts: [],
+    functions: [],
+    probed: [],
   };
 }
 
@@ -183,6 +195,8 @@ interface Context {
   via: string[];
   runtimeInputs: boolean;
   find?: FindScope;
+  remote?: boolean;
+  guessed?: boolean;
   /** This command's standard input is the list of files a find earlier in the pipeline prints. */
   listedBy?: FindScope;
 }
@@ -232,7 +246,7 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
   if (argv.length === 0) return;
   const name = baseName(argv[0].text);
   const args = argv.slice(1);
-  const record = () => out.commands.push({ name, args, ...context });
+  const record = () => out.commands.push({ name, word: argv[0], args, ...context });
   const inner = (start: number, via: string, changes: Partial<Context> = {}) =>
     unwrap(args.slice(start), { ...context, via: [...context.via, via], ...changes }, depth, out);
   const nested = async (text: string, via: string, changes: Partial<Context> = {}) => {
@@ -271,7 +285,11 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
       return;
     }
     case "command":
-      if (args.some((a) => a.text === "-v" || a.text === "-V")) return; // a lookup, runs nothing
+      if (args.some((a) => a.text === "-v" || a.text === "-V")) {
+        // A lookup, runs nothing.
+        out.probed.push(...args.filter((a) => !a.text.startsWith("-")).map((a) => a.text));
+        return;
+      }
       await inner(skipOptions(name, args), name);
       return;
     case "timeout":
@@ -332,6 +350,7 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
             .map((a) => a.text)
             .join(" "),
           `ssh ${host}`,
+          { remote: true },
         );
       else record();
       return;
@@ -354,7 +373,7 @@ async function unwrap(argv: Word[], context: Context, depth: number, out: Analys
     if (flagIndex !== -1 && args[flagIndex + 1]) {
       await runsDownloaded(args[flagIndex + 1], "command");
       for (const text of quotedLiterals(args[flagIndex + 1].text))
-        await nested(text, `${name} ${args[flagIndex].text}`);
+        await nested(text, `${name} ${args[flagIndex].text}`, { guessed: true });
     } else await runsDownloaded(scriptOperand(args), "process");
     record();
     return;
@@ -489,6 +508,8 @@ async function analyzeInto(
   fish = false,
 ): Promise<void> {
   out.texts.push(source);
+  // fish's `function name … end` is rewritten away below: take the names first.
+  if (fish) for (const m of source.matchAll(/(?:^|[;\n])\s*function\s+([^\s;]+)/g)) out.functions.push(m[1]);
   let tree = await parseBash(source);
   if (tree.rootNode.hasError && fish) {
     tree.delete();
@@ -507,6 +528,10 @@ async function analyzeInto(
     }
     for (const node of tree.rootNode.descendantsOfType(["declaration_command", "unset_command"]))
       if (node) out.declarations.push(node.text);
+    for (const node of tree.rootNode.descendantsOfType("function_definition")) {
+      const name = node?.childForFieldName("name")?.text;
+      if (name) out.functions.push(name);
+    }
     await collectPipelines(tree, depth, context, out);
     await collectRedirectedDownloads(tree, depth, context, out);
     out.forkBomb ||= findForkBombs(tree, source);

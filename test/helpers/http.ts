@@ -4,21 +4,34 @@ import type { AddressInfo } from "node:net";
 export interface TestServer {
   url: string;
   requests: string[];
+  /** TCP connections accepted so far: a client that keeps its connection opens one for many requests. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
-/** An HTTP server on 127.0.0.1 at a random port; `handle` answers each request. */
-export async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+/**
+ * An HTTP server on 127.0.0.1 (or `host`: another of this machine's addresses, to stand for a
+ * server elsewhere) at a random port; `handle` answers each request.
+ */
+export async function serve(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  host = "127.0.0.1",
+): Promise<TestServer> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  let connections = 0;
+  server.on("connection", () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -8,12 +8,15 @@ const CACHE = join(ROOT, ".cache", "test-models");
 
 // Each test model, by the generator options that make it. Regenerated when the generator changes.
 export const testModels = {
-  /** Tiny, fast, and steered towards word tokens: its nonsense parses as shell. */
-  tiny: { preset: "tiny", steer: "words" },
+  /**
+   * Tiny, fast, and steered towards the names of harmless programs every system has: its
+   * nonsense parses as shell and passes the checks against the machine.
+   */
+  tiny: { preset: "tiny", steer: "programs" },
   /** Tiny, steered towards ( and ': its nonsense never parses. */
   unparsable: { preset: "tiny", steer: "unparsable" },
   /** Big enough to decode slowly, so a test can interrupt it mid-answer. */
-  slow: { preset: "slow", steer: "words" },
+  slow: { preset: "slow", steer: "programs" },
   /** Qwen2.5-Coder-1.5B's exact shape (1 GB): what memory per copy is measured with. */
   "qwen1.5b": { preset: "qwen2.5-coder-1.5b", steer: "words" },
 } as const;

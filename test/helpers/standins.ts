@@ -44,6 +44,8 @@ export interface StandinOptions {
   dropAfterBytes?: number;
   /** Hang up as soon as the request has arrived, before any response. */
   hangUp?: boolean;
+  /** Listen on this address of the machine instead of 127.0.0.1. */
+  host?: string;
 }
 
 /** Where an endless stand-in gives up, so a client that never stops reading fails its test rather than the machine. */
@@ -51,6 +53,8 @@ export const ENDLESS_STOP = 100 * 1024 * 1024;
 
 export interface Standin extends TestServer {
   chats: ChatRequest[];
+  /** Connections that carried a chat: one for many chats where the client keeps its connection. */
+  readonly chatConnections: number;
   /** Connections closed by the client before the reply ended (a cancel). */
   aborted: number;
   /** Body bytes handed to the socket, over every reply. */
@@ -59,13 +63,17 @@ export interface Standin extends TestServer {
 
 interface State {
   chats: ChatRequest[];
+  chatSockets: WeakSet<object>;
+  chatConnections: number;
   aborted: number;
   sentBytes: number;
 }
 
 export function requestText(request: ChatRequest): string {
   const last = request.messages.at(-1)?.content ?? "";
-  return /request: ([\s\S]*)$/.exec(last)?.[1] ?? last;
+  // A second try after a failed check adds why, last: the request is the same one.
+  const asked = /request: ([\s\S]*)$/.exec(last)?.[1] ?? last;
+  return asked.replace(/\nFails here: .*$/, "");
 }
 
 /** The last user message of a chat: the part of the prompt that carries the request. */
@@ -172,6 +180,7 @@ function countAborts(res: ServerResponse, state: State): void {
 function withState(server: TestServer, state: State): Standin {
   return Object.defineProperties(server, {
     chats: { value: state.chats },
+    chatConnections: { get: () => state.chatConnections },
     aborted: { get: () => state.aborted },
     sentBytes: { get: () => state.sentBytes },
   }) as Standin;
@@ -189,6 +198,10 @@ async function acceptChat(
 ): Promise<ChatRequest | null> {
   const request = JSON.parse(await readBody(req)) as ChatRequest;
   state.chats.push(request);
+  if (!state.chatSockets.has(req.socket)) {
+    state.chatSockets.add(req.socket);
+    state.chatConnections++;
+  }
   if (options.hangUp) {
     req.socket.destroy();
     return null;
@@ -209,7 +222,7 @@ function tokens(text: string): string[] {
 }
 
 export async function ollamaStandin(options: StandinOptions = {}): Promise<Standin> {
-  const state: State = { chats: [], aborted: 0, sentBytes: 0 };
+  const state: State = { chats: [], chatSockets: new WeakSet(), chatConnections: 0, aborted: 0, sentBytes: 0 };
   const reply = options.reply ?? defaultReply(options);
   const server = await serve(async (req, res) => {
     if (req.method === "GET" && req.url === "/api/version")
@@ -270,27 +283,75 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
       return sendForever(res, " ".repeat(4096), state);
     }
     await sendPieces(res, body, options, state);
-  });
+  }, options.host);
   return withState(server, state);
 }
 
-export async function openaiStandin(
-  options: StandinOptions & { apiKey?: string; rejectSchema?: boolean } = {},
-): Promise<Standin> {
-  const state: State = { chats: [], aborted: 0, sentBytes: 0 };
+export interface OpenaiStandinOptions extends StandinOptions {
+  apiKey?: string;
+  rejectSchema?: boolean;
+  /**
+   * The server to behave as. "vllm" (the default): keeps its connections, names the model asked
+   * for in each chunk, and answers 404 for a model it does not serve. "llama-server", as llama.cpp's
+   * tools/server and its cpp-httplib behave: closes the connection right after each streamed reply
+   * (its headers say Keep-Alive all the same) and after every error; serves one model, takes any
+   * model name, and names its own (the first of `models`) in each chunk; answers every path with
+   * 503 "Loading model" while loading, and an unknown path with 404 "File Not Found".
+   */
+  like?: "vllm" | "llama-server";
+  /** The context in tokens (4 characters of the chat a token): a longer prompt gets the server's HTTP 400. */
+  contextSize?: number;
+  /** Answer every request with llama-server's 503 "Loading model" for this long after the first arrives. */
+  loadingMs?: number;
+  /** Send [DONE], then hold the body open this long before ending it. */
+  holdAfterDoneMs?: number;
+}
+
+export interface OpenaiStandin extends Standin {
+  /** Requests answered 503 while loading. */
+  readonly unavailable: number;
+}
+
+export async function openaiStandin(options: OpenaiStandinOptions = {}): Promise<OpenaiStandin> {
+  const state: State = { chats: [], chatSockets: new WeakSet(), chatConnections: 0, aborted: 0, sentBytes: 0 };
   const reply = options.reply ?? defaultReply(options);
   const models = options.models ?? ["Qwen/Qwen2.5-Coder-1.5B-Instruct"];
-  const json = (res: ServerResponse, status: number, value: unknown) =>
-    void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+  const llama = options.like === "llama-server";
+  let loadedAt = 0;
+  let unavailable = 0;
+  const json = (res: ServerResponse, status: number, value: unknown) => {
+    // cpp-httplib sends "Connection: close" with every status from 400 up, and closes.
+    const close = llama && status >= 400 ? { connection: "close" } : {};
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...close }).end(JSON.stringify(value));
+  };
+  // llama-server's errors: {"error": {"code", "message", "type"}} (format_error_response).
+  const llamaError = (res: ServerResponse, code: number, type: string, message: string, extra = {}) =>
+    json(res, code, { error: { code, message, type, ...extra } });
   const server = await serve(async (req, res) => {
+    loadedAt ||= Date.now() + (options.loadingMs ?? 0);
+    if (llama && Date.now() < loadedAt) {
+      unavailable++;
+      req.resume();
+      return llamaError(res, 503, "unavailable_error", "Loading model");
+    }
     if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`)
-      return json(res, 401, { error: { message: "Unauthorized", type: "invalid_request_error" } });
+      return llama
+        ? llamaError(res, 401, "authentication_error", "Invalid API Key")
+        : json(res, 401, { error: { message: "Unauthorized", type: "invalid_request_error" } });
     if (req.method === "GET" && req.url === "/v1/models")
       return json(res, 200, {
         object: "list",
-        data: models.map((id) => ({ id, object: "model", created: 1700000000, owned_by: "vllm" })),
+        data: (llama ? models.slice(0, 1) : models).map((id) => ({
+          id,
+          object: "model",
+          created: 1700000000,
+          owned_by: llama ? "llamacpp" : "vllm",
+        })),
       });
-    if (req.method !== "POST" || req.url !== "/v1/chat/completions") return json(res, 404, { detail: "Not Found" });
+    if (req.method !== "POST" || req.url !== "/v1/chat/completions")
+      return llama
+        ? llamaError(res, 404, "not_found_error", "File Not Found")
+        : json(res, 404, { detail: "Not Found" });
     const request = await acceptChat(req, res, options, state);
     if (!request) return;
     if (options.rejectSchema && request.response_format)
@@ -301,7 +362,29 @@ export async function openaiStandin(
         param: null,
         code: 400,
       });
-    if (!models.includes(request.model))
+    const promptTokens = Math.ceil(request.messages.reduce((n, m) => n + m.content.length, 0) / 4);
+    if (options.contextSize !== undefined && promptTokens >= options.contextSize) {
+      const ctx = options.contextSize;
+      // llama-server: server-context.cpp's send_error with ERROR_TYPE_EXCEED_CONTEXT_SIZE; vLLM: its BadRequestError.
+      return llama
+        ? llamaError(
+            res,
+            400,
+            "exceed_context_size_error",
+            `request (${promptTokens} tokens) exceeds the available context size (${ctx} tokens), try increasing it`,
+            { n_prompt_tokens: promptTokens, n_ctx: ctx },
+          )
+        : json(res, 400, {
+            object: "error",
+            message:
+              `This model's maximum context length is ${ctx} tokens. However, you requested ${promptTokens + 512} tokens ` +
+              `(${promptTokens} in the messages, 512 in the completion). Please reduce the length of the messages or completion.`,
+            type: "BadRequestError",
+            param: null,
+            code: 400,
+          });
+    }
+    if (!llama && !models.includes(request.model))
       return json(res, 404, {
         object: "error",
         message: `The model \`${request.model}\` does not exist.`,
@@ -310,7 +393,8 @@ export async function openaiStandin(
         code: 404,
       });
     const text = request.response_format ? reply(request) : `Sure, here it is: ${reply(request)}`;
-    const base = { id: "chatcmpl-caro", object: "chat.completion.chunk", created: 1700000000, model: request.model };
+    const model = llama ? models[0] : request.model;
+    const base = { id: "chatcmpl-caro", object: "chat.completion.chunk", created: 1700000000, model };
     const event = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
     const body =
       options.malformed ??
@@ -334,15 +418,28 @@ export async function openaiStandin(
           },
         }) +
         "data: [DONE]\n\n";
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    // cpp-httplib advertises Keep-Alive on a streamed reply, then closes once it ends.
+    const keepAlive = llama ? { "keep-alive": "timeout=5, max=100" } : {};
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      ...keepAlive,
+    });
     if (options.endless === "text") {
       const choice = { index: 0, delta: { content: "echo ".repeat(200) }, logprobs: null, finish_reason: null };
       return sendForever(res, event({ ...base, choices: [choice] }), state);
     }
     if (options.endless === "chatter") return sendForever(res, ": keep-alive\n\n", state);
+    if (options.holdAfterDoneMs) {
+      await write(res, Buffer.from(body), state);
+      await sleep(options.holdAfterDoneMs);
+      if (!res.destroyed) res.end();
+      return;
+    }
     await sendPieces(res, body, options, state);
+    if (llama) res.socket?.end();
   });
-  return withState(server, state);
+  return Object.defineProperty(withState(server, state), "unavailable", { get: () => unavailable }) as OpenaiStandin;
 }
 
 /** Both server kinds, each with the config that sends caro's requests to it. */
