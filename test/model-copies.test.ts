@@ -153,6 +153,33 @@ describe("several models within the memory budget", () => {
     expect([await loads(b), await loads(a)]).toEqual([false, true]);
   }, 120_000);
 
+  it("Ctrl-C while a model waits for room stops at once, not when the copy it waits on is free", async () => {
+    const shell = shells();
+    const slow = shell("slow", "1000", "slow");
+    const answering = caro(["--verbose", "list every file"], { env: slow });
+    let decoding = false;
+    answering.stderr?.on("data", (chunk: Buffer) => {
+      decoding ||= chunk.toString().includes("decoding…");
+    });
+    const deadline = Date.now() + 60_000;
+    while (!decoding && answering.exitCode === null && Date.now() < deadline) await sleep(20);
+    expect(decoding).toBe(true);
+    // Room for the slow model's copy and not for a tiny one beside it: the tiny one waits for the
+    // slow one's request to end.
+    const budget = String(Math.ceil((await status(slow)).models_memory_mb) + 3);
+    const tiny = shell("tiny", budget, "tiny");
+    const waiting = caro(["list the files"], { env: tiny });
+    const daemonLog = join(tiny.XDG_STATE_HOME, "caro", "daemon.log");
+    const logSays = () => readFileSync(daemonLog, "utf8").includes("to make room for");
+    while (!logSays() && waiting.exitCode === null && Date.now() < deadline) await sleep(20);
+    expect(answering.exitCode, "the slow answer ended before the test could wait on it").toBeNull();
+    waiting.kill("SIGINT");
+    expect((await waiting).exitCode).toBe(130);
+    expect(answering.exitCode, "Ctrl-C waited for the other model's request").toBeNull();
+    answering.kill("SIGINT");
+    await answering;
+  }, 120_000);
+
   it("a model that cannot fit at all: one line with the numbers, and the loaded one keeps serving", async () => {
     // A machine with 100 MB available (a file of the test's own in place of /proc/meminfo).
     const meminfo = join(makeHome().home, "meminfo");
