@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { rateCommand } from "../src/safety/rate.js";
-import { caro } from "./helpers/caro.js";
+import { caro, makeHome } from "./helpers/caro.js";
 import { ROOT } from "./helpers/models.js";
 
 const risk = async (command: string, shell: "bash" | "fish" | "zsh" = "bash", cwd?: string) =>
@@ -291,6 +291,20 @@ describe("caro check", () => {
       ["rm -rf ~", "critical"],
       ["git push -f", "high"],
     ]);
+  });
+
+  it("rates deleting the home by its literal path critical, wherever the home lives", async () => {
+    // Under /tmp (as makeHome makes it) and under /var/tmp: both spots some CI images put HOME.
+    for (const home of [makeHome().home, "/var/tmp/caro-user"]) {
+      const env = { ...makeHome().env, HOME: home };
+      const result = await caro(["check", "--stdin"], { env, input: `rm -rf ${home}\nrm -rf ${home}/.ssh\n` });
+      const lines = String(result.stdout)
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.risk)).toEqual(["critical", "high"]);
+      expect(lines[0].reasons[0]).toBe(`deletes your home directory (${home}) and everything in it`);
+    }
   });
 
   it("exits 2 without a command", async () => {

@@ -248,9 +248,11 @@ async function generateExplanation(
 export async function answerRequest(request: UserRequest, options: AnswerOptions): Promise<Answer> {
   const started = performance.now();
   const pool = options.pool ?? new BackendPool();
+  let release: () => void = () => undefined;
   const { settings } = options.config;
   try {
-    const { backend, passedOver } = await selectBackend(options.config, pool);
+    const { backend, passedOver, ...held } = await selectBackend(options.config, pool);
+    release = held.release;
     const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
     const remembered = await options.cache?.lookup(backend);
@@ -300,6 +302,7 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
       warnings,
     };
   } finally {
+    release();
     if (!options.pool) await pool.closeAll();
   }
 }

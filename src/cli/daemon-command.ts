@@ -122,6 +122,7 @@ function describe(s: DaemonStatus): string {
     `  model      ${s.model ?? "none yet"}${s.models_loaded === 0 ? " (not loaded)" : ""}`,
     `  gpu        ${s.gpu === null ? (s.backend ? "n/a (server)" : "none yet") : s.gpu || "none (CPU)"}`,
     `  memory     ${s.rss_mb} MB`,
+    `  models     ${s.models_loaded} loaded, ${s.models_memory_mb ?? 0} MB admitted; ${s.model_loads ?? 0} loaded since start`,
     `  requests   ${s.requests_served} served, ${s.requests_active} running`,
     `  socket     ${socketPath()}`,
     `  log        ${logPath()}`,

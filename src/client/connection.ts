@@ -101,7 +101,7 @@ export function startDaemon(runArgs: string[] = []): ChildProcess {
   const fd = openSync(log, "a", 0o600);
   // A log left by an older caro may be readable by others: it holds requests and paths.
   fchmodSync(fd, 0o600);
-  const child = spawn(process.execPath, [CARO_BIN, "daemon", "run", ...runArgs], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CARO_BIN, "daemon", "run", ...runArgs], {
     detached: true,
     env: daemonEnv(),
     stdio: ["ignore", fd, fd],
@@ -110,6 +110,14 @@ export function startDaemon(runArgs: string[] = []): ChildProcess {
   closeSync(fd);
   return child;
 }
+
+/**
+ * A young generation of 1 MB semi-spaces for the daemon's main thread, as its workers have: its
+ * garbage is small and short-lived, and V8's default lets the resident size swing by 10 to 15 MB
+ * with when it last collected (measured with npm run soak: 146-161 MB over 16000 requests, then
+ * 126-132 MB, and 20 MB less throughout).
+ */
+const DAEMON_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 /**
  * The daemon's environment: this one, with glibc told to hand large freed blocks back to the

@@ -45,6 +45,7 @@ export interface Settings {
   "context.checks": boolean;
   "daemon.idle_unload_minutes": number;
   "daemon.idle_exit_minutes": number;
+  "daemon.memory_budget_mb": "auto" | number;
   "daemon.start_on_init": boolean;
 }
 
@@ -263,6 +264,13 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     default: 60,
     parse: minutes,
     help: "stop the daemon after this long without a request",
+  },
+  "daemon.memory_budget_mb": {
+    default: "auto",
+    parse: (raw) => (raw === "auto" ? raw : wholeNumber(1)(raw)),
+    help:
+      "megabytes all loaded models may take together; auto: what the machine has available beside them " +
+      "(MemAvailable) plus what they hold. The least recently used model makes room for another",
   },
   "daemon.start_on_init": {
     default: true,

@@ -43,6 +43,10 @@ export interface DaemonStatus {
   requests_served: number;
   requests_active: number;
   models_loaded: number;
+  /** Copies of a model loaded since the daemon started: a reload shows here. */
+  model_loads: number;
+  /** The memory admitted for the models loaded now (see [daemon] memory_budget_mb). */
+  models_memory_mb: number;
 }
 
 /**

@@ -53,6 +53,7 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig, answerer: string)
     "safety.level": _level,
     "daemon.idle_unload_minutes": _unload,
     "daemon.idle_exit_minutes": _exit,
+    "daemon.memory_budget_mb": _budget,
     ...shaping
   } = config.settings;
   const explain = Boolean(ask.flags.explain);
@@ -83,7 +84,7 @@ function errorReply(id: number, error: unknown, aborted: boolean): Extract<Daemo
 
 export class Daemon {
   private readonly server: Server;
-  private readonly backends = new BackendPool();
+  private readonly backends = new BackendPool(process.env, log);
   private readonly answers = new AnswerCache();
   private readonly started = Date.now();
   private readonly active = new Map<string, AbortController>();
@@ -155,6 +156,8 @@ export class Daemon {
       requests_served: this.served,
       requests_active: this.active.size,
       models_loaded: this.backends.size,
+      model_loads: this.backends.loads,
+      models_memory_mb: Math.round(this.backends.memory / 1e6),
     };
   }
 
@@ -337,11 +340,15 @@ export class Daemon {
       const { settings } = config;
       if (settings.backend !== "embedded" && settings.backend !== "auto") return;
       if (localModelFile(settings["backends.embedded.model"], config.env) === null) return;
-      const backend = this.backends.get("embedded", config);
-      if (!(backend instanceof EmbeddedBackend)) return;
-      // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-      const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
-      await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+      const { backend, release } = this.backends.get("embedded", config);
+      try {
+        if (!(backend instanceof EmbeddedBackend)) return;
+        // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
+        const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
+        await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+      } finally {
+        release();
+      }
       log(
         `preloaded ${logExcerpt(settings["backends.embedded.model"], 200)} for ${shell} in ${Date.now() - started} ms`,
       );

@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import { literal, type Word } from "./words.js";
 
 /** What a path argument points at, coarsely, for judging what deleting or changing it does. */
@@ -94,6 +95,15 @@ function normalize(text: string): string {
 }
 
 /**
+ * The user's home, wherever it lives (/tmp/u and /var/tmp/u included, as some CI images and
+ * containers set it): null when unset or "/", which the root's own rules cover.
+ */
+function userHome(): string | null {
+  const home = normalize(homedir());
+  return home.startsWith("/") && home !== "/" ? home : null;
+}
+
+/**
  * `cwd`, when known, is where the command will run: `rm -rf ./*` in the home directory wipes it,
  * so paths relative to a home, system folder or / take that folder's kind.
  */
@@ -113,12 +123,19 @@ export function classifyPath(word: Word, cwd?: string): PathInfo {
   const info = (kind: PathKind) => ({ kind, glob, path });
   if (path.startsWith("$")) return info(/^\$[^/]*\//.test(raw) ? "unknown-prefix" : "unknown");
   if (word.unknown.length > 0 && !path.startsWith("/") && !path.startsWith("~")) return info("unknown");
+  const home = userHome();
+  // The home spelled out is "~" to every rule below: a home under /tmp is still the home, and its
+  // .cache still a cache.
+  if (home && (path === home || path.startsWith(`${home}/`)))
+    return { ...classifyPath({ ...word, text: `~${path.slice(home.length)}` }), path };
   const folder = WHOLE_FOLDER_GLOB.test(path) ? path.replace(WHOLE_FOLDER_GLOB, "") || "/" : path;
   const wholeFolder = folder !== path;
   if (path === "/" || (wholeFolder && folder === "/")) return info("root");
   if (HOME_DIR.test(path) || (wholeFolder && HOME_DIR.test(folder))) return info("home");
   if (CRITICAL_FILES.has(path)) return info("critical-file");
   if (DEVICE.test(path)) return info("device");
+  // A folder that holds the home (/tmp when it is /tmp/u) takes the home with it.
+  if (home && !SYSTEM_DIRS.has(folder) && home.startsWith(`${folder}/`)) return info("home");
   if (/^(\/|~\/)(.*\/)?(tmp|temp|cache|\.cache)(\/|$)/i.test(path) && path !== "/tmp") return info("temporary");
   if (SYSTEM_DIRS.has(path) || (wholeFolder && SYSTEM_DIRS.has(folder))) return info("system");
   if ([...SYSTEM_DIRS].some((dir) => path.startsWith(`${dir}/`))) return info("in-system");

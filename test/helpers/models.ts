@@ -17,6 +17,8 @@ export const testModels = {
   unparsable: { preset: "tiny", steer: "unparsable" },
   /** Big enough to decode slowly, so a test can interrupt it mid-answer. */
   slow: { preset: "slow", steer: "programs" },
+  /** Qwen2.5-Coder-1.5B's exact shape (1 GB): what memory per copy is measured with. */
+  "qwen1.5b": { preset: "qwen2.5-coder-1.5b", steer: "words" },
 } as const;
 
 export type TestModel = keyof typeof testModels;
