@@ -80,7 +80,7 @@ _caro_session_drop() {
 # It runs under the user's options (set -e, -u), so every step that may fail is checked; and in the
 # widget's command substitution, so the umask it sets ends with it.
 _caro_client() {
-  builtin local dir pid waiter line rc out name heard='' quiet=0 why=''
+  builtin local dir pid waiter line part partial='' rc out name heard='' quiet=0 why=''
   builtin local -a env
   dir=${_caro_session_dir-}
   env=()
@@ -102,13 +102,20 @@ _caro_client() {
       # Read-write opens never block; the reply is waited for only while the client is there. It
       # says "alive" at once and every second while it works; silence (in 0.2 s steps) ends it.
       while :; do
-        if IFS= builtin read -r -t 0.2 -u 9 line; then
+        # A read that times out mid-line keeps what it took in `part` and the pipe loses it: the
+        # rest of the line comes with the next read (measured: a few lines in a thousand, busy).
+        if IFS= builtin read -r -t 0.2 -u 9 part; then
+          line=$partial$part
+          partial=''
           if [[ $line == "$waiter" ]]; then
             break
           fi
           heard=1
           quiet=0
-        elif ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
+          continue
+        fi
+        partial+=$part
+        if ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
           # Gone, or its pid taken by another process. Before it is heard, a client started now
           # may not be caro yet (forked, not yet exec'd): there only its going counts.
           pid=
