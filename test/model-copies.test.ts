@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig, ollamaConfig, sleep } from "./helpers/caro.js";
 import { daemonPid } from "./helpers/daemon-client.js";
-import { testModelPath } from "./helpers/models.js";
+import { ensureTestModel, testModelPath } from "./helpers/models.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
 
 const standins: Standin[] = [];
@@ -81,7 +81,7 @@ describe("one copy of a model however the config changes", () => {
   });
 
   it("context_size edited three times leaves one copy: RSS within 10 % of after one edit (1.5B shape)", async () => {
-    const model = testModelPath("qwen1.5b");
+    const model = ensureTestModel("qwen1.5b");
     const config = (contextSize: number) =>
       `[backends.embedded]\nmodel = "${model}"\nthreads = 2\ncontext_size = ${contextSize}\n`;
     const { env, configPath } = makeHome(config(2048));
@@ -105,7 +105,7 @@ describe("one copy of a model however the config changes", () => {
     // Four copies would be 2.5 times one; the same context size again must cost the same.
     expect(afterOne).toBeGreaterThan(1000);
     expect(Math.abs(afterThree - afterOne) / afterOne).toBeLessThan(0.1);
-  }, 180_000);
+  }, 300_000);
 });
 
 describe("several models within the memory budget", () => {
