@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync, rmSync } from "node:
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrame, FrameReader, PROTOCOL_VERSION } from "../src/daemon/protocol.js";
+import { encodeFrame, FrameReader, PROTOCOL_VERSION } from "../src/wire/protocol.js";
 import { caro, makeHome, modelConfig, ollamaConfig, sleep } from "./helpers/caro.js";
 import { daemonFiles, daemonPid, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";

@@ -16,8 +16,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrame } from "../src/daemon/protocol.js";
-import { daemonVersion } from "../src/daemon/version.js";
+import { encodeFrame } from "../src/wire/protocol.js";
+import { daemonVersion } from "../src/wire/version.js";
 import { StreamedCommand } from "../src/client/streamed-command.js";
 import { CARO_BIN, caro, makeHome, ollamaConfig, sleep } from "./helpers/caro.js";
 import { alive, fakeDaemon, lyingAnswer } from "./helpers/daemon-client.js";
@@ -315,7 +315,7 @@ describe("two caro versions side by side", () => {
           "-e",
           `
         import { connect } from "node:net";
-        import { encodeFrame, FrameReader } from ${JSON.stringify(join(import.meta.dirname, "..", "dist", "daemon", "protocol.js"))};
+        import { encodeFrame, FrameReader } from ${JSON.stringify(join(import.meta.dirname, "..", "dist", "wire", "protocol.js"))};
         const s = connect(${JSON.stringify(join(home, "run", "caro", "daemon.sock"))});
         const r = new FrameReader();
         s.on("data", (d) => { for (const m of r.push(d)) { console.log(JSON.stringify(m)); s.destroy(); } });

@@ -4,7 +4,7 @@
 import { homedir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { parseSetting } from "../src/config/schema.js";
-import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/daemon/protocol.js";
+import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/wire/protocol.js";
 import { classifyPath, type PathKind } from "../src/safety/paths.js";
 import { literal } from "../src/safety/words.js";
 import { formatBytes } from "../src/text/bytes.js";

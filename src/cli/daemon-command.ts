@@ -1,7 +1,7 @@
 import { connectToDaemon, startDaemon } from "../client/connection.js";
 import { readFileSync, rmSync } from "node:fs";
-import { logPath, pidPath, socketPath } from "../daemon/paths.js";
-import type { DaemonStatus } from "../daemon/protocol.js";
+import { logPath, pidPath, socketPath } from "../wire/paths.js";
+import type { DaemonStatus } from "../wire/protocol.js";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";

@@ -2,16 +2,16 @@
 
 import type { AskOptions, AskResult, UserRequest } from "../answer/types.js";
 import { BackendError, CaroError, InterruptedError, UsageError } from "../errors.js";
-import { logPath } from "../daemon/paths.js";
+import { logPath } from "../wire/paths.js";
 import {
   encodeFrame,
   FrameTooLargeError,
   MAX_FRAME_BYTES,
   type AskMessage,
   type DaemonMessage,
-} from "../daemon/protocol.js";
+} from "../wire/protocol.js";
 import { connectToDaemon, HELLO_TIMEOUT_MS, type KeptConnection, unresponsive } from "./connection.js";
-import { daemonVersion } from "../daemon/version.js";
+import { daemonVersion } from "../wire/version.js";
 import { judgeHere } from "./judge.js";
 
 // What the daemon needs of the client's environment to answer as if it ran here.

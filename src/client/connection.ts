@@ -7,9 +7,9 @@ import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, InterruptedError } from "../errors.js";
-import { checkRuntimeDir, checkSocket, logPath, pidPath, runtimeDir, socketPath } from "../daemon/paths.js";
-import { encodeFrame, FrameReader, type ClientMessage, type DaemonMessage } from "../daemon/protocol.js";
-import { compareVersions, daemonVersion } from "../daemon/version.js";
+import { checkRuntimeDir, checkSocket, logPath, pidPath, runtimeDir, socketPath } from "../wire/paths.js";
+import { encodeFrame, FrameReader, type ClientMessage, type DaemonMessage } from "../wire/protocol.js";
+import { compareVersions, daemonVersion } from "../wire/version.js";
 
 const CARO_BIN = fileURLToPath(new URL("../../bin/caro.js", import.meta.url));
 const START_TIMEOUT_MS = 15_000;

@@ -3,7 +3,7 @@
 
 import type { Intent, RequestFlags, ShellContext } from "../answer/types.js";
 import { SHELLS } from "../prompt/context.js";
-import type { AskMessage } from "./protocol.js";
+import type { AskMessage } from "../wire/protocol.js";
 
 /** A decoded message's fields, to check one by one: anything but an object has none. */
 export function fieldsOf(message: unknown): Record<string, unknown> {

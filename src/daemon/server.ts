@@ -19,7 +19,7 @@ import type { Settings } from "../config/schema.js";
 import { AnswerCache, answererOf, keySettings } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
-import { pidPath, socketPath } from "./paths.js";
+import { pidPath, socketPath } from "../wire/paths.js";
 import {
   encodeFrame,
   FrameReader,
@@ -28,8 +28,8 @@ import {
   type AskMessage,
   type DaemonMessage,
   type DaemonStatus,
-} from "./protocol.js";
-import { daemonVersion, helloVerdict } from "./version.js";
+} from "../wire/protocol.js";
+import { daemonVersion, helloVerdict } from "../wire/version.js";
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);

@@ -4,7 +4,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
-import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "./paths.js";
+import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "../wire/paths.js";
 import { CaroError } from "../errors.js";
 import { Daemon } from "./server.js";
 import type { Shell } from "../prompt/context.js";

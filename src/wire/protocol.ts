@@ -1,5 +1,6 @@
-// The daemon's wire format: each frame is a 4-byte big-endian length and a msgpack message.
-// The thin client imports this file, so it imports nothing heavy (types only, besides msgpack).
+// The wire between client and daemon: each frame is a 4-byte big-endian length and a msgpack message.
+// Both sides import this folder; the thin client loads it on every keystroke, so it imports nothing
+// heavy (types only, besides msgpack).
 
 // The pure-JS build: the package root first tries to load a native addon, ~10 ms of every keystroke.
 import { Packr } from "msgpackr/pack";
