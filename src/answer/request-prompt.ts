@@ -4,7 +4,8 @@
 
 import type { Settings } from "../config/schema.js";
 import { type AddedContext, addedContext } from "../grounding/context.js";
-import { buildPrompt, type ChatPrompt, type PromptRequest } from "../prompt/build.js";
+import { buildPrompt, type PromptRequest } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 import { detectContext, type PromptContext, type Shell } from "../prompt/context.js";
 import type { UserRequest } from "./types.js";
 

@@ -5,7 +5,7 @@
 // answers. The rest of caro still sees the JSON it asked for: the plain line is wrapped back into
 // it, as it streams and at the end, so the pipeline's reading and the widget's display are unchanged.
 
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 
 /** The prompt's line that asks for JSON, and what the plain-line prompt says instead. */
 const JSON_INSTRUCTION = /^Answer with JSON only:.*$/m;

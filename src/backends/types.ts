@@ -1,7 +1,7 @@
 // What every backend takes and gives. Backends are leaves: they turn a prompt into text, and know
 // nothing of how that text becomes an answer (answer/).
 
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 import type { DownloadProgress } from "../models/download.js";
 import type { WorkerEvent } from "../worker/protocol.js";
 

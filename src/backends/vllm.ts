@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, RequestTooLongError } from "../errors.js";
-import { chatMessages } from "../prompt/build.js";
+import { chatMessages } from "../prompt/chat.js";
 import { checkTextLength, getCapped, HttpFailure, postStream, serverMessage, sseData } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";

@@ -7,10 +7,9 @@ import { loadConfig, type LoadedConfig } from "../config/load.js";
 import type { CaroError } from "../errors.js";
 import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
-import type { MachineGpu } from "../models/suggest.js";
 import { detectContext } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
-import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.js";
+import { BUILD_FIXES, diagnoseBuilds } from "./gpu-builds.js";
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
 import { llamaGpu } from "./machine.js";
@@ -18,20 +17,7 @@ import { suggestionCheck } from "./model-advice.js";
 import { shellChecks } from "./shell-checks.js";
 import { formatBytes } from "../text/bytes.js";
 import { inertLine } from "../text/inert.js";
-
-export interface Check {
-  name: string;
-  /** ok: fine; warn: worth fixing; fail: the default path is broken. */
-  status: "ok" | "warn" | "fail" | "info";
-  detail: string;
-  fix?: string;
-  /** gpu only: the GPUs the kernel sees, when llama.cpp uses none of them. */
-  devices?: GpuDevice[];
-  /** gpu only: llama.cpp's GPU builds tried, and why each failed. */
-  builds?: BuildDiagnosis[];
-  /** gpu only: the GPU llama.cpp uses, as the model suggestion reads it. */
-  inUse?: MachineGpu;
-}
+import type { Check } from "./doctor-check.js";
 
 /** A GPU the kernel sees while llama.cpp runs on the CPU: which builds were tried, why each failed, the fix. */
 async function unusedGpuCheck(devices: GpuDevice[]): Promise<Check> {

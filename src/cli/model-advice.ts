@@ -11,7 +11,7 @@ import {
   type Switch,
 } from "../models/suggest.js";
 import { formatBytes } from "../text/bytes.js";
-import type { Check } from "./doctor-command.js";
+import type { Check } from "./doctor-check.js";
 import { machineWith, TEST_MACHINE_ENV, testMachine } from "./machine.js";
 
 // The model suggestion as doctor and `caro models list` tell it: which model, why, and what the

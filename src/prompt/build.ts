@@ -1,14 +1,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Intent } from "../answer/types.js";
+import type { ChatPrompt } from "./chat.js";
 import type { PromptContext } from "./context.js";
-
-/** A chat: the fixed part first (system, examples), what changes per request last, so it can be cached. */
-export interface ChatPrompt {
-  system: string;
-  examples: { user: string; assistant: string }[];
-  user: string;
-}
 
 // The prompt lives in one text file so it can be read and tuned without reading code.
 const PROMPT_FILE = fileURLToPath(new URL("../../src/prompt/prompt.md", import.meta.url));
@@ -130,16 +124,4 @@ export function buildPrompt(context: PromptContext, request: string | PromptRequ
   }).trim();
   const ask = typeof request === "string" ? { request } : request;
   return { system, examples: parseExamples(examplePart, context), user: requestMessage(ask, context.cwd) };
-}
-
-/** The same chat as OpenAI-style messages, for servers that take them (Ollama, vLLM). */
-export function chatMessages(prompt: ChatPrompt): { role: "system" | "user" | "assistant"; content: string }[] {
-  return [
-    { role: "system", content: prompt.system },
-    ...prompt.examples.flatMap((e) => [
-      { role: "user" as const, content: e.user },
-      { role: "assistant" as const, content: e.assistant },
-    ]),
-    { role: "user", content: prompt.user },
-  ];
 }

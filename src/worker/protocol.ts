@@ -1,6 +1,6 @@
 import type { MessagePort } from "node:worker_threads";
 import type { GpuKind } from "../config/schema.js";
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 
 // What crosses between the main thread and an inference worker. Tasks travel by structured clone,
 // so everything here is plain data except the control port.
