@@ -5,7 +5,7 @@ import { caro, makeHome, modelConfig, ollamaConfig, vllmConfig } from "./helpers
 import { serve } from "./helpers/http.js";
 import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
 import { connectionCounts } from "../src/backends/http.js";
-import { VllmBackend } from "../src/backends/vllm.js";
+import { OpenaiBackend } from "../src/backends/openai.js";
 import { loadConfig } from "../src/config/load.js";
 
 const servers: { close(): Promise<void> }[] = [];
@@ -703,7 +703,7 @@ describe("an OpenAI-compatible backend in one process", () => {
 
   it("asks again at once, as the pipeline's second try does: no request sent into a connection llama-server closed", async () => {
     const server = await track(openaiStandin({ like: "llama-server", commands: { x: "ls" } }));
-    const backend = new VllmBackend(settings(server.url), "/config.toml");
+    const backend = new OpenaiBackend(settings(server.url), "/config.toml");
     const before = { ...connectionCounts };
     for (let i = 0; i < 4; i++) expect((await backend.generate(request("x"))).text).toBe('{"command":"ls"}');
     expect(connectionCounts.resent - before.resent).toBe(0);
@@ -714,7 +714,7 @@ describe("an OpenAI-compatible backend in one process", () => {
   it("a model gone from the server since it was listed: the new one is found and asked, once", async () => {
     const models = ["alpha"];
     const server = await track(openaiStandin({ models, commands: { x: "ls" } }));
-    const backend = new VllmBackend(settings(server.url), "/config.toml");
+    const backend = new OpenaiBackend(settings(server.url), "/config.toml");
     expect((await backend.generate(request("x"))).model).toBe("alpha");
     models.splice(0, 1, "beta");
     expect((await backend.generate(request("x"))).model).toBe("beta");

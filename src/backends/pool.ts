@@ -4,7 +4,7 @@ import { settingKeys } from "../config/schema.js";
 import { EmbeddedBackend } from "./embedded.js";
 import { OllamaBackend } from "./ollama.js";
 import type { Backend } from "./types.js";
-import { VllmBackend } from "./vllm.js";
+import { OpenaiBackend } from "./openai.js";
 
 export type BackendName = "embedded" | "ollama" | "vllm";
 
@@ -27,7 +27,7 @@ export class BackendPool {
         name === "ollama"
           ? new OllamaBackend(config.settings, config.path)
           : name === "vllm"
-            ? new VllmBackend(config.settings, config.path)
+            ? new OpenaiBackend(config.settings, config.path)
             : new EmbeddedBackend(config.settings, config.env);
       this.entries.set(key, backend);
     }

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism, freemem, homedir, totalmem } from "node:os";
 import { getJson } from "../backends/http.js";
-import { probeOpenaiServer } from "../backends/vllm.js";
+import { probeOpenaiServer } from "../backends/openai.js";
 import { connectToDaemon } from "../client/connection.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import type { CaroError } from "../errors.js";

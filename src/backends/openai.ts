@@ -1,3 +1,6 @@
+// Any server that speaks the OpenAI chat-completions API (vLLM, llama-server, LM Studio, …). Its
+// backend keeps the name users configure and type, `vllm` (`[backends.vllm]`, `--backend vllm`).
+
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, RequestTooLongError } from "../errors.js";
@@ -163,7 +166,7 @@ function wrongPath(error: unknown): boolean {
 }
 
 /** vLLM, or any OpenAI-compatible server: /v1/chat/completions, streamed over SSE, with a JSON-schema response format. */
-export class VllmBackend implements Backend {
+export class OpenaiBackend implements Backend {
   readonly name = "vllm";
   private readonly url: string;
   /** The model the config names; empty: ask the server. */
@@ -402,7 +405,7 @@ export class VllmBackend implements Backend {
   async generate(request: GenerateRequest): Promise<RawAnswer> {
     const started = performance.now();
     request.onEvent?.({ type: "generating" });
-    let result: Awaited<ReturnType<VllmBackend["answerOnce"]>>;
+    let result: Awaited<ReturnType<OpenaiBackend["answerOnce"]>>;
     // A server loading its model answers 503 until it has: ask again, pausing longer each time,
     // for as long as the timeout allows.
     for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, LONGEST_PAUSE_MS)) {
