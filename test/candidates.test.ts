@@ -152,7 +152,7 @@ describe("the daemon reads intent, shown and context as untrusted input", () => 
     const daemon = await startedDaemon(ollamaConfig(ollama.url));
     const client = await RawClient.helloed(daemon.files.socket);
     clients.push(client);
-    const base = { t: "ask", request: "list files", shell: "bash", cwd: "/tmp", env: daemon.env, flags: {} };
+    const base = { t: "ask", words: "list files", shell: "bash", cwd: "/tmp", env: daemon.env, flags: {} };
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ intent: "refine" }, /intent must be an object/],
       [{ intent: { kind: "delete" } }, /intent\.kind must be one of/],

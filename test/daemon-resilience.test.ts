@@ -74,7 +74,7 @@ describe("cancelling never kills the daemon", () => {
     };
     let id = 0;
     const ask = (client: RawClient, request: string) => {
-      client.send({ t: "ask", id: ++id, request, shell: "bash", cwd: "/tmp", env, flags: {} });
+      client.send({ t: "ask", id: ++id, words: request, shell: "bash", cwd: "/tmp", env, flags: {} });
       return id;
     };
     // Cancel as soon as the daemon says the request reached this phase.
@@ -120,7 +120,7 @@ describe("cancelling never kills the daemon", () => {
   it("stops when asked while a cancelled request's model is still loading", async () => {
     const { env, files, pid } = await startedDaemon(modelConfig("slow"));
     const client = await RawClient.helloed(files.socket);
-    client.send({ t: "ask", id: 1, request: "list files", shell: "bash", cwd: "/tmp", env, flags: {} });
+    client.send({ t: "ask", id: 1, words: "list files", shell: "bash", cwd: "/tmp", env, flags: {} });
     await client.until(eventOf(1, "selected"));
     client.send({ t: "cancel", id: 1 });
     expect(await client.until(endOf(1))).toMatchObject({ exitCode: 130 });

@@ -21,7 +21,7 @@ async function standin(options: Parameters<typeof ollamaStandin>[0] = {}): Promi
 const ask = (env: Record<string, string>, request: string, extra: Record<string, unknown> = {}) => ({
   t: "ask",
   id: 7,
-  request,
+  words: request,
   shell: "bash",
   cwd: "/tmp",
   env,

@@ -175,12 +175,12 @@ describe("what caro sends of its own, and what it hides", () => {
     const server = await standin(() => answer("ls"));
     const plain = await startedDaemon(ollamaConfig(server.url));
     const env = { ...plain.env, PATH: machine.bin };
-    await askRaw(plain.files.socket, { request: "list", cwd: machine.cwd, env, context: secrets });
+    await askRaw(plain.files.socket, { words: "list", cwd: machine.cwd, env, context: secrets });
     expect(lastUserMessage(server.chats[0])).not.toContain("Recent commands");
 
     const withHistory = await startedDaemon(ollamaConfig(server.url, "[context]\nhistory = 2\n"));
     await askRaw(withHistory.files.socket, {
-      request: "list",
+      words: "list",
       cwd: machine.cwd,
       env: { ...withHistory.env, PATH: machine.bin },
       context: secrets,
@@ -199,7 +199,7 @@ describe("what caro sends of its own, and what it hides", () => {
       ollamaConfig(server.url, '[context]\nhistory = 5\nredact = "always"\nscreen = "always"\n'),
     );
     const end = await askRaw(files.socket, {
-      request: "mysql -u root -phunter2 shop",
+      words: "mysql -u root -phunter2 shop",
       intent: fix,
       cwd: machine.cwd,
       env: { ...env, PATH: machine.bin },
@@ -215,7 +215,7 @@ describe("what caro sends of its own, and what it hides", () => {
 
     // What the user typed is theirs: it goes as typed.
     await askRaw(files.socket, {
-      request: "clone with token ghp_0123456789abcdefghijABCDEFGHIJ012345",
+      words: "clone with token ghp_0123456789abcdefghijABCDEFGHIJ012345",
       cwd: machine.cwd,
       env: { ...env, PATH: machine.bin },
     });
@@ -229,7 +229,7 @@ describe("what caro sends of its own, and what it hides", () => {
     const server = await standin(() => answer("ls"), elsewhere);
     const { files, env } = await startedDaemon(ollamaConfig(server.url, "[context]\nhistory = 5\n"));
     await askRaw(files.socket, {
-      request: "mysql -u root -phunter2 shop",
+      words: "mysql -u root -phunter2 shop",
       intent: fix,
       cwd: machine.cwd,
       env: { ...env, PATH: machine.bin },

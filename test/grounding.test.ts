@@ -431,7 +431,7 @@ describe("what caro adds to a request, and where it may go", () => {
     return dir;
   };
   const fix = (cwd: string, context = {}): UserRequest => ({
-    request: "mysql -u root -phunter2 shop",
+    words: "mysql -u root -phunter2 shop",
     intent: { kind: "fix", command: "mysql -u root -phunter2 shop", status: 1 },
     shell: "bash",
     cwd,

@@ -310,9 +310,9 @@ async function explainRequest(backend: Backend, prompt: ChatPrompt, request: Use
   const generated = await generateExplanation(backend, prompt, request, options);
   const checkStart = performance.now();
   const grounding = groundingOf(request, options);
-  const findings = grounding ? await groundingFindings(request.request, grounding) : [];
+  const findings = grounding ? await groundingFindings(request.words, grounding) : [];
   return {
-    command: request.request,
+    command: request.words,
     ...generated,
     checkMs: Math.round(performance.now() - checkStart),
     warnings: findings.map((finding) => finding.reason),

@@ -24,7 +24,7 @@ export function requestPrompt(request: UserRequest, settings: Settings, local: b
   if (added.tools !== undefined) machine.tools = added.tools;
   const intent = request.intent?.kind === "fix" ? { ...request.intent, command: added.fixCommand! } : request.intent;
   const asked: PromptRequest = {
-    request: request.request,
+    words: request.words,
     intent,
     shown: request.shown,
     place: added.place,
@@ -45,5 +45,5 @@ export function requestPrompt(request: UserRequest, settings: Settings, local: b
  */
 export function preloadPrompt(shell: Shell, cwd: string, env: Record<string, string | undefined>, settings: Settings) {
   const own = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  return requestPrompt({ request: "", shell, cwd, env: own, flags: {} }, settings, true).prompt;
+  return requestPrompt({ words: "", shell, cwd, env: own, flags: {} }, settings, true).prompt;
 }

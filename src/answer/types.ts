@@ -45,7 +45,7 @@ export interface ShellContext {
 /** What the user asked, and where: the same object from the CLI or widget through the socket to the pipeline. */
 export interface UserRequest {
   /** The words typed (for a fix, the failed command line; for explain, the command). */
-  request: string;
+  words: string;
   /** What to do with the request; absent means ask. */
   intent?: Intent;
   /**

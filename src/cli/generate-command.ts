@@ -156,7 +156,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   const request = await readRequest(args._);
   const verbose = Boolean(args.verbose);
   const userRequest: UserRequest = {
-    request,
+    words: request,
     shell,
     cwd: process.cwd(),
     env: clientEnv(),

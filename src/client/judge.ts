@@ -57,7 +57,7 @@ export async function judgeHere(request: UserRequest): Promise<(reply: unknown) 
     const answer = answerFrom(reply);
     // An explanation is of the user's own command: a daemon that swapped it would have the user
     // read another command's words and rating.
-    if (explaining && answer.command !== request.request)
+    if (explaining && answer.command !== request.words)
       throw new BackendError(
         "refused the answer: the caro daemon explained another command than the one asked; run caro daemon restart",
       );

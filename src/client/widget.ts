@@ -109,7 +109,7 @@ export async function runWidget(
     const { request, intent } = requestFor(call);
     const { answer, level } = await askDaemon(
       {
-        request,
+        words: request,
         intent,
         shown: shown.map(shownCommand),
         shell,

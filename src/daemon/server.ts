@@ -52,13 +52,13 @@ function answerCacheKey(ask: AskMessage, config: LoadedConfig, answerer: string)
   const explain = Boolean(ask.flags.explain);
   const intent = ask.intent ?? { kind: "ask" };
   // Explain answers for the command exactly as given, spaces included.
-  const request = intent.kind === "explain" ? ask.request : ask.request.trim();
+  const words = intent.kind === "explain" ? ask.words : ask.words.trim();
   // The programs and pages an answer is checked against, and what the shell told of itself
   // (its function names may run to thousands: hashed, so the key stays small).
   const machine = createHash("sha256")
     .update(JSON.stringify([ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null]))
     .digest("hex");
-  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer, machine]);
+  return JSON.stringify([words, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer, machine]);
 }
 
 /** The cached answer for a request, unless it is one the user was shown already and asks past. */

@@ -59,7 +59,7 @@ function userMessage(request: string, cwd: string): string {
 
 /** What a request asks beyond plain words: revise, fix or explain a command, and what not to answer again. */
 export interface PromptRequest {
-  request: string;
+  words: string;
   intent?: Intent;
   shown?: string[];
   /** Lines about where the user is, after the cwd: the folder's entries, the git branch. */
@@ -83,9 +83,9 @@ function taskLines(ask: PromptRequest): string {
       return `This command failed with exit status ${intent.status}: ${intent.command}${printed}\nGive a corrected command.`;
     }
     case "explain":
-      return `Explain this command: ${ask.request}`;
+      return `Explain this command: ${ask.words}`;
     case "ask":
-      return `request: ${ask.request}`;
+      return `request: ${ask.words}`;
   }
 }
 
@@ -122,6 +122,6 @@ export function buildPrompt(context: PromptContext, request: string | PromptRequ
       ? "Use only programs this machine has: never one it lists as not installed."
       : `Use the tools every ${context.os} system has before tools that may not be installed.`,
   }).trim();
-  const ask = typeof request === "string" ? { request } : request;
+  const ask = typeof request === "string" ? { words: request } : request;
   return { system, examples: parseExamples(examplePart, context), user: requestMessage(ask, context.cwd) };
 }
