@@ -170,8 +170,8 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
 
 /**
  * Where a warm request's time goes: `caro --json` reports each phase (client start, connect, config,
- * prompt, worker hand-off, tokenise, grammar, session, prefix, generate, parse, rate, reply, client
- * check). The requests differ from warmRuns' so the daemon's answer cache cannot answer them.
+ * prompt, worker hand-off, tokenise, grammar, sequence, prefix, generate, parse, check, reply, the
+ * client's check and rating). The requests differ from warmRuns' so the daemon's answer cache cannot answer them.
  */
 async function phaseRuns(h, list) {
   const runs = [];
@@ -498,7 +498,7 @@ async function fullPart(list) {
 
 /** The phases of a warm request in the order they happen (the keys of Answer.timings, less _ms). */
 const PHASES =
-  "client_start connect config select prompt handoff load budget grammar session prefix generate parse rate reply judge";
+  "client_start connect config select prompt handoff load budget grammar sequence prefix generate parse check rate reply judge";
 
 function printPhases(phases) {
   const parts = PHASES.split(" ")

@@ -76,7 +76,7 @@ export class EmbeddedBackend implements Backend {
    * saved) and the schema's grammar, answering nothing: what a request would otherwise do first.
    * A request sent meanwhile waits for the same work in the worker, not for a second copy.
    */
-  async prepare(prompt: GenerateRequest["prompt"], schema: object): Promise<void> {
+  async warm(prompt: GenerateRequest["prompt"], schema: object): Promise<void> {
     const { outcome } = await this.runTask({ prompt, schema, seed: 1, maxTextLength: 0 }, true);
     if (!outcome.ok) throw new BackendError(`llama.cpp failed: ${outcome.message}`);
   }
@@ -104,10 +104,10 @@ export class EmbeddedBackend implements Backend {
     };
   }
 
-  /** One task in the worker: a request, or (prepareOnly) the work before its first token. */
+  /** One task in the worker: a request, or (warmOnly) the work before its first token. */
   private async runTask(
     request: GenerateRequest,
-    prepareOnly: boolean,
+    warmOnly: boolean,
   ): Promise<{ outcome: InferenceOutcome; line: boolean; roundTripMs: number }> {
     this.forgetVanishedModel();
     this.modelPath ??= await ensureModelFile(this.settings["backends.embedded.model"], {
@@ -116,7 +116,7 @@ export class EmbeddedBackend implements Backend {
       onProgress: (progress) => request.onEvent?.({ type: "download", ...progress }),
     });
     if (request.signal?.aborted) throw new InterruptedError();
-    // A preload readies the same prompt and grammar a request will use, so its state is the one reused.
+    // Warming readies the same prompt and grammar a request will use, so its state is the one reused.
     const line = oneLineRequest(request.prompt, request.schema);
     const asJson = new LineAsJson();
     const { port1, port2 } = new MessageChannel();
@@ -142,7 +142,7 @@ export class EmbeddedBackend implements Backend {
         ? join(cacheHome(this.env), "caro", "prefix")
         : null,
       control: port2,
-      prepareOnly,
+      warmOnly,
     };
     const sent = performance.now();
     try {

@@ -9,7 +9,7 @@ import { optionLines } from "./help.js";
 import { processRunning } from "../system/process-alive.js";
 
 const usage = "usage: caro daemon start|stop|status|restart [--json] [--background [--shell zsh|bash|fish]]";
-const PRELOAD_SHELLS = ["zsh", "bash", "fish"];
+const WARM_SHELLS = ["zsh", "bash", "fish"];
 
 const daemonArgs = {
   action: { type: "positional", required: false },
@@ -19,7 +19,7 @@ const daemonArgs = {
     description: "With start: return at once, print nothing; the daemon loads the model meanwhile",
   },
   shell: { type: "string", description: "With start --background: the shell whose prompt the model is readied for" },
-  preload: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
+  warm: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
 } as const;
 
 export const help = `caro daemon: the background process that keeps the model loaded between requests
@@ -128,9 +128,9 @@ function describe(s: DaemonStatus): string {
   ].join("\n");
 }
 
-function preloadShell(shell: string | undefined): string | undefined {
-  if (shell !== undefined && !PRELOAD_SHELLS.includes(shell))
-    throw new UsageError(`unknown shell "${shell}": use one of ${PRELOAD_SHELLS.join(", ")}`);
+function warmShell(shell: string | undefined): string | undefined {
+  if (shell !== undefined && !WARM_SHELLS.includes(shell))
+    throw new UsageError(`unknown shell "${shell}": use one of ${WARM_SHELLS.join(", ")}`);
   return shell;
 }
 
@@ -149,7 +149,7 @@ async function startInBackground(shell: string | undefined): Promise<number> {
     connection.close();
     return 0;
   }
-  startDaemon(shell ? ["--preload", shell] : []);
+  startDaemon(shell ? ["--warm", shell] : []);
   return 0;
 }
 
@@ -161,12 +161,12 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   switch (action) {
     case "run": {
       const { runDaemon } = await import("../daemon/start.js");
-      const code = await runDaemon({ preloadShell: preloadShell(args.preload) });
+      const code = await runDaemon({ warmShell: warmShell(args.warm) });
       // -1: serving; the process lives on until the daemon exits.
       return code === -1 ? new Promise<number>(() => undefined) : code;
     }
     case "start": {
-      if (args.background) return startInBackground(preloadShell(args.shell));
+      if (args.background) return startInBackground(warmShell(args.shell));
       (await connectToDaemon()).close();
       const s = await status();
       process.stdout.write(`caro daemon: running (pid ${s?.pid})\n`);

@@ -99,7 +99,7 @@ const PHASES: [key: string, label: string][] = [
   ["load_ms", "model"],
   ["budget_ms", "tokenise"],
   ["grammar_ms", "grammar"],
-  ["session_ms", "session"],
+  ["sequence_ms", "sequence"],
   ["prefix_ms", "prefix"],
   ["generate_ms", "generate"],
   ["parse_ms", "parse"],

@@ -93,7 +93,7 @@ function connectOnce(path: string): Promise<Socket | null> {
 
 /**
  * Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600);
- * `runArgs` go after `run` (--preload <shell>).
+ * `runArgs` go after `run` (--warm <shell>).
  */
 export function startDaemon(runArgs: string[] = []): ChildProcess {
   const log = logPath();

@@ -11,7 +11,7 @@ import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
 import type { Backend } from "../backends/types.js";
 import { draftSchema } from "../answer/draft.js";
-import { preloadPrompt } from "../answer/request-prompt.js";
+import { warmPrompt } from "../answer/request-prompt.js";
 import type { Shell } from "../prompt/context.js";
 import { localModelFile } from "../models/resolve.js";
 import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
@@ -323,7 +323,7 @@ export class Daemon {
    * model already on disk: a shell starting never sets off a download. Requests arriving meanwhile
    * wait for the same load.
    */
-  async preload(shell: Shell): Promise<void> {
+  async warm(shell: Shell): Promise<void> {
     const started = Date.now();
     try {
       const config = loadConfig({}, this.env);
@@ -333,12 +333,12 @@ export class Daemon {
       const backend = this.backends.get("embedded", config);
       if (!(backend instanceof EmbeddedBackend)) return;
       // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-      const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
-      await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
-      log(`preloaded ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
+      const prompt = warmPrompt(shell, process.cwd(), this.env, settings);
+      await backend.warm(prompt, draftSchema(false, settings.max_command_length));
+      log(`warmed ${settings["backends.embedded.model"]} for ${shell} in ${Date.now() - started} ms`);
     } catch (error) {
       // The first request meets the same problem and tells its user; here it is only logged.
-      log(`preload failed: ${(error as Error).message}`);
+      log(`warming failed: ${(error as Error).message}`);
     }
   }
 

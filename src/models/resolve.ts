@@ -44,7 +44,7 @@ export async function ensureModelFile(spec: string, options: DownloadOptions = {
   return path;
 }
 
-/** The file the model setting names if it is on disk now, else null; never downloads (a preload's check). */
+/** The file the model setting names if it is on disk now, else null; never downloads (warming's check). */
 export function localModelFile(spec: string, env: Env = process.env): string | null {
   const hf = hfModelOf(spec);
   const path = hf ? cachedModelPath(hf, env) : resolve(spec.replace(/^~(?=\/|$)/, env.HOME || homedir()));
