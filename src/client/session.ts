@@ -24,6 +24,7 @@ import {
 } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
+import { ownProcessAlive } from "../system/process-alive.js";
 import { clientEnv } from "./ask.js";
 import { KeptConnection } from "./connection.js";
 import { runWidget } from "./widget.js";
@@ -51,16 +52,6 @@ export function sessionDirProblem(dir: string): string | null {
     return null;
   } catch (error) {
     return `${dir} cannot be checked (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
-  }
-}
-
-/** A process that is there (EPERM: a pid reused by another user's process is not ours: gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -141,7 +132,7 @@ class Session {
     }
     // A shell that stopped waiting (Ctrl-C before the terminal was held) must not have its
     // terminal taken from under its prompt.
-    if (!alive(waiter)) return;
+    if (!ownProcessAlive(waiter)) return;
     const problem = sessionDirProblem(this.dir);
     if (problem) return this.answer(waiter, 1, `caro: ${problem}`);
     const request = parseRequest(data);
@@ -155,7 +146,7 @@ class Session {
     const gone = new AbortController();
     const stop = () => gone.abort();
     this.stopping.signal.addEventListener("abort", stop, { once: true });
-    const watch = setInterval(() => alive(waiter) || gone.abort(), WAITER_POLL_MS);
+    const watch = setInterval(() => ownProcessAlive(waiter) || gone.abort(), WAITER_POLL_MS);
     let output = "";
     try {
       const status = await runWidget(
@@ -234,7 +225,7 @@ export async function session(argv: string[]): Promise<number> {
       // A request still running holds the terminal; it was cancelled and gives it back first.
       setTimeout(() => process.exit(0), 200).unref();
     };
-    const poll = setInterval(() => alive(shellPid) || end(), SHELL_POLL_MS);
+    const poll = setInterval(() => ownProcessAlive(shellPid) || end(), SHELL_POLL_MS);
     process.once("SIGHUP", end);
     process.once("SIGTERM", end);
   });
