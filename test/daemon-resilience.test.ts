@@ -81,7 +81,7 @@ describe("cancelling never kills the daemon", () => {
     const phases: [string, string][] = [
       ["load", "selected"],
       ["prefix restore", "loaded"],
-      ["generation", "text"],
+      ["generation", "command"],
     ];
     const outcomes: string[] = [];
     for (let cycle = 0; cycle < 4; cycle++) {

@@ -17,7 +17,7 @@ import {
   type ModelOptions,
   type WorkerEvent,
 } from "../worker/protocol.js";
-import { LineAsJson, oneLineRequest } from "./one-line.js";
+import { oneLineRequest } from "./one-line.js";
 import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
 const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
@@ -90,7 +90,8 @@ export class EmbeddedBackend implements Backend {
       throw new BackendError(`llama.cpp failed: ${outcome.message}`);
     }
     return {
-      text: line ? LineAsJson.whole(outcome.text) : outcome.text,
+      text: outcome.text,
+      command: line ? outcome.text : undefined,
       model: basename(this.modelPath ?? ""),
       gpu: outcome.gpu,
       prefix: outcome.prefix,
@@ -118,10 +119,9 @@ export class EmbeddedBackend implements Backend {
     if (request.signal?.aborted) throw new InterruptedError();
     // Warming readies the same prompt and grammar a request will use, so its state is the one reused.
     const line = oneLineRequest(request.prompt, request.schema);
-    const asJson = new LineAsJson();
     const { port1, port2 } = new MessageChannel();
     port1.on("message", (event: WorkerEvent) =>
-      request.onEvent?.(line && event.type === "text" ? { type: "text", text: asJson.chunk(event.text) } : event),
+      request.onEvent?.(line && event.type === "text" ? { type: "command", text: event.text } : event),
     );
     const cancel = () => port1.postMessage("cancel");
     request.signal?.addEventListener("abort", cancel, { once: true });

@@ -81,7 +81,7 @@ export function eventPrinter(verbose: boolean) {
           ? `reading the prompt on ${event.threads} thread${event.threads > 1 ? "s" : ""}…`
           : "reading the prompt…",
       );
-    } else if (event.type === "text" && !decoding) {
+    } else if ((event.type === "text" || event.type === "command") && !decoding) {
       decoding = true;
       say("decoding…");
     }

@@ -29,8 +29,8 @@ const CANCEL_GRACE_MS = 500;
 
 /**
  * Asks the daemon (starting it if needed); Ctrl-C through `signal` ends every wait at once and
- * cancels the request there. The daemon's rating is not taken on trust: the command is checked
- * and rated here, under this process's own config. With `kept`, the connection is the one kept
+ * cancels the request there. The daemon sends what it found, unrated: the command is checked and
+ * rated here, under this process's own config (judge.ts). With `kept`, the connection is the one kept
  * from the last request, and is kept for the next.
  */
 export async function askDaemon(
