@@ -44,7 +44,7 @@ function samplingOf(chat: ChatRequest): { temperature: number; seed: number } {
 }
 
 describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("another candidate, %s", (kind) => {
-  it("Ctrl-G again gives a new command each time: a repeat of a shown one is retried warmer, never answered", async () => {
+  it("Ctrl-G again: a new command each time; a repeat of a shown one is retried warmer, never answered", async () => {
     const { standin, env } = await server(kind, { turns: ["ls", "ls", "ls -a", "ls -a", "ls -la"] });
     const first = await widget(env, [], "list files");
     expect(first).toMatchObject({ exitCode: 0, buffer: "ls" });
@@ -106,7 +106,10 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
     const message = lastUserMessage(standin.chats[0]);
     // Where the user is (cwd, the folder's entries and branch) comes first; the intent's words after it.
     expect(message).toMatch(
-      /^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Revise this command: find \. -name '\*\.log'\nChange: only files over 1MB$/,
+      new RegExp(
+        String.raw`^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Revise this command: find \. -name ` +
+          String.raw`'\*\.log'\nChange: only files over 1MB$`,
+      ),
     );
     expect(standin.chats[0].messages[0].content).toContain("Revise this command:");
   });
@@ -127,7 +130,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
 });
 
 describe("the embedded backend", () => {
-  it("two more candidates from llama.cpp: each new, none a shown one; a refine never returns the command as is", async () => {
+  it("two more candidates from llama.cpp, each new, none a shown one; a refine never answers its command", async () => {
     const { env } = makeHome(modelConfig("tiny"));
     const first = await widget(env, [], "list files");
     expect(first.exitCode).toBe(0);

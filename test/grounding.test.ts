@@ -75,7 +75,8 @@ describe("the machine inventory", () => {
         "Package manager: apt.",
         "Installed: grep, find, ss, lsof, tar, curl, python3, git.",
         // netstat (after ss), wget (after curl), python (after python3) are not worth naming.
-        "Not installed: rg, fd, fdfind, ip, ifconfig, jq, 7z, unzip, docker, podman, systemctl, service, launchctl, pbcopy, wl-copy, xclip, xsel, rsync.",
+        "Not installed: rg, fd, fdfind, ip, ifconfig, jq, 7z, unzip, docker, podman, systemctl, service, launchctl, " +
+          "pbcopy, wl-copy, xclip, xsel, rsync.",
       ].join("\n"),
     );
   });

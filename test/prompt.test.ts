@@ -141,7 +141,8 @@ describe("the prompt grounded in this machine", () => {
     };
     const first = buildPrompt(grounded, ask);
     expect(first.user).toBe(
-      'cwd: /home/ada/src\nfolder: src/ package.json …\ngit branch: main\nRecent commands:\n"cd src"\n"echo \\"hi\\""\nrequest: find python files',
+      'cwd: /home/ada/src\nfolder: src/ package.json …\ngit branch: main\nRecent commands:\n"cd src"\n"echo ' +
+        '\\"hi\\""\nrequest: find python files',
     );
     const again = buildPrompt(grounded, {
       ...ask,
@@ -164,7 +165,8 @@ describe("the prompt grounded in this machine", () => {
       screen: "tar: b.tar: Cannot open: No such file or directory\n",
     });
     expect(user).toBe(
-      "cwd: /home/ada/src\nThis command failed with exit status 2: tar xzf b.tar\nIt printed:\ntar: b.tar: Cannot open: No such file or directory\nGive a corrected command.",
+      "cwd: /home/ada/src\nThis command failed with exit status 2: tar xzf b.tar\nIt printed:\ntar: b.tar: Cannot " +
+        "open: No such file or directory\nGive a corrected command.",
     );
   });
 });

@@ -316,7 +316,8 @@ describe("caro init", () => {
     const zsh = run("zsh", [
       "-f",
       "-c",
-      `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`,
+      `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} ` +
+        `\${(k)parameters}); print -l \${b:|a}`,
     ]);
     expect(
       zsh
@@ -335,7 +336,8 @@ describe("caro init", () => {
       "--noprofile",
       "-i",
       "-c",
-      `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`,
+      `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { ` +
+        `declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`,
     ]);
     // bash sets COLUMNS and friends lazily; caro names nothing in upper case.
     for (const name of bash
@@ -346,7 +348,8 @@ describe("caro init", () => {
     const fish = run("fish", [
       "--no-config",
       "-c",
-      `set before (functions -a) (set -n); ${init("fish")} | source; for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end`,
+      `set before (functions -a) (set -n); ${init("fish")} | source; ` +
+        "for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end",
     ]);
     for (const name of fish
       .trim()
@@ -360,7 +363,8 @@ describe("caro init", () => {
       "-f",
       "-i",
       "-c",
-      `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget; done`,
+      `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins ` +
+        `vicmd; do bindkey -M $m | grep _caro_widget; done`,
     ]);
     expect(zsh.trim().split("\n")).toEqual(['"^X" _caro_widget', '"^X" _caro_widget', '"^X" _caro_widget']);
     const bash = run("bash", [

@@ -117,7 +117,10 @@ function groundingOf(request: UserRequest, options: AnswerOptions): Grounding | 
   };
 }
 
-/** What is wrong with a command on this machine: broken text (in it or its explanation), missing programs, unknown options. */
+/**
+ * What is wrong with a command on this machine: broken text (in it or its explanation), missing programs, unknown
+ * options.
+ */
 async function findingsOf(command: string, explanation: string, grounding: Grounding | null): Promise<string[]> {
   if (holdsBrokenText(command) || holdsBrokenText(explanation)) return [BROKEN_TEXT_REASON];
   if (grounding === null) return [];

@@ -165,7 +165,9 @@ function wrongPath(error: unknown): boolean {
   return statusOf(error) === 404 && !modelMissing(error);
 }
 
-/** vLLM, or any OpenAI-compatible server: /v1/chat/completions, streamed over SSE, with a JSON-schema response format. */
+/**
+ * vLLM, or any OpenAI-compatible server: /v1/chat/completions, streamed over SSE, with a JSON-schema response format.
+ */
 export class OpenaiBackend implements Backend {
   readonly name = "vllm";
   private readonly url: string;
@@ -418,7 +420,8 @@ export class OpenaiBackend implements Backend {
         if (left <= 0) throw this.stillUnavailable(error as HttpFailure);
         if (pause === FIRST_PAUSE_MS) {
           const said = serverMessage((error as HttpFailure).body);
-          const text = `${this.server} is not ready (HTTP 503: ${said}): asking again for up to ${this.timeoutMs / 1000} s`;
+          const wait = `asking again for up to ${this.timeoutMs / 1000} s`;
+          const text = `${this.server} is not ready (HTTP 503: ${said}): ${wait}`;
           request.onEvent?.({ type: "waiting", text });
         }
         await sleep(Math.min(pause, left), undefined, { signal: request.signal }).catch(() => {

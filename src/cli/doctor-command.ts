@@ -64,7 +64,9 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
     return {
       name: "gpu",
       status: "warn",
-      detail: `the ${wanted} build of llama.cpp cannot load (${(error as Error).message.split("\n")[0]}); caro falls back to the CPU`,
+      detail:
+        `the ${wanted} build of llama.cpp cannot load (${(error as Error).message.split("\n")[0]}); caro falls ` +
+        `back to the CPU`,
       fix: `set [backends.embedded] gpu = "auto" in ${config?.path ?? "the config"}`,
     };
   }
@@ -85,7 +87,9 @@ function modelCheck(config: LoadedConfig): { check: Check; present: boolean } {
     check: {
       name: "model",
       status: "warn",
-      detail: `${spec} is not downloaded${entry ? ` (${formatBytes(entry.sizeBytes)})` : ""}: the embedded backend cannot answer until it is`,
+      detail:
+        `${spec} is not downloaded${entry ? ` (${formatBytes(entry.sizeBytes)})` : ""}: the embedded backend ` +
+        `cannot answer until it is`,
       fix: hf
         ? `caro models pull ${entry ? entry.name : spec}`
         : `set [backends.embedded] model to a GGUF file in ${config.path}`,
@@ -103,7 +107,9 @@ async function daemonCheck(): Promise<Check> {
       return {
         name: "daemon",
         status: "ok",
-        detail: `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} requests served`,
+        detail:
+          `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} ` +
+          `requests served`,
       };
   } catch {
     // Not running.

@@ -139,13 +139,16 @@ function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (verbose && answer.cached) say("from the daemon's cache of identical requests in this folder");
   if (verbose)
     say(
-      `${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`,
+      `${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ` +
+        `${JSON.stringify(answer.timings)}`,
     );
   // Since this process started (performance's time origin).
   if (verbose) say(phaseLine(answer.timings, performance.now()));
 }
 
-/** `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code. */
+/**
+ * `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code.
+ */
 export async function runGenerate(argv: string[], signal: AbortSignal): Promise<number> {
   const args = parseStrict(argv, generateArgs);
   const shell = pickShell(args.shell);

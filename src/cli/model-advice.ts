@@ -26,7 +26,10 @@ export interface Advice {
   configured: string;
   /** The catalog model the setting names (by name or hf: URI), if it names one. */
   configuredModel: CatalogModel | undefined;
-  /** From the configured model to the suggested one; null when they are the same or the configured one is not in the catalog. */
+  /**
+   * From the configured model to the suggested one; null when they are the same or the configured one is not in the
+   * catalog.
+   */
   change: Switch | null;
   /** What the switch gains and costs, or why there is nothing to compare, in one sentence. */
   comparison: string;
@@ -67,7 +70,9 @@ export function adviceFor(config: LoadedConfig, machine: Machine): Advice {
   return {
     ...base,
     change,
-    comparison: `against the configured ${configuredModel.name}${problem ? `, which ${problem}` : ""}, ${describeSwitch(configuredModel, suggestion, change)}`,
+    comparison:
+      `against the configured ${configuredModel.name}${problem ? `, which ${problem}` : ""}, ` +
+      `${describeSwitch(configuredModel, suggestion, change)}`,
     how: downloaded ? where : `caro models pull ${to.name} (${formatBytes(to.sizeBytes)}), then ${where}`,
   };
 }

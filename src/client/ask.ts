@@ -48,7 +48,8 @@ export async function askDaemon(
   } catch (error) {
     if (error instanceof FrameTooLargeError)
       throw new UsageError(
-        `the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; shorten it`,
+        `the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; ` +
+          `shorten it`,
       );
     throw error;
   }
@@ -98,7 +99,8 @@ export async function askDaemon(
         }
         if (connection.broken)
           throw new BackendError(
-            `the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`,
+            `the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} ` +
+              `bytes)`,
           );
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }

@@ -206,7 +206,8 @@ export async function connectToDaemon(options: ConnectOptions = {}): Promise<Dae
     // Exit code 0: it stepped aside for another daemon starting at the same moment; keep trying.
     else if (started.exitCode !== null && started.exitCode !== 0)
       throw new CaroError(
-        `the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} (log: ${logPath()})`,
+        `the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} ` +
+          `(log: ${logPath()})`,
         1,
       );
     await sleep(30, signal);

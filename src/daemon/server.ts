@@ -255,14 +255,17 @@ export class Daemon {
       cache.keep(answer);
       send({ t: "answer", id: ask.id, answer });
       log(
-        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
+        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ` +
+          `${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated ` +
+          `tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
       );
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.
       if (controller.signal.reason instanceof FrameTooLargeError) return;
       const reply = errorReply(ask.id, error, controller.signal.aborted);
       log(
-        `request ${ask.id} failed (exit ${reply.exitCode}): ${error instanceof CaroError ? reply.message : ((error as Error).stack ?? error)}`,
+        `request ${ask.id} failed (exit ${reply.exitCode}): ` +
+          `${error instanceof CaroError ? reply.message : ((error as Error).stack ?? error)}`,
       );
       send(reply);
     } finally {

@@ -9,14 +9,18 @@ const PROMPT_FILE = fileURLToPath(new URL("../../src/prompt/prompt.md", import.m
 let template: string | undefined;
 
 const SHELL_RULES: Record<string, string> = {
-  fish: "fish is not POSIX: use `set VAR value`, `(command)` for substitution, `; and` / `; or`, and `end` to close blocks.",
+  fish:
+    "fish is not POSIX: use `set VAR value`, `(command)` for substitution, `; and` / `; or`, and `end` to close " +
+    "blocks.",
   zsh: "zsh accepts POSIX syntax; avoid bash-only features such as `shopt`.",
   bash: "",
   sh: "Stay within POSIX sh: no arrays, no [[ ]], no brace expansion.",
 };
 
 const USERLAND_RULES: Record<string, string> = {
-  BSD: "BSD sed needs `sed -i ''`, BSD find has no -printf, BSD stat uses -f not -c, and there is no --long-option for most tools.",
+  BSD:
+    "BSD sed needs `sed -i ''`, BSD find has no -printf, BSD stat uses -f not -c, and there is no --long-option " +
+    "for most tools.",
   GNU: "",
 };
 
@@ -80,7 +84,10 @@ function taskLines(ask: PromptRequest): string {
       return `Revise this command: ${intent.command}\nChange: ${intent.words}`;
     case "fix": {
       const printed = ask.screen?.trim() ? `\nIt printed:\n${ask.screen.trim()}` : "";
-      return `This command failed with exit status ${intent.status}: ${intent.command}${printed}\nGive a corrected command.`;
+      return (
+        `This command failed with exit status ${intent.status}: ${intent.command}${printed}\nGive a corrected ` +
+        `command.`
+      );
     }
     case "explain":
       return `Explain this command: ${ask.words}`;

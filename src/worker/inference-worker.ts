@@ -103,7 +103,8 @@ function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<
     llama = openLlama(options.gpu, options.threads).catch((error: Error) => {
       if (options.gpu === "auto" || options.gpu === "false") throw error;
       warn(
-        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; set [backends.embedded] gpu = "auto" to stop this warning`,
+        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; ` +
+          `set [backends.embedded] gpu = "auto" to stop this warning`,
       );
       return openLlama(false, options.threads);
     });
