@@ -67,8 +67,9 @@ export function parseRequest(data: string): SessionRequest | null {
   // Every field ends in a NUL, so the last piece is empty.
   if (fields.pop() !== "") return null;
   const [cwd, count, ...rest] = fields;
-  const argc = Number(count);
-  if (!cwd || !Number.isInteger(argc) || argc < 0 || argc > rest.length) return null;
+  // Digits only: Number() would read an empty or spaced count as a number.
+  const argc = /^\d+$/.test(count ?? "") ? Number(count) : -1;
+  if (!cwd || argc < 0 || argc > rest.length) return null;
   const env: Record<string, string> = {};
   for (const entry of rest.slice(argc)) {
     const eq = entry.indexOf("=");
