@@ -217,6 +217,7 @@ writeFileSync(out, `${JSON.stringify({ model_mb: modelMb, rounds: ROUNDS, table,
 process.stdout.write(`model ${modelMb.toFixed(0)} MB; median of ${ROUNDS} per row; mmap / copy\n`);
 for (const row of table)
   process.stdout.write(
-    `${row.measure.padEnd(72)} ${row.copy.toFixed(0).padStart(7)} ${row.mmap.toFixed(0).padStart(7)}  ${row.ratio.toFixed(2)}x\n`,
+    `${row.measure.padEnd(72)} ${row.copy.toFixed(0).padStart(7)} ${row.mmap.toFixed(0).padStart(7)}  ` +
+      `${row.ratio.toFixed(2)}x\n`,
   );
 log(`wrote ${out}`);

@@ -181,8 +181,8 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
 
 /**
  * Where a warm request's time goes: `caro --json` reports each phase (client start, connect, config,
- * prompt, worker hand-off, tokenise, grammar, session, prefix, generate, parse, rate, reply, client
- * check). The requests differ from warmRuns' so the daemon's answer cache cannot answer them.
+ * prompt, worker hand-off, tokenise, grammar, sequence, prefix, generate, parse, check, reply, the
+ * client's check and rating). The requests differ from warmRuns' so the daemon's answer cache cannot answer them.
  */
 async function phaseRuns(h, list) {
   const runs = [];
@@ -396,7 +396,8 @@ async function fullPart(list) {
   const modelBytes = statSync(modelPath).size;
   const threads = availableParallelism();
   const config = (extra = "") =>
-    `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n${extra}`;
+    `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = ` +
+    `"${modelPath}"\nthreads = ${threads}\n${extra}`;
 
   log(`model ${modelPath} (${(modelBytes / 2 ** 20).toFixed(0)} MiB), ${threads} threads`);
   log("full 1/5 warm requests through the session client and socket, prefix cache on, each followed by the floor…");
@@ -512,7 +513,8 @@ async function fullPart(list) {
 
 /** The phases of a warm request in the order they happen (the keys of Answer.timings, less _ms). */
 const PHASES =
-  "client_start connect config select prompt handoff load budget grammar session prefix generate parse rate reply judge";
+  "client_start connect config select prompt handoff load budget grammar sequence prefix generate parse check rate " +
+  "reply judge";
 
 function printPhases(phases) {
   const parts = PHASES.split(" ")
@@ -534,7 +536,9 @@ async function fastPart(list) {
   const modelPath = fastModel();
   // One thread: a tiny model decodes fastest so (the tests' setting too).
   const threads = 1;
-  const config = `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = "${modelPath}"\nthreads = ${threads}\n`;
+  const config =
+    `backend = "embedded"\nmax_command_length = ${MAX_COMMAND_LENGTH}\n[backends.embedded]\nmodel = ` +
+    `"${modelPath}"\nthreads = ${threads}\n`;
   log("fast 1/2 warm requests with the tiny model, each followed by the floor and node -e 0…");
   const h = home(config);
   // BENCH_BASELINE: another checkout of caro (built), whose widget answers each request just before

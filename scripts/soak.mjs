@@ -28,8 +28,8 @@ import {
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeFrame, FrameReader } from "../dist/daemon/protocol.js";
-import { daemonVersion } from "../dist/daemon/version.js";
+import { encodeFrame, FrameReader } from "../dist/wire/protocol.js";
+import { daemonVersion } from "../dist/wire/version.js";
 import { instantOllama } from "./instant-ollama.mjs";
 import { makeGguf } from "./make-gguf.mjs";
 
@@ -134,7 +134,16 @@ function open() {
           });
           if (onEvent) waiting.set(`event:${id}`, onEvent);
           socket.write(
-            encodeFrame({ t: "ask", id, request, shell: "bash", cwd: dir, env: clientEnv, flags: {}, shown: [] }),
+            encodeFrame({
+              t: "ask",
+              id,
+              words: request,
+              shell: "bash",
+              cwd: dir,
+              env: clientEnv,
+              flags: {},
+              shown: [],
+            }),
           );
           if (cancelAfterMs !== null) setTimeout(() => socket.write(encodeFrame({ t: "cancel", id })), cancelAfterMs);
         });
@@ -307,10 +316,13 @@ process.stdout.write(
 process.stdout.write("quarter  RSS MB (first)   fds  threads  log kB  loads\n");
 for (const r of rows)
   process.stdout.write(
-    `${String(r.quarter).padEnd(8)} ${String(r.rss_mb).padStart(6)} (${String(r.rss_first_mb).padStart(5)}) ${String(r.fds).padStart(5)} ${String(r.threads).padStart(8)} ${String(r.log_kb).padStart(7)} ${String(r.model_loads).padStart(6)}\n`,
+    `${String(r.quarter).padEnd(8)} ${String(r.rss_mb).padStart(6)} (${String(r.rss_first_mb).padStart(5)}) ` +
+      `${String(r.fds).padStart(5)} ${String(r.threads).padStart(8)} ${String(r.log_kb).padStart(7)} ` +
+      `${String(r.model_loads).padStart(6)}\n`,
   );
 process.stdout.write(
-  `last quarter over the third: RSS ${(growth * 100).toFixed(1)} %, fds ${last.fds - third.fds}, threads ${last.threads - third.threads}: ${flat ? "flat" : "GROWS"}\n`,
+  `last quarter over the third: RSS ${(growth * 100).toFixed(1)} %, fds ${last.fds - third.fds}, ` +
+    `threads ${last.threads - third.threads}: ${flat ? "flat" : "GROWS"}\n`,
 );
 if (failures.length > 0) process.stdout.write(`first failures:\n  ${failures.join("\n  ")}\n`);
 rmSync(dir, { recursive: true, force: true });

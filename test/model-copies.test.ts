@@ -195,13 +195,21 @@ describe("several models within the memory budget", () => {
     const refused = await caro(["list files"], { env: shell("small", "40", "slow") });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toMatch(
-      /^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), more than the memory budget of 40 MB \(\[daemon\] memory_budget_mb = 40\): raise it, or choose a smaller model or context_size$/,
+      new RegExp(
+        String.raw`^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), more than the memory ` +
+          String.raw`budget of 40 MB \(\[daemon\] memory_budget_mb = 40\): raise it, or choose a smaller model or ` +
+          "context_size$",
+      ),
     );
     // auto: what the machine has available, caro's own loaded model included (100 + 7 MB).
     const auto = await caro(["list files"], { env: shell("auto", '"auto"', "slow") });
     expect(auto.exitCode).toBe(1);
     expect(auto.stderr).toMatch(
-      /^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), and this machine has 10\d MB available, caro's other models included: free some memory, or choose a smaller model or context_size$/,
+      new RegExp(
+        String.raw`^caro: slow-\w+\.gguf needs about \d+ MB of memory \(context_size 2048\), and this machine has ` +
+          String.raw`10\d MB available, caro's other models included: free some memory, or choose a smaller model ` +
+          "or context_size$",
+      ),
     );
     expect(await loads(shell("small", "40", "tiny"))).toBe(false);
   }, 120_000);

@@ -318,7 +318,7 @@ describe("caro check", () => {
     expect(result.exitCode).toBe(2);
   });
 
-  it("rates formatting by what it does: a disk by any name or through a variable is critical, a file high", async () => {
+  it("rates formatting by what it does: a disk by any name or variable is critical, a file high", async () => {
     const rated: [string, string][] = [
       // A disk by its stable names, its mapper or LVM name, or one only a variable knows.
       ["mkfs.ext4 /dev/disk/by-id/nvme-Samsung_SSD_970_EVO_1TB_S467NX0M", "critical"],

@@ -12,7 +12,7 @@ import { commandOf, disarm } from "../src/client/disarm.js";
 import { parseRequest } from "../src/client/session.js";
 import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
 import { parseSetting } from "../src/config/schema.js";
-import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/daemon/protocol.js";
+import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/wire/protocol.js";
 import { classifyPath, type PathKind } from "../src/safety/paths.js";
 import { literal } from "../src/safety/words.js";
 import { formatBytes } from "../src/text/bytes.js";

@@ -19,7 +19,7 @@ import {
   type ModelOptions,
   type WorkerEvent,
 } from "../worker/protocol.js";
-import { LineAsJson, oneLineRequest } from "./one-line.js";
+import { oneLineRequest } from "./one-line.js";
 import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
 const WORKER_FILE = new URL("../worker/inference-worker.js", import.meta.url).href;
@@ -130,12 +130,12 @@ export class ModelCopy {
   }
 
   /**
-   * One task in the worker: a request, or (prepareOnly) the work before its first token, under
+   * One task in the worker: a request, or (warmOnly) the work before its first token, under
    * the settings of the config that asked (threads, prefix cache) and its environment.
    */
   async run(
     request: GenerateRequest,
-    prepareOnly: boolean,
+    warmOnly: boolean,
     settings: Settings,
     env: Env,
   ): Promise<{ outcome: InferenceOutcome; line: boolean; roundTripMs: number; model: string }> {
@@ -148,16 +148,15 @@ export class ModelCopy {
     const path = this.modelPath;
     // Making room may wait for another model's requests to end: Ctrl-C must not.
     await unlessAborted(this.admit(path), request.signal);
-    // A preload readies the same prompt and grammar a request will use, so its state is the one reused.
+    // Warming readies the same prompt and grammar a request will use, so its state is the one reused.
     const line = oneLineRequest(request.prompt, request.schema);
-    const asJson = new LineAsJson();
     const { port1, port2 } = new MessageChannel();
     port1.on("message", (event: WorkerEvent) => {
       if (event.type === "loaded") {
         if (!event.cached) this.loads++;
         this.resident = true;
       }
-      request.onEvent?.(line && event.type === "text" ? { type: "text", text: asJson.chunk(event.text) } : event);
+      request.onEvent?.(line && event.type === "text" ? { type: "command", text: event.text } : event);
     });
     const cancel = () => port1.postMessage("cancel");
     request.signal?.addEventListener("abort", cancel, { once: true });
@@ -177,7 +176,7 @@ export class ModelCopy {
       verbose: Boolean(request.verbose),
       prefixCacheDir: settings["backends.embedded.prefix_cache"] ? join(cacheHome(env), "caro", "prefix") : null,
       control: port2,
-      prepareOnly,
+      warmOnly,
     };
     const sent = performance.now();
     try {
@@ -236,7 +235,7 @@ export class EmbeddedBackend implements Backend {
    * saved) and the schema's grammar, answering nothing: what a request would otherwise do first.
    * A request sent meanwhile waits for the same work in the worker, not for a second copy.
    */
-  async prepare(prompt: GenerateRequest["prompt"], schema: object): Promise<void> {
+  async warm(prompt: GenerateRequest["prompt"], schema: object): Promise<void> {
     const request = { prompt, schema, seed: 1, maxTextLength: 0 };
     const { outcome } = await this.copy.run(request, true, this.settings, this.env);
     if (!outcome.ok) throw new BackendError(`llama.cpp failed: ${outcome.message}`);
@@ -251,7 +250,8 @@ export class EmbeddedBackend implements Backend {
       throw new BackendError(`llama.cpp failed: ${outcome.message}`);
     }
     return {
-      text: line ? LineAsJson.whole(outcome.text) : outcome.text,
+      text: outcome.text,
+      command: line ? outcome.text : undefined,
       model,
       gpu: outcome.gpu,
       prefix: outcome.prefix,

@@ -7,7 +7,7 @@ import { formatBytes } from "../text/bytes.js";
 import { EmbeddedBackend, ModelCopy } from "./embedded.js";
 import { OllamaBackend } from "./ollama.js";
 import type { Backend } from "./types.js";
-import { VllmBackend } from "./vllm.js";
+import { OpenaiBackend } from "./openai.js";
 
 export type BackendName = "embedded" | "ollama" | "vllm";
 
@@ -176,7 +176,7 @@ export class BackendPool {
       entry.copy = new ModelCopy(settings, { admit: (bytes, path) => this.admit(entry, bytes, path, settings) });
     else
       entry.server =
-        name === "ollama" ? new OllamaBackend(settings, config.path) : new VllmBackend(settings, config.path);
+        name === "ollama" ? new OllamaBackend(settings, config.path) : new OpenaiBackend(settings, config.path);
     this.current.set(key, entry);
     this.live.add(entry);
     return entry;

@@ -7,8 +7,8 @@ import { resolveModelPath } from "../models/resolve.js";
 import type { BackendPool, Lease } from "./pool.js";
 import { ollamaAnswers } from "./ollama.js";
 import type { Backend, PassedOver } from "./types.js";
-// doctor asks vllm.ts the same question auto does here, so the two agree.
-import { probeOpenaiServer } from "./vllm.js";
+// doctor asks openai.ts the same question auto does here, so the two agree.
+import { probeOpenaiServer } from "./openai.js";
 
 export interface Selection {
   backend: Backend;

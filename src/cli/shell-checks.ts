@@ -2,7 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { configHome } from "../config/paths.js";
 import { inertExcerpt } from "../text/inert.js";
-import type { Check } from "./doctor-command.js";
+import type { Check } from "./doctor-check.js";
 import {
   boundTo,
   keyLabel,
@@ -100,7 +100,9 @@ function shellCheck(shell: KeyShell, result: ProbeResult, anyLoaded: boolean): {
       check: {
         name: shell,
         status: "warn",
-        detail: `exited before its rc files finished loading${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`,
+        detail:
+          `exited before its rc files finished ` +
+          `loading${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`,
         fix: `start ${shell} -i and read its errors`,
       },
     };
@@ -148,9 +150,9 @@ function terminalChecks(keysInUse: string[]): Check[] {
     checks.push({
       name: "zellij",
       status: "warn",
-      detail: `zellij takes ${taken.map(keyLabel).join(", ")} before your shell sees ${taken.length > 1 ? "them" : "it"}${
-        taken.includes("ctrl-g") ? " (Ctrl-G is its lock key)" : ""
-      }`,
+      detail:
+        `zellij takes ${taken.map(keyLabel).join(", ")} before your shell sees ` +
+        `${taken.length > 1 ? "them" : "it"}${taken.includes("ctrl-g") ? " (Ctrl-G is its lock key)" : ""}`,
       fix: "pick another key (caro init <shell> --key alt-g), or unbind it in zellij's config.kdl",
     });
   if (process.env.TERM_PROGRAM === "WarpTerminal")

@@ -7,9 +7,9 @@ import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, InterruptedError } from "../errors.js";
-import { checkRuntimeDir, checkSocket, logPath, pidPath, runtimeDir, socketPath } from "../daemon/paths.js";
-import { encodeFrame, FrameReader, type ClientMessage, type DaemonMessage } from "../daemon/protocol.js";
-import { compareVersions, daemonVersion } from "../daemon/version.js";
+import { checkRuntimeDir, checkSocket, logPath, pidPath, runtimeDir, socketPath } from "../wire/paths.js";
+import { encodeFrame, FrameReader, type ClientMessage, type DaemonMessage } from "../wire/protocol.js";
+import { compareVersions, daemonVersion } from "../wire/version.js";
 
 const CARO_BIN = fileURLToPath(new URL("../../bin/caro.js", import.meta.url));
 const START_TIMEOUT_MS = 15_000;
@@ -93,7 +93,7 @@ function connectOnce(path: string): Promise<Socket | null> {
 
 /**
  * Starts `caro daemon run` detached from this process and its terminal, logging to daemon.log (0600);
- * `runArgs` go after `run` (--preload <shell>).
+ * `runArgs` go after `run` (--warm <shell>).
  */
 export function startDaemon(runArgs: string[] = []): ChildProcess {
   const log = logPath();
@@ -229,7 +229,8 @@ export async function connectToDaemon(options: ConnectOptions = {}): Promise<Dae
     // Exit code 0: it stepped aside for another daemon starting at the same moment; keep trying.
     else if (started.exitCode !== null && started.exitCode !== 0)
       throw new CaroError(
-        `the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} (log: ${logPath()})`,
+        `the caro daemon could not start: ${lastLogLine().replace(/^caro: /, "") || `exit ${started.exitCode}`} ` +
+          `(log: ${logPath()})`,
         1,
       );
     await sleep(30, signal);

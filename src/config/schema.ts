@@ -275,7 +275,9 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
   "daemon.start_on_init": {
     default: true,
     parse: boolean,
-    help: "caro init starts the daemon, in the background, as the shell starts: the first Ctrl-G finds the model loaded",
+    help:
+      "caro init starts the daemon, in the background, as the shell starts: the first Ctrl-G finds the model " +
+      "loaded",
   },
 };
 

@@ -50,7 +50,7 @@ export function modelFilePath(spec: string, env: Env = process.env): string {
   return hf ? cachedModelPath(hf, env) : resolve(spec.replace(/^~(?=\/|$)/, env.HOME || homedir()));
 }
 
-/** The file the model setting names if it is on disk now, else null; never downloads (a preload's check). */
+/** The file the model setting names if it is on disk now, else null; never downloads (warming's check). */
 export function localModelFile(spec: string, env: Env = process.env): string | null {
   const path = modelFilePath(spec, env);
   return existsSync(path) ? path : null;

@@ -80,11 +80,15 @@ const CRITICAL_FILES = new Set([
   "/etc/fstab",
   "/private/etc/sudoers",
 ]);
-const DEVICE =
-  /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper\/|loop\d|dm-\d|disk\/by-|nbd\d|zram\d|rbd\d|bcache\d|drbd\d|pmem\d|sr\d|root$)/;
+const DEVICE = new RegExp(
+  String.raw`^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper/|loop\d|dm-\d|` +
+    String.raw`disk/by-|nbd\d|zram\d|rbd\d|bcache\d|drbd\d|pmem\d|sr\d|root$)`,
+);
 // Under /dev but no disk: devices that read or write as streams, and folders of files or sockets.
-const NOT_DISK =
-  /^\/dev\/(null|zero|full|u?random|tty\w*|console|kmsg|log|stdin|stdout|stderr|ptmx|(fd|pts|shm|mqueue|tcp|udp)(\/|$))/;
+const NOT_DISK = new RegExp(
+  String.raw`^/dev/(null|zero|full|u?random|tty\w*|console|kmsg|log|stdin|stdout|stderr|ptmx|` +
+    String.raw`(fd|pts|shm|mqueue|tcp|udp)(/|$))`,
+);
 const HOME_DIR = /^(~|\/home\/[^/*]+|\/Users\/[^/*]+|\/root)$/;
 const WHOLE_FOLDER_GLOB = /\/(\*|\.\*|\*\*|\.\[!.\]\*)$/;
 

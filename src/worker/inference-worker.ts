@@ -126,7 +126,8 @@ function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<
     llama = openLlama(options.gpu).catch((error: Error) => {
       if (options.gpu === "auto" || options.gpu === "false") throw error;
       warn(
-        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; set [backends.embedded] gpu = "auto" to stop this warning`,
+        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; ` +
+          `set [backends.embedded] gpu = "auto" to stop this warning`,
       );
       return openLlama(false);
     });
@@ -345,7 +346,7 @@ async function warmPrefix(
   model: LoadedModel,
   task: InferenceTask,
   hash: string,
-  session: LlamaChatSession,
+  chat: LlamaChatSession,
   warn: (text: string) => void,
 ): Promise<WorkerEvent> {
   const started = performance.now();
@@ -373,7 +374,7 @@ async function warmPrefix(
     }
   }
   await model.sequence.clearHistory();
-  await session.preloadPrompt("");
+  await chat.preloadPrompt("");
   model.warmPrefix = hash;
   if (saveWanted(dir)) {
     try {
@@ -414,8 +415,8 @@ function usesThreads(model: LoadedModel, task: InferenceTask): number {
   return model.llama.maxThreads;
 }
 
-/** The outcome of a preload: nothing generated. */
-function prepared(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
+/** The outcome of warming: nothing generated. */
+function warmed(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
   const source = prefix.type === "prefix" ? prefix.source : "off";
   const timings = { load_ms: 0, prefix_ms: prefix.type === "prefix" ? prefix.ms : null, first_token_ms: null };
   return {
@@ -423,7 +424,7 @@ function prepared(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
     text: "",
     gpu: model.llama.gpu,
     prefix: source,
-    timings: { ...timings, budget_ms: 0, grammar_ms: 0, session_ms: 0, generate_ms: 0, worker_ms: 0 },
+    timings: { ...timings, budget_ms: 0, grammar_ms: 0, sequence_ms: 0, generate_ms: 0, worker_ms: 0 },
     tokens: { prompt: 0, generated: 0 },
   };
 }
@@ -450,34 +451,34 @@ async function run(
     const grammar = await grammarFor(model, task);
     const grammarMs = lap();
     const threads = usesThreads(model, task);
-    const session = new LlamaChatSession({
+    const chat = new LlamaChatSession({
       contextSequence: model.sequence,
       chatWrapper: model.chatWrapper,
       autoDisposeSequence: false,
     });
     try {
-      session.setChatHistory(history(task));
-      let sessionMs = lap();
-      const prefix = await warmPrefix(model, task, hash, session, warn);
+      chat.setChatHistory(history(task));
+      let sequenceMs = lap();
+      const prefix = await warmPrefix(model, task, hash, chat, warn);
       lap();
       send(prefix);
       if (signal.aborted) return CANCELLED;
-      if (task.prepareOnly) {
+      if (task.warmOnly) {
         // The user turn's start ("cwd: <folder>"), in memory only: a first request in that folder
         // evaluates no more of its own tokens than a warm one, which shares them with the last.
-        session.setChatHistory(history(task));
-        await session.preloadPrompt(task.prompt.user, { signal });
-        return prepared(model, prefix);
+        chat.setChatHistory(history(task));
+        await chat.preloadPrompt(task.prompt.user, { signal });
+        return warmed(model, prefix);
       }
-      // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
-      session.setChatHistory(history(task));
-      sessionMs += lap();
+      // Warming (llama's preloadPrompt) left an empty user turn in the chat: start again from the fixed part.
+      chat.setChatHistory(history(task));
+      sequenceMs += lap();
       const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
       const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
       let firstToken: number | null = null;
       send({ type: "generating", threads });
       const generateStart = performance.now();
-      const text = await session.prompt(task.prompt.user, {
+      const text = await chat.prompt(task.prompt.user, {
         grammar,
         maxTokens,
         temperature: task.temperature,
@@ -499,7 +500,7 @@ async function run(
           load_ms: Math.round(loadMs),
           budget_ms: budgetMs,
           grammar_ms: grammarMs,
-          session_ms: sessionMs,
+          sequence_ms: sequenceMs,
           prefix_ms: prefix.type === "prefix" ? prefix.ms : null,
           first_token_ms: firstToken && Math.round(firstToken),
           generate_ms: Math.round(performance.now() - generateStart),
@@ -512,7 +513,7 @@ async function run(
         },
       };
     } finally {
-      session.dispose({ disposeSequence: false });
+      chat.dispose({ disposeSequence: false });
     }
   } catch (error) {
     if (signal.aborted) return CANCELLED;

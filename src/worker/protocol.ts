@@ -1,6 +1,6 @@
 import type { MessagePort } from "node:worker_threads";
 import type { GpuKind } from "../config/schema.js";
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 
 // What crosses between the main thread and an inference worker. Tasks travel by structured clone,
 // so everything here is plain data except the control port.
@@ -33,8 +33,8 @@ export interface InferenceTask {
   temperature: number;
   seed: number;
   verbose: boolean;
-  /** Load the model and ready the fixed prefix and grammar, then stop: a preload, not a request. */
-  prepareOnly?: boolean;
+  /** Load the model and ready the fixed prefix and grammar, then stop: warming, not a request. */
+  warmOnly?: boolean;
   /**
    * Where evaluated prefixes (system prompt and examples) are saved and found again, so a fresh
    * process skips their prefill; null turns prefix reuse off entirely (each request prefills all).
@@ -87,8 +87,8 @@ export interface InferenceTimings {
   budget_ms: number;
   /** Finding (or, the first time for a schema, building) the grammar. */
   grammar_ms: number;
-  /** The chat session and its history. */
-  session_ms: number;
+  /** Readying llama's context sequence: the chat on it and its history. */
+  sequence_ms: number;
   prefix_ms: number | null;
   first_token_ms: number | null;
   generate_ms: number;
