@@ -8,11 +8,7 @@ import type { BackendEvent } from "../backends/types.js";
 import type { SafetyLevel } from "../config/schema.js";
 import { CaroError } from "../errors.js";
 
-/**
- * Raised when the messages change shape; a client and daemon that differ restart the daemon.
- * 2: an ask carries intent and shown, which a daemon of 1 would ignore and answer wrongly.
- */
-export const PROTOCOL_VERSION = 2;
+export { PROTOCOL_VERSION } from "./version.js";
 /** A frame larger than this is a broken or hostile peer: the connection is closed. */
 export const MAX_FRAME_BYTES = 1 << 20;
 
