@@ -1,6 +1,6 @@
 import { CaroError, InterruptedError } from "../errors.js";
 import { endQuietlyWhenOutputCloses } from "./closed-output.js";
-import { generateArgs, runGenerate } from "./generate-command.js";
+import { COMMANDS, generateArgs, isCommandName, type CommandName } from "./commands.js";
 import { optionLines, wantsHelp } from "./help.js";
 import { packageVersion } from "../daemon/version.js";
 import { say } from "./output.js";
@@ -12,9 +12,9 @@ interface Subcommand {
   help: string;
 }
 
-// Subcommands are matched on the first word only, so `caro find big files` is a request;
-// a request that starts with one of these words needs quotes: caro "check disk usage".
-const subcommands: Record<string, () => Promise<Subcommand>> = {
+// Each command's code loads only when that command runs: `caro --help` or `caro check` never
+// pays for the client, the config or the rater it does not use.
+const subcommands: Record<CommandName, () => Promise<Subcommand>> = {
   check: async () => {
     const m = await import("./check-command.js");
     return { run: (argv) => m.runCheck(argv), help: m.help };
@@ -31,6 +31,10 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
     const m = await import("./init-command.js");
     return { run: (argv) => m.runInit(argv), help: m.help };
   },
+  completions: async () => {
+    const m = await import("./completions-command.js");
+    return { run: (argv) => m.runCompletions(argv), help: m.help };
+  },
   models: async () => {
     const m = await import("./models-command.js");
     return { run: (argv, signal) => m.runModels(argv, signal), help: m.help };
@@ -44,6 +48,13 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
     return { run: (argv) => m.runDaemonCommand(argv), help: m.help };
   },
 };
+
+function commandLines(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return Object.entries(COMMANDS)
+    .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
+    .join("\n");
+}
 
 const topHelp = () => `caro: turn plain language into a shell command, with a local model
 
@@ -65,13 +76,7 @@ Options
 ${optionLines(generateArgs, [["-V, --version", "Print caro's version"]])}
 
 Commands
-  check    Rate a command's risk without running it
-  explain  What a command does, part by part, and its risk
-  config   Where the config file is (path), and the effective settings (show)
-  init     The Ctrl-G widget for zsh, bash or fish
-  models   The model catalog and the downloaded models (list, pull, rm, path)
-  doctor   What caro sees (OS, GPU, config, models, backends, shells) and what to fix
-  daemon   The background daemon that keeps the model loaded (start, stop, status, restart)
+${commandLines()}
 
 A request that starts with a command's name needs quotes: caro "check disk usage".
 Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted,
@@ -81,15 +86,15 @@ Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interru
 async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   const [first, ...rest] = argv;
   // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
-  if (first === "help" && rest.length <= 1 && (rest.length === 0 || subcommands[rest[0]])) {
-    process.stdout.write(rest.length === 0 ? topHelp() : (await subcommands[rest[0]]()).help);
+  if (first === "help" && rest.length <= 1 && (rest.length === 0 || isCommandName(rest[0]))) {
+    process.stdout.write(rest.length === 0 ? topHelp() : (await subcommands[rest[0] as CommandName]()).help);
     return 0;
   }
   if (first === "--version" || first === "-V") {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  if (first !== undefined && subcommands[first]) {
+  if (isCommandName(first)) {
     const command = await subcommands[first]();
     if (wantsHelp(rest)) {
       process.stdout.write(command.help);
@@ -101,6 +106,7 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
     process.stdout.write(topHelp());
     return 0;
   }
+  const { runGenerate } = await import("./generate-command.js");
   return runGenerate(argv, signal);
 }
 
