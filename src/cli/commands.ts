@@ -4,7 +4,7 @@
 
 import type { ArgDef } from "citty";
 import { BACKENDS, SAFETY_LEVELS } from "../config/schema.js";
-import { SHELLS } from "../prompt/context.js";
+import { SHELLS } from "../prompt/shells.js";
 
 /** citty's option definition, plus the values it takes where they are a fixed list (for completion). */
 export type CaroArgDef = ArgDef & { values?: readonly string[] | Operand };

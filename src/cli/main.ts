@@ -1,7 +1,6 @@
 import { CaroError, InterruptedError } from "../errors.js";
 import { endQuietlyWhenOutputCloses } from "./closed-output.js";
-import { COMMANDS, generateArgs, isCommandName, type CommandName } from "./commands.js";
-import { optionLines, wantsHelp } from "./help.js";
+import type { CommandName } from "./commands.js";
 import { packageVersion } from "../daemon/version.js";
 import { say } from "./output.js";
 
@@ -49,14 +48,17 @@ const subcommands: Record<CommandName, () => Promise<Subcommand>> = {
   },
 };
 
-function commandLines(): string {
+// Only what every command needs loads with this file: `caro --version` reads the version and ends.
+type Definitions = typeof import("./commands.js") & typeof import("./help.js");
+
+function commandLines({ COMMANDS }: Definitions): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   return Object.entries(COMMANDS)
     .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
     .join("\n");
 }
 
-const topHelp = () => `caro: turn plain language into a shell command, with a local model
+const topHelp = (d: Definitions) => `caro: turn plain language into a shell command, with a local model
 
 Usage
   caro [options] <request...>    Print a command for the request (read from stdin when no words are given)
@@ -73,10 +75,10 @@ Examples
   eval "$(caro init zsh)"        Then type a request at the prompt and press Ctrl-G
 
 Options
-${optionLines(generateArgs, [["-V, --version", "Print caro's version"]])}
+${d.optionLines(d.generateArgs, [["-V, --version", "Print caro's version"]])}
 
 Commands
-${commandLines()}
+${commandLines(d)}
 
 A request that starts with a command's name needs quotes: caro "check disk usage".
 Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted,
@@ -85,25 +87,27 @@ Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interru
 
 async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   const [first, ...rest] = argv;
-  // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
-  if (first === "help" && rest.length <= 1 && (rest.length === 0 || isCommandName(rest[0]))) {
-    process.stdout.write(rest.length === 0 ? topHelp() : (await subcommands[rest[0] as CommandName]()).help);
-    return 0;
-  }
   if (first === "--version" || first === "-V") {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  if (isCommandName(first)) {
+  const [commands, help] = await Promise.all([import("./commands.js"), import("./help.js")]);
+  const d: Definitions = { ...commands, ...help };
+  // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
+  if (first === "help" && rest.length <= 1 && (rest.length === 0 || d.isCommandName(rest[0]))) {
+    process.stdout.write(rest.length === 0 ? topHelp(d) : (await subcommands[rest[0] as CommandName]()).help);
+    return 0;
+  }
+  if (d.isCommandName(first)) {
     const command = await subcommands[first]();
-    if (wantsHelp(rest)) {
+    if (d.wantsHelp(rest)) {
       process.stdout.write(command.help);
       return 0;
     }
     return (await command.run(rest, signal)) ?? 0;
   }
-  if (wantsHelp(argv)) {
-    process.stdout.write(topHelp());
+  if (d.wantsHelp(argv)) {
+    process.stdout.write(topHelp(d));
     return 0;
   }
   const { runGenerate } = await import("./generate-command.js");
