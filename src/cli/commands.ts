@@ -3,7 +3,7 @@
 // Loaded by every `caro` process, so it imports only constants: no command's code.
 
 import type { ArgDef } from "citty";
-import { BACKENDS, SAFETY_LEVELS } from "../config/schema.js";
+import { BACKENDS, SAFETY_LEVELS } from "../config/choices.js";
 import { SHELLS } from "../prompt/shells.js";
 
 /** citty's option definition, plus the values it takes where they are a fixed list (for completion). */

@@ -1,8 +1,6 @@
-import { CaroError, InterruptedError } from "../errors.js";
 import { endQuietlyWhenOutputCloses } from "./closed-output.js";
 import type { CommandName } from "./commands.js";
 import { packageVersion } from "../daemon/version.js";
-import { say } from "./output.js";
 
 interface Subcommand {
   /** An exit code, or nothing for 0. */
@@ -114,6 +112,22 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   return runGenerate(argv, signal);
 }
 
+/** The exit code for an error, said on stderr. Loaded only on failure: success never pays for it. */
+async function reportError(error: unknown, interrupted: boolean, verbose: boolean): Promise<number> {
+  const [{ CaroError, InterruptedError }, { say }] = await Promise.all([import("../errors.js"), import("./output.js")]);
+  if (interrupted) return new InterruptedError().exitCode;
+  if (error instanceof CaroError) {
+    // A message of several lines: the first after "caro: ", the rest indented under it.
+    if (error.message) say(error.message.split("\n").join("\n  "));
+    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  say(`unexpected error: ${(error as Error).message ?? error}`);
+  if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
+  else process.stderr.write("caro: run again with --verbose for details\n");
+  return 1;
+}
+
 /** Runs one caro command line; `interrupt` is wired to Ctrl-C by bin/caro.js before anything loads. */
 export async function main(argv: string[], interrupt?: AbortController): Promise<number> {
   endQuietlyWhenOutputCloses();
@@ -124,20 +138,10 @@ export async function main(argv: string[], interrupt?: AbortController): Promise
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   try {
     // Ctrl-C while the modules loaded: nothing has started that needs stopping.
-    if (controller.signal.aborted) throw new InterruptedError();
+    if (controller.signal.aborted) return await reportError(null, true, verbose);
     return await dispatch(argv, controller.signal);
   } catch (error) {
-    if (controller.signal.aborted) return new InterruptedError().exitCode;
-    if (error instanceof CaroError) {
-      // A message of several lines: the first after "caro: ", the rest indented under it.
-      if (error.message) say(error.message.split("\n").join("\n  "));
-      if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
-      return error.exitCode;
-    }
-    say(`unexpected error: ${(error as Error).message ?? error}`);
-    if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
-    else process.stderr.write("caro: run again with --verbose for details\n");
-    return 1;
+    return await reportError(error, controller.signal.aborted, verbose);
   } finally {
     process.off("SIGINT", onInterrupt);
   }
