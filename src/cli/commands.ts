@@ -27,6 +27,20 @@ export interface CommandDef {
   operand?: Operand;
 }
 
+// Options a request and `caro explain` share.
+const backendOption = {
+  type: "string",
+  description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)`,
+  values: BACKENDS,
+} as const;
+const verboseOption = { type: "boolean", alias: "v", description: "Say what happens and show stack traces" } as const;
+// citty reads --no-daemon as daemon = false.
+const daemonOption = {
+  type: "boolean",
+  default: true,
+  description: "Use the background daemon (--no-daemon: answer in this process)",
+} as const;
+
 /** `caro [options] <request>`: a request, when the first word is not a command's name. */
 export const generateArgs = {
   request: { type: "positional", required: false, description: "What you want, in plain words (or on stdin)" },
@@ -40,10 +54,10 @@ export const generateArgs = {
     description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); for ollama or vllm, the server's model",
     values: "catalog-models",
   },
-  backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)`, values: BACKENDS },
+  backend: backendOption,
   explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
   json: { type: "boolean", description: "Print one JSON object instead of the command" },
-  verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
+  verbose: verboseOption,
   execute: { type: "boolean", alias: "x", description: "Run the command after showing it, as the safety level allows" },
   yes: { type: "boolean", alias: "y", description: "With -x: answer the confirmation in advance (never unblocks)" },
   safety: {
@@ -52,12 +66,7 @@ export const generateArgs = {
     description: `With -x: the safety level for this run, ${SAFETY_LEVELS.join(", ")} (default: the config's)`,
     values: SAFETY_LEVELS,
   },
-  // citty reads --no-daemon as daemon = false.
-  daemon: {
-    type: "boolean",
-    default: true,
-    description: "Use the background daemon (--no-daemon: answer in this process)",
-  },
+  daemon: daemonOption,
 } as const satisfies CaroArgsDef;
 
 /** `caro --version`: handled before any command, listed with the options. */
@@ -87,13 +96,9 @@ const explainArgs = {
     description: "GGUF file or hf:user/repo/file.gguf; for ollama or vllm, the server's model",
     values: "catalog-models",
   },
-  backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)`, values: BACKENDS },
-  verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
-  daemon: {
-    type: "boolean",
-    default: true,
-    description: "Use the background daemon (--no-daemon: answer in this process)",
-  },
+  backend: backendOption,
+  verbose: verboseOption,
+  daemon: daemonOption,
 } as const satisfies CaroArgsDef;
 
 const configArgs = {

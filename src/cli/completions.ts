@@ -145,6 +145,15 @@ function completionArms(scopes: Scope[], emit: (choices: readonly Choice[]) => s
   return arms;
 }
 
+/** zsh and bash alike: after an option's value and `--x=`, what the word is (an option, a first or second word). */
+const SH_WORD_KIND = `  elif [[ $cur == -* ]]; then
+    what=-
+  elif (( count == 0 )); then
+    what=1
+  elif (( count == 1 )); then
+    what="2 $action"
+  fi`;
+
 function zsh(scopes: Scope[]): string {
   const emit = (choices: readonly Choice[]) => [
     `_caro_c=(${choices.map((c) => quoted(c.description ? `${c.word}:${c.description.replace(/:/g, "\\:")}` : c.word)).join(" ")})`,
@@ -194,13 +203,7 @@ _caro() {
   elif [[ $cur == --*=* ]]; then
     what="= \${cur%%=*}"
     compset -P '*='
-  elif [[ $cur == -* ]]; then
-    what=-
-  elif (( count == 0 )); then
-    what=1
-  elif (( count == 1 )); then
-    what="2 $action"
-  fi
+${SH_WORD_KIND}
   [[ $scope == request ]] && scope=
 ${shCase('"$scope $what"', completionArms(scopes, emit, ["_caro_downloaded_models"]), "  ")}
 }
@@ -275,13 +278,7 @@ _caro() {
   done
   if [[ -n $skip || \${COMP_WORDS[COMP_CWORD-1]-} == = || \${COMP_WORDS[COMP_CWORD]-} == = ]]; then
     what="= $prev"
-  elif [[ $cur == -* ]]; then
-    what=-
-  elif (( count == 0 )); then
-    what=1
-  elif (( count == 1 )); then
-    what="2 $action"
-  fi
+${SH_WORD_KIND}
   [[ $scope != request ]] || scope=
 ${shCase('"$scope $what"', completionArms(scopes, emit, ["_caro_downloaded_models"]), "  ")}
   \\builtin return 0
