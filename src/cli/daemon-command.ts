@@ -5,22 +5,13 @@ import type { DaemonStatus } from "../wire/protocol.js";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS, WIDGET_SHELLS } from "./commands.js";
 import { optionLines } from "./help.js";
 import { processRunning } from "../system/process-alive.js";
 
 const usage = "usage: caro daemon start|stop|status|restart [--json] [--background [--shell zsh|bash|fish]]";
-const WARM_SHELLS = ["zsh", "bash", "fish"];
 
-const daemonArgs = {
-  action: { type: "positional", required: false },
-  json: { type: "boolean", description: "With status: print one JSON object" },
-  background: {
-    type: "boolean",
-    description: "With start: return at once, print nothing; the daemon loads the model meanwhile",
-  },
-  shell: { type: "string", description: "With start --background: the shell whose prompt the model is readied for" },
-  warm: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
-} as const;
+const daemonArgs = COMMANDS.daemon.args;
 
 export const help = `caro daemon: the background process that keeps the model loaded between requests
 
@@ -131,8 +122,8 @@ function describe(s: DaemonStatus): string {
 }
 
 function warmShell(shell: string | undefined): string | undefined {
-  if (shell !== undefined && !WARM_SHELLS.includes(shell))
-    throw new UsageError(`unknown shell "${shell}": use one of ${WARM_SHELLS.join(", ")}`);
+  if (shell !== undefined && !(WIDGET_SHELLS as readonly string[]).includes(shell))
+    throw new UsageError(`unknown shell "${shell}": use one of ${WIDGET_SHELLS.join(", ")}`);
   return shell;
 }
 
