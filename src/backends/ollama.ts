@@ -6,8 +6,12 @@ import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
 import { type Backend, type GenerateRequest, type RawAnswer, SAMPLING } from "./types.js";
 
-/** Is an Ollama server answering? A short GET, so `auto` can move on quickly when none is. */
-export async function ollamaAnswers(host: string, timeoutMs = 300): Promise<boolean> {
+/**
+ * Is an Ollama server answering? A short GET, so `auto` can move on quickly when none is (nothing
+ * listening is refused at once; the bound is for a host that never answers). 1 s, not less: on a
+ * busy machine the asking process's own event loop may hold the reply past a shorter timer.
+ */
+export async function ollamaAnswers(host: string, timeoutMs = 1000): Promise<boolean> {
   const version = (await getJson(`${host}/api/version`, timeoutMs)) as { version?: unknown } | null;
   return typeof version?.version === "string";
 }
