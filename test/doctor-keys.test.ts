@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { initScript } from "../src/cli/init-command.js";
-import { boundTo, parseShellKeys } from "../src/cli/key-bindings.js";
+import { boundTo, parseShellKeys } from "../src/shell/key-bindings.js";
 import { CARO_BIN, caro, makeHome } from "./helpers/caro.js";
 import { shellQuote } from "./helpers/tmux.js";
 

@@ -4,7 +4,7 @@
 # bash expands the user's aliases as it reads this file, so commands go through `builtin`; the
 # widget runs under the user's options (set -e, -u, pipefail), so no step in it may fail unchecked.
 
-# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# One long-lived client per shell session (`caro session`, src/shell/session.ts) answers Ctrl-G,
 # so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
 if [[ -z ${_caro_session_dir-} ]]; then
   _caro_session_dir=/tmp
@@ -213,7 +213,7 @@ _caro_widget() {
   args=()
   flags=()
   # Whether `#` starts a comment at this prompt: without it, caro puts a blocked command in as an
-  # assignment, not as `# …` (src/client/disarm.ts).
+  # assignment, not as `# …` (src/shell/disarm.ts).
   if builtin shopt -q interactive_comments; then
     flags=(--comments)
   fi

@@ -4,7 +4,7 @@
 # A user's function may shadow a builtin or a command of the same name (alias makes such
 # functions), so those not reserved by fish go through `builtin` or `command`.
 
-# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# One long-lived client per shell session (`caro session`, src/shell/session.ts) answers Ctrl-G,
 # so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
 if not set -q _caro_session_dir
     set -l base /tmp

@@ -4,7 +4,7 @@
 # eval expands the user's aliases as it reads this file, so every command goes through `builtin`
 # (aliases of `builtin` itself aside); options are the user's until `emulate -L zsh` in the widget.
 
-# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# One long-lived client per shell session (`caro session`, src/shell/session.ts) answers Ctrl-G,
 # so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
 if [[ -z ${_caro_session_dir-} ]]; then
   builtin typeset -g _caro_session_dir=/tmp

@@ -15,7 +15,7 @@ import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
 import { llamaGpu } from "./machine.js";
 import { suggestionCheck } from "./model-advice.js";
-import { shellChecks } from "./shell-checks.js";
+import { shellChecks } from "../shell/shell-checks.js";
 import { formatBytes } from "../text/bytes.js";
 import { inertLine } from "../text/inert.js";
 

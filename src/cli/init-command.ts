@@ -4,7 +4,7 @@ import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 import { loadConfig } from "../config/load.js";
-import { keyInShell, parseKey } from "./key-bindings.js";
+import { keyInShell, parseKey } from "../shell/key-bindings.js";
 import { forwardedInShell } from "../client/forwarded.js";
 
 const WIDGET_FILES = { zsh: "zsh/caro.zsh", bash: "bash/caro.bash", fish: "fish/caro.fish" } as const;

@@ -13,7 +13,7 @@
 //   reply    NUL-terminated fields: exit status, output (what `caro widget` would print)
 //   pid      this process's pid, written by the shell
 // The waiter is the shell process that waits for the reply (the widget's command substitution).
-// Every request runs src/client/widget.ts's runWidget exactly as `caro widget` would, in the
+// Every request runs src/shell/widget.ts's runWidget exactly as `caro widget` would, in the
 // shell's cwd and with its current environment: the daemon socket is checked and the answer is
 // rated here each time, as in the one-shot client.
 //
@@ -36,8 +36,8 @@ import {
 import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { processAlive } from "../system/process-alive.js";
-import { KeptConnection } from "./connection.js";
-import { clientEnv, isForwarded } from "./forwarded.js";
+import { KeptConnection } from "../client/connection.js";
+import { clientEnv, isForwarded } from "../client/forwarded.js";
 import { runWidget } from "./widget.js";
 
 /** How often the shell and the waiting process are checked for being still there. */

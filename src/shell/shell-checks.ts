@@ -2,7 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { configHome } from "../config/paths.js";
 import { inertExcerpt } from "../text/inert.js";
-import type { Check } from "./doctor-command.js";
+import type { Check } from "../cli/doctor-command.js";
 import {
   boundTo,
   keyLabel,
