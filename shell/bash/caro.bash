@@ -89,7 +89,7 @@ _caro_client() {
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$BASHPID
     # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
-    for name in @CARO_FORWARDED_BASH@; do
+    for name in @CARO_FORWARDED@; do
       if [[ -n ${!name+set} && ${!name@a} == *x* ]]; then
         env+=("$name=${!name}")
       fi
@@ -273,7 +273,8 @@ _caro_explain_widget() {
   builtin return 0
 }
 
-# caro init writes in the bind switch (1, or 0 under --no-bind) and the key in readline's notation.
+# caro init writes in the bind switch (1, or 0 under --no-bind), the keymaps, and the keys in
+# readline's notation.
 # Bind only where there is line editing: a non-interactive shell would print warnings.
 if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} && $- == *i* ]]; then
   if (( BASH_VERSINFO[0] < 4 )); then
@@ -283,12 +284,11 @@ if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} && $- == *i* ]]; then
     _caro_bound=1
     _caro_key=@CARO_KEY_NAME@
     _caro_explain_key=@CARO_EXPLAIN_KEY_NAME@
-    builtin bind -m emacs -x '"@CARO_KEY@": _caro_widget'
-    builtin bind -m vi-insert -x '"@CARO_KEY@": _caro_widget'
-    builtin bind -m vi-command -x '"@CARO_KEY@": _caro_widget'
-    builtin bind -m emacs -x '"@CARO_EXPLAIN_KEY@": _caro_explain_widget'
-    builtin bind -m vi-insert -x '"@CARO_EXPLAIN_KEY@": _caro_explain_widget'
-    builtin bind -m vi-command -x '"@CARO_EXPLAIN_KEY@": _caro_explain_widget'
+    for _caro_keymap in @CARO_KEYMAPS@; do
+      builtin bind -m "$_caro_keymap" -x '"@CARO_KEY@": _caro_widget'
+      builtin bind -m "$_caro_keymap" -x '"@CARO_EXPLAIN_KEY@": _caro_explain_widget'
+    done
+    builtin unset _caro_keymap
   fi
 fi
 

@@ -103,7 +103,7 @@ function _caro_client
         # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
         set -l env
         for name in (set -nx)
-            builtin string match -qr -- @CARO_FORWARDED_FISH@ $name; or continue
+            builtin string match -qr -- @CARO_FORWARDED@ $name; or continue
             if builtin string match -q '*PATH' -- $name
                 set -a env "$name="(builtin string join : -- $$name)
             else
@@ -264,23 +264,22 @@ function _caro_explain_widget
     builtin commandline -f repaint
 end
 
-# caro init writes in the bind switch (1, or 0 under --no-bind) and the key, in fish 3's notation
-# (\cg) and in fish 4's (ctrl-g).
+# caro init writes in the bind switch (1, or 0 under --no-bind), the modes, and the keys in fish
+# 3's notation (\cg) and in fish 4's (ctrl-g).
 if test @CARO_BIND@ = 1; and not set -q _caro_bound
     set -g _caro_bound 1
     set -g _caro_key @CARO_KEY_NAME@
     set -g _caro_explain_key @CARO_EXPLAIN_KEY_NAME@
-    if builtin string match -qr '^[0-3]\.' -- $version
-        builtin bind @CARO_KEY@ _caro_widget
-        builtin bind -M insert @CARO_KEY@ _caro_widget
-        builtin bind @CARO_EXPLAIN_KEY@ _caro_explain_widget
-        builtin bind -M insert @CARO_EXPLAIN_KEY@ _caro_explain_widget
-    else
-        builtin bind @CARO_KEY_FISH4@ _caro_widget
-        builtin bind -M insert @CARO_KEY_FISH4@ _caro_widget
-        builtin bind @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
-        builtin bind -M insert @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
+    for _caro_mode in @CARO_KEYMAPS@
+        if builtin string match -qr '^[0-3]\.' -- $version
+            builtin bind -M $_caro_mode @CARO_KEY@ _caro_widget
+            builtin bind -M $_caro_mode @CARO_EXPLAIN_KEY@ _caro_explain_widget
+        else
+            builtin bind -M $_caro_mode @CARO_KEY_FISH4@ _caro_widget
+            builtin bind -M $_caro_mode @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
+        end
     end
+    set -e _caro_mode
 end
 
 # caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):

@@ -86,7 +86,7 @@ _caro_client() {
     # The process that waits (this command substitution): the client drops a request whose waiter is gone.
     waiter=$sysparams[pid]
     # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
-    for name in ${(k)parameters[(I)@CARO_FORWARDED_ZSH@]}; do
+    for name in ${(k)parameters[(I)@CARO_FORWARDED@]}; do
       [[ ${parameters[$name]} == *export* ]] && env+=("$name=${(P)name}")
     done
     # A zsh string may hold a NUL, the request's separator: none may reach the file, or a pasted
@@ -227,16 +227,16 @@ if [[ -z ${_caro_hooked-} ]]; then
   preexec_functions+=(_caro_preexec)
   precmd_functions+=(_caro_precmd)
 fi
-# caro init writes in the bind switch (1, or 0 under --no-bind) and the key in bindkey's notation.
+# caro init writes in the bind switch (1, or 0 under --no-bind), the keymaps, and the keys in
+# bindkey's notation.
 if (( @CARO_BIND@ )) && [[ -z ${_caro_bound-} ]]; then
   builtin typeset -g _caro_bound=1
   builtin typeset -g _caro_key=@CARO_KEY_NAME@ _caro_explain_key=@CARO_EXPLAIN_KEY_NAME@
-  builtin bindkey -M emacs @CARO_KEY@ _caro_widget
-  builtin bindkey -M viins @CARO_KEY@ _caro_widget
-  builtin bindkey -M vicmd @CARO_KEY@ _caro_widget
-  builtin bindkey -M emacs @CARO_EXPLAIN_KEY@ _caro_explain_widget
-  builtin bindkey -M viins @CARO_EXPLAIN_KEY@ _caro_explain_widget
-  builtin bindkey -M vicmd @CARO_EXPLAIN_KEY@ _caro_explain_widget
+  for _caro_keymap in @CARO_KEYMAPS@; do
+    builtin bindkey -M "$_caro_keymap" @CARO_KEY@ _caro_widget
+    builtin bindkey -M "$_caro_keymap" @CARO_EXPLAIN_KEY@ _caro_explain_widget
+  done
+  builtin unset _caro_keymap
 fi
 
 # caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):

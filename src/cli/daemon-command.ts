@@ -7,9 +7,10 @@ import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
 import { optionLines } from "./help.js";
 import { processRunning } from "../system/process-alive.js";
+import { WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
 
-const usage = "usage: caro daemon start|stop|status|restart [--json] [--background [--shell zsh|bash|fish]]";
-const PRELOAD_SHELLS = ["zsh", "bash", "fish"];
+const SHELLS = WIDGET_SHELL_NAMES.join("|");
+const usage = `usage: caro daemon start|stop|status|restart [--json] [--background [--shell ${SHELLS}]]`;
 
 const daemonArgs = {
   action: { type: "positional", required: false },
@@ -129,8 +130,8 @@ function describe(s: DaemonStatus): string {
 }
 
 function preloadShell(shell: string | undefined): string | undefined {
-  if (shell !== undefined && !PRELOAD_SHELLS.includes(shell))
-    throw new UsageError(`unknown shell "${shell}": use one of ${PRELOAD_SHELLS.join(", ")}`);
+  if (shell !== undefined && !widgetShell(shell))
+    throw new UsageError(`unknown shell "${shell}": use one of ${WIDGET_SHELL_NAMES.join(", ")}`);
   return shell;
 }
 

@@ -4,6 +4,7 @@ import { generateArgs, runGenerate } from "./generate-command.js";
 import { optionLines, wantsHelp } from "./help.js";
 import { packageVersion } from "../daemon/version.js";
 import { say } from "./output.js";
+import { shellsInWords } from "../shell/shells.js";
 
 interface Subcommand {
   /** An exit code, or nothing for 0. */
@@ -68,7 +69,7 @@ Commands
   check    Rate a command's risk without running it
   explain  What a command does, part by part, and its risk
   config   Where the config file is (path), and the effective settings (show)
-  init     The Ctrl-G widget for zsh, bash or fish
+  init     The Ctrl-G widget for ${shellsInWords()}
   models   The model catalog and the downloaded models (list, pull, rm, path)
   doctor   What caro sees (OS, GPU, config, models, backends, shells) and what to fix
   daemon   The background daemon that keeps the model loaded (start, stop, status, restart)

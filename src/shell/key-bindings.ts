@@ -1,9 +1,8 @@
 import { UsageError } from "../errors.js";
+import { type Modifier, shellRow, type WidgetShell } from "./shells.js";
 
-// One neutral notation for the keys caro binds (ctrl-g, alt-m), into each shell's own, and back
-// out of what each shell prints when asked what its keys do.
-
-export type KeyShell = "zsh" | "bash" | "fish";
+// One neutral notation for the keys caro binds (ctrl-g, alt-m), into each shell's own (the table
+// in shells.ts), and back out of what each shell prints when asked what its keys do.
 
 /** A key in caro's notation, checked: ctrl-<letter> or alt-<letter>, lower case. */
 export function parseKey(key: string, example = "--key ctrl-g"): string {
@@ -13,19 +12,10 @@ export function parseKey(key: string, example = "--key ctrl-g"): string {
   return normal;
 }
 
-/** The key as written in a bind line: bindkey's, readline's, fish 3's (\cg) or fish 4's (ctrl-g) notation. */
-export function keyInShell(shell: KeyShell | "fish4", key: string): string {
+/** A checked key's modifier and letter. */
+export function keyParts(key: string): [Modifier, string] {
   const [mod, letter] = parseKey(key).split("-");
-  switch (shell) {
-    case "zsh":
-      return mod === "ctrl" ? `'^${letter.toUpperCase()}'` : `'^[${letter}'`;
-    case "bash":
-      return mod === "ctrl" ? `\\C-${letter}` : `\\e${letter}`;
-    case "fish":
-      return mod === "ctrl" ? `\\c${letter}` : `\\e${letter}`;
-    case "fish4":
-      return `${mod}-${letter}`;
-  }
+  return [mod as Modifier, letter];
 }
 
 /** As people write it: Ctrl-G, Alt-M. */
@@ -35,16 +25,8 @@ export function keyLabel(key: string): string {
 }
 
 /** The ways a shell prints this key when it lists its bindings. */
-function listedForms(shell: KeyShell, key: string): string[] {
-  const [mod, letter] = parseKey(key).split("-");
-  switch (shell) {
-    case "zsh":
-      return [mod === "ctrl" ? `^${letter.toUpperCase()}` : `^[${letter}`];
-    case "bash":
-      return [mod === "ctrl" ? `\\C-${letter}` : `\\e${letter}`];
-    case "fish":
-      return mod === "ctrl" ? [`\\c${letter}`, `ctrl-${letter}`] : [`\\e${letter}`, `alt-${letter}`];
-  }
+function listedForms(shell: WidgetShell, key: string): string[] {
+  return shellRow(shell).listedKey(...keyParts(key));
 }
 
 /** What a shell said about itself after its rc files loaded. */
@@ -63,7 +45,7 @@ export interface ShellKeys {
 // Each script runs in the user's shell after the rc files, and writes what it finds to the file
 // named in $CARO_DOCTOR_OUT: a few "name value" lines, "---", then the shell's own binding list.
 // Builtins only, since an rc file may define functions named like any command.
-export const QUERY_SCRIPTS: Record<KeyShell, string> = {
+export const QUERY_SCRIPTS: Record<WidgetShell, string> = {
   zsh: `{
   builtin print -r -- "loaded $(( \${+functions[_caro_widget]} ))"
   builtin print -r -- "key \${_caro_key-}"
@@ -99,90 +81,27 @@ builtin exit 0`,
 end`,
 };
 
-/** Splits a line the way fish prints bind commands: words apart by spaces, backslash escapes and quotes kept. */
-function fishWords(line: string): string[] {
-  const words: string[] = [];
-  let word = "";
-  let quote = "";
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quote) {
-      if (c === quote) quote = "";
-      else if (c === "\\" && quote === '"' && i + 1 < line.length) word += line[++i];
-      else word += c;
-    } else if (c === "'" || c === '"') quote = c;
-    else if (c === "\\" && line[i + 1] === " ") word += line[++i];
-    else if (c === "\\" && i + 1 < line.length) word += c + line[++i];
-    else if (c === " ") {
-      if (word) words.push(word);
-      word = "";
-    } else word += c;
-  }
-  if (word) words.push(word);
-  return words;
-}
-
-/** fish's `bind -a` lines for one mode: a user's binding wins over fish's preset for the same key. */
-function fishBindings(lines: string[], keymap: string): Map<string, string> {
-  const user = new Map<string, string>();
-  const preset = new Map<string, string>();
-  for (const line of lines) {
-    const words = fishWords(line);
-    if (words.shift() !== "bind") continue;
-    let mode = "default";
-    let isPreset = false;
-    while (words[0]?.startsWith("-")) {
-      const flag = words.shift();
-      if (flag === "--preset") isPreset = true;
-      else if (flag === "-M" || flag === "--mode") mode = words.shift() ?? mode;
-      else if (flag === "-m" || flag === "--sets-mode") words.shift();
-    }
-    const [sequence, ...command] = words;
-    if (mode !== keymap || !sequence) continue;
-    // The key stays as listed, to match; the command loses the escapes fish adds (echo\ hi\;).
-    const unescaped = command.map((w) => w.replace(/\\([^a-zA-Z0-9])/g, "$1"));
-    (isPreset ? preset : user).set(sequence, unescaped.join(" "));
-  }
-  return new Map([...preset, ...user]);
-}
-
-/** zsh's `bindkey -L`-less listing ("^G" send-break) and readline's ("\C-g": abort) into one map. */
-function listedBindings(shell: "zsh" | "bash", lines: string[]): Map<string, string> {
-  const bindings = new Map<string, string>();
-  const pattern = shell === "zsh" ? /^"((?:[^"\\]|\\.)*)" (.*)$/ : /^"((?:[^"\\]|\\.)*)": (.*)$/;
-  for (const line of lines) {
-    const match = pattern.exec(line);
-    if (!match) continue; // comments, zsh's ranges of self-insert
-    const [, listed, action] = match;
-    // readline keeps a key's own binding at <key>\000 once longer sequences begin with it.
-    const sequence = shell === "bash" && listed.endsWith("\\000") ? listed.slice(0, -4) : listed;
-    // bash lists bind -x first, then macros, then functions: the first is what the key does.
-    if (!bindings.has(sequence)) bindings.set(sequence, action.replace(/^"(.*)"$/, "$1"));
-  }
-  return bindings;
-}
-
 /** The report a query script wrote. */
-export function parseShellKeys(shell: KeyShell, text: string): ShellKeys {
+export function parseShellKeys(shell: WidgetShell, text: string): ShellKeys {
   const lines = text.split(/\r?\n/);
   const split = lines.indexOf("---");
   const head = new Map(
     lines.slice(0, split < 0 ? lines.length : split).map((l) => [l.split(" ")[0], l.slice(l.indexOf(" ") + 1)]),
   );
   const listing = split < 0 ? [] : lines.slice(split + 1);
-  const keymap = head.get("keymap") || (shell === "fish" ? "default" : "emacs");
+  const keymap = head.get("keymap") || shellRow(shell).keymaps[0];
   const known = (key: string | undefined) => (key && /^(ctrl|alt)-[a-z]$/.test(key) ? key : undefined);
   return {
     loaded: head.get("loaded") === "1",
     key: known(head.get("key")),
     explainKey: known(head.get("explain")),
     keymap,
-    bindings: shell === "fish" ? fishBindings(listing, keymap) : listedBindings(shell, listing),
+    bindings: shellRow(shell).readBindings(listing, keymap),
   };
 }
 
 /** What the key runs in the prompt's keymap, or undefined where nothing is bound to it. */
-export function boundTo(shell: KeyShell, keys: ShellKeys, key: string): string | undefined {
+export function boundTo(shell: WidgetShell, keys: ShellKeys, key: string): string | undefined {
   for (const form of listedForms(shell, key)) {
     const action = keys.bindings.get(form);
     // zsh's undefined-key and self-insert, as an unbound key in vi insert mode, mean nothing is there.
@@ -192,7 +111,7 @@ export function boundTo(shell: KeyShell, keys: ShellKeys, key: string): string |
 }
 
 /** Bindings of longer sequences that start with the key (fzf-git.sh's Ctrl-G Ctrl-F …): the shell waits after it. */
-export function prefixedBy(shell: KeyShell, keys: ShellKeys, key: string): string[] {
+export function prefixedBy(shell: WidgetShell, keys: ShellKeys, key: string): string[] {
   const forms = listedForms(shell, key);
   return [...keys.bindings.entries()]
     .filter(([sequence]) => forms.some((f) => sequence.length > f.length && sequence.startsWith(f)))

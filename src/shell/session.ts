@@ -38,6 +38,7 @@ import { basename, dirname, join } from "node:path";
 import { processAlive } from "../system/process-alive.js";
 import { KeptConnection } from "../client/connection.js";
 import { clientEnv, isForwarded } from "../client/forwarded.js";
+import { WIDGET_SHELL_NAMES, widgetShell } from "./shells.js";
 import { runWidget } from "./widget.js";
 
 /** How often the shell and the waiting process are checked for being still there. */
@@ -356,8 +357,8 @@ function stillMine(dir: string): boolean {
 export async function session(argv: string[]): Promise<number> {
   const [shell, dir, pidText] = argv;
   const shellPid = Number(pidText);
-  if (argv.length !== 3 || !["zsh", "bash", "fish"].includes(shell) || !Number.isInteger(shellPid) || shellPid < 2)
-    return usage("usage: caro session <zsh|bash|fish> <private folder> <shell pid>");
+  if (argv.length !== 3 || !widgetShell(shell) || !Number.isInteger(shellPid) || shellPid < 2)
+    return usage(`usage: caro session <${WIDGET_SHELL_NAMES.join("|")}> <private folder> <shell pid>`);
   const problem = sessionDirProblem(dir);
   if (problem) return usage(`refusing the session folder: ${problem}`);
   for (const signal of IGNORED_SIGNALS) process.on(signal, () => undefined);

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { KeyShell } from "./key-bindings.js";
+import { shellRow, type WidgetShell } from "./shells.js";
 
 // Starts a user's shell the way a terminal does (interactive, rc files loaded, on a terminal),
 // runs one query script in it and reads back what the script wrote to a file. Nothing the rc files
@@ -34,12 +34,6 @@ function shQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The shell's own command line: interactive, so that it reads its rc files, with the query after them. */
-function shellArgv(shell: KeyShell, path: string, query: string): string[] {
-  // fish's -C runs after config.fish, and the query waits there for the first prompt.
-  return shell === "fish" ? [path, "-i", "-C", query] : [path, "-i", "-c", query];
-}
-
 /**
  * The command that gives the shell a terminal: util-linux script(1) on Linux, BSD script(1) on
  * macOS and the BSDs; without one, the shell runs without a terminal (line editors still list keys).
@@ -58,14 +52,14 @@ function onTerminal(argv: string[]): { file: string; args: string[]; env: NodeJS
 
 /** Runs `query` in an interactive `shell` after its rc files; gives up after `timeoutMs`, killing what it started. */
 export async function probeShell(
-  shell: KeyShell,
+  shell: WidgetShell,
   path: string,
   query: string,
   timeoutMs: number,
 ): Promise<ProbeResult> {
   const dir = mkdtempSync(join(tmpdir(), "caro-doctor-"));
   const out = join(dir, "report");
-  const terminal = onTerminal(shellArgv(shell, path, query));
+  const terminal = onTerminal(shellRow(shell).probeArgv(path, query));
   const env = { ...process.env, ...terminal.env, CARO_DOCTOR_OUT: out, [PROBE_ENV]: "1" };
   const { file, args } = terminal;
   try {

@@ -15,20 +15,18 @@
 import { intentOfBuffer } from "../answer/intent.js";
 import type { Intent } from "../answer/types.js";
 import { CaroError, InterruptedError } from "../errors.js";
-import type { Shell } from "../prompt/context.js";
 import { verdictFor } from "../safety/policy.js";
 import { inertLine } from "../text/inert.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
 import type { KeptConnection } from "../client/connection.js";
 import { commandOf, disarm } from "./disarm.js";
 import { StreamedCommand } from "./streamed-command.js";
+import { shellRow, WIDGET_SHELL_NAMES, type WidgetShell, widgetShell } from "./shells.js";
 import { holdTerminal } from "./terminal.js";
-
-const WIDGET_SHELLS: readonly Shell[] = ["zsh", "bash", "fish"];
 
 /** What the shell asked for, from the widget's arguments. */
 export interface WidgetCall {
-  shell: Shell;
+  shell: WidgetShell;
   buffer: string;
   shown: string[];
   failed?: { command: string; status: number };
@@ -40,9 +38,10 @@ export interface WidgetCall {
 /** The widget's arguments, or the one-line reason they are wrong. */
 export function parseWidgetArgs(argv: string[]): WidgetCall | string {
   const [named, ...rest] = argv;
-  const shell = WIDGET_SHELLS.find((name) => name === named);
-  if (shell === undefined) return `caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${named}`;
-  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false, comments: shell === "fish" };
+  const shell = widgetShell(named);
+  if (shell === undefined) return `caro: the widget supports ${WIDGET_SHELL_NAMES.join(", ")}, not ${named}`;
+  const comments = shellRow(shell).alwaysComments;
+  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false, comments };
   let failed: string | undefined;
   let status: number | undefined;
   let i = 0;
