@@ -2,18 +2,13 @@
 // placeholders. The code stays in shell/<shell>/, where it can be read and linted as shell; only
 // these values come from here.
 
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { keyParts } from "./key-bindings.js";
+import { shellFile } from "./shell-file.js";
 import { shellRow, type WidgetShell } from "./shells.js";
 
 function quote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A file under shell/, as shipped beside dist/. */
-function shellFile(path: string): string {
-  return readFileSync(fileURLToPath(new URL(`../../shell/${path}`, import.meta.url)), "utf8");
 }
 
 export interface InitOptions {

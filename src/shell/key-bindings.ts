@@ -42,46 +42,7 @@ export interface ShellKeys {
   bindings: Map<string, string>;
 }
 
-// Each script runs in the user's shell after the rc files, and writes what it finds to the file
-// named in $CARO_DOCTOR_OUT: a few "name value" lines, "---", then the shell's own binding list.
-// Builtins only, since an rc file may define functions named like any command.
-export const QUERY_SCRIPTS: Record<WidgetShell, string> = {
-  zsh: `{
-  builtin print -r -- "loaded $(( \${+functions[_caro_widget]} ))"
-  builtin print -r -- "key \${_caro_key-}"
-  builtin print -r -- "explain \${_caro_explain_key-}"
-  builtin print -r -- "keymap \${\${(z)$(builtin bindkey -lL main)}[3]}"
-  builtin print -r -- ---
-  builtin bindkey -M main
-} >| "$CARO_DOCTOR_OUT" 2>/dev/null
-builtin exit 0`,
-  bash: `{
-  if builtin declare -F _caro_widget >/dev/null; then builtin echo "loaded 1"; else builtin echo "loaded 0"; fi
-  builtin echo "key \${_caro_key-}"
-  builtin echo "explain \${_caro_explain_key-}"
-  if [[ -o vi ]]; then _caro_doctor_keymap=vi-insert; else _caro_doctor_keymap=emacs; fi
-  builtin echo "keymap $_caro_doctor_keymap"
-  builtin echo ---
-  builtin bind -m "$_caro_doctor_keymap" -X
-  builtin bind -m "$_caro_doctor_keymap" -s
-  builtin bind -m "$_caro_doctor_keymap" -p
-} >| "$CARO_DOCTOR_OUT" 2>/dev/null
-builtin exit 0`,
-  // fish sets up key bindings (fish_user_key_bindings included) as its first prompt draws.
-  fish: `function __caro_doctor_report --on-event fish_prompt
-    begin
-        if builtin functions -q _caro_widget; builtin echo "loaded 1"; else; builtin echo "loaded 0"; end
-        builtin echo "key $_caro_key"
-        builtin echo "explain $_caro_explain_key"
-        builtin echo "keymap $fish_bind_mode"
-        builtin echo ---
-        builtin bind -a
-    end >$CARO_DOCTOR_OUT 2>/dev/null
-    builtin exit 0
-end`,
-};
-
-/** The report a query script wrote. */
+/** The report a key-query script (shell/<shell>/keys.<shell>) wrote: "name value" lines, ---, the listing. */
 export function parseShellKeys(shell: WidgetShell, text: string): ShellKeys {
   const lines = text.split(/\r?\n/);
   const split = lines.indexOf("---");

@@ -1,14 +1,7 @@
 import { inertExcerpt } from "../text/inert.js";
 import type { Check } from "../cli/doctor-command.js";
-import {
-  boundTo,
-  keyLabel,
-  parseShellKeys,
-  prefixedBy,
-  QUERY_SCRIPTS,
-  type ShellKeys,
-  toolOf,
-} from "./key-bindings.js";
+import { boundTo, keyLabel, parseShellKeys, prefixedBy, type ShellKeys, toolOf } from "./key-bindings.js";
+import { shellFilePath } from "./shell-file.js";
 import { onPath, PROBE_ENV, type ProbeResult, probeShell } from "./shell-probe.js";
 import { shellRow, shellsInWords, WIDGET_SHELL_NAMES, type WidgetShell } from "./shells.js";
 
@@ -161,7 +154,9 @@ export async function shellChecks(): Promise<Check[]> {
     return [{ name: "shells", status: "warn", detail: `no ${shellsInWords()} on PATH: caro's keys need one of them` }];
   // All at once: a slow rc file in one shell does not add to another's wait.
   const results = await Promise.all(
-    installed.map(({ shell, path }) => probeShell(shell, path, QUERY_SCRIPTS[shell], PROBE_TIMEOUT_MS)),
+    installed.map(({ shell, path }) =>
+      probeShell(shell, path, shellFilePath(shellRow(shell).keysQuery), PROBE_TIMEOUT_MS),
+    ),
   );
   const anyLoaded = results.some(
     (r, i) => r.outcome === "reported" && parseShellKeys(installed[i].shell, r.text).loaded,

@@ -5,7 +5,7 @@ import { delimiter, join } from "node:path";
 import { shellRow, type WidgetShell } from "./shells.js";
 
 // Starts a user's shell the way a terminal does (interactive, rc files loaded, on a terminal),
-// runs one query script in it and reads back what the script wrote to a file. Nothing the rc files
+// has it source one query script and reads back what the script wrote to a file. Nothing the rc files
 // print is read: they may draw prompts, colours and banners. A hanging rc file costs at most the timeout.
 
 /** Set in the probed shells, so that a `caro doctor` in an rc file does not start shells in turn. */
@@ -50,7 +50,10 @@ function onTerminal(argv: string[]): { file: string; args: string[]; env: NodeJS
   return { file: script, args: ["-q", "/dev/null", ...argv], env: {} };
 }
 
-/** Runs `query` in an interactive `shell` after its rc files; gives up after `timeoutMs`, killing what it started. */
+/**
+ * Sources the script file `query` in an interactive `shell` after its rc files; gives up after
+ * `timeoutMs`, killing what it started.
+ */
 export async function probeShell(
   shell: WidgetShell,
   path: string,
@@ -59,8 +62,8 @@ export async function probeShell(
 ): Promise<ProbeResult> {
   const dir = mkdtempSync(join(tmpdir(), "caro-doctor-"));
   const out = join(dir, "report");
-  const terminal = onTerminal(shellRow(shell).probeArgv(path, query));
-  const env = { ...process.env, ...terminal.env, CARO_DOCTOR_OUT: out, [PROBE_ENV]: "1" };
+  const terminal = onTerminal(shellRow(shell).probeArgv(path));
+  const env = { ...process.env, ...terminal.env, CARO_DOCTOR_OUT: out, CARO_DOCTOR_QUERY: query, [PROBE_ENV]: "1" };
   const { file, args } = terminal;
   try {
     const exitCode = await new Promise<number | null | "timed-out">((resolve) => {

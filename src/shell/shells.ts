@@ -29,8 +29,10 @@ export interface ShellRow {
   listedKey(mod: Modifier, letter: string): string[];
   /** The shell's binding listing (what its key-query script wrote), for one keymap. */
   readBindings(lines: string[], keymap: string): Map<string, string>;
-  /** How doctor runs a script in the shell as a terminal would start it, after its rc files. */
-  probeArgv(path: string, script: string): string[];
+  /** doctor's question about the keys, under shell/: run in the shell after the user's rc files. */
+  keysQuery: string;
+  /** The shell as a terminal starts it (rc files loaded), then sourcing the file in $CARO_DOCTOR_QUERY. */
+  probeArgv(path: string): string[];
   /** The variables a request carries, in the shell's own terms, for @CARO_FORWARDED@. */
   forwarded: string;
   /** `#` starts a comment at every prompt, whatever the options (else the widget says so with --comments). */
@@ -48,7 +50,8 @@ export const WIDGET_SHELLS = {
     bindKey: (mod, letter) => ({ KEY: mod === "ctrl" ? `'^${letter.toUpperCase()}'` : `'^[${letter}'` }),
     listedKey: (mod, letter) => [mod === "ctrl" ? `^${letter.toUpperCase()}` : `^[${letter}`],
     readBindings: zleBindings,
-    probeArgv: (path, script) => [path, "-i", "-c", script],
+    keysQuery: "zsh/keys.zsh",
+    probeArgv: (path) => [path, "-i", "-c", '\\builtin source "$CARO_DOCTOR_QUERY"'],
     /** A pattern for `${(k)parameters[(I)…]}`. */
     forwarded: `(${[...FORWARDED_PREFIXES.map((p) => `${p}*`), ...FORWARDED_NAMES].join("|")})`,
     alwaysComments: false,
@@ -62,7 +65,8 @@ export const WIDGET_SHELLS = {
     bindKey: (mod, letter) => ({ KEY: mod === "ctrl" ? `\\C-${letter}` : `\\e${letter}` }),
     listedKey: (mod, letter) => [mod === "ctrl" ? `\\C-${letter}` : `\\e${letter}`],
     readBindings: readlineBindings,
-    probeArgv: (path, script) => [path, "-i", "-c", script],
+    keysQuery: "bash/keys.bash",
+    probeArgv: (path) => [path, "-i", "-c", '\\builtin source "$CARO_DOCTOR_QUERY"'],
     /** Words that expand to every such name that is set (`${!CARO_@}` lists CARO_*). */
     forwarded: [...FORWARDED_PREFIXES.map((p) => `"\${!${p}@}"`), ...FORWARDED_NAMES].join(" "),
     alwaysComments: false,
@@ -81,8 +85,9 @@ export const WIDGET_SHELLS = {
     listedKey: (mod, letter) =>
       mod === "ctrl" ? [`\\c${letter}`, `ctrl-${letter}`] : [`\\e${letter}`, `alt-${letter}`],
     readBindings: fishBindings,
+    keysQuery: "fish/keys.fish",
     // -C runs after config.fish; the script waits there for the first prompt.
-    probeArgv: (path, script) => [path, "-i", "-C", script],
+    probeArgv: (path) => [path, "-i", "-C", "builtin source $CARO_DOCTOR_QUERY"],
     /** A regular expression for `string match -r`, single-quoted. */
     forwarded: `'${FORWARDED.source}'`,
     alwaysComments: true,
