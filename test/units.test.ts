@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lastLogLine } from "../src/client/connection.js";
 import { commandOf, disarm } from "../src/shell/disarm.js";
-import { parseRequest } from "../src/shell/session.js";
+import { parseRequest } from "../src/shell/contract.js";
 import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
 import { parseSetting } from "../src/config/schema.js";
 import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/daemon/protocol.js";

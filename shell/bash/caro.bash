@@ -11,7 +11,7 @@ if [[ -z ${_caro_session_dir-} ]]; then
   if [[ ${XDG_RUNTIME_DIR-} == /* && -d ${XDG_RUNTIME_DIR-} ]]; then
     _caro_session_dir=$XDG_RUNTIME_DIR
   fi
-  _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
+  _caro_session_dir+=/@CARO_SESSION_PREFIX@$UID-$$-$RANDOM$RANDOM
 fi
 
 # Whether pid $1 is this user's session client for the folder $2: not a pid reused by another
@@ -41,8 +41,8 @@ _caro_session_stopped() {
 _caro_session_pid() {
   builtin local dir=$1
   pid=''
-  if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
-    builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid =~ ^[0-9]+$ ]] && _caro_session_ours "$pid" "$dir"; then
+  if [[ -p $dir/@CARO_REQUEST_FIFO@ && -p $dir/@CARO_REPLY_FIFO@ && -O $dir/@CARO_REQUEST_FIFO@ && -O $dir && ! -L $dir ]] &&
+    builtin read -r pid 2>/dev/null <"$dir/@CARO_PID_FILE@" && [[ $pid =~ ^[0-9]+$ ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
@@ -50,18 +50,18 @@ _caro_session_pid() {
     builtin return 1
   fi
   # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" "$dir/tty" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+  command rm -f -- "$dir/@CARO_REQUEST_FIFO@" "$dir/@CARO_REPLY_FIFO@" "$dir/@CARO_PID_FILE@" "$dir/@CARO_TTY_FILE@" && command mkfifo -m 600 -- "$dir/@CARO_REQUEST_FIFO@" "$dir/@CARO_REPLY_FIFO@" ||
     builtin return 1
   # The terminal as readline has it: what to give back if a client is ended holding it in raw mode.
-  command stty -g 2>/dev/null </dev/tty >|"$dir/tty" || :
+  command stty -g 2>/dev/null </dev/tty >|"$dir/@CARO_TTY_FILE@" || :
   # In a subshell without job control: the client stays in the shell's process group, which owns the
   # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
   (
     builtin set +m
     @CARO_CLIENT@ session bash "$dir" "$$" </dev/null >/dev/null 2>&1 &
-    builtin printf '%s\n' "$!" >|"$dir/pid"
+    builtin printf '%s\n' "$!" >|"$dir/@CARO_PID_FILE@"
   )
-  builtin read -r pid <"$dir/pid"
+  builtin read -r pid <"$dir/@CARO_PID_FILE@"
 }
 
 # Ends a session client that stopped answering and gives the terminal back as readline had it (the
@@ -69,8 +69,8 @@ _caro_session_pid() {
 _caro_session_drop() {
   builtin local dir=$1 pid=$2 waiter=$3 state
   builtin kill -KILL "$pid" 2>/dev/null || :
-  command rm -f -- "$dir/pid" "$dir/request.$waiter"
-  if builtin read -r state 2>/dev/null <"$dir/tty" && [[ -n $state ]]; then
+  command rm -f -- "$dir/@CARO_PID_FILE@" "$dir/@CARO_REQUEST_FILE@.$waiter"
+  if builtin read -r state 2>/dev/null <"$dir/@CARO_TTY_FILE@" && [[ -n $state ]]; then
     command stty "$state" 2>/dev/null </dev/tty || :
   fi
 }
@@ -96,7 +96,7 @@ _caro_client() {
     done
     # bash strings hold no NUL (the request's separator), so no field can spill into the next.
     builtin umask 077
-    builtin printf '%s\0' "$PWD" "$#" "$@" "${#env[@]}" "${env[@]}" >|"$dir/request.$waiter"
+    builtin printf '%s\0' "$PWD" "$#" "$@" "${#env[@]}" "${env[@]}" >|"$dir/@CARO_REQUEST_FILE@.$waiter"
     {
       builtin printf '%s\n' "$waiter" >&8
       # Read-write opens never block; the reply is waited for only while the client is there. It
@@ -130,8 +130,8 @@ _caro_client() {
           fi
         fi
       done
-    } 8<>"$dir/req" 9<>"$dir/rep"
-    if [[ -n $pid ]] && { IFS= builtin read -r -d '' rc && IFS= builtin read -r -d '' out; } <"$dir/reply"; then
+    } 8<>"$dir/@CARO_REQUEST_FIFO@" 9<>"$dir/@CARO_REPLY_FIFO@"
+    if [[ -n $pid ]] && { IFS= builtin read -r -d '' rc && IFS= builtin read -r -d '' out; } <"$dir/@CARO_REPLY_FILE@"; then
       builtin printf '%s' "$out"
       builtin return "$rc"
     fi
@@ -231,11 +231,11 @@ _caro_widget() {
   # caro draws "thinking" and the command as it streams in, in place of the prompt line.
   out=$(_caro_client ${flags[@]+"${flags[@]}"} "${args[@]}") || rc=$?
   message=${out%%$'\n'*}
-  if (( rc == 0 || rc == 4 )) && [[ $out == *$'\n'* ]]; then
+  if (( rc == @CARO_EXIT_ANSWERED@ || rc == @CARO_EXIT_TYPED_KEYS_ONLY@ )) && [[ $out == *$'\n'* ]]; then
     buffer=${out#*$'\n'}
-    if (( rc == 0 )) && [[ ${args[0]} == --shown ]]; then
+    if (( rc == @CARO_EXIT_ANSWERED@ )) && [[ ${args[0]} == --shown ]]; then
       _caro_shown+=("$buffer")
-    elif (( rc == 0 )); then
+    elif (( rc == @CARO_EXIT_ANSWERED@ )); then
       # The request goes into history so it can be recalled; undo brings it back too.
       if [[ -n ${typed//[[:space:]]/} ]]; then
         builtin history -s -- "$typed"
@@ -250,7 +250,7 @@ _caro_widget() {
     # is the end in both, since bash 5 stops a larger point at the end of the line.
     builtin local LC_ALL=C
     READLINE_POINT=${#READLINE_LINE}
-  elif [[ -z $message ]]; then
+  elif [[ -z $message ]] && (( rc != @CARO_EXIT_NOTHING_TO_DO@ )); then
     message="caro: failed (exit $rc)"
   fi
   if [[ -n $message ]]; then

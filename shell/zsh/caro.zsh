@@ -9,7 +9,7 @@
 if [[ -z ${_caro_session_dir-} ]]; then
   builtin typeset -g _caro_session_dir=/tmp
   [[ ${XDG_RUNTIME_DIR-} != /* || ! -d ${XDG_RUNTIME_DIR-} ]] || _caro_session_dir=$XDG_RUNTIME_DIR
-  _caro_session_dir+=/caro-session-$UID-$$-$RANDOM$RANDOM
+  _caro_session_dir+=/@CARO_SESSION_PREFIX@$UID-$$-$RANDOM$RANDOM
 fi
 
 # Whether pid $1 is this user's session client for the folder $2: not a pid reused by another
@@ -42,25 +42,25 @@ _caro_session_pid() {
   builtin emulate -L zsh
   builtin local dir=$1
   pid=
-  if [[ -p $dir/req && -p $dir/rep && -O $dir/req && -O $dir && ! -L $dir ]] &&
-    builtin read -r pid 2>/dev/null <"$dir/pid" && [[ $pid == <-> ]] && _caro_session_ours "$pid" "$dir"; then
+  if [[ -p $dir/@CARO_REQUEST_FIFO@ && -p $dir/@CARO_REPLY_FIFO@ && -O $dir/@CARO_REQUEST_FIFO@ && -O $dir && ! -L $dir ]] &&
+    builtin read -r pid 2>/dev/null <"$dir/@CARO_PID_FILE@" && [[ $pid == <-> ]] && _caro_session_ours "$pid" "$dir"; then
     builtin return 0
   fi
   # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
   { command mkdir -m 700 -- "$dir" 2>/dev/null || [[ -d $dir && -O $dir && ! -L $dir ]]; } || builtin return 1
   # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-  command rm -f -- "$dir/req" "$dir/rep" "$dir/pid" "$dir/tty" && command mkfifo -m 600 -- "$dir/req" "$dir/rep" ||
+  command rm -f -- "$dir/@CARO_REQUEST_FIFO@" "$dir/@CARO_REPLY_FIFO@" "$dir/@CARO_PID_FILE@" "$dir/@CARO_TTY_FILE@" && command mkfifo -m 600 -- "$dir/@CARO_REQUEST_FIFO@" "$dir/@CARO_REPLY_FIFO@" ||
     builtin return 1
   # The terminal as the line editor has it: what to give back if a client is ended holding it in raw mode.
-  command stty -g 2>/dev/null </dev/tty >|"$dir/tty"
+  command stty -g 2>/dev/null </dev/tty >|"$dir/@CARO_TTY_FILE@"
   # In a subshell without job control: the client stays in the shell's process group, which owns the
   # terminal while the widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
   (
     builtin setopt no_monitor
     @CARO_CLIENT@ session zsh "$dir" "$$" </dev/null >/dev/null 2>&1 &!
-    builtin print -r -- "$!" >|"$dir/pid"
+    builtin print -r -- "$!" >|"$dir/@CARO_PID_FILE@"
   )
-  builtin read -r pid <"$dir/pid"
+  builtin read -r pid <"$dir/@CARO_PID_FILE@"
 }
 
 # Ends a session client that stopped answering and gives the terminal back as the line editor had
@@ -69,8 +69,8 @@ _caro_session_drop() {
   builtin emulate -L zsh
   builtin local dir=$1 pid=$2 waiter=$3 state
   builtin kill -KILL "$pid" 2>/dev/null
-  command rm -f -- "$dir/pid" "$dir/request.$waiter"
-  if builtin read -r state 2>/dev/null <"$dir/tty" && [[ -n $state ]]; then
+  command rm -f -- "$dir/@CARO_PID_FILE@" "$dir/@CARO_REQUEST_FILE@.$waiter"
+  if builtin read -r state 2>/dev/null <"$dir/@CARO_TTY_FILE@" && [[ -n $state ]]; then
     command stty "$state" 2>/dev/null </dev/tty
   fi
 }
@@ -93,7 +93,7 @@ _caro_client() {
     # line could add a variable of its own (CARO_CONFIG=…) to the request.
     fields=("$PWD" "$#" "$@" "${#env}" "${env[@]}")
     builtin umask 077
-    builtin print -rN -- "${fields[@]//$'\0'/}" >|"$dir/request.$waiter"
+    builtin print -rN -- "${fields[@]//$'\0'/}" >|"$dir/@CARO_REQUEST_FILE@.$waiter"
     {
       builtin print -r -- "$waiter" >&8
       # Read-write opens never block; the reply is waited for only while the client is there. It
@@ -124,8 +124,8 @@ _caro_client() {
           fi
         fi
       done
-    } 8<>"$dir/req" 9<>"$dir/rep"
-    if [[ -n $pid ]] && { IFS= builtin read -r -d '' rc; IFS= builtin read -r -d '' out; } <"$dir/reply"; then
+    } 8<>"$dir/@CARO_REQUEST_FIFO@" 9<>"$dir/@CARO_REPLY_FIFO@"
+    if [[ -n $pid ]] && { IFS= builtin read -r -d '' rc; IFS= builtin read -r -d '' out; } <"$dir/@CARO_REPLY_FILE@"; then
       builtin print -rn -- "$out"
       builtin return "$rc"
     fi
@@ -184,9 +184,9 @@ _caro_widget() {
   out=$(_caro_client ${comments:+"$comments"} "${args[@]}")
   rc=$?
   message=${out%%$'\n'*}
-  if (( rc == 0 || rc == 4 )) && [[ $out == *$'\n'* ]]; then
+  if (( rc == @CARO_EXIT_ANSWERED@ || rc == @CARO_EXIT_TYPED_KEYS_ONLY@ )) && [[ $out == *$'\n'* ]]; then
     buffer=${out#*$'\n'}
-    if (( rc == 0 )); then
+    if (( rc == @CARO_EXIT_ANSWERED@ )); then
       if [[ $args[1] == --shown ]]; then
         _caro_shown+=("$buffer")
       else
@@ -198,7 +198,7 @@ _caro_widget() {
     fi
     BUFFER=$buffer
     CURSOR=$#BUFFER
-  elif [[ -z $message ]]; then
+  elif [[ -z $message ]] && (( rc != @CARO_EXIT_NOTHING_TO_DO@ )); then
     message="caro: failed (exit $rc)"
   fi
   builtin zle -R

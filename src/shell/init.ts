@@ -3,6 +3,7 @@
 // these values come from here.
 
 import { fileURLToPath } from "node:url";
+import { contractInShell } from "./contract.js";
 import { keyParts } from "./key-bindings.js";
 import { shellFile } from "./shell-file.js";
 import { shellRow, type WidgetShell } from "./shells.js";
@@ -37,6 +38,8 @@ export function initScript(shell: WidgetShell, options: InitOptions, template = 
     CARO_EXPLAIN_KEY_NAME: options.explainKey,
     // The variables a request carries, from the one list the client and the session client use.
     CARO_FORWARDED: row.forwarded,
+    // Exit statuses and the session folder's names, from the one contract the processes use.
+    ...contractInShell,
   };
   for (const [notation, key] of Object.entries(row.bindKey(...keyParts(options.key)))) values[`CARO_${notation}`] = key;
   for (const [notation, key] of Object.entries(row.bindKey(...keyParts(options.explainKey))))

@@ -1,23 +1,16 @@
 // `caro session <shell> <dir> <shell pid>`: one long-lived widget client per shell session, so a
 // Ctrl-G does not pay for starting Node and loading the rater. The shell's `_caro_client` starts it
 // in the background, inside the shell's own process group (so it may hold the terminal in raw mode
-// like the one-shot client), and talks to it through a private folder (0700, made by the shell):
-//   req      FIFO: the shell writes a line "<waiter pid>" once request.<waiter pid> is written
-//   rep      FIFO: this process writes "alive" as it takes a request and every second while it
-//            works on it, and the line "<waiter pid>" once `reply` holds the answer. A shell that
-//            hears nothing for 3 s from a stopped client (the daemon's own bound), 10 s from one it
-//            heard before, or 60 s from one never heard (Node loading on a busy machine) ends it,
-//            gives back the terminal and keeps the typed line.
-//   request.<waiter pid>   0600, NUL-terminated fields: cwd, argc, argv..., envc, NAME=value...
-//            (only the forwarded variables, forwarded.ts); read exactly or refused, then removed
-//   reply    NUL-terminated fields: exit status, output (what `caro widget` would print)
-//   pid      this process's pid, written by the shell
-// The waiter is the shell process that waits for the reply (the widget's command substitution).
-// Every request runs src/shell/widget.ts's runWidget exactly as `caro widget` would, in the
+// like the one-shot client), and talks to it through a private folder whose layout is in
+// contract.ts. This process writes "alive" on `rep` as it takes a request and every second while it
+// works on it. A shell that hears nothing for 3 s from a stopped client (the daemon's own bound),
+// 10 s from one it heard before, or 60 s from one never heard (Node loading on a busy machine) ends
+// it, gives back the terminal and keeps the typed line. A request file is read exactly or refused,
+// then removed. Every request runs src/shell/widget.ts's runWidget exactly as `caro widget` would, in the
 // shell's cwd and with its current environment: the daemon socket is checked and the answer is
 // rated here each time, as in the one-shot client.
 //
-// The folder is named caro-session-<uid>-<shell pid>-<random>. On start this process removes the
+// The folder is named <prefix><uid>-<shell pid>-<random>. On start this process removes the
 // folders of its kind that outlived their shell, and ends the client of an earlier shell in the
 // same process (`exec zsh` keeps the pid and starts afresh): one client per shell process.
 
@@ -37,7 +30,8 @@ import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { processAlive } from "../system/process-alive.js";
 import { KeptConnection } from "../client/connection.js";
-import { clientEnv, isForwarded } from "../client/forwarded.js";
+import { clientEnv } from "../client/forwarded.js";
+import { parseRequest, replyText, SESSION_FILES, SESSION_FOLDER_PREFIX, WIDGET_EXIT } from "./contract.js";
 import { WIDGET_SHELL_NAMES, widgetShell } from "./shells.js";
 import { runWidget } from "./widget.js";
 
@@ -58,7 +52,7 @@ export function sessionDirProblem(dir: string): string | null {
     const stats = lstatSync(dir);
     if (!stats.isDirectory() || !mine(stats.uid) || (stats.mode & 0o077) !== 0)
       return `${dir} is not a folder of this user's that only this user can open`;
-    for (const fifo of ["req", "rep"]) {
+    for (const fifo of [SESSION_FILES.requestFifo, SESSION_FILES.replyFifo]) {
       const path = join(dir, fifo);
       const entry = lstatSync(path);
       if (!entry.isFIFO() || !mine(entry.uid)) return `${path} is not a FIFO of this user's`;
@@ -79,38 +73,6 @@ function alive(pid: number): boolean {
   }
 }
 
-export interface SessionRequest {
-  cwd: string;
-  argv: string[];
-  env: Record<string, string>;
-}
-
-const COUNT = /^\d{1,5}$/;
-
-/**
- * The request file's fields, or null unless it is exactly one whole request: an absolute cwd, the
- * counts it gives and no field more, and only forwarded variables, each once. A field that held a
- * separator would shift the ones after it, and no shift parses.
- */
-export function parseRequest(data: string): SessionRequest | null {
-  const fields = data.split("\0");
-  // Every field ends in a NUL, so the last piece is empty.
-  if (fields.pop() !== "") return null;
-  const [cwd, argcText, ...rest] = fields;
-  if (!cwd?.startsWith("/") || !COUNT.test(argcText ?? "")) return null;
-  const argc = Number(argcText);
-  const envcText = rest[argc];
-  if (envcText === undefined || !COUNT.test(envcText) || rest.length !== argc + 1 + Number(envcText)) return null;
-  const env: Record<string, string> = {};
-  for (const entry of rest.slice(argc + 1)) {
-    const eq = entry.indexOf("=");
-    const name = entry.slice(0, eq);
-    if (eq <= 0 || !isForwarded(name) || Object.hasOwn(env, name)) return null;
-    env[name] = entry.slice(eq + 1);
-  }
-  return { cwd, argv: rest.slice(0, argc), env };
-}
-
 /**
  * Makes this process's environment the shell's as far as caro reads it (the variables the one-shot
  * client forwards: CARO_*, XDG_*, PATH, …): set, changed or unset since the session started.
@@ -124,7 +86,7 @@ function takeEnv(shellEnv: Record<string, string>): void {
 /** The pid in a session folder's pid file, if it is a session client of this user's serving that folder. */
 function clientOf(dir: string): number | null {
   try {
-    const pid = Number(readFileSync(join(dir, "pid"), "utf8").trim());
+    const pid = Number(readFileSync(join(dir, SESSION_FILES.pid), "utf8").trim());
     if (!Number.isInteger(pid) || pid < 2) return null;
     const words = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     if (!words.includes("session") || !words.includes(dir) || !mine(lstatSync(`/proc/${pid}`).uid)) return null;
@@ -143,7 +105,8 @@ function endClient(pid: number): void {
   }
 }
 
-const SESSION_FOLDER = /^caro-session-(\d+)-(\d+)-\d+$/;
+const REQUEST_FILE = new RegExp(`^${SESSION_FILES.request}\\.(\\d+)$`);
+const SESSION_FOLDER = new RegExp(`^${SESSION_FOLDER_PREFIX}(\\d+)-(\\d+)-\\d+$`);
 
 /** Removes a session folder, if it is one of this user's. */
 function removeFolder(path: string): void {
@@ -212,7 +175,7 @@ export function sweepSessionFolders(dir: string, shellPid: number): void {
   // Requests in this folder whose shell stopped waiting before a client read them.
   try {
     for (const name of readdirSync(dir)) {
-      const waiter = /^request\.(\d+)$/.exec(name);
+      const waiter = REQUEST_FILE.exec(name);
       if (waiter && !alive(Number(waiter[1]))) rmSync(join(dir, name), { force: true });
     }
   } catch {
@@ -269,7 +232,7 @@ class Session {
 
   /** The request file's text, removed once read; null when there is none of this user's to read. */
   private take(waiter: number): string | { problem: string } | null {
-    const file = join(this.dir, `request.${waiter}`);
+    const file = join(this.dir, `${SESSION_FILES.request}.${waiter}`);
     try {
       const stats = lstatSync(file);
       if (!stats.isFile() || !mine(stats.uid)) return null;
@@ -292,14 +255,22 @@ class Session {
     // terminal taken from under its prompt.
     if (!alive(waiter)) return;
     const problem = typeof data === "string" ? sessionDirProblem(this.dir) : data.problem;
-    if (problem) return this.answer(waiter, 1, `caro: refused the request: ${problem}`);
+    if (problem) return this.answer(waiter, WIDGET_EXIT.failed, `caro: refused the request: ${problem}`);
     const request = parseRequest(data as string);
     if (!request)
-      return this.answer(waiter, 2, "caro: the session client got a request it cannot read exactly: nothing was sent");
+      return this.answer(
+        waiter,
+        WIDGET_EXIT.usage,
+        "caro: the session client got a request it cannot read exactly: nothing was sent",
+      );
     try {
       process.chdir(request.cwd);
     } catch (error) {
-      return this.answer(waiter, 1, `caro: cannot enter ${request.cwd} (${(error as NodeJS.ErrnoException).code})`);
+      return this.answer(
+        waiter,
+        WIDGET_EXIT.failed,
+        `caro: cannot enter ${request.cwd} (${(error as NodeJS.ErrnoException).code})`,
+      );
     }
     takeEnv(request.env);
     const gone = new AbortController();
@@ -318,7 +289,7 @@ class Session {
       );
       this.answer(waiter, status, output);
     } catch (error) {
-      this.answer(waiter, 1, `caro: ${String(error)}`);
+      this.answer(waiter, WIDGET_EXIT.failed, `caro: ${String(error)}`);
     } finally {
       clearInterval(watch);
       this.stopping.signal.removeEventListener("abort", stop);
@@ -327,10 +298,9 @@ class Session {
 
   /** The reply file first, then its line on `rep`: the shell reads the file once it sees the line. */
   private answer(waiter: number, status: number, output: string): void {
-    const path = join(this.dir, "reply");
+    const path = join(this.dir, SESSION_FILES.reply);
     try {
-      // Text in a shell variable cannot hold a NUL; the one-shot client's output loses them too.
-      writeFileSync(`${path}.tmp`, `${status}\0${output.replaceAll("\0", "")}\0`, { mode: 0o600 });
+      writeFileSync(`${path}.tmp`, replyText(status, output), { mode: 0o600 });
       renameSync(`${path}.tmp`, path);
       writeSync(this.reply, `${waiter}\n`);
     } catch {
@@ -347,7 +317,7 @@ function usage(message: string): number {
 /** Whether the folder's pid file names this process: a shell that dropped it may have started another there. */
 function stillMine(dir: string): boolean {
   try {
-    return Number(readFileSync(join(dir, "pid"), "utf8").trim()) === process.pid;
+    return Number(readFileSync(join(dir, SESSION_FILES.pid), "utf8").trim()) === process.pid;
   } catch {
     return false;
   }
@@ -365,8 +335,12 @@ export async function session(argv: string[]): Promise<number> {
   // Read-write: opening never waits for the shell, and the FIFOs never read as closed while this
   // process is there; the shell opens them read-write too, so neither side ever blocks on an open.
   const flags = constants.O_RDWR | constants.O_NONBLOCK;
-  const requests = new Socket({ fd: openSync(join(dir, "req"), flags), readable: true, writable: false });
-  const reply = openSync(join(dir, "rep"), flags);
+  const requests = new Socket({
+    fd: openSync(join(dir, SESSION_FILES.requestFifo), flags),
+    readable: true,
+    writable: false,
+  });
+  const reply = openSync(join(dir, SESSION_FILES.replyFifo), flags);
   const served = new Session(shell, dir, reply);
   let pending = "";
   requests.setEncoding("utf8");
