@@ -22,7 +22,9 @@ export interface InitOptions {
   start?: boolean;
 }
 
-/** The shell's script with its placeholders filled in. */
+const COMMON = "common.sh";
+
+/** The shell's script with its placeholders filled in; @CARO_COMMON_SH@ takes shell/common.sh. */
 export function initScript(shell: WidgetShell, options: InitOptions, template = shellFile(shellRow(shell).script)) {
   const row = shellRow(shell);
   // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
@@ -44,8 +46,12 @@ export function initScript(shell: WidgetShell, options: InitOptions, template = 
   for (const [notation, key] of Object.entries(row.bindKey(...keyParts(options.key)))) values[`CARO_${notation}`] = key;
   for (const [notation, key] of Object.entries(row.bindKey(...keyParts(options.explainKey))))
     values[`CARO_EXPLAIN_${notation}`] = key;
-  return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
-    if (!(name in values)) throw new Error(`shell/${row.script} has an unknown placeholder ${placeholder}`);
-    return values[name];
-  });
+  const fill = (text: string, file: string) =>
+    text.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
+      if (!(name in values)) throw new Error(`shell/${file} has an unknown placeholder ${placeholder}`);
+      return values[name];
+    });
+  // What zsh and bash share, filled in the same way, where the script asks for it.
+  if (template.includes("@CARO_COMMON_SH@")) values.CARO_COMMON_SH = fill(shellFile(COMMON), COMMON).trimEnd();
+  return fill(template, row.script);
 }
