@@ -3,14 +3,11 @@
 // these values come from here.
 
 import { fileURLToPath } from "node:url";
+import { shellQuote } from "../text/shell-quote.js";
 import { contractInShell } from "./contract.js";
 import { keyParts } from "./key-bindings.js";
 import { shellFile } from "./shell-file.js";
 import { shellRow, type WidgetShell } from "./shells.js";
-
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 export interface InitOptions {
   /** The key that runs caro, and the one that explains, in caro's notation (ctrl-g, alt-m). */
@@ -28,7 +25,7 @@ const COMMON = "common.sh";
 export function initScript(shell: WidgetShell, options: InitOptions, template = shellFile(shellRow(shell).script)) {
   const row = shellRow(shell);
   // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
-  const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
+  const client = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
   const values: Record<string, string> = {
     CARO_CLIENT: client,
     CARO_BIND: options.bind ? "1" : "0",

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { shellQuote } from "../text/shell-quote.js";
 import { shellRow, type WidgetShell } from "./shells.js";
 
 // Starts a user's shell the way a terminal does (interactive, rc files loaded, on a terminal),
@@ -30,10 +31,6 @@ export function onPath(program: string, path = process.env.PATH ?? ""): string |
   return null;
 }
 
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * The command that gives the shell a terminal: util-linux script(1) on Linux, BSD script(1) on
  * macOS and the BSDs; without one, the shell runs without a terminal (line editors still list keys).
@@ -44,7 +41,7 @@ function onTerminal(argv: string[]): { file: string; args: string[]; env: NodeJS
   if (process.platform === "linux") {
     // util-linux runs its -c command with $SHELL -c: sh here, so that this quoting holds whatever the
     // user's shell is; the user's $SHELL goes back to the shell it starts.
-    const command = `SHELL=${shQuote(process.env.SHELL ?? argv[0])} exec ${argv.map(shQuote).join(" ")}`;
+    const command = `SHELL=${shellQuote(process.env.SHELL ?? argv[0])} exec ${argv.map(shellQuote).join(" ")}`;
     return { file: script, args: ["-q", "-e", "-c", command, "/dev/null"], env: { SHELL: "/bin/sh" } };
   }
   return { file: script, args: ["-q", "/dev/null", ...argv], env: {} };
