@@ -11,8 +11,8 @@ export default defineConfig({
     // Builds dist/ and makes the test models once, before any file runs.
     globalSetup: ["test/helpers/global-setup.ts"],
     setupFiles: ["test/helpers/setup.ts"],
-    // Tests spawn real processes that load real models: give them room on a 2-core machine.
-    testTimeout: 60_000,
+    // Tests spawn real processes that load real models, three files at a time on a 2-core machine: room.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     projects: [
       {

@@ -43,7 +43,8 @@ export async function firstCtrlG({ modelPath, home, timed, requests, log }) {
     noPreload.push(await answer(h.env, dirs[2], request));
     await timed(["daemon", "stop"], h.env);
     log(
-      `first ${first.at(-1).toFixed(0)} ms, warm ${warm.at(-1).toFixed(0)} ms, no preload ${noPreload.at(-1).toFixed(0)} ms`,
+      `first ${first.at(-1).toFixed(0)} ms, warm ${warm.at(-1).toFixed(0)} ms, no preload ` +
+        `${noPreload.at(-1).toFixed(0)} ms`,
     );
   }
   const results = {

@@ -1,7 +1,8 @@
 // npm run bench, the keystroke rows (issue 13 C): Ctrl-G to the new buffer on screen, from the
 // keyboard, in real zsh, bash and fish under tmux, with an Ollama stand-in that answers at once;
 // against a key bound to a widget that runs `node -e 0` and then sets the buffer, timed the same way
-// in the same shell. Keys are pressed and the screen read through one tmux control-mode client. Targets: zsh and bash <= 0.5x node -e 0, fish <= 1x.
+// in the same shell. Keys are pressed and the screen read through one tmux control-mode client. Targets: zsh and bash
+// <= 0.5x node -e 0, fish <= 1x.
 // `node scripts/bench-keystroke.mjs` runs these rows alone (after npm run build).
 
 import { execFileSync, spawn } from "node:child_process";

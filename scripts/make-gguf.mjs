@@ -4,7 +4,8 @@
 // Its text is nonsense, but it loads and runs through llama.cpp exactly like a real model, so
 // tests and benchmarks exercise the whole path without any download.
 //
-//   node scripts/make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b] [--steer programs|words|unparsable|none]
+//   node scripts/make-gguf.mjs OUT.gguf [--preset tiny|slow|qwen2.5-coder-1.5b]
+//     [--steer programs|words|unparsable|none]
 //
 // --steer biases the output layer (never the grammar) towards a class of tokens, so tests can
 // ask for "nonsense that parses as shell" or "nonsense that never does". "programs" keeps to the
@@ -39,7 +40,8 @@ const TOKEN_TYPE = { NORMAL: 1, CONTROL: 3, UNUSED: 5 };
 const ALIGNMENT = 32;
 
 const CHAT_TEMPLATE =
-  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
+  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + " +
+  "'\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 // Harmless whatever their arguments and never reading a terminal: no rm, no cat (stdin), no

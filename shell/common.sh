@@ -69,9 +69,9 @@ _caro_session_drop() {
 # status: through the session client when there is one, else (or when it dies) by starting caro.
 # It runs in the widget's command substitution: the umask it sets ends with it.
 _caro_client() {
-  \builtin local dir pid waiter line rc out heard quiet why
+  \builtin local dir pid waiter line part partial rc out heard quiet why
   \builtin local -a env fields
-  dir=${_caro_session_dir-} pid='' waiter='' heard='' quiet=0 why=''
+  dir=${_caro_session_dir-} pid='' waiter='' partial='' heard='' quiet=0 why=''
   env=()
   if [[ -n $dir ]] && _caro_request_env && _caro_session_pid "$dir"; then
     # No field may hold a NUL, the request's separator, or a pasted line could add a variable of
@@ -84,12 +84,20 @@ _caro_client() {
       # Read-write opens never block; the reply is waited for only while the client is there. It
       # says "alive" at once and every second while it works; silence (in 0.2 s steps) ends it.
       while :; do
-        if IFS= \builtin read -r -t 0.2 -u 9 line; then
+        # A bash read that times out mid-line keeps what it took in `part` and the pipe loses it:
+        # the rest of the line comes with the next read (measured: a few lines in a thousand, busy).
+        # zsh's leaves `part` as it was, so it starts empty.
+        part=''
+        if IFS= \builtin read -r -t 0.2 -u 9 part; then
+          line=$partial$part partial=''
           if [[ $line == "$waiter" ]]; then
             \builtin break
           fi
           heard=1 quiet=0
-        elif ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
+          \builtin continue
+        fi
+        partial+=$part
+        if ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
           # Gone, or its pid taken by another process. Before it is heard, a client started now
           # may not be caro yet (forked, not yet exec'd): there only its going counts.
           pid=''

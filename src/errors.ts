@@ -31,6 +31,13 @@ export class ModelError extends CaroError {
   }
 }
 
+/** A model that would not fit in the memory caro may use (the [daemon] budget, or what the machine has): exit 1. */
+export class MemoryBudgetError extends CaroError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
 /** A backend that could not answer, or answered with something unusable: exit 1. */
 export class BackendError extends CaroError {
   constructor(message: string, options?: ErrorOptions) {

@@ -44,7 +44,7 @@ function samplingOf(chat: ChatRequest): { temperature: number; seed: number } {
 }
 
 describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("another candidate, %s", (kind) => {
-  it("Ctrl-G again gives a new command each time: a repeat of a shown one is retried warmer, never answered", async () => {
+  it("Ctrl-G again: a new command each time; a repeat of a shown one is retried warmer, never answered", async () => {
     const { standin, env } = await server(kind, { turns: ["ls", "ls", "ls -a", "ls -a", "ls -la"] });
     const first = await widget(env, [], "list files");
     expect(first).toMatchObject({ exitCode: 0, buffer: "ls" });
@@ -85,7 +85,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("another candida
     expect(standin.chats).toHaveLength(3);
   });
 
-  it("a shown command that was blocked (in either disarmed form) is recognised, and the answer is still rated", async () => {
+  it("a shown blocked command (either disarmed form) is recognised, and the answer is still rated", async () => {
     const { standin, env } = await server(kind, { turns: ["rm -rf ~", "rm -rf ./build"] });
     // Without --comments (zsh's default: `#` starts no comment) it goes in as an assignment.
     const quoted = await widget(env, [], "clean up");
@@ -113,7 +113,10 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
     const message = lastUserMessage(standin.chats[0]);
     // Where the user is (cwd, the folder's entries and branch) comes first; the intent's words after it.
     expect(message).toMatch(
-      /^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Revise this command: find \. -name '\*\.log'\nChange: only files over 1MB$/,
+      new RegExp(
+        String.raw`^cwd: \/\S*\n(folder: .*\n)?(git branch: .*\n)?Revise this command: find \. -name ` +
+          String.raw`'\*\.log'\nChange: only files over 1MB$`,
+      ),
     );
     expect(standin.chats[0].messages[0].content).toContain("Revise this command:");
   });
@@ -134,7 +137,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])("refine and fix,
 });
 
 describe("the embedded backend", () => {
-  it("two more candidates from llama.cpp: each new, none a shown one; a refine never returns the command as is", async () => {
+  it("two more candidates from llama.cpp, each new, none a shown one; a refine never answers its command", async () => {
     const { env } = makeHome(modelConfig("tiny"));
     const first = await widget(env, [], "list files");
     expect(first.exitCode).toBe(0);
@@ -159,7 +162,7 @@ describe("the daemon reads intent, shown and context as untrusted input", () => 
     const daemon = await startedDaemon(ollamaConfig(ollama.url));
     const client = await RawClient.helloed(daemon.files.socket);
     clients.push(client);
-    const base = { t: "ask", request: "list files", shell: "bash", cwd: "/tmp", env: daemon.env, flags: {} };
+    const base = { t: "ask", words: "list files", shell: "bash", cwd: "/tmp", env: daemon.env, flags: {} };
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ intent: "refine" }, /intent must be an object/],
       [{ intent: { kind: "delete" } }, /intent\.kind must be one of/],

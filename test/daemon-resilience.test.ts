@@ -57,7 +57,7 @@ function makeReadOnly(dir: string) {
 }
 
 describe("cancelling never kills the daemon", () => {
-  it("survives many cancel-then-ask cycles during load, prefix restore and generation, then answers as a fresh process does", async () => {
+  it("survives cancel-then-ask cycles in load, prefix restore and generation; answers as a fresh process", async () => {
     const { env, home, files, pid } = await startedDaemon("");
     // Two model files, alternated under one path: each swap makes the daemon load again, and
     // (after the first time for each) restore that model's prefix state from disk.
@@ -74,14 +74,14 @@ describe("cancelling never kills the daemon", () => {
     };
     let id = 0;
     const ask = (client: RawClient, request: string) => {
-      client.send({ t: "ask", id: ++id, request, shell: "bash", cwd: "/tmp", env, flags: {} });
+      client.send({ t: "ask", id: ++id, words: request, shell: "bash", cwd: "/tmp", env, flags: {} });
       return id;
     };
     // Cancel as soon as the daemon says the request reached this phase.
     const phases: [string, string][] = [
       ["load", "selected"],
       ["prefix restore", "loaded"],
-      ["generation", "text"],
+      ["generation", "command"],
     ];
     const outcomes: string[] = [];
     for (let cycle = 0; cycle < 4; cycle++) {
@@ -120,7 +120,7 @@ describe("cancelling never kills the daemon", () => {
   it("stops when asked while a cancelled request's model is still loading", async () => {
     const { env, files, pid } = await startedDaemon(modelConfig("slow"));
     const client = await RawClient.helloed(files.socket);
-    client.send({ t: "ask", id: 1, request: "list files", shell: "bash", cwd: "/tmp", env, flags: {} });
+    client.send({ t: "ask", id: 1, words: "list files", shell: "bash", cwd: "/tmp", env, flags: {} });
     await client.until(eventOf(1, "selected"));
     client.send({ t: "cancel", id: 1 });
     expect(await client.until(endOf(1))).toMatchObject({ exitCode: 130 });
@@ -239,10 +239,11 @@ describe("a request longer than the context", () => {
     const result = await caro(["list", long], { env });
     expect(result.exitCode).toBe(2);
     expect(result.stdout).toBe("");
-    const match =
-      /^caro: the request is too long: (\d+) tokens, and the context has room for (\d+) \(context_size 2048, .*\): shorten it, or raise \[backends\.embedded\] context_size$/.exec(
-        String(result.stderr),
-      );
+    const tooLong = new RegExp(
+      String.raw`^caro: the request is too long: (\d+) tokens, and the context has room for (\d+) ` +
+        String.raw`\(context_size 2048, .*\): shorten it, or raise \[backends\.embedded\] context_size$`,
+    );
+    const match = tooLong.exec(String(result.stderr));
     expect(match, String(result.stderr)).not.toBeNull();
     expect(Number(match![1])).toBeGreaterThan(Number(match![2]));
     // The same request fits a larger context.

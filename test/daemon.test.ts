@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { LOG_MAX_BYTES } from "../src/daemon/log.js";
-import { encodeFrame, FrameReader, PROTOCOL_VERSION } from "../src/daemon/protocol.js";
+import { encodeFrame, FrameReader, PROTOCOL_VERSION } from "../src/wire/protocol.js";
 import { caro, makeHome, modelConfig, ollamaConfig, sleep } from "./helpers/caro.js";
 import { daemonFiles, daemonPid, endOf, RawClient, startedDaemon } from "./helpers/daemon-client.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
@@ -22,7 +22,7 @@ async function standin(options: Parameters<typeof ollamaStandin>[0] = {}): Promi
 const ask = (env: Record<string, string>, request: string, extra: Record<string, unknown> = {}) => ({
   t: "ask",
   id: 7,
-  request,
+  words: request,
   shell: "bash",
   cwd: "/tmp",
   env,
@@ -265,7 +265,8 @@ describe("the daemon's log", () => {
   it("keeps what a model said only as a short excerpt, secrets masked", async () => {
     // A model that echoes a failed command, token and all, instead of answering in JSON.
     const token = "sk-live-0123456789abcdefghijklmnop";
-    const echo = `I ran curl -H "Authorization: Bearer ${token}" https://api.example.com ${"and it failed ".repeat(40)}`;
+    const echo =
+      `I ran curl -H "Authorization: Bearer ${token}" https://api.example.com ` + "and it failed ".repeat(40);
     const s = await standin({ reply: () => echo });
     const { env, home } = makeHome(ollamaConfig(s.url));
     expect((await caro(["list", "files"], { env })).exitCode).toBe(1);
@@ -286,7 +287,7 @@ describe("the daemon's log", () => {
     expect((await caro(["daemon", "start"], { env })).exitCode).toBe(0);
     const client = await RawClient.helloed(socket);
     for (let id = 1; id <= 200; id++) {
-      client.send({ t: "ask", id, request: "x", shell: "bash", cwd: "/tmp", env, flags: {} });
+      client.send({ t: "ask", id, words: "x", shell: "bash", cwd: "/tmp", env, flags: {} });
       expect(await client.until(endOf(id))).toMatchObject({ t: "answer" });
       expect(statSync(log).size).toBeLessThanOrEqual(LOG_MAX_BYTES);
     }

@@ -39,7 +39,7 @@ afterEach(async () => {
 });
 
 describe("caro doctor", () => {
-  it("shows the machine, GPU, config, model, daemon, backends and shells; exit 0 when the default path works", async () => {
+  it("shows machine, GPU, config, model, daemon, backends and shells; exit 0 when the default path works", async () => {
     ollama = await ollamaStandin({ models: ["qwen2.5-coder:1.5b", "llama3.2:3b"] });
     const { env, home, configPath } = makeHome(`${modelConfig("tiny")}[backends.ollama]\nhost = "${ollama.url}"\n`);
     writeFileSync(join(home, ".zshrc"), `eval "$(${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)} init zsh)"\n`);
@@ -52,7 +52,11 @@ describe("caro doctor", () => {
     expect(result.stdout).toMatch(/^✓ model +.*tiny-\w+\.gguf \(\d+ (kB|MB)\)/m);
     // This machine as it is: whichever model suits it, against a file that is not in the catalog.
     expect(result.stdout).toMatch(
-      /^· suggest +qwen2\.5-coder-[\d.]+b: .+ an answer \(estimate\); the configured .+tiny-\w+\.gguf is not in the catalog/m,
+      new RegExp(
+        String.raw`^· suggest +qwen2\.5-coder-[\d.]+b: .+ an answer \(estimate\); the configured ` +
+          String.raw`.+tiny-\w+\.gguf is not in the catalog`,
+        "m",
+      ),
     );
     expect(result.stdout).toMatch(/^✓ daemon +running, pid \d+, \d+ MB, 1 requests served/m);
     expect(result.stdout).toContain(`✓ ollama   running at ${ollama.url} with qwen2.5-coder:1.5b, llama3.2:3b`);
@@ -71,10 +75,19 @@ describe("caro doctor", () => {
     expect(result.stdout).toMatch(/^✗ backend +no backend can answer a request now/m);
     expect(result.stdout).toContain(`fix: add eval "$(caro init zsh)" to ${join(home, ".zshrc")}`);
     expect(result.stdout).toMatch(
-      /^! suggest +qwen2\.5-coder-0\.5b \(a machine described by \$CARO_TEST_MACHINE\): no GPU llama\.cpp can use: on the CPU, 2 cores, 4\.0 GB RAM \(2\.5 GB free\); NL2SH accuracy 0\.36; qwen2\.5-coder-1\.5b \(0\.50\) needs 1\.6 GB, more than a quarter of 4\.0 GB RAM; ~0\.\d s an answer \(estimate\); against the configured qwen2\.5-coder-1\.5b, switching to qwen2\.5-coder-0\.5b gains faster answers \(~1\.\d s → ~0\.\d s, estimates\), 800 MB less memory; against that: 14 points of NL2SH accuracy \(0\.50 → 0\.36\), a 490 MB download$/m,
+      new RegExp(
+        String.raw`^! suggest +qwen2\.5-coder-0\.5b \(a machine described by \$CARO_TEST_MACHINE\): no GPU ` +
+          String.raw`llama\.cpp can use: on the CPU, 2 cores, 4\.0 GB RAM \(2\.5 GB free\); NL2SH accuracy 0\.36; ` +
+          String.raw`qwen2\.5-coder-1\.5b \(0\.50\) needs 1\.6 GB, more than a quarter of 4\.0 GB RAM; ~0\.\d s an ` +
+          String.raw`answer \(estimate\); against the configured qwen2\.5-coder-1\.5b, switching to ` +
+          String.raw`qwen2\.5-coder-0\.5b gains faster answers \(~1\.\d s → ~0\.\d s, estimates\), 800 MB less ` +
+          String.raw`memory; against that: 14 points of NL2SH accuracy \(0\.50 → 0\.36\), a 490 MB download$`,
+        "m",
+      ),
     );
     expect(result.stdout).toContain(
-      `fix: caro models pull qwen2.5-coder-0.5b (490 MB), then set [backends.embedded] model = "qwen2.5-coder-0.5b" in ${configPath}`,
+      `fix: caro models pull qwen2.5-coder-0.5b (490 MB), then set [backends.embedded] model = "qwen2.5-coder-0.5b" ` +
+        `in ${configPath}`,
     );
   });
 
@@ -160,7 +173,13 @@ describe("caro doctor", () => {
       },
     });
     expect(checkOf(stdout, "suggest").detail).toMatch(
-      /: no GPU llama\.cpp can use: on the CPU, 8 cores, 32 GB RAM \(20 GB free\); NL2SH accuracy 0\.58; qwen2\.5-coder-7b \(0\.62\) takes ~2\.\d s an answer on 8 CPU cores \(estimate\), over caro's 2 s; ~1\.\d s an answer \(estimate\); against the configured qwen2\.5-coder-1\.5b, switching to qwen2\.5-coder-3b gains 8 points of NL2SH accuracy \(0\.50 → 0\.58\); against that: slower answers \(~0\.\d s → ~1\.\d s, estimates\), 1\.2 GB more memory$/,
+      new RegExp(
+        String.raw`: no GPU llama\.cpp can use: on the CPU, 8 cores, 32 GB RAM \(20 GB free\); NL2SH accuracy ` +
+          String.raw`0\.58; qwen2\.5-coder-7b \(0\.62\) takes ~2\.\d s an answer on 8 CPU cores \(estimate\), over ` +
+          String.raw`caro's 2 s; ~1\.\d s an answer \(estimate\); against the configured qwen2\.5-coder-1\.5b, ` +
+          String.raw`switching to qwen2\.5-coder-3b gains 8 points of NL2SH accuracy \(0\.50 → 0\.58\); against ` +
+          String.raw`that: slower answers \(~0\.\d s → ~1\.\d s, estimates\), 1\.2 GB more memory$`,
+      ),
     );
   });
 });
@@ -170,10 +189,19 @@ describe("the model doctor suggests for a machine", () => {
     const { env, configPath } = makeHome();
     const result = await caro(["doctor"], { env: { ...env, CARO_TEST_MACHINE: JSON.stringify(MACHINES.bigGpu) } });
     expect(result.stdout).toMatch(
-      /^· suggest +qwen2\.5-coder-7b \(a machine described by \$CARO_TEST_MACHINE\): llama\.cpp's cuda build loads for NVIDIA GeForce RTX 4090, whose 24 GB hold its 5\.6 GB with room; NL2SH accuracy 0\.62, the catalog's best; ~0\.\d s an answer \(estimate\); against the configured qwen2\.5-coder-1\.5b, switching to qwen2\.5-coder-7b gains 12 points of NL2SH accuracy \(0\.50 → 0\.62\); against that: slower answers \(.+, estimates\), 4\.0 GB more memory, a 4\.7 GB download$/m,
+      new RegExp(
+        String.raw`^· suggest +qwen2\.5-coder-7b \(a machine described by \$CARO_TEST_MACHINE\): llama\.cpp's ` +
+          String.raw`cuda build loads for NVIDIA GeForce RTX 4090, whose 24 GB hold its 5\.6 GB with room; NL2SH ` +
+          String.raw`accuracy 0\.62, the catalog's best; ~0\.\d s an answer \(estimate\); against the configured ` +
+          String.raw`qwen2\.5-coder-1\.5b, switching to qwen2\.5-coder-7b gains 12 points of NL2SH accuracy ` +
+          String.raw`\(0\.50 → 0\.62\); against that: slower answers \(.+, estimates\), 4\.0 GB more memory, a ` +
+          String.raw`4\.7 GB download$`,
+        "m",
+      ),
     );
     expect(result.stdout).toContain(
-      `fix: caro models pull qwen2.5-coder-7b (4.7 GB), then set [backends.embedded] model = "qwen2.5-coder-7b" in ${configPath}`,
+      `fix: caro models pull qwen2.5-coder-7b (4.7 GB), then set [backends.embedded] model = "qwen2.5-coder-7b" in ` +
+        `${configPath}`,
     );
     // What doctor shows of the machine itself stays this machine's.
     expect(result.stdout).toMatch(/^· system +.+, \d+ cores, /m);

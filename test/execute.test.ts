@@ -48,7 +48,10 @@ describe("caro -x", () => {
     const result = await caro(["-x", "empty", "this", "folder"], { env, cwd: project });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(
-      /caro: not run: rated high, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes/,
+      new RegExp(
+        `caro: not run: rated high, which needs your yes, and there is no terminal to ask on; run it ` +
+          `yourself or pass --yes`,
+      ),
     );
     expect(existsSync(join(project, "notes.txt"))).toBe(true);
   });
@@ -103,7 +106,10 @@ describe("caro -x", () => {
       const { env, project, home } = await setup();
       const exitFile = join(home, "exit-code");
       const session = new TmuxSession(
-        `bash -c ${shellQuote(`cd ${shellQuote(project)} && ${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)} -x empty this folder; echo $? > ${shellQuote(exitFile)}`)}`,
+        `bash -c ${shellQuote(
+          `cd ${shellQuote(project)} && ${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)} ` +
+            `-x empty this folder; echo $? > ${shellQuote(exitFile)}`,
+        )}`,
         env,
       );
       sessions.push(session);

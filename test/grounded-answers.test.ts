@@ -53,7 +53,7 @@ const elsewhere = Object.values(networkInterfaces())
   .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
 
 describe("an answer checked against the machine, through the daemon", () => {
-  it("tells the model the machine and folder, asks once more naming a missing program, and takes the better answer", async () => {
+  it("tells the model the machine and folder, asks again naming a missing program, takes the better one", async () => {
     const machine = fixtureMachine();
     const server = await standin((chat) =>
       answer(lastUserMessage(chat).includes("Fails here") ? "find . -name '*.py'" : "fd -e py"),
@@ -70,7 +70,8 @@ describe("an answer checked against the machine, through the daemon", () => {
     expect(system).toContain("Package manager: apt.\nInstalled: find.\nNot installed: rg, grep, fd, fdfind, ss,");
     // Eight entries of twenty-two, by priority, bounded; the branch.
     expect(lastUserMessage(first)).toBe(
-      `cwd: ${machine.cwd}\nfolder: package.json docs/ src/ note-00.txt note-01.txt note-02.txt note-03.txt note-04.txt …\ngit branch: feature\nrequest: find python files`,
+      `cwd: ${machine.cwd}\nfolder: package.json docs/ src/ note-00.txt note-01.txt note-02.txt note-03.txt ` +
+        `note-04.txt …\ngit branch: feature\nrequest: find python files`,
     );
     // The second try: the same fixed prefix byte for byte, the reason last.
     expect(second.messages.slice(0, -1)).toEqual(first.messages.slice(0, -1));
@@ -175,12 +176,12 @@ describe("what caro sends of its own, and what it hides", () => {
     const server = await standin(() => answer("ls"));
     const plain = await startedDaemon(ollamaConfig(server.url));
     const env = { ...plain.env, PATH: machine.bin };
-    await askRaw(plain.files.socket, { request: "list", cwd: machine.cwd, env, context: secrets });
+    await askRaw(plain.files.socket, { words: "list", cwd: machine.cwd, env, context: secrets });
     expect(lastUserMessage(server.chats[0])).not.toContain("Recent commands");
 
     const withHistory = await startedDaemon(ollamaConfig(server.url, "[context]\nhistory = 2\n"));
     await askRaw(withHistory.files.socket, {
-      request: "list",
+      words: "list",
       cwd: machine.cwd,
       env: { ...withHistory.env, PATH: machine.bin },
       context: secrets,
@@ -191,7 +192,7 @@ describe("what caro sends of its own, and what it hides", () => {
     );
   });
 
-  it("redacts every secret it adds with redact = always, the typed request intact, the screen included when allowed", async () => {
+  it("redact = always: every secret it adds redacted, the typed request intact, the screen when allowed", async () => {
     const machine = fixtureMachine();
     writeFileSync(join(machine.cwd, "api_key=AbCdEf123456.txt"), "");
     const server = await standin(() => answer("ls"));
@@ -199,7 +200,7 @@ describe("what caro sends of its own, and what it hides", () => {
       ollamaConfig(server.url, '[context]\nhistory = 5\nredact = "always"\nscreen = "always"\n'),
     );
     const end = await askRaw(files.socket, {
-      request: "mysql -u root -phunter2 shop",
+      words: "mysql -u root -phunter2 shop",
       intent: fix,
       cwd: machine.cwd,
       env: { ...env, PATH: machine.bin },
@@ -215,7 +216,7 @@ describe("what caro sends of its own, and what it hides", () => {
 
     // What the user typed is theirs: it goes as typed.
     await askRaw(files.socket, {
-      request: "clone with token ghp_0123456789abcdefghijABCDEFGHIJ012345",
+      words: "clone with token ghp_0123456789abcdefghijABCDEFGHIJ012345",
       cwd: machine.cwd,
       env: { ...env, PATH: machine.bin },
     });
@@ -229,7 +230,7 @@ describe("what caro sends of its own, and what it hides", () => {
     const server = await standin(() => answer("ls"), elsewhere);
     const { files, env } = await startedDaemon(ollamaConfig(server.url, "[context]\nhistory = 5\n"));
     await askRaw(files.socket, {
-      request: "mysql -u root -phunter2 shop",
+      words: "mysql -u root -phunter2 shop",
       intent: fix,
       cwd: machine.cwd,
       env: { ...env, PATH: machine.bin },
@@ -245,7 +246,7 @@ describe("what caro sends of its own, and what it hides", () => {
 });
 
 describe("the embedded backend, checks on", () => {
-  it("answers with programs that exist (no second try), and a second request from the folder reuses its tokens", async () => {
+  it("answers with programs that exist (no second try); a second request in the folder reuses its tokens", async () => {
     const machine = fixtureMachine();
     const { env } = makeHome(modelConfig("tiny"));
     const ask = async (words: string) => {

@@ -75,7 +75,8 @@ describe("the machine inventory", () => {
         "Package manager: apt.",
         "Installed: grep, find, ss, lsof, tar, curl, python3, git.",
         // netstat (after ss), wget (after curl), python (after python3) are not worth naming.
-        "Not installed: rg, fd, fdfind, ip, ifconfig, jq, 7z, unzip, docker, podman, systemctl, service, launchctl, pbcopy, wl-copy, xclip, xsel, rsync.",
+        "Not installed: rg, fd, fdfind, ip, ifconfig, jq, 7z, unzip, docker, podman, systemctl, service, launchctl, " +
+          "pbcopy, wl-copy, xclip, xsel, rsync.",
       ].join("\n"),
     );
   });
@@ -431,7 +432,7 @@ describe("what caro adds to a request, and where it may go", () => {
     return dir;
   };
   const fix = (cwd: string, context = {}): UserRequest => ({
-    request: "mysql -u root -phunter2 shop",
+    words: "mysql -u root -phunter2 shop",
     intent: { kind: "fix", command: "mysql -u root -phunter2 shop", status: 1 },
     shell: "bash",
     cwd,

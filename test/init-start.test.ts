@@ -45,7 +45,7 @@ describe.each(SHELLS)("caro init in %s", (shell) => {
     const sh = new ShellUnderTest(shell, "", made);
     try {
       await sh.ready();
-      await until("the daemon's preload", () => /preloaded .* for /.test(daemonLog(made.home)));
+      await until("the daemon warming the model", () => /warmed .* for /.test(daemonLog(made.home)));
       expect(existsSync(join(made.home, "run", "caro", "daemon.sock"))).toBe(true);
       // A job notice would show by the next prompt at the latest.
       sh.session.sendKeys("Enter");

@@ -68,7 +68,7 @@ describe("Ctrl-C", () => {
     expect(result.stderr).not.toMatch(/Napi|terminate called|Aborted/);
   });
 
-  it("through the daemon, exits as soon as --no-daemon: nothing left holding the process once main returns", async () => {
+  it("through the daemon, exits as soon as --no-daemon: nothing holds the process once main returns", async () => {
     // A server streaming slowly: Ctrl-C lands mid-answer, and the daemon confirms the cancel.
     const server = await openaiStandin({ chunkBytes: 64, chunkDelayMs: 100 });
     try {

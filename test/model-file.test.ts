@@ -94,7 +94,10 @@ describe("the model is fetched on first use", () => {
     const result = await caro(["list"], { env: { ...env, HF_ENDPOINT: server.url } });
     expectOneLineFailure(
       result,
-      /HTTP 404.*fetch it by hand: mkdir -p .* && curl -fL -C - -o .*missing\.gguf\.part' '.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf' && mv .*missing\.gguf'$/,
+      new RegExp(
+        String.raw`HTTP 404.*fetch it by hand: mkdir -p .* && curl -fL -C - -o .*missing\.gguf\.part' ` +
+          String.raw`'.*\/test-user\/test-repo\/resolve\/main\/missing\.gguf' && mv .*missing\.gguf'$`,
+      ),
     );
     expect(existsSync(join(home, ".cache", "caro", "models", "test-user", "test-repo", "missing.gguf"))).toBe(false);
   });
@@ -118,7 +121,8 @@ describe("the model is fetched on first use", () => {
     // A few short lines, the command to run alone on its own so it can be copied.
     expect(String(result.stderr).split("\n")).toEqual([
       "caro: no backend can answer:",
-      "    embedded: qwen2.5-coder-1.5b-instruct-q4_k_m.gguf is not downloaded and cannot be fetched now (connection refused)",
+      "    embedded: qwen2.5-coder-1.5b-instruct-q4_k_m.gguf is not downloaded and cannot be fetched now (connection " +
+        "refused)",
       `    ollama: no Ollama server answers at ${closed.url}`,
       `    vllm: no OpenAI-compatible server answers at ${closed.url}`,
       "  fetch the model by hand:",

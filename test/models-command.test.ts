@@ -153,17 +153,24 @@ describe("caro models", () => {
     expect(big.stdout).toMatch(/^ \+ qwen2\.5-coder-7b\s+4\.7 GB\s+5\.6 GB\s+-\s+0\.62\s+~0\.\d s\s/m);
     expect(big.stdout).toMatch(/^ {3}llama3\.2-3b\s+2\.0 GB\s+2\.7 GB\s+-\s+-\s+/m);
     expect(big.stdout).toContain(
-      'NL2SH: share of the NL2SH benchmark\'s requests answered right, Westenfelder et al., "LLM-Supported Natural Language to Bash Translation", NAACL 2025 (https://aclanthology.org/2025.naacl-long.555/)',
+      "NL2SH: share of the NL2SH benchmark's requests answered right, Westenfelder et al., \"LLM-Supported Natural " +
+        'Language to Bash Translation", NAACL 2025 (https://aclanthology.org/2025.naacl-long.555/)',
     );
     expect(big.stdout).toMatch(/^ANSWER: seconds for a typical answer on this machine, estimated from/m);
     expect(big.stdout).toMatch(
-      /^\+ qwen2\.5-coder-7b for this machine \(a machine described by \$CARO_TEST_MACHINE\): llama\.cpp's cuda build loads for NVIDIA H100 80GB HBM3, whose 80 GB hold its 5\.6 GB with room; NL2SH accuracy 0\.62, the catalog's best; ~0\.\d s an answer \(estimate\)$/m,
+      new RegExp(
+        String.raw`^\+ qwen2\.5-coder-7b for this machine \(a machine described by \$CARO_TEST_MACHINE\): ` +
+          String.raw`llama\.cpp's cuda build loads for NVIDIA H100 80GB HBM3, whose 80 GB hold its 5\.6 GB with ` +
+          String.raw`room; NL2SH accuracy 0\.62, the catalog's best; ~0\.\d s an answer \(estimate\)$`,
+        "m",
+      ),
     );
     expect(big.stdout).toMatch(
       /^ {2}against the configured qwen2\.5-coder-1\.5b, switching to qwen2\.5-coder-7b gains 12 points/m,
     );
     expect(big.stdout).toContain(
-      `  to switch: caro models pull qwen2.5-coder-7b (4.7 GB), then set [backends.embedded] model = "qwen2.5-coder-7b" in ${configPath}`,
+      `  to switch: caro models pull qwen2.5-coder-7b (4.7 GB), then set [backends.embedded] model = ` +
+        `"qwen2.5-coder-7b" in ${configPath}`,
     );
 
     const eightJson = JSON.parse(String(eight.stdout));
@@ -259,7 +266,10 @@ describe("caro models", () => {
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(
-      /tiny-test\.gguf arrived corrupted \(SHA-256 [0-9a-f]{12}…, the hub publishes [0-9a-f]{12}…\) and was deleted: download it again/,
+      new RegExp(
+        String.raw`tiny-test\.gguf arrived corrupted \(SHA-256 [0-9a-f]{12}…, the hub publishes [0-9a-f]{12}…\) ` +
+          `and was deleted: download it again`,
+      ),
     );
     expect(filesUnder(join(home, ".cache", "caro", "models"))).toEqual([]);
   });

@@ -1,10 +1,10 @@
 // The embedded backend's one-line constraint: which requests get it, the prompt it asks with, the
-// grammar llama.cpp holds the model to, and the JSON the rest of caro reads back from the line.
+// grammar llama.cpp holds the model to, and the line handed on as the command itself.
 
 import { getLlama, LlamaChatSession, LlamaLogLevel } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
-import { draftSchema, parseDraft } from "../src/answer/draft.js";
-import { LineAsJson, lineGrammar, oneLineRequest } from "../src/backends/one-line.js";
+import { draftOf, draftSchema } from "../src/answer/draft.js";
+import { lineGrammar, oneLineRequest } from "../src/backends/one-line.js";
 import { phaseLine } from "../src/cli/generate-command.js";
 import { StreamedCommand } from "../src/shell/streamed-command.js";
 import { buildPrompt } from "../src/prompt/build.js";
@@ -37,18 +37,20 @@ describe("oneLineRequest", () => {
   });
 });
 
-describe("LineAsJson", () => {
+describe("the one line as data", () => {
   const line = 'grep -r "a\\b" . | wc -l\n';
 
-  it("streams the line as the JSON the widget reads as it grows, quotes and backslashes escaped", () => {
-    const asJson = new LineAsJson();
+  it("streams the command as the widget shows it, quotes and backslashes as written, the newline ending it", () => {
     const streamed = new StreamedCommand();
-    for (const chunk of ["gr", 'ep -r "a', "\\", 'b" . | wc -l', "\n"]) streamed.push(asJson.chunk(chunk));
+    for (const chunk of ["gr", 'ep -r "a', "\\", 'b" . | wc -l', "\n", "ignored"]) streamed.pushCommand(chunk);
     expect(streamed.text).toBe(line.trimEnd());
   });
 
-  it("gives the whole answer as the JSON the pipeline parses", () => {
-    expect(parseDraft(LineAsJson.whole(line)).command).toBe(line.trimEnd());
+  it("hands the pipeline the command itself, with no JSON to parse", () => {
+    expect(draftOf({ text: line, command: line })).toEqual({ command: line.trimEnd(), explanation: "" });
+    // A line that happens to look like JSON is still the command.
+    expect(draftOf({ text: "", command: '{"command": "rm -rf /"}\n' }).command).toBe('{"command": "rm -rf /"}');
+    expect(draftOf({ text: '{"command": "ls"}' })).toEqual({ command: "ls", explanation: "" });
   });
 });
 

@@ -56,11 +56,11 @@ describe("the prompt", () => {
 
 describe("the prompt for each intent", () => {
   const intents = {
-    ask: { request: "list files" },
-    another: { request: "list files", shown: ["ls", 'printf "%s\\n" a\nb'] },
-    refine: { request: "ls # with sizes", intent: { kind: "refine", command: "ls", words: "with sizes" } },
-    fix: { request: "grpe x f", intent: { kind: "fix", command: "grpe x f", status: 127 } },
-    explain: { request: " rm -rf ~ ", intent: { kind: "explain" } },
+    ask: { words: "list files" },
+    another: { words: "list files", shown: ["ls", 'printf "%s\\n" a\nb'] },
+    refine: { words: "ls # with sizes", intent: { kind: "refine", command: "ls", words: "with sizes" } },
+    fix: { words: "grpe x f", intent: { kind: "fix", command: "grpe x f", status: 127 } },
+    explain: { words: " rm -rf ~ ", intent: { kind: "explain" } },
   } as const;
   const prompts = Object.fromEntries(
     Object.entries(intents).map(([name, ask]) => [
@@ -135,13 +135,14 @@ describe("the prompt grounded in this machine", () => {
 
   it("puts where the user is before the request, the history after it, and why the last answer failed last", () => {
     const ask = {
-      request: "find python files",
+      words: "find python files",
       place: ["folder: src/ package.json …", "git branch: main"],
       history: ["cd src", 'echo "hi"'],
     };
     const first = buildPrompt(grounded, ask);
     expect(first.user).toBe(
-      'cwd: /home/ada/src\nfolder: src/ package.json …\ngit branch: main\nRecent commands:\n"cd src"\n"echo \\"hi\\""\nrequest: find python files',
+      'cwd: /home/ada/src\nfolder: src/ package.json …\ngit branch: main\nRecent commands:\n"cd src"\n"echo ' +
+        '\\"hi\\""\nrequest: find python files',
     );
     const again = buildPrompt(grounded, {
       ...ask,
@@ -159,12 +160,13 @@ describe("the prompt grounded in this machine", () => {
 
   it("puts what a failed command printed with the fix", () => {
     const { user } = buildPrompt(grounded, {
-      request: "tar xzf b.tar",
+      words: "tar xzf b.tar",
       intent: { kind: "fix", command: "tar xzf b.tar", status: 2 },
       screen: "tar: b.tar: Cannot open: No such file or directory\n",
     });
     expect(user).toBe(
-      "cwd: /home/ada/src\nThis command failed with exit status 2: tar xzf b.tar\nIt printed:\ntar: b.tar: Cannot open: No such file or directory\nGive a corrected command.",
+      "cwd: /home/ada/src\nThis command failed with exit status 2: tar xzf b.tar\nIt printed:\ntar: b.tar: Cannot " +
+        "open: No such file or directory\nGive a corrected command.",
     );
   });
 });

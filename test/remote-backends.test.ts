@@ -5,7 +5,7 @@ import { caro, makeHome, modelConfig, ollamaConfig, vllmConfig } from "./helpers
 import { serve } from "./helpers/http.js";
 import { ollamaStandin, openaiStandin, type Standin } from "./helpers/standins.js";
 import { connectionCounts } from "../src/backends/http.js";
-import { VllmBackend } from "../src/backends/vllm.js";
+import { OpenaiBackend } from "../src/backends/openai.js";
 import { loadConfig } from "../src/config/load.js";
 
 const servers: { close(): Promise<void> }[] = [];
@@ -206,7 +206,8 @@ describe("vLLM and OpenAI-compatible servers", () => {
     const r2 = await caro(["x"], { env: home.env });
     expect(r2.exitCode).toBe(1);
     expect(r2.stderr).toBe(
-      `caro: the OpenAI-compatible server at ${normal.url} has no model "nope" (HTTP 404: The model \`nope\` does not exist.): ` +
+      `caro: the OpenAI-compatible server at ${normal.url} has no model "nope" ` +
+        `(HTTP 404: The model \`nope\` does not exist.): ` +
         `set [backends.vllm] model in ${home.configPath} to an id GET /v1/models lists, or to "" for its first`,
     );
     // A model the user named is not swapped for another behind their back.
@@ -226,7 +227,8 @@ describe("vLLM and OpenAI-compatible servers", () => {
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe(
-      `caro: the OpenAI-compatible server at ${vllm.url} did not answer within 0.3 s: raise [backends.vllm] timeout in ${configPath}`,
+      `caro: the OpenAI-compatible server at ${vllm.url} did not answer within 0.3 s: raise [backends.vllm] timeout ` +
+        `in ${configPath}`,
     );
   });
 
@@ -236,7 +238,8 @@ describe("vLLM and OpenAI-compatible servers", () => {
     const result = await caro(["x"], { env });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe(
-      `caro: no OpenAI-compatible server is running at ${url}: start one, e.g. "vllm serve <model>" or "llama-server -m <file.gguf>", ` +
+      `caro: no OpenAI-compatible server is running at ${url}: start one, e.g. "vllm serve <model>" or "llama-server ` +
+        `-m <file.gguf>", ` +
         `or fix [backends.vllm] url in ${configPath}`,
     );
   });
@@ -283,7 +286,8 @@ describe("choosing a backend automatically", () => {
   it("then vLLM when configured and enabled", async () => {
     const vllm = await track(openaiStandin({ commands: { list: "ls" } }));
     const { env } = makeHome(
-      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${await deadUrl()}"\n[backends.vllm]\nurl = "${vllm.url}"\n`,
+      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = ` +
+        `"${await deadUrl()}"\n[backends.vllm]\nurl = "${vllm.url}"\n`,
     );
     const { answer } = await json(["list"], env);
     expect(answer.backend).toBe("vllm");
@@ -295,7 +299,8 @@ describe("choosing a backend automatically", () => {
     const ollama = await track(ollamaStandin());
     const vllm = await track(openaiStandin({ commands: { list: "ls" } }));
     const { env } = makeHome(
-      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nenabled = false\nhost = "${ollama.url}"\n[backends.vllm]\nurl = "${vllm.url}"\n`,
+      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nenabled = false\nhost = ` +
+        `"${ollama.url}"\n[backends.vllm]\nurl = "${vllm.url}"\n`,
     );
     const { answer } = await json(["list"], env);
     expect(answer.backend).toBe("vllm");
@@ -306,7 +311,8 @@ describe("choosing a backend automatically", () => {
     const ollamaUrl = await deadUrl();
     const vllmUrl = await deadUrl();
     const { env, configPath } = makeHome(
-      `[backends.embedded]\nmodel = "/missing.gguf"\n[backends.ollama]\nhost = "${ollamaUrl}"\n[backends.vllm]\nurl = "${vllmUrl}"\n`,
+      `[backends.embedded]\nmodel = "/missing.gguf"\n` +
+        `[backends.ollama]\nhost = "${ollamaUrl}"\n[backends.vllm]\nurl = "${vllmUrl}"\n`,
     );
     const result = await caro(["list"], { env });
     expect(result.exitCode).toBe(1);
@@ -400,7 +406,8 @@ describe("hostile and broken servers", () => {
     const r1 = await caro(["x"], { env: home.env });
     expect(r1.exitCode).toBe(1);
     expect(r1.stderr).toBe(
-      `caro: Ollama started answering but did not finish within another 0.5 s: raise [backends.ollama] timeout in ${home.configPath}`,
+      `caro: Ollama started answering but did not finish within another 0.5 s: raise [backends.ollama] timeout in ` +
+        `${home.configPath}`,
     );
 
     const vllm = await track(openaiStandin({ chunkBytes: 4, chunkDelayMs: 100 }));
@@ -423,7 +430,8 @@ describe("hostile and broken servers", () => {
       const result = await caro([...flags, "x"], { env });
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toBe(
-        `caro: Ollama's answer ran past 1600 characters, longer than any command caro takes, so caro stopped reading it ` +
+        `caro: Ollama's answer ran past 1600 characters, longer than any command caro takes, so caro stopped reading ` +
+          `it ` +
           `(max_command_length in ${configPath} sets the limit)`,
       );
       await hungUp(ollama);
@@ -437,7 +445,8 @@ describe("hostile and broken servers", () => {
       const result = await caro([...flags, "x"], { env });
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toBe(
-        `caro: the answer from the OpenAI-compatible server at ${vllm.url} ran past 1600 characters, longer than any command ` +
+        `caro: the answer from the OpenAI-compatible server at ${vllm.url} ran past 1600 characters, longer than any ` +
+          `command ` +
           `caro takes, so caro stopped reading it (max_command_length in ${configPath} sets the limit)`,
       );
       await hungUp(vllm);
@@ -581,7 +590,7 @@ describe("OpenAI-compatible servers as llama-server behaves", () => {
     expect(closing.chatConnections).toBe(3);
   });
 
-  it("names the model that answered, in --json, --verbose and daemon status, and follows the server's changes", async () => {
+  it("names the model that answered in --json, --verbose and daemon status; follows the server's changes", async () => {
     const models = ["alpha.gguf"];
     const server = await track(openaiStandin({ like: "llama-server", models, commands: { x: "ls", y: "pwd" } }));
     const { env } = makeHome(vllmConfig(server.url));
@@ -625,7 +634,8 @@ describe("OpenAI-compatible servers as llama-server behaves", () => {
     expect(r1.exitCode, String(r1.stderr)).toBe(0);
     expect(r1.stdout).toBe("ls");
     expect(r1.stderr).toContain(
-      `caro: the OpenAI-compatible server at ${loading.url} is not ready (HTTP 503: Loading model): asking again for up to 30 s`,
+      `caro: the OpenAI-compatible server at ${loading.url} is not ready (HTTP 503: Loading model): asking again for ` +
+        `up to 30 s`,
     );
     expect(loading.unavailable).toBeGreaterThan(0);
     expect(loading.chats).toHaveLength(1);
@@ -635,12 +645,13 @@ describe("OpenAI-compatible servers as llama-server behaves", () => {
     const r2 = await caro(["x"], { env: home.env });
     expect(r2.exitCode).toBe(1);
     expect(r2.stderr).toBe(
-      `caro: the OpenAI-compatible server at ${stuck.url} is still loading its model after 0.6 s (HTTP 503: Loading model): ` +
+      `caro: the OpenAI-compatible server at ${stuck.url} is still loading its model after 0.6 s (HTTP 503: Loading ` +
+        `model): ` +
         `wait until it has loaded, then ask again (caro waits up to [backends.vllm] timeout in ${home.configPath})`,
     );
   });
 
-  it("a url that is not the API's base: says to fix the url, whichever server and however the model is found", async () => {
+  it("a url that is not the API's base: says to fix the url, whatever the server and the model's source", async () => {
     const llama = await track(openaiStandin({ like: "llama-server" }));
     const vllm = await track(openaiStandin());
     for (const [server, said] of [
@@ -701,9 +712,9 @@ describe("an OpenAI-compatible backend in one process", () => {
     maxTextLength: 1600,
   });
 
-  it("asks again at once, as the pipeline's second try does: no request sent into a connection llama-server closed", async () => {
+  it("asks again at once, as the pipeline's second try does: none sent on a connection the server closed", async () => {
     const server = await track(openaiStandin({ like: "llama-server", commands: { x: "ls" } }));
-    const backend = new VllmBackend(settings(server.url), "/config.toml");
+    const backend = new OpenaiBackend(settings(server.url), "/config.toml");
     const before = { ...connectionCounts };
     for (let i = 0; i < 4; i++) expect((await backend.generate(request("x"))).text).toBe('{"command":"ls"}');
     expect(connectionCounts.resent - before.resent).toBe(0);
@@ -714,7 +725,7 @@ describe("an OpenAI-compatible backend in one process", () => {
   it("a model gone from the server since it was listed: the new one is found and asked, once", async () => {
     const models = ["alpha"];
     const server = await track(openaiStandin({ models, commands: { x: "ls" } }));
-    const backend = new VllmBackend(settings(server.url), "/config.toml");
+    const backend = new OpenaiBackend(settings(server.url), "/config.toml");
     expect((await backend.generate(request("x"))).model).toBe("alpha");
     models.splice(0, 1, "beta");
     expect((await backend.generate(request("x"))).model).toBe("beta");

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { rateCommand } from "../src/safety/rate.js";
-import { caro } from "./helpers/caro.js";
+import { caro, makeHome } from "./helpers/caro.js";
 import { ROOT } from "./helpers/models.js";
 
 const risk = async (command: string, shell: "bash" | "fish" | "zsh" = "bash", cwd?: string) =>
@@ -293,6 +293,20 @@ describe("caro check", () => {
     ]);
   });
 
+  it("rates deleting the home by its literal path critical, wherever the home lives", async () => {
+    // Under /tmp (as makeHome makes it) and under /var/tmp: both spots some CI images put HOME.
+    for (const home of [makeHome().home, "/var/tmp/caro-user"]) {
+      const env = { ...makeHome().env, HOME: home };
+      const result = await caro(["check", "--stdin"], { env, input: `rm -rf ${home}\nrm -rf ${home}/.ssh\n` });
+      const lines = String(result.stdout)
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.risk)).toEqual(["critical", "high"]);
+      expect(lines[0].reasons[0]).toBe(`deletes your home directory (${home}) and everything in it`);
+    }
+  });
+
   it("exits 2 without a command", async () => {
     const result = await caro(["check"]);
     expect(result.exitCode).toBe(2);
@@ -304,7 +318,7 @@ describe("caro check", () => {
     expect(result.exitCode).toBe(2);
   });
 
-  it("rates formatting by what it does: a disk by any name or through a variable is critical, a file high", async () => {
+  it("rates formatting by what it does: a disk by any name or variable is critical, a file high", async () => {
     const rated: [string, string][] = [
       // A disk by its stable names, its mapper or LVM name, or one only a variable knows.
       ["mkfs.ext4 /dev/disk/by-id/nvme-Samsung_SSD_970_EVO_1TB_S467NX0M", "critical"],

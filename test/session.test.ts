@@ -227,7 +227,7 @@ const EXEC: Record<WidgetShell, string> = {
 };
 
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that stops answering, in %s", (shell) => {
-  it("costs one bounded wait and one line, the typed line kept and the terminal given back; a new one answers next", async () => {
+  it("costs one bounded wait and one line, the line kept, the terminal given back; a new one answers", async () => {
     const { sh, live } = await shellWith(shell, {}, SECRET[shell]);
     const dir = await sessionDir(sh);
     const requests = () => readdirSync(dir).filter((name) => name.startsWith("request."));
@@ -288,7 +288,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that s
     expect((await sh.dump()).buffer).toBe("ls -la");
   });
 
-  it("is one per shell process: after exec twice, Ctrl-G leaves one client; a gone shell's folder is cleared", async () => {
+  it("is one per shell process: after exec twice, Ctrl-G leaves one; a gone shell's folder is cleared", async () => {
     const { sh } = await shellWith(shell);
     // The folder a client that died left behind, its shell gone too: the next client removes it.
     const gone = spawnSync("true").pid ?? 0;

@@ -50,7 +50,10 @@ describe("the model suggested for a machine", () => {
     expect(suggestion.model.name).toBe("qwen2.5-coder-3b");
     expect(suggestion.reasons[0]).toBe("no GPU llama.cpp can use: on the CPU, 8 cores, 32 GB RAM (20 GB free)");
     expect(suggestion.reasons[1]).toMatch(
-      /^NL2SH accuracy 0\.58; qwen2\.5-coder-7b \(0\.62\) takes ~2\.\d s an answer on 8 CPU cores \(estimate\), over caro's 2 s$/,
+      new RegExp(
+        String.raw`^NL2SH accuracy 0\.58; qwen2\.5-coder-7b \(0\.62\) takes ~2\.\d s an answer on 8 CPU cores ` +
+          String.raw`\(estimate\), over caro's 2 s$`,
+      ),
     );
     expect(suggestion.passedOver).toBe("qwen2.5-coder-7b");
   });
@@ -108,7 +111,8 @@ describe("the model suggested for a machine", () => {
     const suggestion = suggestModel(machine);
     expect(suggestion.model.name).toBe("qwen2.5-coder-0.5b");
     expect(suggestion.reasons[0]).toBe(
-      "llama.cpp uses no GPU here (NVIDIA H100 80GB HBM3 found: see caro doctor's gpu line): on the CPU, 1 core, 2.0 GB RAM (1.5 GB free)",
+      "llama.cpp uses no GPU here (NVIDIA H100 80GB HBM3 found: see caro doctor's gpu line): on the CPU, 1 core, 2.0 " +
+        "GB RAM (1.5 GB free)",
     );
     expect(suggestion.reasons[1]).toBe(
       "no catalog model suits this machine well: the smallest (needs 800 MB, more than a quarter of 2.0 GB RAM)",
@@ -139,7 +143,11 @@ describe("what the configured model costs or gains against the suggestion", () =
     const change = switchTo(model("qwen2.5-coder-1.5b"), suggestion, false);
     expect(change).toMatchObject({ nl2sh_points: 12, memory_bytes_delta: 4 * GB, download_bytes: 4.68 * GB });
     expect(describeSwitch(model("qwen2.5-coder-1.5b"), suggestion, change)).toMatch(
-      /^switching to qwen2\.5-coder-7b gains 12 points of NL2SH accuracy \(0\.50 → 0\.62\); against that: slower answers \(~0\.\d s → ~0\.\d s, estimates\), 4\.0 GB more memory, a 4\.7 GB download$/,
+      new RegExp(
+        String.raw`^switching to qwen2\.5-coder-7b gains 12 points of NL2SH accuracy \(0\.50 → 0\.62\); against ` +
+          String.raw`that: slower answers \(~0\.\d s → ~0\.\d s, estimates\), 4\.0 GB more memory, a 4\.7 GB ` +
+          `download$`,
+      ),
     );
     // Already downloaded: no download to pay.
     expect(switchTo(model("qwen2.5-coder-1.5b"), suggestion, true).download_bytes).toBe(0);
@@ -149,7 +157,10 @@ describe("what the configured model costs or gains against the suggestion", () =
     const suggestion = suggestModel(cpu(2, 4, 2.5));
     const from = model("qwen2.5-coder-1.5b");
     expect(describeSwitch(from, suggestion, switchTo(from, suggestion, true))).toMatch(
-      /^switching to qwen2\.5-coder-0\.5b gains faster answers \(~1\.\d s → ~0\.\d s, estimates\), 800 MB less memory; against that: 14 points of NL2SH accuracy \(0\.50 → 0\.36\)$/,
+      new RegExp(
+        String.raw`^switching to qwen2\.5-coder-0\.5b gains faster answers \(~1\.\d s → ~0\.\d s, estimates\), ` +
+          String.raw`800 MB less memory; against that: 14 points of NL2SH accuracy \(0\.50 → 0\.36\)$`,
+      ),
     );
   });
 

@@ -16,10 +16,10 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrame } from "../src/daemon/protocol.js";
-import { daemonVersion } from "../src/daemon/version.js";
+import { encodeFrame } from "../src/wire/protocol.js";
+import { daemonVersion } from "../src/wire/version.js";
 import { StreamedCommand } from "../src/shell/streamed-command.js";
-import { CARO_BIN, caro, makeHome, ollamaConfig, sleep } from "./helpers/caro.js";
+import { CARO_BIN, caro, makeHome, ollamaConfig, sleep, waitForHandler } from "./helpers/caro.js";
 import { alive, fakeDaemon, lyingAnswer } from "./helpers/daemon-client.js";
 import { ShellUnderTest, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
@@ -44,6 +44,7 @@ afterEach(async () => {
 const ESC = "\x1b";
 
 const isRoot = process.getuid?.() === 0;
+const DIST = join(import.meta.dirname, "..", "dist");
 
 describe("the runtime folder", () => {
   it.skipIf(!isRoot)("another user's folder at the socket's path gets nothing: one line, exit 1", async () => {
@@ -230,7 +231,8 @@ describe("every wait can be cancelled, and ends", () => {
     const result = await caro(["x"], { env, timeout: 15_000 });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe(
-      `caro: the caro daemon (pid ${pid}) accepted the connection but did not answer within 3 s (stopped or stuck): run caro daemon restart`,
+      `caro: the caro daemon (pid ${pid}) accepted the connection but did not answer within 3 s (stopped or stuck): ` +
+        `run caro daemon restart`,
     );
     const stop = await caro(["daemon", "stop"], { env, timeout: 15_000 });
     expect(stop.stdout).toBe("caro daemon: stopped");
@@ -242,7 +244,9 @@ describe("every wait can be cancelled, and ends", () => {
     const { env, home, pid } = await stoppedDaemon();
     const cwd = mkdtempSync(join(home, "work-"));
     const child = caro(["-x", "--yes", "make", "marker"], { env, cwd });
-    await sleep(700);
+    // Once it catches the signal (a busy machine may take seconds to start Node), and is waiting.
+    await waitForHandler(child.pid!, "SIGINT");
+    await sleep(300);
     child.kill("SIGINT");
     const result = await child;
     expect(result.exitCode).toBe(130);
@@ -255,7 +259,8 @@ describe("every wait can be cancelled, and ends", () => {
   it("the widget's client: SIGTERM while waiting for the hello ends it, the line kept", async () => {
     const { env } = await stoppedDaemon();
     const child = caro(["widget", "bash", "x"], { env });
-    await sleep(700);
+    await waitForHandler(child.pid!, "SIGTERM");
+    await sleep(300);
     child.kill("SIGTERM");
     const result = await child;
     expect(result.exitCode).toBe(130);
@@ -302,7 +307,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s with a sto
 });
 
 describe("two caro versions side by side", () => {
-  it("only a newer caro replaces the daemon; an older one of the same protocol is served; an older protocol is told", async () => {
+  it("only a newer caro replaces the daemon; an older one of its protocol is served, of another is told", async () => {
     const ollama = await ollamaStandin({ commands: { x: "pwd" } });
     standins.push(ollama);
     const { env, home } = makeHome(ollamaConfig(ollama.url));
@@ -318,7 +323,7 @@ describe("two caro versions side by side", () => {
           "-e",
           `
         import { connect } from "node:net";
-        import { encodeFrame, FrameReader } from ${JSON.stringify(join(import.meta.dirname, "..", "dist", "daemon", "protocol.js"))};
+        import { encodeFrame, FrameReader } from ${JSON.stringify(join(DIST, "wire", "protocol.js"))};
         const s = connect(${JSON.stringify(join(home, "run", "caro", "daemon.sock"))});
         const r = new FrameReader();
         s.on("data", (d) => { for (const m of r.push(d)) { console.log(JSON.stringify(m)); s.destroy(); } });

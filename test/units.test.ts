@@ -12,7 +12,7 @@ import { commandOf, disarm } from "../src/shell/disarm.js";
 import { parseRequest } from "../src/shell/contract.js";
 import { DaemonLog, logExcerpt } from "../src/daemon/log.js";
 import { parseSetting } from "../src/config/schema.js";
-import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/daemon/protocol.js";
+import { encodeFrame, FrameError, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from "../src/wire/protocol.js";
 import { classifyPath, type PathKind } from "../src/safety/paths.js";
 import { literal } from "../src/safety/words.js";
 import { formatBytes } from "../src/text/bytes.js";
@@ -60,6 +60,11 @@ describe("config values", () => {
     );
     expect(() => parseSetting("max_command_length", 2.5, "config.toml")).toThrow(/max_command_length/);
     expect(() => parseSetting("safety.level", "lax", "--level")).toThrow(/strict, moderate, permissive/);
+    expect(parseSetting("daemon.memory_budget_mb", "auto", "f")).toBe("auto");
+    expect(parseSetting("daemon.memory_budget_mb", 4096, "f")).toBe(4096);
+    expect(() => parseSetting("daemon.memory_budget_mb", "lots", "f")).toThrow(
+      /memory_budget_mb must be a whole number/,
+    );
   });
 });
 
@@ -71,6 +76,7 @@ describe("path classes", () => {
     expect(kind("/*")).toBe("root");
     expect(kind("~")).toBe("home");
     expect(kind(homedir())).toBe("home");
+    expect(kind("/home/ada")).toBe("home");
     expect(kind("/etc")).toBe("system");
     expect(kind("/etc/passwd")).toBe("critical-file");
     expect(kind("/dev/sda")).toBe("device");
@@ -81,6 +87,30 @@ describe("path classes", () => {
     expect(kind("..")).toBe("parent");
     expect(kind("$DIR/")).toBe("unknown-prefix");
     expect(kind("node_modules")).toBe("local");
+  });
+
+  // Set here, not taken from the machine: CI images and containers put HOME under /tmp.
+  it.each(["/tmp/u", "/var/tmp/u", "/home/ada", "/srv/users/ada"])("a home at %s is the home", (home) => {
+    const saved = process.env.HOME;
+    process.env.HOME = `${home}/`;
+    try {
+      expect(kind(home)).toBe("home");
+      expect(kind(`${home}/`)).toBe("home");
+      expect(kind(`${home}/*`)).toBe("home");
+      expect(kind(`${home}/projects`)).toBe("in-home");
+      expect(kind(`${home}/.ssh`)).toBe("in-home");
+      expect(kind(`${home}/.cache/pip`)).toBe("temporary");
+      expect(kind("/tmp/build")).toBe("temporary");
+      expect(kind("/var/tmp/build")).toBe("temporary");
+      expect(kind("projects", home)).toBe("local");
+      expect(kind("./*", home)).toBe("home");
+      // The folder that holds it takes it along, unless it is a system folder with rules of its own.
+      if (home.startsWith("/tmp/")) expect(kind("/tmp")).toBe("home");
+      if (home === "/home/ada") expect(kind("/home")).toBe("system");
+    } finally {
+      if (saved === undefined) delete process.env.HOME;
+      else process.env.HOME = saved;
+    }
   });
 });
 

@@ -56,7 +56,7 @@ const CASES: Case[] = [
 ];
 
 describe.each(CASES)("a blocked command in $name", ({ shell, prelude, comments, command }) => {
-  it("is shown whole and Enter on it runs nothing: not ; && | & > $(…) nor a second line, in emacs and vi keys", async () => {
+  it("is shown whole and Enter runs nothing: not ; && | & > $(…) nor a second line, in emacs and vi keys", async () => {
     const markers = { dir: "" };
     const ollama = await ollamaStandin({
       reply: (request) =>
@@ -113,7 +113,7 @@ describe.each(CASES)("a blocked command in $name", ({ shell, prelude, comments, 
 
 describe("a NUL in a zsh line", () => {
   // bash and fish strings cannot hold a NUL: bash drops it, fish ends the string there.
-  it("adds no variable to the request: a pasted CARO_CONFIG=… switches no setting, on Ctrl-G or on the fix path", async () => {
+  it("adds no variable to the request: a pasted CARO_CONFIG=… changes no setting, on Ctrl-G or fix", async () => {
     const ollama = await ollamaStandin({ reply: () => JSON.stringify({ command: "rm -rf ~" }) });
     standins.push(ollama);
     const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;

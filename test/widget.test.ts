@@ -153,7 +153,8 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     expect((await sh.dump()).buffer).toBe(zsh ? "_caro_blocked='sudo rm -rf /'" : "# sudo rm -rf /");
     expect(sh.session.screen()).toMatch(
       new RegExp(
-        `caro: rated critical and ${zsh ? "quoted so Enter runs nothing" : "commented out"}: deletes everything on the system`,
+        `caro: rated critical and ${zsh ? "quoted so Enter runs nothing" : "commented out"}: ` +
+          "deletes everything on the system",
       ),
     );
   });
@@ -322,7 +323,8 @@ describe("caro init", () => {
     const zsh = run("zsh", [
       "-f",
       "-c",
-      `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} \${(k)parameters}); print -l \${b:|a}`,
+      `zmodload zsh/zle; a=(\${(k)functions} \${(k)parameters}); eval "$(${init("zsh")})"; b=(\${(k)functions} ` +
+        `\${(k)parameters}); print -l \${b:|a}`,
     ]);
     expect(
       zsh
@@ -341,7 +343,8 @@ describe("caro init", () => {
       "--noprofile",
       "-i",
       "-c",
-      `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`,
+      `declare -F | sort > /tmp/caro-b1.$$; compgen -v | sort >> /tmp/caro-b1.$$; eval "$(${init("bash")})"; { ` +
+        `declare -F | sort; compgen -v | sort; } | grep -vxFf /tmp/caro-b1.$$ | grep -v '^_$'; rm -f /tmp/caro-b1.$$`,
     ]);
     // bash sets COLUMNS and friends lazily; caro names nothing in upper case.
     for (const name of bash
@@ -352,7 +355,8 @@ describe("caro init", () => {
     const fish = run("fish", [
       "--no-config",
       "-c",
-      `set before (functions -a) (set -n); ${init("fish")} | source; for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end`,
+      `set before (functions -a) (set -n); ${init("fish")} | source; ` +
+        "for n in (functions -a) (set -n); contains -- $n $before; or echo $n; end",
     ]);
     for (const name of fish
       .trim()
@@ -366,7 +370,8 @@ describe("caro init", () => {
       "-f",
       "-i",
       "-c",
-      `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins vicmd; do bindkey -M $m | grep _caro_widget; done`,
+      `eval "$(${init("zsh", " --key ctrl-x")})"; eval "$(${init("zsh", " --key ctrl-y")})"; for m in emacs viins ` +
+        `vicmd; do bindkey -M $m | grep _caro_widget; done`,
     ]);
     expect(zsh.trim().split("\n")).toEqual(['"^X" _caro_widget', '"^X" _caro_widget', '"^X" _caro_widget']);
     const bash = run("bash", [

@@ -37,6 +37,15 @@ export function maxTextLengthFor(maxCommandLength: number): number {
   return (maxCommandLength + MAX_EXPLANATION_LENGTH) * 2 + 200;
 }
 
+/**
+ * The draft in a backend's reply: the command as data where the backend held the model to it
+ * alone, else read from the model's JSON text (parseDraft).
+ */
+export function draftOf(raw: { text: string; command?: string }): Draft {
+  if (raw.command !== undefined) return { command: raw.command.replace(/\r\n/g, "\n").trim(), explanation: "" };
+  return parseDraft(raw.text);
+}
+
 /** Reads a model's reply: strict JSON first, then the first JSON object inside any chatter around it. */
 export function parseDraft(text: string): Draft {
   const candidates = [text.trim(), /\{[\s\S]*\}/.exec(text)?.[0] ?? ""];

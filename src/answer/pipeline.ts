@@ -1,5 +1,6 @@
 // One answer, start to finish: build the prompt, pick a backend, generate, read the draft, check
-// it (retrying), rate it. The daemon and `--no-daemon` both answer through answerRequest.
+// it (retrying). The daemon and `--no-daemon` both answer through answerRequest; the process that
+// shows the answer rates it (answer/rating.ts).
 // A small model is often wrong, so a request may be for another candidate (commands already
 // shown), a revision, a fix, or an explanation: each is answered here, and each command answered
 // is checked and rated like any other.
@@ -8,8 +9,8 @@ import type { LoadedConfig } from "../config/load.js";
 import { BackendError } from "../errors.js";
 import { contextLines, destinationOf } from "../grounding/context.js";
 import { BROKEN_TEXT_REASON, type Grounding, groundingFindings, holdsBrokenText } from "../grounding/checks.js";
-import type { ChatPrompt, PromptRequest } from "../prompt/build.js";
-import { rateCommand } from "../safety/rate.js";
+import type { PromptRequest } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 import { BackendPool } from "../backends/pool.js";
 import { selectBackend } from "../backends/select.js";
 import { type Backend, type BackendEvent, type RawAnswer, SAMPLING } from "../backends/types.js";
@@ -19,12 +20,12 @@ import {
   explanationSchema,
   MAX_COMMAND_EXPLANATION_LENGTH,
   maxTextLengthFor,
-  parseDraft,
+  draftOf,
   parseExplanation,
   type Draft,
 } from "./draft.js";
 import { requestPrompt } from "./request-prompt.js";
-import type { Answer, UserRequest } from "./types.js";
+import type { UnratedAnswer, UserRequest } from "./types.js";
 
 export interface AnswerOptions {
   /** The config the request runs under: the asking client's, read afresh. */
@@ -34,7 +35,7 @@ export interface AnswerOptions {
   /** Backends to reuse (the daemon's); without one, each request makes its own and closes it. */
   pool?: BackendPool;
   /** The daemon's answers to earlier identical requests, asked once the backend that would answer is known. */
-  cache?: { lookup(backend: Backend): Promise<Answer | undefined> };
+  cache?: { lookup(backend: Backend): Promise<UnratedAnswer | undefined> };
 }
 
 /** Tries for a usable command; one more when commands must be avoided, as a repeat also costs a try. */
@@ -88,16 +89,16 @@ interface Generated {
 /** Stands for a draft that repeats a command to avoid. */
 const REPEAT = "repeat";
 
-/** The usable draft in a model's text, or why there is none: REPEAT, or what is wrong with it. */
+/** The usable draft in a backend's reply, or why there is none: REPEAT, or what is wrong with it. */
 async function draftOrProblem(
-  text: string,
+  raw: RawAnswer,
   request: UserRequest,
   avoided: string[],
   maxCommandLength: number,
 ): Promise<Draft | string> {
   let draft: Draft;
   try {
-    draft = parseDraft(text);
+    draft = draftOf(raw);
   } catch (error) {
     return (error as Error).message;
   }
@@ -116,7 +117,10 @@ function groundingOf(request: UserRequest, options: AnswerOptions): Grounding | 
   };
 }
 
-/** What is wrong with a command on this machine: broken text (in it or its explanation), missing programs, unknown options. */
+/**
+ * What is wrong with a command on this machine: broken text (in it or its explanation), missing programs, unknown
+ * options.
+ */
 async function findingsOf(command: string, explanation: string, grounding: Grounding | null): Promise<string[]> {
   if (holdsBrokenText(command) || holdsBrokenText(explanation)) return [BROKEN_TEXT_REASON];
   if (grounding === null) return [];
@@ -169,7 +173,7 @@ async function generateDraft(
       maxTextLength: maxTextLengthFor(maxCommandLength),
     });
     const parseStart = performance.now();
-    const found = await draftOrProblem(raw.text, request, avoided, maxCommandLength);
+    const found = await draftOrProblem(raw, request, avoided, maxCommandLength);
     const checkStart = performance.now();
     parseMs += checkStart - parseStart;
     const findings = typeof found === "string" ? [] : await findingsOf(found.command, found.explanation, grounding);
@@ -244,13 +248,15 @@ async function generateExplanation(
   throw new BackendError(`the model gave no explanation in ${ATTEMPTS} tries: ${problem}; try a larger model`);
 }
 
-/** The checked, rated answer to one request. */
-export async function answerRequest(request: UserRequest, options: AnswerOptions): Promise<Answer> {
+/** The checked answer to one request, unrated: the process that shows it rates it. */
+export async function answerRequest(request: UserRequest, options: AnswerOptions): Promise<UnratedAnswer> {
   const started = performance.now();
   const pool = options.pool ?? new BackendPool();
+  let release: () => void = () => undefined;
   const { settings } = options.config;
   try {
-    const { backend, passedOver } = await selectBackend(options.config, pool);
+    const { backend, passedOver, ...held } = await selectBackend(options.config, pool);
+    release = held.release;
     const selectMs = Math.round(performance.now() - started);
     options.onEvent?.({ type: "selected", backend: backend.name, passedOver });
     const remembered = await options.cache?.lookup(backend);
@@ -272,14 +278,9 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
             ...draft,
             ...rest,
           }));
-    const rateStart = performance.now();
-    const rating = await rateCommand(command, request.shell, request.cwd);
-    const rateMs = Math.round(performance.now() - rateStart);
     return {
       command,
       explanation,
-      risk: rating.risk,
-      reasons: rating.reasons,
       backend: backend.name,
       model: raw.model,
       gpu: raw.gpu,
@@ -292,7 +293,6 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
         parse_ms: parseMs,
         check_ms: checkMs,
         ...raw.timings,
-        rate_ms: rateMs,
       },
       passed_over: passedOver,
       prefix_cache: raw.prefix ?? null,
@@ -300,6 +300,7 @@ export async function answerRequest(request: UserRequest, options: AnswerOptions
       warnings,
     };
   } finally {
+    release();
     if (!options.pool) await pool.closeAll();
   }
 }
@@ -309,9 +310,9 @@ async function explainRequest(backend: Backend, prompt: ChatPrompt, request: Use
   const generated = await generateExplanation(backend, prompt, request, options);
   const checkStart = performance.now();
   const grounding = groundingOf(request, options);
-  const findings = grounding ? await groundingFindings(request.request, grounding) : [];
+  const findings = grounding ? await groundingFindings(request.words, grounding) : [];
   return {
-    command: request.request,
+    command: request.words,
     ...generated,
     checkMs: Math.round(performance.now() - checkStart),
     warnings: findings.map((finding) => finding.reason),

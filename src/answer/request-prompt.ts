@@ -1,10 +1,11 @@
 // The prompt for one request as every backend gets it: the machine's tool lines in the fixed part,
 // the folder's context and the shell's (redacted where it must be) before the request, which goes
-// as typed. Preloads build theirs here too, so what they evaluate is what requests will reuse.
+// as typed. Warming builds its prompt here too, so what they evaluate is what requests will reuse.
 
 import type { Settings } from "../config/schema.js";
 import { type AddedContext, addedContext } from "../grounding/context.js";
-import { buildPrompt, type ChatPrompt, type PromptRequest } from "../prompt/build.js";
+import { buildPrompt, type PromptRequest } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 import { detectContext, type PromptContext, type Shell } from "../prompt/context.js";
 import type { UserRequest } from "./types.js";
 
@@ -23,7 +24,7 @@ export function requestPrompt(request: UserRequest, settings: Settings, local: b
   if (added.tools !== undefined) machine.tools = added.tools;
   const intent = request.intent?.kind === "fix" ? { ...request.intent, command: added.fixCommand! } : request.intent;
   const asked: PromptRequest = {
-    request: request.request,
+    words: request.words,
     intent,
     shown: request.shown,
     place: added.place,
@@ -39,10 +40,10 @@ export function requestPrompt(request: UserRequest, settings: Settings, local: b
 
 /**
  * What a first request from `shell` in `cwd` will share with every later one there: the fixed
- * part and the start of its message. A preload evaluates this, under the preloading process's
+ * part and the start of its message. Warming evaluates this, under the warming process's
  * environment (its PATH decides the tool lines, as the shell's will).
  */
-export function preloadPrompt(shell: Shell, cwd: string, env: Record<string, string | undefined>, settings: Settings) {
+export function warmPrompt(shell: Shell, cwd: string, env: Record<string, string | undefined>, settings: Settings) {
   const own = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  return requestPrompt({ request: "", shell, cwd, env: own, flags: {} }, settings, true).prompt;
+  return requestPrompt({ words: "", shell, cwd, env: own, flags: {} }, settings, true).prompt;
 }

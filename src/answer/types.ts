@@ -45,7 +45,7 @@ export interface ShellContext {
 /** What the user asked, and where: the same object from the CLI or widget through the socket to the pipeline. */
 export interface UserRequest {
   /** The words typed (for a fix, the failed command line; for explain, the command). */
-  request: string;
+  words: string;
   /** What to do with the request; absent means ask. */
   intent?: Intent;
   /**
@@ -64,12 +64,13 @@ export interface UserRequest {
   context?: ShellContext;
 }
 
-/** A checked, rated answer: what `caro --json` prints. */
-export interface Answer {
+/**
+ * A checked answer, not yet rated: what the pipeline finds and the daemon sends. The process that
+ * shows it rates it, once, under its own config (answer/rating.ts).
+ */
+export interface UnratedAnswer {
   command: string;
   explanation: string;
-  risk: Risk;
-  reasons: string[];
   backend: string;
   model: string;
   gpu: string | false | null;
@@ -87,9 +88,15 @@ export interface Answer {
   warnings: string[];
 }
 
+/** A checked, rated answer: what `caro --json` prints. */
+export interface Answer extends UnratedAnswer {
+  risk: Risk;
+  reasons: string[];
+}
+
 export interface AskResult {
   answer: Answer;
-  /** The safety level of the config the request was answered under. */
+  /** The safety level of the config of the process that rated and shows the answer. */
   level: SafetyLevel;
 }
 

@@ -1,6 +1,6 @@
 import type { Settings } from "../config/schema.js";
 import { BackendError } from "../errors.js";
-import { chatMessages } from "../prompt/build.js";
+import { chatMessages } from "../prompt/chat.js";
 import { checkTextLength, getJson, HttpFailure, lines, postStream, serverMessage } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";

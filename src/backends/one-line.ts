@@ -2,10 +2,10 @@
 // model to one plain line under a small GBNF grammar instead of the JSON schema: measured in
 // `npm run bench`, the JSON wrapping (braces, key, quotes and the blank lines node-llama-cpp's JSON
 // grammar demands after the object) doubled the tokens of a short answer, with no fewer unusable
-// answers. The rest of caro still sees the JSON it asked for: the plain line is wrapped back into
-// it, as it streams and at the end, so the pipeline's reading and the widget's display are unchanged.
+// answers. The line is the command: the backend hands it on as data (RawAnswer.command, and
+// "command" events as it streams), with no JSON to parse.
 
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 
 /** The prompt's line that asks for JSON, and what the plain-line prompt says instead. */
 const JSON_INSTRUCTION = /^Answer with JSON only:.*$/m;
@@ -69,25 +69,4 @@ export function oneLineRequest(prompt: ChatPrompt, schema: object): OneLineReque
     },
     grammar: lineGrammar(maxLength),
   };
-}
-
-/**
- * Turns the plain line, chunk by chunk, into the JSON text the schema would have produced:
- * `{"command": "` before the first chunk, each chunk escaped, the line's newline dropped.
- */
-export class LineAsJson {
-  private started = false;
-
-  /** The JSON text for the next chunk of the line (empty for a chunk that only ends it). */
-  chunk(text: string): string {
-    const body = JSON.stringify(text.replace(/[\r\n]/g, "")).slice(1, -1);
-    if (this.started) return body;
-    this.started = true;
-    return `{"command": "${body}`;
-  }
-
-  /** The whole answer as JSON, from the whole line. */
-  static whole(line: string): string {
-    return JSON.stringify({ command: line.replace(/[\r\n]+$/, "") });
-  }
 }

@@ -4,14 +4,16 @@ import { BackendError, CaroError } from "../errors.js";
 import { whyNotFetchable } from "../models/download.js";
 import { cachedModelPath, hfModelOf, manualDownloadCommand } from "../models/hf.js";
 import { resolveModelPath } from "../models/resolve.js";
-import type { BackendPool } from "./pool.js";
+import type { BackendPool, Lease } from "./pool.js";
 import { ollamaAnswers } from "./ollama.js";
 import type { Backend, PassedOver } from "./types.js";
-// doctor asks vllm.ts the same question auto does here, so the two agree.
-import { probeOpenaiServer } from "./vllm.js";
+// doctor asks openai.ts the same question auto does here, so the two agree.
+import { probeOpenaiServer } from "./openai.js";
 
 export interface Selection {
   backend: Backend;
+  /** Ends the request's hold on the backend: call it once the request is over. */
+  release: Lease["release"];
   /** Under auto: each backend tried before the one chosen, and why it was not. */
   passedOver: PassedOver[];
 }
@@ -39,24 +41,24 @@ async function embeddedProblem(config: LoadedConfig): Promise<string | null> {
  */
 export async function selectBackend(config: LoadedConfig, pool: BackendPool): Promise<Selection> {
   const { settings } = config;
-  const create = (name: "embedded" | "ollama" | "vllm", c: LoadedConfig) => pool.get(name, c);
-  if (settings.backend !== "auto") return { backend: create(settings.backend, config), passedOver: [] };
   const passedOver: PassedOver[] = [];
+  const take = (name: "embedded" | "ollama" | "vllm"): Selection => ({ ...pool.get(name, config), passedOver });
+  if (settings.backend !== "auto") return take(settings.backend);
 
   const embedded = await embeddedProblem(config);
-  if (embedded === null) return { backend: create("embedded", config), passedOver };
+  if (embedded === null) return take("embedded");
   passedOver.push({ backend: "embedded", reason: embedded });
 
   const host = settings["backends.ollama.host"];
   if (!settings["backends.ollama.enabled"]) passedOver.push({ backend: "ollama", reason: "disabled in the config" });
-  else if (await ollamaAnswers(host)) return { backend: create("ollama", config), passedOver };
+  else if (await ollamaAnswers(host)) return take("ollama");
   else passedOver.push({ backend: "ollama", reason: `no Ollama server answers at ${host}` });
 
   if (!settings["backends.vllm.enabled"]) passedOver.push({ backend: "vllm", reason: "disabled in the config" });
   else {
     // A server still loading its model is taken too: the request waits for it, within its timeout.
     const probe = await probeOpenaiServer(settings, config.path);
-    if ("models" in probe) return { backend: create("vllm", config), passedOver };
+    if ("models" in probe) return take("vllm");
     passedOver.push({ backend: "vllm", reason: probe.problem });
   }
 

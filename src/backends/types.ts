@@ -1,7 +1,7 @@
 // What every backend takes and gives. Backends are leaves: they turn a prompt into text, and know
 // nothing of how that text becomes an answer (answer/).
 
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 import type { DownloadProgress } from "../models/download.js";
 import type { WorkerEvent } from "../worker/protocol.js";
 
@@ -25,7 +25,12 @@ export type BackendEvent =
   | { type: "waiting"; text: string }
   | ContextEvent
   /** An answer failed a check against the machine: the model is asked once more, told why. */
-  | { type: "recheck"; reasons: string[] };
+  | { type: "recheck"; reasons: string[] }
+  /**
+   * The embedded backend's one-line answer as llama.cpp writes it: the command itself, chunk by
+   * chunk, where a "text" event carries the model's JSON.
+   */
+  | { type: "command"; text: string };
 
 /** What caro added to the request on its own, exactly as sent (after redaction), for --verbose. */
 export interface ContextEvent {
@@ -56,9 +61,15 @@ export interface GenerateRequest {
   maxTextLength: number;
 }
 
-/** A backend's raw reply, before the pipeline parses and checks it. */
+/** A backend's raw reply, before the pipeline reads and checks it. */
 export interface RawAnswer {
+  /** What the model wrote: the JSON the schema asked for, or (with `command`) the one line. */
   text: string;
+  /**
+   * Set where the backend held the model to the command alone (the embedded backend's one-line
+   * grammar): the command itself, as data, with nothing to parse.
+   */
+  command?: string;
   model: string;
   /** The GPU llama.cpp uses, false for the CPU, null where a server does the work and does not say. */
   gpu: string | false | null;

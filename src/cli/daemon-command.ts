@@ -1,7 +1,7 @@
 import { connectToDaemon, startDaemon } from "../client/connection.js";
 import { readFileSync, rmSync } from "node:fs";
-import { logPath, pidPath, socketPath } from "../daemon/paths.js";
-import type { DaemonStatus } from "../daemon/protocol.js";
+import { logPath, pidPath, socketPath } from "../wire/paths.js";
+import type { DaemonStatus } from "../wire/protocol.js";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
@@ -20,7 +20,7 @@ const daemonArgs = {
     description: "With start: return at once, print nothing; the daemon loads the model meanwhile",
   },
   shell: { type: "string", description: "With start --background: the shell whose prompt the model is readied for" },
-  preload: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
+  warm: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
 } as const;
 
 export const help = `caro daemon: the background process that keeps the model loaded between requests
@@ -123,13 +123,15 @@ function describe(s: DaemonStatus): string {
     `  model      ${s.model ?? "none yet"}${s.models_loaded === 0 ? " (not loaded)" : ""}`,
     `  gpu        ${s.gpu === null ? (s.backend ? "n/a (server)" : "none yet") : s.gpu || "none (CPU)"}`,
     `  memory     ${s.rss_mb} MB`,
+    `  models     ${s.models_loaded} loaded, ${s.models_memory_mb ?? 0} MB admitted; ` +
+      `${s.model_loads ?? 0} loaded since start`,
     `  requests   ${s.requests_served} served, ${s.requests_active} running`,
     `  socket     ${socketPath()}`,
     `  log        ${logPath()}`,
   ].join("\n");
 }
 
-function preloadShell(shell: string | undefined): string | undefined {
+function warmShell(shell: string | undefined): string | undefined {
   if (shell !== undefined && !widgetShell(shell))
     throw new UsageError(`unknown shell "${shell}": use one of ${WIDGET_SHELL_NAMES.join(", ")}`);
   return shell;
@@ -150,7 +152,7 @@ async function startInBackground(shell: string | undefined): Promise<number> {
     connection.close();
     return 0;
   }
-  startDaemon(shell ? ["--preload", shell] : []);
+  startDaemon(shell ? ["--warm", shell] : []);
   return 0;
 }
 
@@ -162,12 +164,12 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   switch (action) {
     case "run": {
       const { runDaemon } = await import("../daemon/start.js");
-      const code = await runDaemon({ preloadShell: preloadShell(args.preload) });
+      const code = await runDaemon({ warmShell: warmShell(args.warm) });
       // -1: serving; the process lives on until the daemon exits.
       return code === -1 ? new Promise<number>(() => undefined) : code;
     }
     case "start": {
-      if (args.background) return startInBackground(preloadShell(args.shell));
+      if (args.background) return startInBackground(warmShell(args.shell));
       (await connectToDaemon()).close();
       const s = await status();
       process.stdout.write(`caro daemon: running (pid ${s?.pid})\n`);

@@ -1,16 +1,15 @@
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism, freemem, homedir, totalmem } from "node:os";
 import { getJson } from "../backends/http.js";
-import { probeOpenaiServer } from "../backends/vllm.js";
+import { probeOpenaiServer } from "../backends/openai.js";
 import { connectToDaemon } from "../client/connection.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import type { CaroError } from "../errors.js";
 import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
-import type { MachineGpu } from "../models/suggest.js";
 import { detectContext } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
-import { BUILD_FIXES, diagnoseBuilds, type BuildDiagnosis } from "./gpu-builds.js";
+import { BUILD_FIXES, diagnoseBuilds } from "./gpu-builds.js";
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
 import { llamaGpu } from "./machine.js";
@@ -19,20 +18,7 @@ import { shellChecks } from "../shell/shell-checks.js";
 import { shellsInWords } from "../shell/shells.js";
 import { formatBytes } from "../text/bytes.js";
 import { inertLine } from "../text/inert.js";
-
-export interface Check {
-  name: string;
-  /** ok: fine; warn: worth fixing; fail: the default path is broken. */
-  status: "ok" | "warn" | "fail" | "info";
-  detail: string;
-  fix?: string;
-  /** gpu only: the GPUs the kernel sees, when llama.cpp uses none of them. */
-  devices?: GpuDevice[];
-  /** gpu only: llama.cpp's GPU builds tried, and why each failed. */
-  builds?: BuildDiagnosis[];
-  /** gpu only: the GPU llama.cpp uses, as the model suggestion reads it. */
-  inUse?: MachineGpu;
-}
+import type { Check } from "./doctor-check.js";
 
 /** A GPU the kernel sees while llama.cpp runs on the CPU: which builds were tried, why each failed, the fix. */
 async function unusedGpuCheck(devices: GpuDevice[]): Promise<Check> {
@@ -79,7 +65,9 @@ export async function gpuCheck(config: LoadedConfig | null, root = "/"): Promise
     return {
       name: "gpu",
       status: "warn",
-      detail: `the ${wanted} build of llama.cpp cannot load (${(error as Error).message.split("\n")[0]}); caro falls back to the CPU`,
+      detail:
+        `the ${wanted} build of llama.cpp cannot load (${(error as Error).message.split("\n")[0]}); caro falls ` +
+        `back to the CPU`,
       fix: `set [backends.embedded] gpu = "auto" in ${config?.path ?? "the config"}`,
     };
   }
@@ -100,7 +88,9 @@ function modelCheck(config: LoadedConfig): { check: Check; present: boolean } {
     check: {
       name: "model",
       status: "warn",
-      detail: `${spec} is not downloaded${entry ? ` (${formatBytes(entry.sizeBytes)})` : ""}: the embedded backend cannot answer until it is`,
+      detail:
+        `${spec} is not downloaded${entry ? ` (${formatBytes(entry.sizeBytes)})` : ""}: the embedded backend ` +
+        `cannot answer until it is`,
       fix: hf
         ? `caro models pull ${entry ? entry.name : spec}`
         : `set [backends.embedded] model to a GGUF file in ${config.path}`,
@@ -118,7 +108,9 @@ async function daemonCheck(): Promise<Check> {
       return {
         name: "daemon",
         status: "ok",
-        detail: `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} requests served`,
+        detail:
+          `running, pid ${reply.status.pid}, ${reply.status.rss_mb} MB, ${reply.status.requests_served} ` +
+          `requests served`,
       };
   } catch {
     // Not running.

@@ -76,7 +76,8 @@ export async function execute(options: ExecuteOptions): Promise<number> {
   const why = rating.reasons.length ? `: ${rating.reasons.join("; ")}` : "";
   if (verdict === "block")
     throw new NotRunError(
-      `not run: the command is rated ${rating.risk}${why}; safety level ${level} blocks it (caro never runs it, even with --yes)`,
+      `not run: the command is rated ${rating.risk}${why}; safety level ${level} blocks it (caro never runs it, even ` +
+        `with --yes)`,
     );
   if (verdict === "warn") warn(`rated ${rating.risk}${why}`);
   if (verdict === "confirm" && !options.yes) {
@@ -86,7 +87,8 @@ export async function execute(options: ExecuteOptions): Promise<number> {
     );
     if (answer === null)
       throw new NotRunError(
-        `not run: rated ${rating.risk}, which needs your yes, and there is no terminal to ask on; run it yourself or pass --yes`,
+        `not run: rated ${rating.risk}, which needs your yes, and there is no terminal to ask on; run it yourself or ` +
+          `pass --yes`,
       );
     if (!answer) throw new NotRunError("not run: you said no");
   }

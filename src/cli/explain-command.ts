@@ -59,7 +59,7 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<n
   if (command.trim() === "") throw new UsageError(`no command to explain: ${usage}`);
   const verbose = Boolean(args.verbose);
   const request: UserRequest = {
-    request: command,
+    words: command,
     intent: { kind: "explain" },
     shell,
     cwd: process.cwd(),

@@ -81,7 +81,7 @@ export function eventPrinter(verbose: boolean) {
           ? `reading the prompt on ${event.threads} thread${event.threads > 1 ? "s" : ""}…`
           : "reading the prompt…",
       );
-    } else if (event.type === "text" && !decoding) {
+    } else if ((event.type === "text" || event.type === "command") && !decoding) {
       decoding = true;
       say("decoding…");
     }
@@ -99,7 +99,7 @@ const PHASES: [key: string, label: string][] = [
   ["load_ms", "model"],
   ["budget_ms", "tokenise"],
   ["grammar_ms", "grammar"],
-  ["session_ms", "session"],
+  ["sequence_ms", "sequence"],
   ["prefix_ms", "prefix"],
   ["generate_ms", "generate"],
   ["parse_ms", "parse"],
@@ -139,13 +139,16 @@ function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (verbose && answer.cached) say("from the daemon's cache of identical requests in this folder");
   if (verbose)
     say(
-      `${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ${JSON.stringify(answer.timings)}`,
+      `${answer.backend} · ${answer.model} · ${answer.gpu === null ? "server" : answer.gpu || "cpu"} · ` +
+        `${JSON.stringify(answer.timings)}`,
     );
   // Since this process started (performance's time origin).
   if (verbose) say(phaseLine(answer.timings, performance.now()));
 }
 
-/** `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code. */
+/**
+ * `caro <request>`: the command on stdout, or one JSON object with --json; with -x, runs it and returns its exit code.
+ */
 export async function runGenerate(argv: string[], signal: AbortSignal): Promise<number> {
   const args = parseStrict(argv, generateArgs);
   const shell = pickShell(args.shell);
@@ -156,7 +159,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   const request = await readRequest(args._);
   const verbose = Boolean(args.verbose);
   const userRequest: UserRequest = {
-    request,
+    words: request,
     shell,
     cwd: process.cwd(),
     env: clientEnv(),

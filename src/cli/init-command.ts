@@ -22,7 +22,7 @@ const initArgs = {
   key: { type: "string", description: "The key: ctrl-<letter> or alt-<letter> (default ctrl-g)" },
   "explain-key": {
     type: "string",
-    description: `The key that explains the command at the prompt, leaving it as it is (default ${DEFAULT_EXPLAIN_KEY})`,
+    description: `The key that explains the command at the prompt, as it is (default ${DEFAULT_EXPLAIN_KEY})`,
   },
   bind: { type: "boolean", default: true, description: "Bind the key (--no-bind: only define _caro_widget)" },
   start: {

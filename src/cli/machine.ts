@@ -56,7 +56,8 @@ export function testMachine(env: Env = process.env): Machine | null {
     };
   } catch (error) {
     throw new UsageError(
-      `$${TEST_MACHINE_ENV} does not describe a machine (${(error as Error).message}): unset it, it is for caro's tests`,
+      `$${TEST_MACHINE_ENV} does not describe a machine (${(error as Error).message}): unset it, it is for caro's ` +
+        `tests`,
     );
   }
 }

@@ -2,7 +2,7 @@ import { CaroError, InterruptedError } from "../errors.js";
 import { endQuietlyWhenOutputCloses } from "./closed-output.js";
 import { generateArgs, runGenerate } from "./generate-command.js";
 import { optionLines, wantsHelp } from "./help.js";
-import { packageVersion } from "../daemon/version.js";
+import { packageVersion } from "../wire/version.js";
 import { say } from "./output.js";
 import { shellsInWords } from "../shell/shells.js";
 

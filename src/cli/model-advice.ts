@@ -11,7 +11,7 @@ import {
   type Switch,
 } from "../models/suggest.js";
 import { formatBytes } from "../text/bytes.js";
-import type { Check } from "./doctor-command.js";
+import type { Check } from "./doctor-check.js";
 import { machineWith, TEST_MACHINE_ENV, testMachine } from "./machine.js";
 
 // The model suggestion as doctor and `caro models list` tell it: which model, why, and what the
@@ -26,7 +26,10 @@ export interface Advice {
   configured: string;
   /** The catalog model the setting names (by name or hf: URI), if it names one. */
   configuredModel: CatalogModel | undefined;
-  /** From the configured model to the suggested one; null when they are the same or the configured one is not in the catalog. */
+  /**
+   * From the configured model to the suggested one; null when they are the same or the configured one is not in the
+   * catalog.
+   */
   change: Switch | null;
   /** What the switch gains and costs, or why there is nothing to compare, in one sentence. */
   comparison: string;
@@ -67,7 +70,9 @@ export function adviceFor(config: LoadedConfig, machine: Machine): Advice {
   return {
     ...base,
     change,
-    comparison: `against the configured ${configuredModel.name}${problem ? `, which ${problem}` : ""}, ${describeSwitch(configuredModel, suggestion, change)}`,
+    comparison:
+      `against the configured ${configuredModel.name}${problem ? `, which ${problem}` : ""}, ` +
+      `${describeSwitch(configuredModel, suggestion, change)}`,
     how: downloaded ? where : `caro models pull ${to.name} (${formatBytes(to.sizeBytes)}), then ${where}`,
   };
 }

@@ -17,7 +17,7 @@ import { optionLines } from "./help.js";
 import { probeMachine, TEST_MACHINE_ENV } from "./machine.js";
 import { adviceFor, adviceJson } from "./model-advice.js";
 import { say, warn } from "./output.js";
-import { preloadPrompt } from "../answer/request-prompt.js";
+import { warmPrompt } from "../answer/request-prompt.js";
 import { shellFromEnvironment } from "../prompt/context.js";
 import { formatBytes } from "../text/bytes.js";
 
@@ -136,7 +136,7 @@ async function pull(spec: string, signal: AbortSignal): Promise<void> {
   const progress = progressReporter();
   await downloadModel(source, path, { signal, onProgress: (p) => progress.update(p) });
   progress.done();
-  await warmUp(path);
+  await warm(path);
   process.stdout.write(`${path}\n`);
 }
 
@@ -145,7 +145,7 @@ async function pull(spec: string, signal: AbortSignal): Promise<void> {
  * prefix cache: the daemon that later loads this model starts from it, so even its first answer
  * skips the instructions' prefill. The download stands whatever happens here.
  */
-async function warmUp(path: string): Promise<void> {
+async function warm(path: string): Promise<void> {
   let backend: EmbeddedBackend | undefined;
   try {
     const config = loadConfig();
@@ -153,8 +153,8 @@ async function warmUp(path: string): Promise<void> {
     const settings = { ...config.settings, "backends.embedded.model": path };
     backend = new EmbeddedBackend(settings, config.env);
     say(`readying ${basename(path)} for its first answer…`);
-    const prompt = preloadPrompt(shellFromEnvironment(), config.env.HOME ?? homedir(), config.env, settings);
-    await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
+    const prompt = warmPrompt(shellFromEnvironment(), config.env.HOME ?? homedir(), config.env, settings);
+    await backend.warm(prompt, draftSchema(false, settings.max_command_length));
   } catch (error) {
     warn(`downloaded, but not readied for a first answer: ${(error as Error).message}`);
   } finally {

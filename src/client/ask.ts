@@ -2,16 +2,16 @@
 
 import type { AskOptions, AskResult, UserRequest } from "../answer/types.js";
 import { BackendError, CaroError, InterruptedError, UsageError } from "../errors.js";
-import { logPath } from "../daemon/paths.js";
+import { logPath } from "../wire/paths.js";
 import {
   encodeFrame,
   FrameTooLargeError,
   MAX_FRAME_BYTES,
   type AskMessage,
   type DaemonMessage,
-} from "../daemon/protocol.js";
+} from "../wire/protocol.js";
 import { connectToDaemon, HELLO_TIMEOUT_MS, type KeptConnection, unresponsive } from "./connection.js";
-import { daemonVersion } from "../daemon/version.js";
+import { daemonVersion } from "../wire/version.js";
 import { judgeHere } from "./judge.js";
 
 // What the daemon needs of the client's environment to answer as if it ran here: forwarded.ts.
@@ -22,8 +22,8 @@ const CANCEL_GRACE_MS = 500;
 
 /**
  * Asks the daemon (starting it if needed); Ctrl-C through `signal` ends every wait at once and
- * cancels the request there. The daemon's rating is not taken on trust: the command is checked
- * and rated here, under this process's own config. With `kept`, the connection is the one kept
+ * cancels the request there. The daemon sends what it found, unrated: the command is checked and
+ * rated here, under this process's own config (judge.ts). With `kept`, the connection is the one kept
  * from the last request, and is kept for the next.
  */
 export async function askDaemon(
@@ -41,7 +41,8 @@ export async function askDaemon(
   } catch (error) {
     if (error instanceof FrameTooLargeError)
       throw new UsageError(
-        `the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; shorten it`,
+        `the request is too large: ${error.size} bytes with its environment, over the ${MAX_FRAME_BYTES}-byte limit; ` +
+          `shorten it`,
       );
     throw error;
   }
@@ -91,7 +92,8 @@ export async function askDaemon(
         }
         if (connection.broken)
           throw new BackendError(
-            `the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} bytes)`,
+            `the caro daemon sent a reply caro cannot read (${connection.broken}; the limit is ${MAX_FRAME_BYTES} ` +
+              `bytes)`,
           );
         throw new CaroError(`the caro daemon stopped before answering (see ${logPath()}); try again`, 1);
       }

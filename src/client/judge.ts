@@ -1,18 +1,18 @@
 // The client's own judgement of an answer from the daemon. The socket's folder is checked to be
-// this user's alone, yet what comes over it is still data: the command is checked and rated here,
-// and the safety level is read from this process's own config, never taken from the reply.
+// this user's alone, yet what comes over it is still data: the command is checked here, and rated
+// here, the only time it is rated, under the safety level of this process's own config.
 
-import type { Answer, AskResult, UserRequest } from "../answer/types.js";
+import type { AskResult, UnratedAnswer, UserRequest } from "../answer/types.js";
 import { BackendError } from "../errors.js";
 import { commandProblem } from "../safety/command-check.js";
 
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
 /**
- * The reply's fields, each of the type it claims; the rating is left out, as it is redone here.
- * The protocol types the reply as an Answer, yet it is read as unknown: it is the daemon's word.
+ * The reply's fields, each of the type it claims; anything else a daemon sends (a rating of its
+ * own, say) is dropped. The protocol types the reply, yet it is read as unknown: the daemon's word.
  */
-function answerFrom(reply: unknown): Omit<Answer, "risk" | "reasons"> {
+function answerFrom(reply: unknown): UnratedAnswer {
   const r = (typeof reply === "object" && reply !== null ? reply : {}) as Record<string, unknown>;
   if (typeof r.command !== "string")
     throw new BackendError("the caro daemon's answer has no command: try again, or run caro daemon restart");
@@ -44,8 +44,8 @@ function answerFrom(reply: unknown): Omit<Answer, "risk" | "reasons"> {
  * returns what turns the daemon's reply into a checked, locally rated answer.
  */
 export async function judgeHere(request: UserRequest): Promise<(reply: unknown) => Promise<AskResult>> {
-  const [{ rateCommand }, { loadRequestConfig }, { bashParser }] = await Promise.all([
-    import("../safety/rate.js"),
+  const [{ rateAnswer }, { loadRequestConfig }, { bashParser }] = await Promise.all([
+    import("../answer/rating.js"),
     import("../config/load.js"),
     import("../safety/parser.js"),
   ]);
@@ -57,16 +57,12 @@ export async function judgeHere(request: UserRequest): Promise<(reply: unknown) 
     const answer = answerFrom(reply);
     // An explanation is of the user's own command: a daemon that swapped it would have the user
     // read another command's words and rating.
-    if (explaining && answer.command !== request.request)
+    if (explaining && answer.command !== request.words)
       throw new BackendError(
         "refused the answer: the caro daemon explained another command than the one asked; run caro daemon restart",
       );
     const problem = explaining ? null : commandProblem(answer.command, config.settings.max_command_length);
     if (problem) throw new BackendError(`refused the answer: ${problem}`);
-    const rating = await rateCommand(answer.command, request.shell, request.cwd);
-    return {
-      answer: { ...answer, risk: rating.risk, reasons: rating.reasons },
-      level: config.settings["safety.level"],
-    };
+    return rateAnswer(answer, request, config.settings["safety.level"]);
   };
 }

@@ -45,6 +45,7 @@ export interface Settings {
   "context.checks": boolean;
   "daemon.idle_unload_minutes": number;
   "daemon.idle_exit_minutes": number;
+  "daemon.memory_budget_mb": "auto" | number;
   "daemon.start_on_init": boolean;
 }
 
@@ -264,10 +265,19 @@ export const settingSpecs: { [K in SettingKey]: SettingSpec<K> } = {
     parse: minutes,
     help: "stop the daemon after this long without a request",
   },
+  "daemon.memory_budget_mb": {
+    default: "auto",
+    parse: (raw) => (raw === "auto" ? raw : wholeNumber(1)(raw)),
+    help:
+      "megabytes all loaded models may take together; auto: what the machine has available beside them " +
+      "(MemAvailable) plus what they hold. The least recently used model makes room for another",
+  },
   "daemon.start_on_init": {
     default: true,
     parse: boolean,
-    help: "caro init starts the daemon, in the background, as the shell starts: the first Ctrl-G finds the model loaded",
+    help:
+      "caro init starts the daemon, in the background, as the shell starts: the first Ctrl-G finds the model " +
+      "loaded",
   },
 };
 

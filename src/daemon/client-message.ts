@@ -3,7 +3,7 @@
 
 import type { Intent, RequestFlags, ShellContext } from "../answer/types.js";
 import { SHELLS } from "../prompt/context.js";
-import type { AskMessage } from "./protocol.js";
+import type { AskMessage } from "../wire/protocol.js";
 
 /** A decoded message's fields, to check one by one: anything but an object has none. */
 export function fieldsOf(message: unknown): Record<string, unknown> {
@@ -109,9 +109,9 @@ function readContext(value: unknown): ShellContext | undefined | string {
 
 /** An ask message from its fields, or what is wrong with it. */
 export function readAsk(m: Record<string, unknown>): AskMessage | string {
-  const { id, request, cwd } = m;
+  const { id, words, cwd } = m;
   if (typeof id !== "number" || !Number.isInteger(id)) return "id must be an integer";
-  if (typeof request !== "string" || request.trim() === "") return "request must be a non-empty string";
+  if (typeof words !== "string" || words.trim() === "") return "words must be a non-empty string";
   const shell = SHELLS.find((name) => name === m.shell);
   if (shell === undefined) return `shell must be one of ${SHELLS.join(", ")}`;
   if (typeof cwd !== "string" || !cwd.startsWith("/")) return "cwd must be an absolute path";
@@ -125,5 +125,5 @@ export function readAsk(m: Record<string, unknown>): AskMessage | string {
   if (typeof shown === "string") return shown;
   const context = readContext(m.context);
   if (typeof context === "string") return context;
-  return { t: "ask", id, request, intent, shown, shell, cwd, env, flags, ...(context ? { context } : {}) };
+  return { t: "ask", id, words, intent, shown, shell, cwd, env, flags, ...(context ? { context } : {}) };
 }

@@ -8,7 +8,7 @@
 import { chmodSync, copyFileSync, fstatSync, ftruncateSync, statSync, writeSync } from "node:fs";
 import { inertExcerpt } from "../text/inert.js";
 import { redact } from "../privacy/redact.js";
-import { logPath } from "./paths.js";
+import { logPath } from "../wire/paths.js";
 
 export const LOG_MAX_BYTES = 1024 * 1024;
 

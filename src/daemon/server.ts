@@ -2,25 +2,23 @@
 // answers clients over a Unix socket. Each request runs under the config, flags and environment
 // of the client that sent it, read afresh, so an edited config needs no restart.
 
-import { createHash } from "node:crypto";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { answerRequest } from "../answer/pipeline.js";
-import type { Answer } from "../answer/types.js";
+import type { UnratedAnswer } from "../answer/types.js";
 import { EmbeddedBackend } from "../backends/embedded.js";
 import { BackendPool } from "../backends/pool.js";
-import type { Backend } from "../backends/types.js";
 import { draftSchema } from "../answer/draft.js";
-import { preloadPrompt } from "../answer/request-prompt.js";
+import { warmPrompt } from "../answer/request-prompt.js";
 import type { Shell } from "../prompt/context.js";
 import { localModelFile } from "../models/resolve.js";
-import { type LoadedConfig, loadConfig, loadRequestConfig } from "../config/load.js";
+import { loadConfig, loadRequestConfig } from "../config/load.js";
 import type { Settings } from "../config/schema.js";
-import { AnswerCache, answererOf, keySettings } from "./answer-cache.js";
+import { AnswerCache } from "./answer-cache.js";
 import { fieldsOf, readAsk } from "./client-message.js";
 import { CaroError } from "../errors.js";
 import { DaemonLog, logExcerpt, stackFrames } from "./log.js";
-import { pidPath, socketPath } from "./paths.js";
+import { pidPath, socketPath } from "../wire/paths.js";
 import {
   encodeFrame,
   FrameReader,
@@ -29,8 +27,8 @@ import {
   type AskMessage,
   type DaemonMessage,
   type DaemonStatus,
-} from "./protocol.js";
-import { daemonVersion, helloVerdict } from "./version.js";
+} from "../wire/protocol.js";
+import { daemonVersion, helloVerdict } from "../wire/version.js";
 
 // Created on the first line, once the daemon's environment (which names the log's path) is set.
 let daemonLog: DaemonLog | undefined;
@@ -39,39 +37,6 @@ let daemonLog: DaemonLog | undefined;
 function log(line: string): void {
   daemonLog ??= new DaemonLog();
   daemonLog.write(line);
-}
-
-/**
- * Everything an answer depends on: the request and what to do with it, where it was asked, the
- * settings that shape it (a secret by fingerprint only), and who would answer it (`answerer`: the
- * server and model, or the model file). The commands already shown are left out: a cached answer
- * is good for any request that has not been shown it (see usableAnswer).
- */
-function answerCacheKey(ask: AskMessage, config: LoadedConfig, answerer: string): string {
-  // The safety level and the daemon's timers only change what happens around the answer.
-  const {
-    "safety.level": _level,
-    "daemon.idle_unload_minutes": _unload,
-    "daemon.idle_exit_minutes": _exit,
-    ...shaping
-  } = config.settings;
-  const explain = Boolean(ask.flags.explain);
-  const intent = ask.intent ?? { kind: "ask" };
-  // Explain answers for the command exactly as given, spaces included.
-  const request = intent.kind === "explain" ? ask.request : ask.request.trim();
-  // The programs and pages an answer is checked against, and what the shell told of itself
-  // (its function names may run to thousands: hashed, so the key stays small).
-  const machine = createHash("sha256")
-    .update(JSON.stringify([ask.env.PATH ?? "", ask.env.MANPATH ?? "", ask.context ?? null]))
-    .digest("hex");
-  return JSON.stringify([request, intent, ask.shell, ask.cwd, explain, keySettings(shaping), answerer, machine]);
-}
-
-/** The cached answer for a request, unless it is one the user was shown already and asks past. */
-function usableAnswer(remembered: Answer | undefined, ask: AskMessage): Answer | undefined {
-  if (!remembered) return undefined;
-  const shown = ask.shown ?? [];
-  return shown.some((command) => command.trim() === remembered.command.trim()) ? undefined : remembered;
 }
 
 /** What a failed request's client is told: Ctrl-C is 130, a caro error keeps its code, anything else is 1. */
@@ -83,14 +48,14 @@ function errorReply(id: number, error: unknown, aborted: boolean): Extract<Daemo
 
 export class Daemon {
   private readonly server: Server;
-  private readonly backends = new BackendPool();
+  private readonly backends = new BackendPool(process.env, log);
   private readonly answers = new AnswerCache();
   private readonly started = Date.now();
   private readonly active = new Map<string, AbortController>();
   private served = 0;
   private connections = 0;
   private lastActivity = Date.now();
-  private last: Pick<Answer, "backend" | "model" | "gpu"> | null = null;
+  private last: Pick<UnratedAnswer, "backend" | "model" | "gpu"> | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly unloadMs: number;
@@ -155,6 +120,8 @@ export class Daemon {
       requests_served: this.served,
       requests_active: this.active.size,
       models_loaded: this.backends.size,
+      model_loads: this.backends.loads,
+      models_memory_mb: Math.round(this.backends.memory / 1e6),
     };
   }
 
@@ -273,15 +240,7 @@ export class Daemon {
       const configMs = Math.round(performance.now() - configStart);
       for (const warning of config.warnings)
         send({ t: "event", id: ask.id, event: { type: "warning", text: warning } });
-      let cacheKey: string | null = null;
-      const cache = {
-        lookup: async (backend: Backend) => {
-          const answerer = await answererOf(backend, config);
-          if (answerer === null) return undefined;
-          cacheKey = answerCacheKey(ask, config, answerer);
-          return usableAnswer(this.answers.get(cacheKey), ask);
-        },
-      };
+      const cache = this.answers.forRequest(ask, config);
       const answer = await answerRequest(ask, {
         config,
         signal: controller.signal,
@@ -295,19 +254,19 @@ export class Daemon {
       });
       answer.timings = { config_ms: configMs, ...answer.timings };
       this.served++;
+      // Sent as found: the client rates it under its own config (client/judge.ts).
       if (answer.cached) {
-        send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
+        send({ t: "answer", id: ask.id, answer });
         log(`answered request ${ask.id} in ${Date.now() - started} ms (from the answer cache)`);
         return;
       }
       this.last = answer;
-      // Another candidate stays out: the plain request keeps its first answer, and a later
-      // request past that one is answered afresh.
-      // Nor is one that failed a check here: the next identical request gets another try.
-      if (!ask.shown?.length && cacheKey !== null && answer.warnings.length === 0) this.answers.set(cacheKey, answer);
-      send({ t: "answer", id: ask.id, answer, level: config.settings["safety.level"] });
+      cache.keep(answer);
+      send({ t: "answer", id: ask.id, answer });
       log(
-        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
+        `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ` +
+          `${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated ` +
+          `tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
       );
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.
@@ -330,24 +289,26 @@ export class Daemon {
    * model already on disk: a shell starting never sets off a download. Requests arriving meanwhile
    * wait for the same load.
    */
-  async preload(shell: Shell): Promise<void> {
+  async warm(shell: Shell): Promise<void> {
     const started = Date.now();
     try {
       const config = loadConfig({}, this.env);
       const { settings } = config;
       if (settings.backend !== "embedded" && settings.backend !== "auto") return;
       if (localModelFile(settings["backends.embedded.model"], config.env) === null) return;
-      const backend = this.backends.get("embedded", config);
-      if (!(backend instanceof EmbeddedBackend)) return;
-      // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
-      const prompt = preloadPrompt(shell, process.cwd(), this.env, settings);
-      await backend.prepare(prompt, draftSchema(false, settings.max_command_length));
-      log(
-        `preloaded ${logExcerpt(settings["backends.embedded.model"], 200)} for ${shell} in ${Date.now() - started} ms`,
-      );
+      const { backend, release } = this.backends.get("embedded", config);
+      try {
+        if (!(backend instanceof EmbeddedBackend)) return;
+        // The folder the shell started in (the daemon's own): where its first Ctrl-G is likeliest.
+        const prompt = warmPrompt(shell, process.cwd(), this.env, settings);
+        await backend.warm(prompt, draftSchema(false, settings.max_command_length));
+      } finally {
+        release();
+      }
+      log(`warmed ${logExcerpt(settings["backends.embedded.model"], 200)} for ${shell} in ${Date.now() - started} ms`);
     } catch (error) {
       // The first request meets the same problem and tells its user; here it is only logged.
-      log(`preload failed: ${logExcerpt((error as Error).message, 300)}`);
+      log(`warming failed: ${logExcerpt((error as Error).message, 300)}`);
     }
   }
 

@@ -4,7 +4,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
-import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "./paths.js";
+import { checkRuntimeDir, checkSocket, lockPath, runtimeDir, socketPath } from "../wire/paths.js";
 import { CaroError } from "../errors.js";
 import { Daemon } from "./server.js";
 import type { Shell } from "../prompt/context.js";
@@ -63,8 +63,8 @@ async function takeLock(): Promise<boolean> {
   return false;
 }
 
-/** preloadShell: load the configured model and its prompt for this shell as soon as the socket listens. */
-export async function runDaemon({ preloadShell }: { preloadShell?: string } = {}): Promise<number> {
+/** warmShell: load the configured model and its prompt for this shell as soon as the socket listens. */
+export async function runDaemon({ warmShell }: { warmShell?: string } = {}): Promise<number> {
   ensureRuntimeDir();
   if (!(await takeLock())) return 0; // another daemon is starting: it will serve
   try {
@@ -74,7 +74,7 @@ export async function runDaemon({ preloadShell }: { preloadShell?: string } = {}
     if (existsSync(path)) rmSync(path); // left by a daemon that died
     const daemon = new Daemon();
     await daemon.listen();
-    if (preloadShell) void daemon.preload(preloadShell as Shell);
+    if (warmShell) void daemon.warm(warmShell as Shell);
     const stop = () => void daemon.shutdown();
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);

@@ -64,7 +64,9 @@ function namesDefinedIn(analysis: Awaited<ReturnType<typeof analyze>>): Set<stri
   return names;
 }
 
-/** Every word of the command line that a command before or beside a path could be making it with (`-o hello`, `> x.sh`). */
+/**
+ * Every word of the command line that a command before or beside a path could be making it with (`-o hello`, `> x.sh`).
+ */
 function mentioned(analysis: Awaited<ReturnType<typeof analyze>>): Set<string> {
   const words = new Set<string>();
   for (const command of analysis.commands) for (const arg of command.args) words.add(arg.text);

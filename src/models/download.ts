@@ -129,7 +129,8 @@ export async function downloadModel(source: ModelSource, path: string, options: 
       if (actual !== sha256) {
         rmSync(unverified, { force: true });
         throw new ModelError(
-          `${file} arrived corrupted (SHA-256 ${actual.slice(0, 12)}…, the hub publishes ${sha256.slice(0, 12)}…) and was deleted: download it again`,
+          `${file} arrived corrupted (SHA-256 ${actual.slice(0, 12)}…, ` +
+            `the hub publishes ${sha256.slice(0, 12)}…) and was deleted: download it again`,
         );
       }
     }

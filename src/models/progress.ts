@@ -22,7 +22,10 @@ export function progressReporter() {
       const speed = downloadedSize / Math.max((now - started) / 1000, 0.001);
       const eta = speed > 0 ? (totalSize - downloadedSize) / speed : Infinity;
       const bar = "█".repeat(Math.round(fraction * 24)).padEnd(24, "░");
-      const line = `caro: downloading ${name} ${tty ? `${bar} ` : ""}${(fraction * 100).toFixed(0)}% ${formatBytes(downloadedSize)} of ${formatBytes(totalSize)}, ${formatBytes(speed)}/s, ETA ${formatDuration(eta)}`;
+      const line =
+        `caro: downloading ${name} ${tty ? `${bar} ` : ""}${(fraction * 100).toFixed(0)}% ` +
+        `${formatBytes(downloadedSize)} of ${formatBytes(totalSize)}, ${formatBytes(speed)}/s, ETA ` +
+        `${formatDuration(eta)}`;
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
     },
     done() {

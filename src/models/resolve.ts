@@ -44,9 +44,14 @@ export async function ensureModelFile(spec: string, options: DownloadOptions = {
   return path;
 }
 
-/** The file the model setting names if it is on disk now, else null; never downloads (a preload's check). */
-export function localModelFile(spec: string, env: Env = process.env): string | null {
+/** The file the model setting names, there or not: where a download lands, or the path given. */
+export function modelFilePath(spec: string, env: Env = process.env): string {
   const hf = hfModelOf(spec);
-  const path = hf ? cachedModelPath(hf, env) : resolve(spec.replace(/^~(?=\/|$)/, env.HOME || homedir()));
+  return hf ? cachedModelPath(hf, env) : resolve(spec.replace(/^~(?=\/|$)/, env.HOME || homedir()));
+}
+
+/** The file the model setting names if it is on disk now, else null; never downloads (warming's check). */
+export function localModelFile(spec: string, env: Env = process.env): string | null {
+  const path = modelFilePath(spec, env);
   return existsSync(path) ? path : null;
 }

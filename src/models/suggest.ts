@@ -155,7 +155,8 @@ export function suggestModel(machine: Machine, catalog: CatalogModel[] = CATALOG
     reasons.push(`no catalog model suits this machine well: the smallest (${chosen.fit.problem})`);
   reasons.push(
     better
-      ? `NL2SH accuracy ${accuracy(chosen.nl2sh)}; ${better.model.name} (${accuracy(better.nl2sh)}) ${better.fit.problem}`
+      ? `NL2SH accuracy ${accuracy(chosen.nl2sh)}; ${better.model.name} (${accuracy(better.nl2sh)}) ` +
+          `${better.fit.problem}`
       : `NL2SH accuracy ${accuracy(chosen.nl2sh)}, the catalog's best`,
   );
   reasons.push(`${seconds(chosen.fit.answer_s)} an answer (estimate)`);
@@ -172,7 +173,10 @@ function where(model: CatalogModel, fit: ModelFit, machine: Machine): string {
       gpu.vram_free_bytes < model.memoryBytes
         ? ` (${formatBytes(gpu.vram_free_bytes)} free now: until more is, part of it runs on the CPU)`
         : "";
-    return `llama.cpp's ${gpu.build} build loads for ${gpu.name || "the GPU"}, whose ${formatBytes(gpu.vram_total_bytes)} hold its ${formatBytes(model.memoryBytes)} with room${free}`;
+    return (
+      `llama.cpp's ${gpu.build} build loads for ${gpu.name || "the GPU"}, whose ` +
+      `${formatBytes(gpu.vram_total_bytes)} hold its ${formatBytes(model.memoryBytes)} with room${free}`
+    );
   }
   const why = gpu
     ? `${gpu.name || "the GPU"} (${formatBytes(gpu.vram_total_bytes)}) cannot hold it with room`
@@ -224,7 +228,9 @@ export function describeSwitch(from: CatalogModel, suggestion: Suggestion, chang
     );
   }
   if (change.memory_bytes_delta !== 0) {
-    const text = `${formatBytes(Math.abs(change.memory_bytes_delta))} ${change.memory_bytes_delta < 0 ? "less" : "more"} memory`;
+    const text =
+      `${formatBytes(Math.abs(change.memory_bytes_delta))} ` +
+      `${change.memory_bytes_delta < 0 ? "less" : "more"} memory`;
     (change.memory_bytes_delta < 0 ? gains : costs).push(text);
   }
   if (change.download_bytes > 0) costs.push(`a ${formatBytes(change.download_bytes)} download`);
@@ -233,5 +239,8 @@ export function describeSwitch(from: CatalogModel, suggestion: Suggestion, chang
     points === null ? ` (${from.nl2sh === null ? from.name : to.name} has no published NL2SH figure)` : "";
   if (gains.length === 0)
     return `switching to ${to.name} gains nothing caro can show, and costs ${list(costs)}${unknown}`;
-  return `switching to ${to.name} gains ${list(gains)}${costs.length > 0 ? `; against that: ${list(costs)}` : ""}${unknown}`;
+  return (
+    `switching to ${to.name} gains ` +
+    `${list(gains)}${costs.length > 0 ? `; against that: ${list(costs)}` : ""}${unknown}`
+  );
 }

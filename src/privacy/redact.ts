@@ -195,7 +195,8 @@ const VALUE = String.raw`("[^"\n]*"|'[^'\n]*'|[^\s"'&;|),]+)`;
 
 // MySQL and MariaDB clients take the password glued to -p (`-pSECRET`); `-p` alone asks for it.
 const MYSQL_CLIENTS =
-  "(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mysqlsh|mariadb|mariadb-dump|mariadb-admin)";
+  "(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mysqlsh|" +
+  "mariadb|mariadb-dump|mariadb-admin)";
 
 // Not a URL's scheme (`https://`), whose rest would hide a `?token=` inside it.
 const ASSIGNMENT = new RegExp(String.raw`(["']?)([A-Za-z_][\w.-]*)\1(\s*(?::|=)\s*)(?!//)${VALUE}`, "g");
@@ -203,8 +204,11 @@ const ASSIGNMENT = new RegExp(String.raw`(["']?)([A-Za-z_][\w.-]*)\1(\s*(?::|=)\
 const RULES: Rule[] = [
   // A PEM private key block, to its end or to the end of the text when it was cut off.
   {
-    pattern:
-      /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    pattern: new RegExp(
+      String.raw`-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?` +
+        `(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)`,
+      "g",
+    ),
     replace: (_m, kind) => `-----BEGIN ${kind}-----${REDACTED}-----END ${kind}-----`,
   },
   // user:password@ in any URL; a lone token as the user (`https://ghp_…@github.com`) goes below.

@@ -1,28 +1,26 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Intent } from "../answer/types.js";
+import type { ChatPrompt } from "./chat.js";
 import type { PromptContext } from "./context.js";
-
-/** A chat: the fixed part first (system, examples), what changes per request last, so it can be cached. */
-export interface ChatPrompt {
-  system: string;
-  examples: { user: string; assistant: string }[];
-  user: string;
-}
 
 // The prompt lives in one text file so it can be read and tuned without reading code.
 const PROMPT_FILE = fileURLToPath(new URL("../../src/prompt/prompt.md", import.meta.url));
 let template: string | undefined;
 
 const SHELL_RULES: Record<string, string> = {
-  fish: "fish is not POSIX: use `set VAR value`, `(command)` for substitution, `; and` / `; or`, and `end` to close blocks.",
+  fish:
+    "fish is not POSIX: use `set VAR value`, `(command)` for substitution, `; and` / `; or`, and `end` to close " +
+    "blocks.",
   zsh: "zsh accepts POSIX syntax; avoid bash-only features such as `shopt`.",
   bash: "",
   sh: "Stay within POSIX sh: no arrays, no [[ ]], no brace expansion.",
 };
 
 const USERLAND_RULES: Record<string, string> = {
-  BSD: "BSD sed needs `sed -i ''`, BSD find has no -printf, BSD stat uses -f not -c, and there is no --long-option for most tools.",
+  BSD:
+    "BSD sed needs `sed -i ''`, BSD find has no -printf, BSD stat uses -f not -c, and there is no --long-option " +
+    "for most tools.",
   GNU: "",
 };
 
@@ -65,7 +63,7 @@ function userMessage(request: string, cwd: string): string {
 
 /** What a request asks beyond plain words: revise, fix or explain a command, and what not to answer again. */
 export interface PromptRequest {
-  request: string;
+  words: string;
   intent?: Intent;
   shown?: string[];
   /** Lines about where the user is, after the cwd: the folder's entries, the git branch. */
@@ -86,12 +84,15 @@ function taskLines(ask: PromptRequest): string {
       return `Revise this command: ${intent.command}\nChange: ${intent.words}`;
     case "fix": {
       const printed = ask.screen?.trim() ? `\nIt printed:\n${ask.screen.trim()}` : "";
-      return `This command failed with exit status ${intent.status}: ${intent.command}${printed}\nGive a corrected command.`;
+      return (
+        `This command failed with exit status ${intent.status}: ${intent.command}${printed}\nGive a corrected ` +
+        `command.`
+      );
     }
     case "explain":
-      return `Explain this command: ${ask.request}`;
+      return `Explain this command: ${ask.words}`;
     case "ask":
-      return `request: ${ask.request}`;
+      return `request: ${ask.words}`;
   }
 }
 
@@ -128,18 +129,6 @@ export function buildPrompt(context: PromptContext, request: string | PromptRequ
       ? "Use only programs this machine has: never one it lists as not installed."
       : `Use the tools every ${context.os} system has before tools that may not be installed.`,
   }).trim();
-  const ask = typeof request === "string" ? { request } : request;
+  const ask = typeof request === "string" ? { words: request } : request;
   return { system, examples: parseExamples(examplePart, context), user: requestMessage(ask, context.cwd) };
-}
-
-/** The same chat as OpenAI-style messages, for servers that take them (Ollama, vLLM). */
-export function chatMessages(prompt: ChatPrompt): { role: "system" | "user" | "assistant"; content: string }[] {
-  return [
-    { role: "system", content: prompt.system },
-    ...prompt.examples.flatMap((e) => [
-      { role: "user" as const, content: e.user },
-      { role: "assistant" as const, content: e.assistant },
-    ]),
-    { role: "user", content: prompt.user },
-  ];
 }

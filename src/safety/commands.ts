@@ -495,7 +495,11 @@ function fishToPosix(source: string): string {
     .replace(/;\s*or\s+/g, " || ")
     .replace(/(^|;|\n)\s*(if|while)\s+/g, "$1 ")
     .replace(
-      /(^|;|\n)\s*(for\s+\w+\s+in\s+[^;\n]*|end|else|begin|switch\s+[^;\n]*|case\s+[^;\n]*|function\s+[^;\n]*)\s*(?=;|\n|$)/g,
+      new RegExp(
+        String.raw`(^|;|\n)\s*(for\s+\w+\s+in\s+[^;\n]*|end|else|begin|` +
+          String.raw`switch\s+[^;\n]*|case\s+[^;\n]*|function\s+[^;\n]*)\s*(?=;|\n|$)`,
+        "g",
+      ),
       "$1 :",
     );
 }

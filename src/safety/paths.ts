@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import { literal, type Word } from "./words.js";
 
 /** What a path argument points at, coarsely, for judging what deleting or changing it does. */
@@ -79,11 +80,15 @@ const CRITICAL_FILES = new Set([
   "/etc/fstab",
   "/private/etc/sudoers",
 ]);
-const DEVICE =
-  /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper\/|loop\d|dm-\d|disk\/by-|nbd\d|zram\d|rbd\d|bcache\d|drbd\d|pmem\d|sr\d|root$)/;
+const DEVICE = new RegExp(
+  String.raw`^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|mapper/|loop\d|dm-\d|` +
+    String.raw`disk/by-|nbd\d|zram\d|rbd\d|bcache\d|drbd\d|pmem\d|sr\d|root$)`,
+);
 // Under /dev but no disk: devices that read or write as streams, and folders of files or sockets.
-const NOT_DISK =
-  /^\/dev\/(null|zero|full|u?random|tty\w*|console|kmsg|log|stdin|stdout|stderr|ptmx|(fd|pts|shm|mqueue|tcp|udp)(\/|$))/;
+const NOT_DISK = new RegExp(
+  String.raw`^/dev/(null|zero|full|u?random|tty\w*|console|kmsg|log|stdin|stdout|stderr|ptmx|` +
+    String.raw`(fd|pts|shm|mqueue|tcp|udp)(/|$))`,
+);
 const HOME_DIR = /^(~|\/home\/[^/*]+|\/Users\/[^/*]+|\/root)$/;
 const WHOLE_FOLDER_GLOB = /\/(\*|\.\*|\*\*|\.\[!.\]\*)$/;
 
@@ -91,6 +96,15 @@ function normalize(text: string): string {
   let path = text.replace(/\/\.(?=\/|$)/g, "").replace(/\/{2,}/g, "/");
   while (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
   return path === "" ? "/" : path;
+}
+
+/**
+ * The user's home, wherever it lives (/tmp/u and /var/tmp/u included, as some CI images and
+ * containers set it): null when unset or "/", which the root's own rules cover.
+ */
+function userHome(): string | null {
+  const home = normalize(homedir());
+  return home.startsWith("/") && home !== "/" ? home : null;
 }
 
 /**
@@ -113,12 +127,19 @@ export function classifyPath(word: Word, cwd?: string): PathInfo {
   const info = (kind: PathKind) => ({ kind, glob, path });
   if (path.startsWith("$")) return info(/^\$[^/]*\//.test(raw) ? "unknown-prefix" : "unknown");
   if (word.unknown.length > 0 && !path.startsWith("/") && !path.startsWith("~")) return info("unknown");
+  const home = userHome();
+  // The home spelled out is "~" to every rule below: a home under /tmp is still the home, and its
+  // .cache still a cache.
+  if (home && (path === home || path.startsWith(`${home}/`)))
+    return { ...classifyPath({ ...word, text: `~${path.slice(home.length)}` }), path };
   const folder = WHOLE_FOLDER_GLOB.test(path) ? path.replace(WHOLE_FOLDER_GLOB, "") || "/" : path;
   const wholeFolder = folder !== path;
   if (path === "/" || (wholeFolder && folder === "/")) return info("root");
   if (HOME_DIR.test(path) || (wholeFolder && HOME_DIR.test(folder))) return info("home");
   if (CRITICAL_FILES.has(path)) return info("critical-file");
   if (DEVICE.test(path)) return info("device");
+  // A folder that holds the home (/tmp when it is /tmp/u) takes the home with it.
+  if (home && !SYSTEM_DIRS.has(folder) && home.startsWith(`${folder}/`)) return info("home");
   if (/^(\/|~\/)(.*\/)?(tmp|temp|cache|\.cache)(\/|$)/i.test(path) && path !== "/tmp") return info("temporary");
   if (SYSTEM_DIRS.has(path) || (wholeFolder && SYSTEM_DIRS.has(folder))) return info("system");
   if ([...SYSTEM_DIRS].some((dir) => path.startsWith(`${dir}/`))) return info("in-system");

@@ -349,7 +349,8 @@ function permissions(command: SimpleCommand, cwd?: string): Finding[] {
       out.push(
         finding(
           recursive || worldWritable || info.kind !== "critical-file" ? "critical" : "high",
-          `changes the ${what} of ${path.text}${recursive ? " and everything under it" : ""}, which the system relies on`,
+          `changes the ${what} of ${path.text}${recursive ? " and everything under it" : ""}, ` +
+            "which the system relies on",
         ),
       );
     else if (info.kind === "home")
@@ -773,14 +774,14 @@ const EDITORS = new Set([
 ]);
 const PACKAGE_MANAGERS =
   /^(apt|apt-get|aptitude|yum|dnf|zypper|pacman|apk|brew|port|snap|flatpak|pip|pip3|pipx|gem|cargo|npm|pnpm|yarn|bun)$/;
+/** A package manager's verbs that install, upgrade or remove software. */
+const PACKAGE_CHANGES =
+  /^(install|add|remove|purge|uninstall|erase|upgrade|update|dist-upgrade|full-upgrade|autoremove|reinstall|-S\w*)$/;
 
 function packages(command: SimpleCommand, _cwd?: string): Finding[] {
   if (!PACKAGE_MANAGERS.test(command.name)) return [];
   const verb = command.args.find((a) => !a.text.startsWith("-"))?.text ?? "";
-  const changes =
-    /^(install|add|remove|purge|uninstall|erase|upgrade|update|dist-upgrade|full-upgrade|autoremove|reinstall|-S\w*)$/.test(
-      verb,
-    ) || command.args.some((a) => /^-S/.test(a.text));
+  const changes = PACKAGE_CHANGES.test(verb) || command.args.some((a) => /^-S/.test(a.text));
   if (!changes) return [];
   // `npm install` with no package installs a project's own locked dependencies.
   if (
@@ -791,7 +792,8 @@ function packages(command: SimpleCommand, _cwd?: string): Finding[] {
   return [
     finding(
       "moderate",
-      `${/remove|purge|uninstall|erase|autoremove/.test(verb) ? "removes" : "installs or upgrades"} software (${command.name} ${verb})`,
+      `${/remove|purge|uninstall|erase|autoremove/.test(verb) ? "removes" : "installs or upgrades"} software ` +
+        `(${command.name} ${verb})`,
     ),
   ];
 }

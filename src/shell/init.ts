@@ -25,7 +25,8 @@ const COMMON = "common.sh";
 export function initScript(shell: WidgetShell, options: InitOptions, template = shellFile(shellRow(shell).script)) {
   const row = shellRow(shell);
   // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
-  const client = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
+  const caro = fileURLToPath(new URL("../../bin/caro.js", import.meta.url));
+  const client = `${shellQuote(process.execPath)} ${shellQuote(caro)}`;
   const values: Record<string, string> = {
     CARO_CLIENT: client,
     CARO_BIND: options.bind ? "1" : "0",

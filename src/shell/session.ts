@@ -28,7 +28,7 @@ import {
 } from "node:fs";
 import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
-import { processAlive } from "../system/process-alive.js";
+import { ownProcessAlive, processAlive } from "../system/process-alive.js";
 import { KeptConnection } from "../client/connection.js";
 import { clientEnv } from "../client/forwarded.js";
 import { parseRequest, replyText, SESSION_FILES, SESSION_FOLDER_PREFIX, WIDGET_EXIT } from "./contract.js";
@@ -60,16 +60,6 @@ export function sessionDirProblem(dir: string): string | null {
     return null;
   } catch (error) {
     return `${dir} cannot be checked (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
-  }
-}
-
-/** A process that is there (EPERM: a pid reused by another user's process is not ours: gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -176,7 +166,7 @@ export function sweepSessionFolders(dir: string, shellPid: number): void {
   try {
     for (const name of readdirSync(dir)) {
       const waiter = REQUEST_FILE.exec(name);
-      if (waiter && !alive(Number(waiter[1]))) rmSync(join(dir, name), { force: true });
+      if (waiter && !ownProcessAlive(Number(waiter[1]))) rmSync(join(dir, name), { force: true });
     }
   } catch {
     // The shell removed its folder meanwhile; the caller finds out.
@@ -253,7 +243,7 @@ class Session {
     if (data === null) return;
     // A shell that stopped waiting (Ctrl-C before the terminal was held) must not have its
     // terminal taken from under its prompt.
-    if (!alive(waiter)) return;
+    if (!ownProcessAlive(waiter)) return;
     const problem = typeof data === "string" ? sessionDirProblem(this.dir) : data.problem;
     if (problem) return this.answer(waiter, WIDGET_EXIT.failed, `caro: refused the request: ${problem}`);
     const request = parseRequest(data as string);
@@ -276,7 +266,7 @@ class Session {
     const gone = new AbortController();
     const stop = () => gone.abort();
     this.stopping.signal.addEventListener("abort", stop, { once: true });
-    const watch = setInterval(() => alive(waiter) || gone.abort(), WAITER_POLL_MS);
+    const watch = setInterval(() => ownProcessAlive(waiter) || gone.abort(), WAITER_POLL_MS);
     let output = "";
     try {
       const status = await runWidget(
@@ -368,7 +358,7 @@ export async function session(argv: string[]): Promise<number> {
       // A request still running holds the terminal; it was cancelled and gives it back first.
       setTimeout(() => process.exit(0), 200).unref();
     };
-    const poll = setInterval(() => alive(shellPid) || end(), SHELL_POLL_MS);
+    const poll = setInterval(() => ownProcessAlive(shellPid) || end(), SHELL_POLL_MS);
     process.once("SIGHUP", end);
     process.once("SIGTERM", end);
   });

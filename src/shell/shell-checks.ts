@@ -1,5 +1,5 @@
 import { inertExcerpt } from "../text/inert.js";
-import type { Check } from "../cli/doctor-command.js";
+import type { Check } from "../cli/doctor-check.js";
 import { boundTo, keyLabel, parseShellKeys, prefixedBy, type ShellKeys, toolOf } from "./key-bindings.js";
 import { shellFilePath } from "./shell-file.js";
 import { onPath, PROBE_ENV, type ProbeResult, probeShell } from "./shell-probe.js";
@@ -79,7 +79,9 @@ function shellCheck(shell: WidgetShell, result: ProbeResult, anyLoaded: boolean)
       check: {
         name: shell,
         status: "warn",
-        detail: `exited before its rc files finished loading${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`,
+        detail:
+          `exited before its rc files finished ` +
+          `loading${result.exitCode === null ? "" : ` (exit ${result.exitCode})`}`,
         fix: `start ${shell} -i and read its errors`,
       },
     };
@@ -127,9 +129,9 @@ function terminalChecks(keysInUse: string[]): Check[] {
     checks.push({
       name: "zellij",
       status: "warn",
-      detail: `zellij takes ${taken.map(keyLabel).join(", ")} before your shell sees ${taken.length > 1 ? "them" : "it"}${
-        taken.includes("ctrl-g") ? " (Ctrl-G is its lock key)" : ""
-      }`,
+      detail:
+        `zellij takes ${taken.map(keyLabel).join(", ")} before your shell sees ` +
+        `${taken.length > 1 ? "them" : "it"}${taken.includes("ctrl-g") ? " (Ctrl-G is its lock key)" : ""}`,
       fix: "pick another key (caro init <shell> --key alt-g), or unbind it in zellij's config.kdl",
     });
   if (process.env.TERM_PROGRAM === "WarpTerminal")

@@ -1,4 +1,5 @@
-// The command out of a JSON answer still streaming in, for the widget to show as it grows. Each
+// The command out of an answer still streaming in, for the widget to show as it grows: read out of
+// a server's JSON, or as the embedded backend writes it, the command alone on one line. Each
 // chunk is read once, so a runaway or hostile stream costs time in proportion to its size, and
 // only the first MAX_SHOWN characters of the command are kept: nobody reads more on one line.
 
@@ -33,6 +34,14 @@ export class StreamedCommand {
       this.phase = "string";
     }
     if (this.phase === "string") this.read(chunk);
+  }
+
+  /** A chunk of the command itself (the embedded backend's one line): no JSON to read; its newline ends it. */
+  pushCommand(chunk: string): void {
+    if (this.phase === "done") return;
+    const end = chunk.search(/[\r\n]/);
+    this.value = (this.value + (end === -1 ? chunk : chunk.slice(0, end))).slice(0, MAX_SHOWN);
+    if (end !== -1) this.phase = "done";
   }
 
   private read(chunk: string): void {

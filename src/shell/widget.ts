@@ -102,7 +102,7 @@ export async function runWidget(
     const { request, intent } = requestFor(call);
     const { answer, level } = await askDaemon(
       {
-        request,
+        words: request,
         intent,
         shown: shown.map(commandOf),
         shell,
@@ -115,8 +115,10 @@ export async function runWidget(
         onEvent(event) {
           // A retry starts its answer afresh.
           if (event.type === "generating") streamed = new StreamedCommand();
-          if (call.explain || event.type !== "text" || typeof event.text !== "string") return;
-          streamed.push(event.text);
+          if (call.explain || (event.type !== "text" && event.type !== "command")) return;
+          if (typeof event.text !== "string") return;
+          if (event.type === "text") streamed.push(event.text);
+          else streamed.pushCommand(event.text);
           terminal.show(streamed.text);
         },
       },

@@ -3,8 +3,14 @@
 
 // ESC-introduced sequences: CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (ended by BEL or ST),
 // and two-character escapes. Their 8-bit C1 forms (U+009B CSI, U+009D OSC, …) likewise.
-const ESCAPE_SEQUENCE =
-  /(?:\x1b\[|\x9b)[\x20-\x3f]*[\x40-\x7e]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[\x20-\x7e]?/g;
+const ESCAPE_SEQUENCE = new RegExp(
+  [
+    String.raw`(?:\x1b\[|\x9b)[\x20-\x3f]*[\x40-\x7e]?`,
+    String.raw`(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?`,
+    String.raw`\x1b[\x20-\x7e]?`,
+  ].join("|"),
+  "g",
+);
 
 // C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make a
 // line read differently from what it holds (the "Trojan Source" characters).

@@ -7,9 +7,11 @@
 
 import { createHash } from "node:crypto";
 import { rmSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import {
   getLlama,
+  GgufInsights,
   LlamaChatSession,
   LlamaLogLevel,
   readGgufFileInfo,
@@ -25,6 +27,8 @@ import { loadableState, PrefixStoreError, saveState, saveWanted } from "./prefix
 import {
   modelGoneMessage,
   type CloseTask,
+  type EstimateOutcome,
+  type EstimateTask,
   type InferenceOutcome,
   type InferenceTask,
   type ModelOptions,
@@ -51,6 +55,22 @@ interface LoadedModel {
 /** Tokens evaluated per llama.cpp call: a request's own are some dozens, the fixed prefix a few batches. */
 const BATCH_TOKENS = 128;
 
+/**
+ * The most threads a context may ever be given: llama.cpp's own limit (GGML_MAX_N_THREADS). Each
+ * request then caps its evaluation at its own count (usesThreads), so a threads edit never reloads.
+ */
+const MOST_THREADS = 512;
+
+/**
+ * On the CPU, llama.cpp maps the model file rather than copy it into memory of its own. Measured
+ * with the 1.5B shape (README, Speed; scripts/bench-mmap.mjs): the load takes 0.45x the time and
+ * the first request 0.5x, and 11 % less private memory (the weights llama.cpp does not repack,
+ * the token embeddings most of all, stay the page cache's, shared with a `--no-daemon` run beside
+ * the daemon and dropped under pressure). Its resident size shows the mapped file too: 1.7x.
+ * CARO_BENCH_MMAP=0|1 exists for that bench only.
+ */
+const USE_MMAP = process.env.CARO_BENCH_MMAP !== "0";
+
 /** Room kept for the answer: a request that leaves less would have its start cut off by llama.cpp. */
 const ANSWER_RESERVE_TOKENS = 128;
 
@@ -67,6 +87,8 @@ let tail: Promise<unknown> = Promise.resolve();
 const closing = new AbortController();
 /** Prefix folders whose failure to save was already reported. */
 const warnedDirs = new Set<string>();
+/** Warnings raised before any request listened (while estimating): the next request hears them. */
+const deferredWarnings: string[] = [];
 /** Where a stray rejection or exception is reported, instead of killing this thread mid-evaluation. */
 let reportStray: (text: string) => void = (text) => process.stderr.write(`caro worker: ${text}\n`);
 process.on("unhandledRejection", (reason) => reportStray(`unexpected: ${(reason as Error)?.message ?? reason}`));
@@ -82,12 +104,13 @@ function logger(level: LlamaLogLevel, message: string) {
   if (verbose && message.trim()) process.stderr.write(`llama.cpp: ${message.trimEnd()}\n`);
 }
 
-function openLlama(gpu: ModelOptions["gpu"] | false, threads: number): Promise<Llama> {
+function openLlama(gpu: ModelOptions["gpu"] | false): Promise<Llama> {
   return getLlama({
     gpu: gpu === "false" ? false : gpu,
     // Only prebuilt binaries: building llama.cpp from source needs a toolchain and the network.
     build: "never",
-    maxThreads: threads,
+    // Each request sets its own (usesThreads); node-llama-cpp's default is max(4, cores).
+    maxThreads: availableParallelism(),
     logLevel: LlamaLogLevel.warn,
     logger,
     progressLogs: false,
@@ -97,15 +120,16 @@ function openLlama(gpu: ModelOptions["gpu"] | false, threads: number): Promise<L
 
 /** llama.cpp for the asked GPU; a named GPU whose build cannot load falls back to the CPU, once, with a warning. */
 function llamaFor(options: ModelOptions, warn: (text: string) => void): Promise<Llama> {
-  const key = `${options.gpu}:${options.threads}`;
+  const key = options.gpu;
   let llama = llamas.get(key);
   if (!llama) {
-    llama = openLlama(options.gpu, options.threads).catch((error: Error) => {
+    llama = openLlama(options.gpu).catch((error: Error) => {
       if (options.gpu === "auto" || options.gpu === "false") throw error;
       warn(
-        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; set [backends.embedded] gpu = "auto" to stop this warning`,
+        `llama.cpp's ${options.gpu} build cannot load here (${error.message.split("\n")[0]}): running on the CPU; ` +
+          `set [backends.embedded] gpu = "auto" to stop this warning`,
       );
-      return openLlama(false, options.threads);
+      return openLlama(false);
     });
     llamas.set(key, llama);
   }
@@ -124,9 +148,25 @@ function fileIdentity(path: string): string {
   }
 }
 
+type GgufInfo = Awaited<ReturnType<typeof readGgufFileInfo>>;
+
+/** The last file's header, by its identity: estimating and then loading a copy read it once. */
+let lastHeader: { identity: string; info: Promise<GgufInfo> } | undefined;
+
+function ggufHeader(path: string, identity: string): Promise<GgufInfo> {
+  if (lastHeader?.identity !== identity) {
+    const info = checkGguf(path);
+    lastHeader = { identity, info };
+    info.catch(() => {
+      if (lastHeader?.info === info) lastHeader = undefined;
+    });
+  }
+  return lastHeader.info;
+}
+
 /** llama.cpp accepts a truncated file's header and fails later with a vague message; catch it here with a clear one. */
-async function checkGguf(path: string): Promise<void> {
-  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+async function checkGguf(path: string): Promise<GgufInfo> {
+  let info: GgufInfo;
   try {
     info = await readGgufFileInfo(path, {
       logWarnings: false,
@@ -140,6 +180,7 @@ async function checkGguf(path: string): Promise<void> {
   const lastTensorStart = Math.max(0, ...(info.tensorInfo ?? []).map((t) => Number(t.fileOffset)));
   if (lastTensorStart >= statSync(path).size)
     throw new ModelError(`${path} is truncated: its tensors end past the end of the file; download it again`);
+  return info;
 }
 
 async function load(
@@ -148,18 +189,16 @@ async function load(
   signal: AbortSignal,
   warn: (text: string) => void,
 ): Promise<LoadedModel> {
-  await checkGguf(options.path);
+  await ggufHeader(options.path, identity);
   const llama = await llamaFor(options, warn);
   recentErrors.length = 0;
   let model: LlamaModel;
   try {
-    // On the CPU, llama.cpp repacks the weights into a copy of its own; with the file also mapped,
-    // both count against memory (measured: 1959 MB resident for a 1004 MB model, 1146 MB unmapped).
     model = await llama.loadModel({
       modelPath: options.path,
       gpuLayers: options.gpuLayers,
       loadSignal: signal,
-      useMmap: llama.gpu === false ? false : "auto",
+      useMmap: llama.gpu === false ? USE_MMAP : "auto",
     });
   } catch (error) {
     if (signal.aborted) throw error;
@@ -169,10 +208,12 @@ async function load(
       `llama.cpp could not load ${options.path}: ${reason.replace(/^.*?error loading model: /, "")}`,
     );
   }
+  // node-llama-cpp caps a context's ideal threads at the instance's most: lift it while creating
+  // the context, so any later request's count fits (usesThreads sets it before each evaluation).
+  llama.maxThreads = 0;
   const context = await model.createContext({
     contextSize: options.contextSize,
-    // Adaptive: the context may run on fewer threads than the most; usesThreads sets how many.
-    threads: options.adaptiveThreads ? { ideal: options.threads, min: 1 } : options.threads,
+    threads: { ideal: MOST_THREADS, min: 1 },
     // llama.cpp sizes its compute buffer for a whole batch of outputs (tokens x vocabulary, 300 MB
     // at node-llama-cpp's 512 for a 150k vocabulary); a request's own tokens fit in far fewer.
     batchSize: BATCH_TOKENS,
@@ -250,13 +291,15 @@ function history(task: InferenceTask): ChatHistoryItem[] {
 }
 
 /**
- * The fixed part's identity: the loaded model file (by its identity, not only its path), the
- * context, and every token of system prompt and examples.
+ * The fixed part's identity: the loaded model file (by its identity, not only its path) and every
+ * token of system prompt and examples. Not the context's size: the evaluated tokens are the same in
+ * any context that holds them, so a context_size edit loads the saved state instead of evaluating
+ * it again (measured with the slow test model: 5 ms against 6 s).
  */
 function prefixHash(model: LoadedModel, task: InferenceTask): string {
   const { system, examples } = task.prompt;
   return createHash("sha256")
-    .update(JSON.stringify([task.model.path, model.identity, task.model.contextSize, system, examples]))
+    .update(JSON.stringify([task.model.path, model.identity, system, examples]))
     .digest("hex")
     .slice(0, 24);
 }
@@ -303,7 +346,7 @@ async function warmPrefix(
   model: LoadedModel,
   task: InferenceTask,
   hash: string,
-  session: LlamaChatSession,
+  chat: LlamaChatSession,
   warn: (text: string) => void,
 ): Promise<WorkerEvent> {
   const started = performance.now();
@@ -331,7 +374,7 @@ async function warmPrefix(
     }
   }
   await model.sequence.clearHistory();
-  await session.preloadPrompt("");
+  await chat.preloadPrompt("");
   model.warmPrefix = hash;
   if (saveWanted(dir)) {
     try {
@@ -363,18 +406,17 @@ function stopwatch(): () => number {
 }
 
 /**
- * Caps the next evaluations at the task's threads (the cores other programs leave free, judged
- * by the main thread): llama.cpp hands each batch min(context's ideal, llama.maxThreads) threads.
+ * Caps the next evaluations at the task's threads (the configured count, or the cores other
+ * programs leave free, judged by the main thread): llama.cpp hands each batch
+ * min(context's ideal, llama.maxThreads) threads, and the context's ideal is the most there is.
  */
 function usesThreads(model: LoadedModel, task: InferenceTask): number {
-  // Always set: a llama.cpp instance is shared by settings with the same most, and a fixed count
-  // under a lower cap left by an adaptive request would wait for threads forever.
-  model.llama.maxThreads = task.model.adaptiveThreads ? task.threads : task.model.threads;
+  model.llama.maxThreads = Math.max(1, Math.min(MOST_THREADS, task.threads));
   return model.llama.maxThreads;
 }
 
-/** The outcome of a preload: nothing generated. */
-function prepared(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
+/** The outcome of warming: nothing generated. */
+function warmed(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
   const source = prefix.type === "prefix" ? prefix.source : "off";
   const timings = { load_ms: 0, prefix_ms: prefix.type === "prefix" ? prefix.ms : null, first_token_ms: null };
   return {
@@ -382,7 +424,7 @@ function prepared(model: LoadedModel, prefix: WorkerEvent): InferenceOutcome {
     text: "",
     gpu: model.llama.gpu,
     prefix: source,
-    timings: { ...timings, budget_ms: 0, grammar_ms: 0, session_ms: 0, generate_ms: 0, worker_ms: 0 },
+    timings: { ...timings, budget_ms: 0, grammar_ms: 0, sequence_ms: 0, generate_ms: 0, worker_ms: 0 },
     tokens: { prompt: 0, generated: 0 },
   };
 }
@@ -395,6 +437,7 @@ async function run(
 ): Promise<InferenceOutcome> {
   const started = performance.now();
   const warn = (text: string) => send({ type: "warning", text });
+  for (const text of deferredWarnings.splice(0)) warn(text);
   try {
     const { model, cached } = await loadedModel(task.model, closing.signal, warn);
     const loadMs = performance.now() - started;
@@ -408,34 +451,34 @@ async function run(
     const grammar = await grammarFor(model, task);
     const grammarMs = lap();
     const threads = usesThreads(model, task);
-    const session = new LlamaChatSession({
+    const chat = new LlamaChatSession({
       contextSequence: model.sequence,
       chatWrapper: model.chatWrapper,
       autoDisposeSequence: false,
     });
     try {
-      session.setChatHistory(history(task));
-      let sessionMs = lap();
-      const prefix = await warmPrefix(model, task, hash, session, warn);
+      chat.setChatHistory(history(task));
+      let sequenceMs = lap();
+      const prefix = await warmPrefix(model, task, hash, chat, warn);
       lap();
       send(prefix);
       if (signal.aborted) return CANCELLED;
-      if (task.prepareOnly) {
+      if (task.warmOnly) {
         // The user turn's start ("cwd: <folder>"), in memory only: a first request in that folder
         // evaluates no more of its own tokens than a warm one, which shares them with the last.
-        session.setChatHistory(history(task));
-        await session.preloadPrompt(task.prompt.user, { signal });
-        return prepared(model, prefix);
+        chat.setChatHistory(history(task));
+        await chat.preloadPrompt(task.prompt.user, { signal });
+        return warmed(model, prefix);
       }
-      // preloadPrompt left an empty user turn in the chat: start again from the fixed part.
-      session.setChatHistory(history(task));
-      sessionMs += lap();
+      // Warming (llama's preloadPrompt) left an empty user turn in the chat: start again from the fixed part.
+      chat.setChatHistory(history(task));
+      sequenceMs += lap();
       const promptTokensBefore = model.sequence.tokenMeter.usedInputTokens;
       const generatedBefore = model.sequence.tokenMeter.usedOutputTokens;
       let firstToken: number | null = null;
       send({ type: "generating", threads });
       const generateStart = performance.now();
-      const text = await session.prompt(task.prompt.user, {
+      const text = await chat.prompt(task.prompt.user, {
         grammar,
         maxTokens,
         temperature: task.temperature,
@@ -457,7 +500,7 @@ async function run(
           load_ms: Math.round(loadMs),
           budget_ms: budgetMs,
           grammar_ms: grammarMs,
-          session_ms: sessionMs,
+          sequence_ms: sequenceMs,
           prefix_ms: prefix.type === "prefix" ? prefix.ms : null,
           first_token_ms: firstToken && Math.round(firstToken),
           generate_ms: Math.round(performance.now() - generateStart),
@@ -470,7 +513,7 @@ async function run(
         },
       };
     } finally {
-      session.dispose({ disposeSequence: false });
+      chat.dispose({ disposeSequence: false });
     }
   } catch (error) {
     if (signal.aborted) return CANCELLED;
@@ -478,6 +521,47 @@ async function run(
     const kind = error instanceof ModelError ? "model" : error instanceof RequestTooLongError ? "too-long" : "backend";
     return { ok: false, kind, message: verbose && kind === "backend" ? ((error as Error).stack ?? message) : message };
   }
+}
+
+/**
+ * The RAM one copy of the model and its context take, estimated by node-llama-cpp from the file's
+ * header (nothing is loaded): the weights kept off the GPU, the context's cache and buffers.
+ */
+async function estimate(task: EstimateTask): Promise<number> {
+  const options = task.model;
+  const info = await ggufHeader(options.path, fileIdentity(options.path));
+  // No request is listening yet: its warning (a GPU build that cannot load) goes to the first one.
+  const llama = await llamaFor(options, (text) => deferredWarnings.push(text));
+  try {
+    return await estimateWith(await GgufInsights.from(info, llama), llama, options);
+  } catch {
+    // An architecture node-llama-cpp cannot reckon with may still load: count the file itself.
+    return statSync(options.path).size;
+  }
+}
+
+async function estimateWith(insights: GgufInsights, llama: Llama, options: ModelOptions): Promise<number> {
+  let gpuLayers = 0;
+  if (llama.gpu !== false) {
+    const layers = options.gpuLayers;
+    gpuLayers =
+      typeof layers === "number"
+        ? layers
+        : (
+            await insights.configurationResolver.resolveAndScoreConfig({
+              targetGpuLayers: layers === "max" ? "max" : undefined,
+              targetContextSize: options.contextSize,
+            })
+          ).resolvedValues.gpuLayers;
+  }
+  const model = insights.estimateModelResourceRequirements({ gpuLayers, useMmap: USE_MMAP });
+  const context = insights.estimateContextResourceRequirements({
+    contextSize: options.contextSize,
+    modelGpuLayers: gpuLayers,
+    batchSize: BATCH_TOKENS,
+    sequences: 1,
+  });
+  return model.cpuRam + context.cpuRam;
 }
 
 /**
@@ -505,11 +589,22 @@ async function close(task: CloseTask): Promise<void> {
   }
 }
 
-export default async function infer(task: InferenceTask | CloseTask): Promise<InferenceOutcome | undefined> {
+export default async function infer(
+  task: InferenceTask | CloseTask | EstimateTask,
+): Promise<InferenceOutcome | EstimateOutcome | undefined> {
   if (task.type === "close") {
     await close(task);
     return undefined;
   }
+  if (task.type === "estimate")
+    return estimate(task).then(
+      (bytes): EstimateOutcome => ({ ok: true, bytes }),
+      (error: Error): EstimateOutcome => ({
+        ok: false,
+        kind: error instanceof ModelError ? "model" : "backend",
+        message: error.message,
+      }),
+    );
   verbose = task.verbose;
   const abort = new AbortController();
   const send = (event: WorkerEvent) => {

@@ -1,18 +1,18 @@
 import type { MessagePort } from "node:worker_threads";
 import type { GpuKind } from "../config/schema.js";
-import type { ChatPrompt } from "../prompt/build.js";
+import type { ChatPrompt } from "../prompt/chat.js";
 
 // What crosses between the main thread and an inference worker. Tasks travel by structured clone,
 // so everything here is plain data except the control port.
 
+/**
+ * What a copy of the model is loaded with: a change to any of these loads another copy. Everything
+ * else a request may change (threads, sampling, the prefix cache) travels with each task.
+ */
 export interface ModelOptions {
   path: string;
   gpu: GpuKind;
   gpuLayers: "auto" | "max" | number;
-  /** Already resolved: never 0 here. With adaptiveThreads, the most a request uses. */
-  threads: number;
-  /** Each request uses only the cores other programs leave free (threads unset in the config). */
-  adaptiveThreads: boolean;
   contextSize: number;
 }
 
@@ -25,16 +25,16 @@ export interface InferenceTask {
   gbnf?: string;
   maxTokens: number;
   /**
-   * The threads this request evaluates on: model.threads, or with adaptiveThreads fewer when other
-   * programs hold cores. Judged in the main thread: a worker is paused between tasks (piscina's
-   * atomics), so it cannot watch the machine's load itself.
+   * The threads this request evaluates on: the configured count, or with threads unset one per core
+   * other programs leave free. Judged in the main thread: a worker is paused between tasks
+   * (piscina's atomics), so it cannot watch the machine's load itself.
    */
   threads: number;
   temperature: number;
   seed: number;
   verbose: boolean;
-  /** Load the model and ready the fixed prefix and grammar, then stop: a preload, not a request. */
-  prepareOnly?: boolean;
+  /** Load the model and ready the fixed prefix and grammar, then stop: warming, not a request. */
+  warmOnly?: boolean;
   /**
    * Where evaluated prefixes (system prompt and examples) are saved and found again, so a fresh
    * process skips their prefill; null turns prefix reuse off entirely (each request prefills all).
@@ -53,6 +53,17 @@ export interface CloseTask {
   arrived: SharedArrayBuffer;
   workers: number;
 }
+
+/**
+ * Asked of a worker before a copy is loaded: the memory (bytes of RAM) one copy of this model with
+ * this context will take, so the pool can make room for it first. Answered without loading it.
+ */
+export interface EstimateTask {
+  type: "estimate";
+  model: ModelOptions;
+}
+
+export type EstimateOutcome = { ok: true; bytes: number } | { ok: false; kind: "model" | "backend"; message: string };
 
 /** A model file that was there when caro found or loaded it, and is not now. */
 export function modelGoneMessage(path: string): string {
@@ -76,8 +87,8 @@ export interface InferenceTimings {
   budget_ms: number;
   /** Finding (or, the first time for a schema, building) the grammar. */
   grammar_ms: number;
-  /** The chat session and its history. */
-  session_ms: number;
+  /** Readying llama's context sequence: the chat on it and its history. */
+  sequence_ms: number;
   prefix_ms: number | null;
   first_token_ms: number | null;
   generate_ms: number;

@@ -111,3 +111,22 @@ export const ollamaConfig = (url: string, extra = "") =>
 export const vllmConfig = (url: string, extra = "") => `backend = "vllm"\n[backends.vllm]\nurl = "${url}"\n${extra}`;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until process `pid` catches `signal` (Linux: SigCgt in /proc/<pid>/status). A signal sent
+ * earlier finds Node still starting, and its default action kills the process instead.
+ */
+export async function waitForHandler(pid: number, signal: "SIGINT" | "SIGTERM", timeoutMs = 30_000): Promise<void> {
+  const bit = BigInt(1) << BigInt((signal === "SIGINT" ? 2 : 15) - 1);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+      if (mask && (BigInt(`0x${mask}`) & bit) !== BigInt(0)) return;
+    } catch {
+      // Not there yet, or gone: the caller's own wait tells.
+    }
+    await sleep(20);
+  }
+  throw new Error(`process ${pid} did not come to catch ${signal} within ${timeoutMs} ms`);
+}

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { encodeFrame, FrameReader } from "../../src/daemon/protocol.js";
-import { daemonVersion } from "../../src/daemon/version.js";
+import { encodeFrame, FrameReader } from "../../src/wire/protocol.js";
+import { daemonVersion } from "../../src/wire/version.js";
 import { caro, makeHome, sleep } from "./caro.js";
 
 export function daemonFiles(home: string) {
@@ -56,7 +56,7 @@ export class RawClient {
   /** Opens a connection and says hello with this build's version. */
   static async helloed(path: string): Promise<RawClient> {
     const client = await RawClient.open(path);
-    const { daemonVersion } = await import("../../src/daemon/version.js");
+    const { daemonVersion } = await import("../../src/wire/version.js");
     client.send({ t: "hello", v: daemonVersion() });
     const hello = await client.until((m) => m.t === "hello");
     if (!hello?.accepted) throw new Error("the daemon refused the hello");

@@ -243,6 +243,11 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
         .writeHead(404, { "content-type": "application/json" })
         .end(JSON.stringify({ error: `model "${request.model}" not found, try pulling it first` }));
     const created = new Date().toISOString();
+    const message = (content: string) => ({
+      model: request.model,
+      created_at: created,
+      message: { role: "assistant", content },
+    });
     const text = reply(request);
     const stats = {
       total_duration: 812345678,
@@ -255,16 +260,12 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
     let body: string;
     if (options.malformed !== undefined) body = options.malformed;
     else if (request.stream === false || options.single)
-      body = `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: text }, done_reason: "stop", done: true, ...stats })}`;
-    else
-      body =
-        tokens(text)
-          .map(
-            (t) =>
-              `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: t }, done: false })}\n`,
-          )
-          .join("") +
-        `${JSON.stringify({ model: request.model, created_at: created, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, ...stats })}\n`;
+      body = JSON.stringify({ ...message(text), done_reason: "stop", done: true, ...stats });
+    else {
+      const last = { ...message(""), done_reason: "stop", done: true, ...stats };
+      const lines = [...tokens(text).map((t) => ({ ...message(t), done: false })), last];
+      body = lines.map((line) => `${JSON.stringify(line)}\n`).join("");
+    }
     res.writeHead(200, {
       "content-type":
         request.stream === false || options.single ? "application/json; charset=utf-8" : "application/x-ndjson",
@@ -377,8 +378,10 @@ export async function openaiStandin(options: OpenaiStandinOptions = {}): Promise
         : json(res, 400, {
             object: "error",
             message:
-              `This model's maximum context length is ${ctx} tokens. However, you requested ${promptTokens + 512} tokens ` +
-              `(${promptTokens} in the messages, 512 in the completion). Please reduce the length of the messages or completion.`,
+              `This model's maximum context length is ${ctx} tokens. ` +
+              `However, you requested ${promptTokens + 512} tokens ` +
+              `(${promptTokens} in the messages, 512 in the completion). ` +
+              "Please reduce the length of the messages or completion.",
             type: "BadRequestError",
             param: null,
             code: 400,

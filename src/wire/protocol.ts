@@ -1,18 +1,19 @@
-// The daemon's wire format: each frame is a 4-byte big-endian length and a msgpack message.
-// The thin client imports this file, so it imports nothing heavy (types only, besides msgpack).
+// The wire between client and daemon: each frame is a 4-byte big-endian length and a msgpack message.
+// Both sides import this folder; the thin client loads it on every keystroke, so it imports nothing
+// heavy (types only, besides msgpack).
 
 // The pure-JS build: the package root first tries to load a native addon, ~10 ms of every keystroke.
 import { Packr } from "msgpackr/pack";
-import type { Answer, UserRequest } from "../answer/types.js";
+import type { UnratedAnswer, UserRequest } from "../answer/types.js";
 import type { BackendEvent } from "../backends/types.js";
-import type { SafetyLevel } from "../config/schema.js";
 import { CaroError } from "../errors.js";
 
 /**
  * Raised when the messages change shape; a client and daemon that differ restart the daemon.
  * 2: an ask carries intent and shown, which a daemon of 1 would ignore and answer wrongly.
+ * 3: an ask's text is `words` (was `request`); an answer comes unrated, without the daemon's level.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** A frame larger than this is a broken or hostile peer: the connection is closed. */
 export const MAX_FRAME_BYTES = 1 << 20;
 
@@ -43,16 +44,20 @@ export interface DaemonStatus {
   requests_served: number;
   requests_active: number;
   models_loaded: number;
+  /** Copies of a model loaded since the daemon started: a reload shows here. */
+  model_loads: number;
+  /** The memory admitted for the models loaded now (see [daemon] memory_budget_mb). */
+  models_memory_mb: number;
 }
 
 /**
- * What the daemon sends. The client takes these shapes as they come, yet re-checks and re-rates
- * the answer's command itself and reads the safety level from its own config (client/judge.ts).
+ * What the daemon sends. An answer is what the daemon found, unrated: the client checks it, and
+ * rates it under its own config's safety level, the only rating it gets (client/judge.ts).
  */
 export type DaemonMessage =
   | { t: "hello"; v: string; accepted: boolean; pid: number }
   | { t: "event"; id: number; event: BackendEvent }
-  | { t: "answer"; id: number; answer: Answer; level: SafetyLevel }
+  | { t: "answer"; id: number; answer: UnratedAnswer }
   | { t: "error"; id: number | null; message: string; exitCode: number }
   | { t: "status"; status: DaemonStatus }
   | { t: "bye" };

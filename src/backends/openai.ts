@@ -1,7 +1,10 @@
+// Any server that speaks the OpenAI chat-completions API (vLLM, llama-server, LM Studio, …). Its
+// backend keeps the name users configure and type, `vllm` (`[backends.vllm]`, `--backend vllm`).
+
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Settings } from "../config/schema.js";
 import { BackendError, InterruptedError, RequestTooLongError } from "../errors.js";
-import { chatMessages } from "../prompt/build.js";
+import { chatMessages } from "../prompt/chat.js";
 import { checkTextLength, getCapped, HttpFailure, postStream, serverMessage, sseData } from "./http.js";
 import { inertExcerpt } from "../text/inert.js";
 import { streamByteLimit } from "./http.js";
@@ -162,8 +165,10 @@ function wrongPath(error: unknown): boolean {
   return statusOf(error) === 404 && !modelMissing(error);
 }
 
-/** vLLM, or any OpenAI-compatible server: /v1/chat/completions, streamed over SSE, with a JSON-schema response format. */
-export class VllmBackend implements Backend {
+/**
+ * vLLM, or any OpenAI-compatible server: /v1/chat/completions, streamed over SSE, with a JSON-schema response format.
+ */
+export class OpenaiBackend implements Backend {
   readonly name = "vllm";
   private readonly url: string;
   /** The model the config names; empty: ask the server. */
@@ -402,7 +407,7 @@ export class VllmBackend implements Backend {
   async generate(request: GenerateRequest): Promise<RawAnswer> {
     const started = performance.now();
     request.onEvent?.({ type: "generating" });
-    let result: Awaited<ReturnType<VllmBackend["answerOnce"]>>;
+    let result: Awaited<ReturnType<OpenaiBackend["answerOnce"]>>;
     // A server loading its model answers 503 until it has: ask again, pausing longer each time,
     // for as long as the timeout allows.
     for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, LONGEST_PAUSE_MS)) {
@@ -415,7 +420,8 @@ export class VllmBackend implements Backend {
         if (left <= 0) throw this.stillUnavailable(error as HttpFailure);
         if (pause === FIRST_PAUSE_MS) {
           const said = serverMessage((error as HttpFailure).body);
-          const text = `${this.server} is not ready (HTTP 503: ${said}): asking again for up to ${this.timeoutMs / 1000} s`;
+          const wait = `asking again for up to ${this.timeoutMs / 1000} s`;
+          const text = `${this.server} is not ready (HTTP 503: ${said}): ${wait}`;
           request.onEvent?.({ type: "waiting", text });
         }
         await sleep(Math.min(pause, left), undefined, { signal: request.signal }).catch(() => {

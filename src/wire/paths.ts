@@ -44,11 +44,13 @@ export function checkRuntimeDir(dir: string): void {
     throw new UnsafePathError(`${dir} is not a folder: caro will not use it; remove it or ${fix}`);
   if (!mine(stats))
     throw new UnsafePathError(
-      `${dir} belongs to another user (uid ${stats.uid}): caro will not use it; ${fix}, or ask an administrator to remove it`,
+      `${dir} belongs to another user (uid ${stats.uid}): caro will not use it; ${fix}, or ask an administrator to ` +
+        `remove it`,
     );
   if ((stats.mode & 0o077) !== 0)
     throw new UnsafePathError(
-      `${dir} can be opened by other users (mode ${(stats.mode & 0o777).toString(8)}): caro will not use it; run chmod 700 ${dir}`,
+      `${dir} can be opened by other users (mode ${(stats.mode & 0o777).toString(8)}): caro will not use it; run ` +
+        `chmod 700 ${dir}`,
     );
 }
 
@@ -58,6 +60,7 @@ export function checkSocket(path: string): void {
   if (stats === null) return;
   if (!stats.isSocket() || !mine(stats))
     throw new UnsafePathError(
-      `${path} is not a socket of yours (${stats.isSocket() ? `uid ${stats.uid}` : "not a socket"}): caro will not use it; remove it`,
+      `${path} is not a socket of yours (${stats.isSocket() ? `uid ${stats.uid}` : "not a socket"}): caro will not ` +
+        `use it; remove it`,
     );
 }
