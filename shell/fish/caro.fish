@@ -48,19 +48,22 @@ end
 # The session client's pid, (re)started when it is not there; fails when it cannot be started.
 function _caro_session_pid --argument-names dir
     set -l pid
-    if test -p $dir/@CARO_REQUEST_FIFO@ -a -p $dir/@CARO_REPLY_FIFO@ -a -O $dir -a -O $dir/@CARO_REQUEST_FIFO@; and not test -L $dir
+    set -l req $dir/@CARO_REQUEST_FIFO@
+    set -l rep $dir/@CARO_REPLY_FIFO@
+    if test -p $req -a -p $rep -a -O $dir -a -O $req; and not test -L $dir
         test -r $dir/@CARO_PID_FILE@; and builtin read pid <$dir/@CARO_PID_FILE@
         if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_session_ours $pid $dir
             builtin echo $pid
             return 0
         end
     end
-    # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
+    # mkdir makes the folder 0700 or fails; one already there must be this user's (the client
+    # checks its mode).
     if not command mkdir -m 700 -- $dir 2>/dev/null
         test -d $dir -a -O $dir; and not test -L $dir; or return 1
     end
     # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-    command rm -f -- $dir/@CARO_REQUEST_FIFO@ $dir/@CARO_REPLY_FIFO@ $dir/@CARO_PID_FILE@; and command mkfifo -m 600 -- $dir/@CARO_REQUEST_FIFO@ $dir/@CARO_REPLY_FIFO@; or return 1
+    command rm -f -- $req $rep $dir/@CARO_PID_FILE@; and command mkfifo -m 600 -- $req $rep; or return 1
     # Without job control: the client stays in fish's process group, which owns the terminal while the
     # widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
     set -l control (_caro_job_control)
@@ -114,7 +117,8 @@ function _caro_client
         # field can spill into the next.
         set -l umask_was $umask
         set -g umask 0077
-        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env >$dir/@CARO_REQUEST_FILE@.$fish_pid
+        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env \
+            >$dir/@CARO_REQUEST_FILE@.$fish_pid
         set -g umask $umask_was
         # The client says "alive" at once and every second while it works; the watch says "late"
         # every 3 s. Silence through a watch period ends a stopped client; through three, one that
