@@ -1,10 +1,4 @@
 #!/usr/bin/env node
-// V8 would compile tree-sitter's WASM parser twice, the second time optimised in the background,
-// and hold the exit until that finished: about 2 s of CPU for a rating that takes a millisecond.
-// The baseline compiler alone parses a command line just as fast for our purposes.
-import { setFlagsFromString } from "node:v8";
-setFlagsFromString("--liftoff-only");
-
 /** The built code; a checkout that was never built gets one line that says how, not a stack trace. */
 async function load(path) {
   try {

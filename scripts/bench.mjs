@@ -5,7 +5,8 @@
 //   warm p50 within 1.15x the floor; prefix cache at least 3x faster than without;
 //   daemon peak RSS at most the model file + 300 MB; the client at most 1.5x `node -e 0`.
 // Sections of their own: --busy (a warm answer with one core kept busy by another program,
-// scripts/bench-busy.mjs) and --first (the first Ctrl-G 10 s after a shell starts, scripts/bench-first.mjs).
+// scripts/bench-busy.mjs), --first (the first Ctrl-G 10 s after a shell starts, scripts/bench-first.mjs)
+// and --start (a command-line caro's start against node -e 0, scripts/bench-start.mjs).
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { busyComparison } from "./bench-busy.mjs";
 import { firstCtrlG } from "./bench-first.mjs";
+import { startBench } from "./bench-start.mjs";
 import { keystrokeBench } from "./bench-keystroke.mjs";
 import { instantOllama } from "./instant-ollama.mjs";
 import { openSession } from "./bench-session.mjs";
@@ -622,6 +624,7 @@ async function main() {
   const section = { home, timed, requests, log };
   if (process.argv.includes("--busy")) return busyComparison({ modelPath: benchModel(), ...section });
   if (process.argv.includes("--first")) return firstCtrlG({ modelPath: benchModel(), ...section });
+  if (process.argv.includes("--start")) return startBench(section);
   const list = requests();
   const results = {
     date: new Date().toISOString(),
@@ -659,5 +662,5 @@ async function main() {
 
 await main();
 // Ctrl-G from the keyboard in real shells: its own rows and bench/keystroke.json (scripts/bench-keystroke.mjs).
-// --busy and --first are runs of their own.
-if (!process.argv.includes("--busy") && !process.argv.includes("--first")) await keystrokeBench(ROOT);
+// --busy, --first and --start are runs of their own.
+if (!["--busy", "--first", "--start"].some((flag) => process.argv.includes(flag))) await keystrokeBench(ROOT);

@@ -126,7 +126,7 @@ describe("usage errors exit 2", () => {
   });
 });
 
-const SUBCOMMANDS = ["check", "config", "init", "models", "doctor", "daemon"];
+const SUBCOMMANDS = ["check", "config", "init", "completions", "models", "doctor", "daemon"];
 
 /** Help is read in pipes and pagers: no escape sequences, nothing trailing at the ends of lines. */
 function expectPlain(text: string): void {

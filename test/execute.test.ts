@@ -82,6 +82,18 @@ describe("caro -x", () => {
     expect(existsSync(join(project, "notes.txt"))).toBe(true);
   });
 
+  it("takes --safety for one run over the config's level, and refuses a level it does not know", async () => {
+    const { env, project } = await setup();
+    const high = await caro(["-x", "--yes", "--safety", "strict", "empty", "this", "folder"], { env, cwd: project });
+    expect(high.stderr).toMatch(/rated high.*safety level strict blocks it/);
+    expect(existsSync(join(project, "notes.txt"))).toBe(true);
+    const wrong = await caro(["-x", "--safety", "lax", "empty", "this", "folder"], { env, cwd: project });
+    expect(wrong.exitCode).toBe(2);
+    expect(wrong.stderr).toBe(
+      'caro: command line: safety.level must be one of strict, moderate, permissive (got "lax")',
+    );
+  });
+
   it("permissive warns on high and confirms critical", async () => {
     const { env, project } = await setup("permissive");
     const high = await caro(["-x", "delete", "notes"], { env, cwd: project });

@@ -32,29 +32,46 @@ function configOf(toml: string, home = temp()) {
 describe("parseRequest: the session's request file", () => {
   const file = (...fields: string[]) => fields.map((f) => `${f}\0`).join("");
 
-  it("reads the folder, the arguments and the environment, each field NUL-terminated", () => {
-    const data = file("/home/ada/my dir", "3", "zsh", "--", "find 'a b' # ünïcode ✓", "PATH=/bin", "X=a=b", "E=");
+  it("reads the folder, the arguments and the forwarded environment, each field NUL-terminated", () => {
+    const data = file(
+      "/home/ada/my dir",
+      "3",
+      "zsh",
+      "--",
+      "find 'a b' # ünïcode ✓",
+      "3",
+      "PATH=/bin",
+      "CARO_X=a=b",
+      "HOME=",
+    );
     expect(parseRequest(data)).toEqual({
       cwd: "/home/ada/my dir",
       argv: ["zsh", "--", "find 'a b' # ünïcode ✓"],
-      env: { PATH: "/bin", X: "a=b", E: "" },
+      env: { PATH: "/bin", CARO_X: "a=b", HOME: "" },
     });
   });
 
-  it("keeps an empty argument and newlines in one, and skips an environment entry without a name", () => {
-    expect(parseRequest(file("/", "2", "", "a\nb", "=x", "noequals"))).toEqual({
-      cwd: "/",
-      argv: ["", "a\nb"],
-      env: {},
-    });
+  it("keeps an empty argument and newlines in one", () => {
+    expect(parseRequest(file("/", "2", "", "a\nb", "0"))).toEqual({ cwd: "/", argv: ["", "a\nb"], env: {} });
   });
 
   it("refuses what is not a whole request", () => {
     expect(parseRequest("")).toBeNull();
     expect(parseRequest("/tmp\x002\x00a\x00b")).toBeNull(); // cut off: the last field has no NUL
-    expect(parseRequest(file("/tmp", "3", "a", "b"))).toBeNull(); // more arguments counted than sent
-    expect(parseRequest(file("", "0"))).toBeNull(); // no folder
-    for (const count of ["-1", "1.5", "x", "", " 1", "1e0"]) expect(parseRequest(file("/tmp", count, "a"))).toBeNull();
+    expect(parseRequest(file("/tmp", "3", "a", "b", "0"))).toBeNull(); // more arguments counted than sent
+    expect(parseRequest(file("/tmp", "1", "a", "1"))).toBeNull(); // a variable counted, none sent
+    expect(parseRequest(file("/tmp", "1", "a", "0", "PATH=/bin"))).toBeNull(); // one sent, none counted
+    expect(parseRequest(file("", "0", "0"))).toBeNull(); // no folder
+    expect(parseRequest(file("tmp", "0", "0"))).toBeNull(); // a folder that is not absolute
+    for (const count of ["-1", "1.5", "x", "", " 1", "1e0"])
+      expect(parseRequest(file("/tmp", count, "a", "0"))).toBeNull();
+  });
+
+  it("refuses a variable no request carries, one without a name, and one given twice", () => {
+    // What a NUL typed into a zsh line would inject, were the fields not counted and checked.
+    expect(parseRequest(file("/tmp", "0", "1", "LD_PRELOAD=/tmp/x.so"))).toBeNull();
+    expect(parseRequest(file("/tmp", "0", "1", "=x"))).toBeNull();
+    expect(parseRequest(file("/tmp", "0", "2", "PATH=/bin", "PATH=/tmp"))).toBeNull();
   });
 });
 
@@ -91,6 +108,7 @@ describe("parseWidgetArgs", () => {
       buffer: "--list files",
       shown: ["ls", "ls -la"],
       explain: false,
+      comments: false,
     });
     expect(parseWidgetArgs(["fish", "find ✓ files"])).toMatchObject({ shell: "fish", buffer: "find ✓ files" });
     expect(parseWidgetArgs(["bash", "--explain", "--", "rm -rf ~"])).toMatchObject({
@@ -240,16 +258,16 @@ describe("the answer cache's policy", () => {
 
 describe("selectBackend", () => {
   // Backends are made by the pool; here it only says which one was asked for.
-  const pool = { get: (name: string) => ({ name }) } as unknown as BackendPool;
+  const pool = { get: (name: string) => ({ backend: { name }, release() {} }) } as unknown as BackendPool;
 
   it("uses a named backend even where it would fail: the user asked for it", async () => {
     const config = configOf('backend = "ollama"\n[backends.embedded]\nmodel = "/absent.gguf"\n');
-    expect(await selectBackend(config, pool)).toEqual({ backend: { name: "ollama" }, passedOver: [] });
+    expect(await selectBackend(config, pool)).toMatchObject({ backend: { name: "ollama" }, passedOver: [] });
   });
 
   it("under auto, takes the embedded backend when its model is on disk", async () => {
     const config = configOf(`[backends.embedded]\nmodel = "${testModelPath("tiny")}"\n`);
-    expect(await selectBackend(config, pool)).toEqual({ backend: { name: "embedded" }, passedOver: [] });
+    expect(await selectBackend(config, pool)).toMatchObject({ backend: { name: "embedded" }, passedOver: [] });
   });
 
   it("under auto with nothing to use, says why for each backend and what to do", async () => {

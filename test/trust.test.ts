@@ -19,7 +19,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame } from "../src/wire/protocol.js";
 import { daemonVersion } from "../src/wire/version.js";
 import { StreamedCommand } from "../src/shell/streamed-command.js";
-import { CARO_BIN, caro, makeHome, ollamaConfig, sleep, waitForHandler } from "./helpers/caro.js";
+import { CARO_BIN, caro, makeHome, ollamaConfig, sleep, waitForSocket } from "./helpers/caro.js";
 import { alive, fakeDaemon, lyingAnswer } from "./helpers/daemon-client.js";
 import { ShellUnderTest, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, type Standin } from "./helpers/standins.js";
@@ -244,9 +244,8 @@ describe("every wait can be cancelled, and ends", () => {
     const { env, home, pid } = await stoppedDaemon();
     const cwd = mkdtempSync(join(home, "work-"));
     const child = caro(["-x", "--yes", "make", "marker"], { env, cwd });
-    // Once it catches the signal (a busy machine may take seconds to start Node), and is waiting.
-    await waitForHandler(child.pid!, "SIGINT");
-    await sleep(300);
+    // Once it waits for the hello (a busy machine may take seconds to start Node).
+    await waitForSocket(child.pid!);
     child.kill("SIGINT");
     const result = await child;
     expect(result.exitCode).toBe(130);
@@ -259,8 +258,7 @@ describe("every wait can be cancelled, and ends", () => {
   it("the widget's client: SIGTERM while waiting for the hello ends it, the line kept", async () => {
     const { env } = await stoppedDaemon();
     const child = caro(["widget", "bash", "x"], { env });
-    await waitForHandler(child.pid!, "SIGTERM");
-    await sleep(300);
+    await waitForSocket(child.pid!);
     child.kill("SIGTERM");
     const result = await child;
     expect(result.exitCode).toBe(130);

@@ -1,18 +1,14 @@
 import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
 import { groundingFindings } from "../grounding/checks.js";
-import { SHELLS, type Shell, shellNamed } from "../prompt/context.js";
+import { type Shell, shellNamed } from "../prompt/context.js";
 import { rateCommand } from "../safety/rate.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS } from "./commands.js";
 import { optionLines } from "./help.js";
 import { warningLines } from "./output.js";
 
-const checkArgs = {
-  command: { type: "positional", required: false, description: "The command to rate (after --)" },
-  json: { type: "boolean", description: "Print {command, risk, reasons, warnings} as JSON" },
-  shell: { type: "string", description: `Shell whose syntax the command is in: ${SHELLS.join(", ")} (default bash)` },
-  stdin: { type: "boolean", description: "Rate one command per line of stdin, one JSON object per line" },
-} as const;
+const checkArgs = COMMANDS.check.args;
 
 const usage = "usage: caro check [--json] [--shell bash] -- '<command>'  or  caro check --stdin < commands.txt";
 

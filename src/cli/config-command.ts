@@ -3,6 +3,7 @@ import { loadConfig } from "../config/load.js";
 import { SECRET_KEYS, settingKeys, settingSpecs } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS } from "./commands.js";
 import { optionLines } from "./help.js";
 import { warn } from "./output.js";
 
@@ -24,7 +25,7 @@ Exit 0, or 2 when the file does not parse.
 
 /** `caro config path` prints where the file is read from; `show` prints every effective value and its source. */
 export async function runConfig(argv: string[]): Promise<void> {
-  const args = parseStrict(argv, { action: { type: "positional", required: false } }, "config");
+  const args = parseStrict(argv, COMMANDS.config.args, "config");
   const [action, ...extra] = args._;
   if (extra.length > 0) throw new UsageError(usage);
   if (action === "path") {

@@ -5,6 +5,7 @@ import type { DaemonStatus } from "../wire/protocol.js";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS } from "./commands.js";
 import { optionLines } from "./help.js";
 import { processRunning } from "../system/process-alive.js";
 import { WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
@@ -12,16 +13,7 @@ import { WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
 const SHELLS = WIDGET_SHELL_NAMES.join("|");
 const usage = `usage: caro daemon start|stop|status|restart [--json] [--background [--shell ${SHELLS}]]`;
 
-const daemonArgs = {
-  action: { type: "positional", required: false },
-  json: { type: "boolean", description: "With status: print one JSON object" },
-  background: {
-    type: "boolean",
-    description: "With start: return at once, print nothing; the daemon loads the model meanwhile",
-  },
-  shell: { type: "string", description: "With start --background: the shell whose prompt the model is readied for" },
-  warm: { type: "string", description: "With run: load the model and ready the prompt for this shell at once" },
-} as const;
+const daemonArgs = COMMANDS.daemon.args;
 
 export const help = `caro daemon: the background process that keeps the model loaded between requests
 

@@ -9,6 +9,7 @@ import { catalogModel } from "../models/catalog.js";
 import { cachedModelPath, parseHfUri } from "../models/hf.js";
 import { detectContext } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS } from "./commands.js";
 import { BUILD_FIXES, diagnoseBuilds } from "./gpu-builds.js";
 import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
@@ -176,9 +177,7 @@ async function vllmCheck(config: LoadedConfig): Promise<{ check: Check; serves: 
   return { serves: true, check: { name: "vllm", status: "ok", detail } };
 }
 
-const doctorArgs = {
-  json: { type: "boolean", description: "Print {ok, checks: [{name, status, detail, fix}]} as JSON" },
-} as const;
+const doctorArgs = COMMANDS.doctor.args;
 
 export const help = `caro doctor: what caro sees on this machine, and what to fix
 

@@ -3,31 +3,17 @@
 
 import type { Asker, UserRequest } from "../answer/types.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
-import { BACKENDS, parseSetting } from "../config/schema.js";
+import { parseSetting } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
-import { SHELLS, shellFromEnvironment, shellNamed } from "../prompt/context.js";
+import { shellFromEnvironment, shellNamed } from "../prompt/context.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS } from "./commands.js";
 import { warningLines } from "./output.js";
 import { eventPrinter } from "./generate-command.js";
 import { optionLines } from "./help.js";
 
-const explainArgs = {
-  command: { type: "positional", required: false, description: "The command to explain (after --)" },
-  json: { type: "boolean", description: "Print {command, explanation, risk, reasons} as JSON" },
-  shell: {
-    type: "string",
-    description: `Shell whose syntax the command is in: ${SHELLS.join(", ")} (default: $SHELL)`,
-  },
-  model: { type: "string", description: "GGUF file or hf:user/repo/file.gguf; for ollama or vllm, the server's model" },
-  backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
-  verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
-  daemon: {
-    type: "boolean",
-    default: true,
-    description: "Use the background daemon (--no-daemon: answer in this process)",
-  },
-} as const;
+const explainArgs = COMMANDS.explain.args;
 
 const usage = "usage: caro explain [--json] -- '<command>'";
 

@@ -1,34 +1,14 @@
 import type { Answer, Asker, UserRequest } from "../answer/types.js";
 import type { BackendEvent } from "../backends/types.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
-import { BACKENDS, parseSetting } from "../config/schema.js";
+import { parseSetting } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
 import { progressReporter } from "../models/progress.js";
-import { SHELLS, shellFromEnvironment, shellNamed, type Shell } from "../prompt/context.js";
+import { shellFromEnvironment, shellNamed, type Shell } from "../prompt/context.js";
 import { parseStrict } from "./args.js";
+import { generateArgs } from "./commands.js";
 import { say, warn } from "./output.js";
 import { readRequest } from "./read-request.js";
-
-export const generateArgs = {
-  request: { type: "positional", required: false, description: "What you want, in plain words (or on stdin)" },
-  shell: { type: "string", description: `Shell to write for: ${SHELLS.join(", ")} (default: from $SHELL)` },
-  model: {
-    type: "string",
-    description: "GGUF file or hf:user/repo/file.gguf ($CARO_MODEL); for ollama or vllm, the server's model",
-  },
-  backend: { type: "string", description: `Backend: ${BACKENDS.join(", ")} ($CARO_BACKEND)` },
-  explain: { type: "boolean", description: "Also ask for a one-line explanation (on stderr)" },
-  json: { type: "boolean", description: "Print one JSON object instead of the command" },
-  verbose: { type: "boolean", alias: "v", description: "Say what happens and show stack traces" },
-  execute: { type: "boolean", alias: "x", description: "Run the command after showing it, as the safety level allows" },
-  yes: { type: "boolean", alias: "y", description: "With -x: answer the confirmation in advance (never unblocks)" },
-  // citty reads --no-daemon as daemon = false.
-  daemon: {
-    type: "boolean",
-    default: true,
-    description: "Use the background daemon (--no-daemon: answer in this process)",
-  },
-} as const;
 
 function pickShell(flag: string | undefined): Shell {
   if (flag === undefined) return shellFromEnvironment();
@@ -154,6 +134,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   const shell = pickShell(args.shell);
   // Caught here rather than in the daemon: a mistyped flag needs no daemon to say so.
   if (args.backend !== undefined) parseSetting("backend", args.backend, "command line");
+  const safety = args.safety === undefined ? undefined : parseSetting("safety.level", args.safety, "command line");
   if (args.execute && args.json)
     throw new UsageError("--json and --execute do not go together: --json prints, -x runs");
   const request = await readRequest(args._);
@@ -179,7 +160,8 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
   return execute({
     command: answer.command,
     rating: { risk: answer.risk, reasons: answer.reasons },
-    level,
+    // The flag can only be the user's own choice for this run: the config's level otherwise.
+    level: safety ?? level,
     shell,
     yes: Boolean(args.yes),
     signal,

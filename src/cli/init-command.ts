@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS, DEFAULT_EXPLAIN_KEY } from "./commands.js";
 import { optionLines } from "./help.js";
 import { loadConfig } from "../config/load.js";
 import { initScript } from "../shell/init.js";
@@ -8,29 +9,10 @@ import { parseKey } from "../shell/key-bindings.js";
 import { shellRow, WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
 
 const SHELL_NAMES = WIDGET_SHELL_NAMES.join("|");
-const usage = `usage: caro init ${SHELL_NAMES} [--key ctrl-g] [--explain-key alt-m] [--no-bind] [--no-start]`;
+const OPTIONS = "[--key ctrl-g] [--explain-key alt-m] [--no-bind] [--no-start] [--no-completions]";
+const usage = `usage: caro init ${SHELL_NAMES} ${OPTIONS}`;
 
-// Alt-M explains by default: it is the one Ctrl or Alt letter that zsh (emacs and viins), bash
-// (emacs and vi-insert) and fish 3 and 4 all leave unbound, that fzf, atuin, navi and fzf-git.sh
-// do not bind, and that zellij does not take (it holds Alt-F/H/I/J/K/L/N/O/P). Every Ctrl letter is
-// taken by some shell. Its one known taker, oh-my-zsh's copy-prev-shell-word, yields when caro's
-// init line comes after oh-my-zsh; `caro doctor` says when it does not.
-const DEFAULT_EXPLAIN_KEY = "alt-m";
-
-const initArgs = {
-  shell: { type: "positional", required: false },
-  key: { type: "string", description: "The key: ctrl-<letter> or alt-<letter> (default ctrl-g)" },
-  "explain-key": {
-    type: "string",
-    description: `The key that explains the command at the prompt, as it is (default ${DEFAULT_EXPLAIN_KEY})`,
-  },
-  bind: { type: "boolean", default: true, description: "Bind the key (--no-bind: only define _caro_widget)" },
-  start: {
-    type: "boolean",
-    default: true,
-    description: "Start the daemon in the background, so the first Ctrl-G is fast (--no-start: do not)",
-  },
-} as const;
+const initArgs = COMMANDS.init.args;
 
 /** Each shell's init line and the file it goes in, as this user's files are named. */
 function setUpLines(): string {
@@ -47,7 +29,7 @@ function setUpLines(): string {
 export const help = `caro init: the Ctrl-G widget, for your shell to load
 
 Usage
-  caro init ${SHELL_NAMES} [--key <key>] [--explain-key <key>] [--no-bind] [--no-start]
+  caro init ${SHELL_NAMES} [--key <key>] [--explain-key <key>] [--no-bind] [--no-start] [--no-completions]
 
 Options
 ${optionLines(initArgs)}
@@ -61,6 +43,9 @@ If another tool took a key, \`caro doctor\` says which; pick another with --key 
 
 Each new shell also starts caro's daemon in the background, silently, and it loads the model, so
 the first Ctrl-G is as fast as the next; --no-start or [daemon] start_on_init = false turn that off.
+
+It also sets up TAB completion for caro's commands, options and models (caro completions <shell>
+prints it alone); zsh's needs compinit, before or after this line.
 `;
 
 /** `caro init <shell>`: prints the widget script for eval (or fish's source), with this caro's paths in it. */
@@ -79,6 +64,10 @@ export async function runInit(argv: string[]): Promise<void> {
   }
   const start = args.start !== false && startOnInit();
   process.stdout.write(initScript(known, { key, explainKey, start, bind: args.bind !== false }));
+  if (args.completions !== false) {
+    const { completionScript } = await import("./completions.js");
+    process.stdout.write(`\n${completionScript(known)}`);
+  }
 }
 
 /**

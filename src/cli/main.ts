@@ -1,10 +1,6 @@
-import { CaroError, InterruptedError } from "../errors.js";
 import { endQuietlyWhenOutputCloses } from "./closed-output.js";
-import { generateArgs, runGenerate } from "./generate-command.js";
-import { optionLines, wantsHelp } from "./help.js";
+import type { CommandName } from "./commands.js";
 import { packageVersion } from "../wire/version.js";
-import { say } from "./output.js";
-import { shellsInWords } from "../shell/shells.js";
 
 interface Subcommand {
   /** An exit code, or nothing for 0. */
@@ -13,9 +9,9 @@ interface Subcommand {
   help: string;
 }
 
-// Subcommands are matched on the first word only, so `caro find big files` is a request;
-// a request that starts with one of these words needs quotes: caro "check disk usage".
-const subcommands: Record<string, () => Promise<Subcommand>> = {
+// Each command's code loads only when that command runs: `caro --help` or `caro check` never
+// pays for the client, the config or the rater it does not use.
+const subcommands: Record<CommandName, () => Promise<Subcommand>> = {
   check: async () => {
     const m = await import("./check-command.js");
     return { run: (argv) => m.runCheck(argv), help: m.help };
@@ -32,6 +28,10 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
     const m = await import("./init-command.js");
     return { run: (argv) => m.runInit(argv), help: m.help };
   },
+  completions: async () => {
+    const m = await import("./completions-command.js");
+    return { run: (argv) => m.runCompletions(argv), help: m.help };
+  },
   models: async () => {
     const m = await import("./models-command.js");
     return { run: (argv, signal) => m.runModels(argv, signal), help: m.help };
@@ -46,7 +46,17 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   },
 };
 
-const topHelp = () => `caro: turn plain language into a shell command, with a local model
+// Only what every command needs loads with this file: `caro --version` reads the version and ends.
+type Definitions = typeof import("./commands.js") & typeof import("./help.js");
+
+function commandLines({ COMMANDS }: Definitions): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return Object.entries(COMMANDS)
+    .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
+    .join("\n");
+}
+
+const topHelp = (d: Definitions) => `caro: turn plain language into a shell command, with a local model
 
 Usage
   caro [options] <request...>    Print a command for the request (read from stdin when no words are given)
@@ -63,16 +73,10 @@ Examples
   eval "$(caro init zsh)"        Then type a request at the prompt and press Ctrl-G
 
 Options
-${optionLines(generateArgs, [["-V, --version", "Print caro's version"]])}
+${d.optionLines(d.generateArgs, [["-V, --version", "Print caro's version"]])}
 
 Commands
-  check    Rate a command's risk without running it
-  explain  What a command does, part by part, and its risk
-  config   Where the config file is (path), and the effective settings (show)
-  init     The Ctrl-G widget for ${shellsInWords()}
-  models   The model catalog and the downloaded models (list, pull, rm, path)
-  doctor   What caro sees (OS, GPU, config, models, backends, shells) and what to fix
-  daemon   The background daemon that keeps the model loaded (start, stop, status, restart)
+${commandLines(d)}
 
 A request that starts with a command's name needs quotes: caro "check disk usage".
 Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interrupted,
@@ -81,28 +85,47 @@ Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interru
 
 async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   const [first, ...rest] = argv;
-  // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
-  if (first === "help" && rest.length <= 1 && (rest.length === 0 || subcommands[rest[0]])) {
-    process.stdout.write(rest.length === 0 ? topHelp() : (await subcommands[rest[0]]()).help);
-    return 0;
-  }
   if (first === "--version" || first === "-V") {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  if (first !== undefined && subcommands[first]) {
+  const [commands, help] = await Promise.all([import("./commands.js"), import("./help.js")]);
+  const d: Definitions = { ...commands, ...help };
+  // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
+  if (first === "help" && rest.length <= 1 && (rest.length === 0 || d.isCommandName(rest[0]))) {
+    process.stdout.write(rest.length === 0 ? topHelp(d) : (await subcommands[rest[0] as CommandName]()).help);
+    return 0;
+  }
+  if (d.isCommandName(first)) {
     const command = await subcommands[first]();
-    if (wantsHelp(rest)) {
+    if (d.wantsHelp(rest)) {
       process.stdout.write(command.help);
       return 0;
     }
     return (await command.run(rest, signal)) ?? 0;
   }
-  if (wantsHelp(argv)) {
-    process.stdout.write(topHelp());
+  if (d.wantsHelp(argv)) {
+    process.stdout.write(topHelp(d));
     return 0;
   }
+  const { runGenerate } = await import("./generate-command.js");
   return runGenerate(argv, signal);
+}
+
+/** The exit code for an error, said on stderr. Loaded only on failure: success never pays for it. */
+async function reportError(error: unknown, interrupted: boolean, verbose: boolean): Promise<number> {
+  const [{ CaroError, InterruptedError }, { say }] = await Promise.all([import("../errors.js"), import("./output.js")]);
+  if (interrupted) return new InterruptedError().exitCode;
+  if (error instanceof CaroError) {
+    // A message of several lines: the first after "caro: ", the rest indented under it.
+    if (error.message) say(error.message.split("\n").join("\n  "));
+    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  say(`unexpected error: ${(error as Error).message ?? error}`);
+  if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
+  else process.stderr.write("caro: run again with --verbose for details\n");
+  return 1;
 }
 
 /** Runs one caro command line; `interrupt` is wired to Ctrl-C by bin/caro.js before anything loads. */
@@ -115,20 +138,10 @@ export async function main(argv: string[], interrupt?: AbortController): Promise
   const verbose = argv.includes("--verbose") || argv.includes("-v");
   try {
     // Ctrl-C while the modules loaded: nothing has started that needs stopping.
-    if (controller.signal.aborted) throw new InterruptedError();
+    if (controller.signal.aborted) return await reportError(null, true, verbose);
     return await dispatch(argv, controller.signal);
   } catch (error) {
-    if (controller.signal.aborted) return new InterruptedError().exitCode;
-    if (error instanceof CaroError) {
-      // A message of several lines: the first after "caro: ", the rest indented under it.
-      if (error.message) say(error.message.split("\n").join("\n  "));
-      if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
-      return error.exitCode;
-    }
-    say(`unexpected error: ${(error as Error).message ?? error}`);
-    if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
-    else process.stderr.write("caro: run again with --verbose for details\n");
-    return 1;
+    return await reportError(error, controller.signal.aborted, verbose);
   } finally {
     process.off("SIGINT", onInterrupt);
   }

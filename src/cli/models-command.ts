@@ -13,6 +13,7 @@ import { cachedModelPath, hfModelOf, parseHfUri } from "../models/hf.js";
 import { progressReporter } from "../models/progress.js";
 import { accuracy, seconds } from "../models/suggest.js";
 import { parseStrict } from "./args.js";
+import { COMMANDS } from "./commands.js";
 import { optionLines } from "./help.js";
 import { probeMachine, TEST_MACHINE_ENV } from "./machine.js";
 import { adviceFor, adviceJson } from "./model-advice.js";
@@ -24,10 +25,7 @@ import { formatBytes } from "../text/bytes.js";
 const usage =
   "usage: caro models list | pull <name | hf:user/repo/file.gguf | https://…/file.gguf> | rm <name | file> | path";
 
-const modelsArgs = {
-  action: { type: "positional", required: false },
-  json: { type: "boolean", description: "With list: print one JSON object" },
-} as const;
+const modelsArgs = COMMANDS.models.args;
 
 export const help = `caro models: the model catalog and the downloaded models
 

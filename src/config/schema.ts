@@ -1,11 +1,12 @@
 import { ConfigError } from "../errors.js";
+import { BACKENDS, SAFETY_LEVELS } from "./choices.js";
+
+export { BACKENDS, SAFETY_LEVELS };
 
 /** A catalog name (`caro models list`); a GGUF path or an hf: URI works too. */
 const DEFAULT_MODEL = "qwen2.5-coder-1.5b";
-export const BACKENDS = ["auto", "embedded", "ollama", "vllm"] as const;
 const GPU_KINDS = ["auto", "cuda", "vulkan", "metal", "false"] as const;
 
-const SAFETY_LEVELS = ["strict", "moderate", "permissive"] as const;
 export const REDACT_MODES = ["remote", "always", "never"] as const;
 export const SCREEN_MODES = ["local", "always", "never"] as const;
 

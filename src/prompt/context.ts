@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import { arch, platform, release } from "node:os";
 import { basename } from "node:path";
 import { UsageError } from "../errors.js";
+import { SHELLS, type Shell } from "./shells.js";
 
-export const SHELLS = ["zsh", "bash", "fish", "sh"] as const;
-export type Shell = (typeof SHELLS)[number];
+export { SHELLS, type Shell };
 
 /** What the prompt tells the model about the user's machine. */
 export interface PromptContext {

@@ -8,12 +8,7 @@ import type { UnratedAnswer, UserRequest } from "../answer/types.js";
 import type { BackendEvent } from "../backends/types.js";
 import { CaroError } from "../errors.js";
 
-/**
- * Raised when the messages change shape; a client and daemon that differ restart the daemon.
- * 2: an ask carries intent and shown, which a daemon of 1 would ignore and answer wrongly.
- * 3: an ask's text is `words` (was `request`); an answer comes unrated, without the daemon's level.
- */
-export const PROTOCOL_VERSION = 3;
+export { PROTOCOL_VERSION } from "./version.js";
 /** A frame larger than this is a broken or hostile peer: the connection is closed. */
 export const MAX_FRAME_BYTES = 1 << 20;
 

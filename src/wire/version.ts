@@ -1,5 +1,12 @@
 import { readFileSync } from "node:fs";
-import { PROTOCOL_VERSION } from "./protocol.js";
+
+// Here rather than in protocol.ts, which loads msgpack: `caro --version` reads this file alone.
+/**
+ * Raised when the messages change shape; a client and daemon that differ restart the daemon.
+ * 2: an ask carries intent and shown, which a daemon of 1 would ignore and answer wrongly.
+ * 3: an ask's text is `words` (was `request`); an answer comes unrated, without the daemon's level.
+ */
+export const PROTOCOL_VERSION = 3;
 
 let cached: string | undefined;
 

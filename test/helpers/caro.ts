@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type Options, type ResultPromise } from "execa";
@@ -113,20 +113,23 @@ export const vllmConfig = (url: string, extra = "") => `backend = "vllm"\n[backe
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Waits until process `pid` catches `signal` (Linux: SigCgt in /proc/<pid>/status). A signal sent
- * earlier finds Node still starting, and its default action kills the process instead.
+ * Waits until process `pid` holds a socket: a caro client that has reached the daemon's (connected,
+ * waiting for its hello). A signal sent earlier may find Node still starting, where its own handler
+ * (it catches SIGINT and SIGTERM from the first instant, to restore the terminal) ends the process
+ * by the signal instead of caro's exit 130. Linux only: /proc.
  */
-export async function waitForHandler(pid: number, signal: "SIGINT" | "SIGTERM", timeoutMs = 30_000): Promise<void> {
-  const bit = BigInt(1) << BigInt((signal === "SIGINT" ? 2 : 15) - 1);
+export async function waitForSocket(pid: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-      if (mask && (BigInt(`0x${mask}`) & bit) !== BigInt(0)) return;
+      // 0-2 may be sockets too: a child's stdio pipes are socket pairs.
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        if (Number(fd) > 2 && readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) return;
+      }
     } catch {
-      // Not there yet, or gone: the caller's own wait tells.
+      // Not there yet, or an fd closed as it was read: look again.
     }
     await sleep(20);
   }
-  throw new Error(`process ${pid} did not come to catch ${signal} within ${timeoutMs} ms`);
+  throw new Error(`process ${pid} held no socket within ${timeoutMs} ms`);
 }
