@@ -14,11 +14,11 @@ async function load(path) {
 
 // The shell widget's client runs on every Ctrl-G: it skips the CLI and loads only the socket client.
 if (process.argv[2] === "widget") {
-  const { widget } = await load("../dist/client/widget.js");
+  const { widget } = await load("../dist/shell/widget.js");
   process.exitCode = await widget(process.argv.slice(3));
 } else if (process.argv[2] === "session") {
-  // The widget's long-lived client for one shell session (src/client/session.ts).
-  const { session } = await load("../dist/client/session.js");
+  // The widget's long-lived client for one shell session (src/shell/session.ts).
+  const { session } = await load("../dist/shell/session.js");
   process.exitCode = await session(process.argv.slice(3));
 } else {
   // Wired before the CLI's modules load (a few hundred ms on a busy machine): a Ctrl-C that early

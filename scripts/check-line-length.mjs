@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 
 const MAX = 120;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const FOLDERS = ["src", "test", "scripts"];
-const SOURCE = /\.(ts|mts|js|mjs|cjs)$/;
+const FOLDERS = ["src", "test", "scripts", "shell"];
+const SOURCE = /\.(ts|mts|js|mjs|cjs|sh|zsh|bash|fish)$/;
 
 function sources(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

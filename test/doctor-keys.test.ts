@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { initScript } from "../src/cli/init-command.js";
-import { boundTo, parseShellKeys } from "../src/cli/key-bindings.js";
+import { initScript } from "../src/shell/init.js";
+import { boundTo, parseShellKeys } from "../src/shell/key-bindings.js";
 import { CARO_BIN, caro, makeHome } from "./helpers/caro.js";
 import { shellQuote } from "./helpers/tmux.js";
 
@@ -152,15 +152,16 @@ describe("reading fish 4's bindings", () => {
 });
 
 describe("caro init --explain-key", () => {
-  const template =
-    "k=@CARO_KEY@ k4=@CARO_KEY_FISH4@ e=@CARO_EXPLAIN_KEY@ e4=@CARO_EXPLAIN_KEY_FISH4@ " +
-    "names=@CARO_KEY_NAME@,@CARO_EXPLAIN_KEY_NAME@";
+  const template = "k=@CARO_KEY@ e=@CARO_EXPLAIN_KEY@ names=@CARO_KEY_NAME@,@CARO_EXPLAIN_KEY_NAME@";
+  const fish4 = " k4=@CARO_KEY_FISH4@ e4=@CARO_EXPLAIN_KEY_FISH4@";
 
   it("writes the key into the widget in each shell's notation, and in caro's for doctor", () => {
-    const keys = { key: "ctrl-t", explainKey: "alt-x" };
-    expect(initScript("zsh", keys, true, template)).toBe("k='^T' k4=ctrl-t e='^[x' e4=alt-x names=ctrl-t,alt-x");
-    expect(initScript("bash", keys, true, template)).toBe("k=\\C-t k4=ctrl-t e=\\ex e4=alt-x names=ctrl-t,alt-x");
-    expect(initScript("fish", keys, true, template)).toBe("k=\\ct k4=ctrl-t e=\\ex e4=alt-x names=ctrl-t,alt-x");
+    const options = { key: "ctrl-t", explainKey: "alt-x", bind: true };
+    expect(initScript("zsh", options, template)).toBe("k='^T' e='^[x' names=ctrl-t,alt-x");
+    expect(initScript("bash", options, template)).toBe("k=\\C-t e=\\ex names=ctrl-t,alt-x");
+    expect(initScript("fish", options, template + fish4)).toBe("k=\\ct e=\\ex names=ctrl-t,alt-x k4=ctrl-t e4=alt-x");
+    // A notation the shell has no use for is a mistake in its script.
+    expect(() => initScript("zsh", options, fish4)).toThrow(/unknown placeholder @CARO_KEY_FISH4@/);
   });
 
   it("loads in every shell with a key of the user's choosing", async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { draftOf, draftSchema } from "../src/answer/draft.js";
 import { lineGrammar, oneLineRequest } from "../src/backends/one-line.js";
 import { phaseLine } from "../src/cli/generate-command.js";
-import { StreamedCommand } from "../src/client/streamed-command.js";
+import { StreamedCommand } from "../src/shell/streamed-command.js";
 import { buildPrompt } from "../src/prompt/build.js";
 import { detectContext } from "../src/prompt/context.js";
 import { testModelPath } from "./helpers/models.js";

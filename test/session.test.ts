@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseRequest } from "../src/client/session.js";
+import { parseRequest } from "../src/shell/contract.js";
 import { caro, sleep } from "./helpers/caro.js";
 import { daemonFiles, daemonPid } from "./helpers/daemon-client.js";
 import { execFileSync, spawnSync } from "node:child_process";

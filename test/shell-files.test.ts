@@ -1,12 +1,14 @@
 // The widget's shell code, as `caro init` prints it for every key and with or without --no-bind:
 // it lints clean (shellcheck, zsh -n, fish --no-execute), loads twice in strict mode without a
-// word, and binds the key in each shell's own notation, once per keymap, or not at all.
+// word, and binds the key in each shell's own notation, once per keymap, or not at all. doctor's
+// key-query scripts lint clean too.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { WIDGET_SHELLS } from "../src/shell/shells.js";
 import { CARO_BIN, makeHome } from "./helpers/caro.js";
 
 type Shell = "zsh" | "bash" | "fish";
@@ -124,5 +126,11 @@ describe.each(CASES)("caro init $shell $name", ({ shell, key, bind }) => {
     const listed = loadTwiceStrictly(shell, initLine(shell, key, bind));
     const expected = bind ? LISTED[shell][key ?? "ctrl-g"] : [];
     expect(listed).toBe(`${[...expected, "ok"].join("\n")}\n`);
+  });
+});
+
+describe("doctor's key-query scripts", () => {
+  it.each(Object.entries(WIDGET_SHELLS))("%s's lints clean", (shell, { keysQuery }) => {
+    lint(shell as Shell, readFileSync(join("shell", keysQuery), "utf8"));
   });
 });

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeFrame } from "../src/wire/protocol.js";
 import { daemonVersion } from "../src/wire/version.js";
-import { StreamedCommand } from "../src/client/streamed-command.js";
+import { StreamedCommand } from "../src/shell/streamed-command.js";
 import { CARO_BIN, caro, makeHome, ollamaConfig, sleep, waitForSocket } from "./helpers/caro.js";
 import { alive, fakeDaemon, lyingAnswer } from "./helpers/daemon-client.js";
 import { ShellUnderTest, type WidgetShell } from "./helpers/shells.js";

@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { commandOf } from "../src/client/disarm.js";
+import { commandOf } from "../src/shell/disarm.js";
 import { sleep } from "./helpers/caro.js";
 import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, requestText, type Standin } from "./helpers/standins.js";

@@ -4,14 +4,14 @@
 # A user's function may shadow a builtin or a command of the same name (alias makes such
 # functions), so those not reserved by fish go through `builtin` or `command`.
 
-# One long-lived client per shell session (`caro session`, src/client/session.ts) answers Ctrl-G,
+# One long-lived client per shell session (`caro session`, src/shell/session.ts) answers Ctrl-G,
 # so no Node starts per keystroke. Its private folder is named now and made on the first Ctrl-G.
 if not set -q _caro_session_dir
     set -l base /tmp
     if set -q XDG_RUNTIME_DIR; and builtin string match -q '/*' -- "$XDG_RUNTIME_DIR"; and test -d "$XDG_RUNTIME_DIR"
         set base $XDG_RUNTIME_DIR
     end
-    set -g _caro_session_dir $base/caro-session-(command id -u)-$fish_pid-(random)(random)
+    set -g _caro_session_dir $base/@CARO_SESSION_PREFIX@(command id -u)-$fish_pid-(random)(random)
 end
 
 # Whether pid $pid is this user's session client for the folder $dir: not a pid reused by another
@@ -48,19 +48,22 @@ end
 # The session client's pid, (re)started when it is not there; fails when it cannot be started.
 function _caro_session_pid --argument-names dir
     set -l pid
-    if test -p $dir/req -a -p $dir/rep -a -O $dir -a -O $dir/req; and not test -L $dir
-        test -r $dir/pid; and builtin read pid <$dir/pid
+    set -l req $dir/@CARO_REQUEST_FIFO@
+    set -l rep $dir/@CARO_REPLY_FIFO@
+    if test -p $req -a -p $rep -a -O $dir -a -O $req; and not test -L $dir
+        test -r $dir/@CARO_PID_FILE@; and builtin read pid <$dir/@CARO_PID_FILE@
         if builtin string match -qr '^[0-9]+$' -- "$pid"; and _caro_session_ours $pid $dir
             builtin echo $pid
             return 0
         end
     end
-    # mkdir makes the folder 0700 or fails; one already there must be this user's (the client checks its mode).
+    # mkdir makes the folder 0700 or fails; one already there must be this user's (the client
+    # checks its mode).
     if not command mkdir -m 700 -- $dir 2>/dev/null
         test -d $dir -a -O $dir; and not test -L $dir; or return 1
     end
     # Fresh FIFOs: a client killed mid-request may have left bytes in the old ones.
-    command rm -f -- $dir/req $dir/rep $dir/pid; and command mkfifo -m 600 -- $dir/req $dir/rep; or return 1
+    command rm -f -- $req $rep $dir/@CARO_PID_FILE@; and command mkfifo -m 600 -- $req $rep; or return 1
     # Without job control: the client stays in fish's process group, which owns the terminal while the
     # widget runs, so it can take the keys (Ctrl-C cancels) as the one-shot client does.
     set -l control (_caro_job_control)
@@ -69,7 +72,7 @@ function _caro_session_pid --argument-names dir
     set pid $last_pid
     builtin disown $pid 2>/dev/null
     status job-control $control
-    builtin echo $pid >$dir/pid
+    builtin echo $pid >$dir/@CARO_PID_FILE@
     builtin echo $pid
 end
 
@@ -81,7 +84,7 @@ end
 function _caro_session_watch --argument-names dir nonce
     set -l control (_caro_job_control)
     status job-control none
-    command sh -c 'exec 3<>"$1/req" 1<>"$1/rep" && sleep 3 && echo "late $2" && sleep 2' \
+    command sh -c 'exec 3<>"$1/@CARO_REQUEST_FIFO@" 1<>"$1/@CARO_REPLY_FIFO@" && sleep 3 && echo "late $2" && sleep 2' \
         caro-watch $dir $nonce </dev/null >/dev/null 2>&1 &
     builtin disown $last_pid 2>/dev/null
     status job-control $control
@@ -91,7 +94,7 @@ end
 # terminal its own modes back after every binding, so a client stopped holding it raw leaves nothing.
 function _caro_session_drop --argument-names dir pid
     command kill -KILL $pid 2>/dev/null
-    command rm -f -- $dir/pid $dir/request.$fish_pid
+    command rm -f -- $dir/@CARO_PID_FILE@ $dir/@CARO_REQUEST_FILE@.$fish_pid
 end
 
 # `_caro_client <widget args>` prints what `caro widget fish <widget args>` prints, with its exit
@@ -103,7 +106,7 @@ function _caro_client
         # Only what the client forwards to the daemon (src/client/forwarded.ts), as exported now.
         set -l env
         for name in (set -nx)
-            builtin string match -qr -- @CARO_FORWARDED_FISH@ $name; or continue
+            builtin string match -qr -- @CARO_FORWARDED@ $name; or continue
             if builtin string match -q '*PATH' -- $name
                 set -a env "$name="(builtin string join : -- $$name)
             else
@@ -114,7 +117,8 @@ function _caro_client
         # field can spill into the next.
         set -l umask_was $umask
         set -g umask 0077
-        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env >$dir/request.$fish_pid
+        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env \
+            >$dir/@CARO_REQUEST_FILE@.$fish_pid
         set -g umask $umask_was
         # The client says "alive" at once and every second while it works; the watch says "late"
         # every 3 s. Silence through a watch period ends a stopped client; through three, one that
@@ -125,8 +129,8 @@ function _caro_client
         set -l spoke 0
         set -l silent 0
         _caro_session_watch $dir $nonce
-        builtin echo $fish_pid >$dir/req
-        while builtin read -l line <$dir/rep
+        builtin echo $fish_pid >$dir/@CARO_REQUEST_FIFO@
+        while builtin read -l line <$dir/@CARO_REPLY_FIFO@
             switch $line
                 case $fish_pid
                     set -l rc
@@ -134,7 +138,7 @@ function _caro_client
                     begin
                         builtin read -z rc
                         builtin read -z out
-                    end <$dir/reply
+                    end <$dir/@CARO_REPLY_FILE@
                     builtin printf '%s' "$out"
                     return $rc
                 case "late $nonce"
@@ -231,10 +235,10 @@ function _caro_widget
     set -l rc $pipestatus[1]
     set -l parts (builtin string split -m 1 \n -- "$out")
     set -l message $parts[1]
-    if contains -- "$rc" 0 4; and test (builtin count $parts) -eq 2
-        if test "$rc" -eq 0; and test "$args[1]" = --shown
+    if builtin contains -- "$rc" @CARO_EXIT_ANSWERED@ @CARO_EXIT_TYPED_KEYS_ONLY@; and test (builtin count $parts) -eq 2
+        if test "$rc" -eq @CARO_EXIT_ANSWERED@; and test "$args[1]" = --shown
             set -g -a _caro_shown $parts[2]
-        else if test "$rc" -eq 0
+        else if test "$rc" -eq @CARO_EXIT_ANSWERED@
             # The request goes into history so it can be recalled; undo brings it back too.
             builtin string match -qr '^\s*$' -- "$typed"; or _caro_remember "$typed"
             set -g _caro_request $args
@@ -242,7 +246,7 @@ function _caro_widget
         end
         builtin commandline -r -- $parts[2]
         builtin commandline -C (builtin string length -- $parts[2])
-    else if test -z "$message"
+    else if test -z "$message"; and test "$rc" -ne @CARO_EXIT_NOTHING_TO_DO@
         set message "caro: failed (exit $rc)"
     end
     if test -n "$message"
@@ -264,23 +268,22 @@ function _caro_explain_widget
     builtin commandline -f repaint
 end
 
-# caro init writes in the bind switch (1, or 0 under --no-bind) and the key, in fish 3's notation
-# (\cg) and in fish 4's (ctrl-g).
+# caro init writes in the bind switch (1, or 0 under --no-bind), the modes, and the keys in fish
+# 3's notation (\cg) and in fish 4's (ctrl-g).
 if test @CARO_BIND@ = 1; and not set -q _caro_bound
     set -g _caro_bound 1
     set -g _caro_key @CARO_KEY_NAME@
     set -g _caro_explain_key @CARO_EXPLAIN_KEY_NAME@
-    if builtin string match -qr '^[0-3]\.' -- $version
-        builtin bind @CARO_KEY@ _caro_widget
-        builtin bind -M insert @CARO_KEY@ _caro_widget
-        builtin bind @CARO_EXPLAIN_KEY@ _caro_explain_widget
-        builtin bind -M insert @CARO_EXPLAIN_KEY@ _caro_explain_widget
-    else
-        builtin bind @CARO_KEY_FISH4@ _caro_widget
-        builtin bind -M insert @CARO_KEY_FISH4@ _caro_widget
-        builtin bind @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
-        builtin bind -M insert @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
+    for _caro_mode in @CARO_KEYMAPS@
+        if builtin string match -qr '^[0-3]\.' -- $version
+            builtin bind -M $_caro_mode @CARO_KEY@ _caro_widget
+            builtin bind -M $_caro_mode @CARO_EXPLAIN_KEY@ _caro_explain_widget
+        else
+            builtin bind -M $_caro_mode @CARO_KEY_FISH4@ _caro_widget
+            builtin bind -M $_caro_mode @CARO_EXPLAIN_KEY_FISH4@ _caro_explain_widget
+        end
     end
+    set -e _caro_mode
 end
 
 # caro init writes in the start switch (1, or 0 under --no-start or [daemon] start_on_init = false):

@@ -5,14 +5,11 @@
 import type { ArgDef } from "citty";
 import { BACKENDS, SAFETY_LEVELS } from "../config/choices.js";
 import { SHELLS } from "../prompt/shells.js";
+import { shellsInWords, WIDGET_SHELL_NAMES } from "../shell/shells.js";
 
 /** citty's option definition, plus the values it takes where they are a fixed list (for completion). */
 export type CaroArgDef = ArgDef & { values?: readonly string[] | Operand };
 export type CaroArgsDef = Record<string, CaroArgDef>;
-
-/** The shells caro has a widget (and completions) for. */
-export const WIDGET_SHELLS = ["zsh", "bash", "fish"] as const;
-export type WidgetShell = (typeof WIDGET_SHELLS)[number];
 
 /** What a command's word after an action completes to: names known in advance, or files found when TAB is pressed. */
 export type Operand = "catalog-models" | "downloaded-models" | "widget-shells";
@@ -155,12 +152,12 @@ const daemonArgs = {
   shell: {
     type: "string",
     description: "With start --background: the shell whose prompt the model is readied for",
-    values: WIDGET_SHELLS,
+    values: WIDGET_SHELL_NAMES,
   },
   warm: {
     type: "string",
     description: "With run: load the model and ready the prompt for this shell at once",
-    values: WIDGET_SHELLS,
+    values: WIDGET_SHELL_NAMES,
   },
 } as const satisfies CaroArgsDef;
 
@@ -177,9 +174,9 @@ export const COMMANDS = {
       show: { summary: "each setting's value and where it comes from" },
     },
   },
-  init: { summary: "The Ctrl-G widget for zsh, bash or fish", args: initArgs, operand: "widget-shells" },
+  init: { summary: `The Ctrl-G widget for ${shellsInWords()}`, args: initArgs, operand: "widget-shells" },
   completions: {
-    summary: "Completions for zsh, bash or fish alone (caro init sets them up too)",
+    summary: `Completions for ${shellsInWords()} alone (caro init sets them up too)`,
     args: completionsArgs,
     operand: "widget-shells",
   },

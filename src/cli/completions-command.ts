@@ -1,15 +1,16 @@
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
-import { COMMANDS, WIDGET_SHELLS, type WidgetShell } from "./commands.js";
+import { WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
+import { COMMANDS } from "./commands.js";
 import { completionScript } from "./completions.js";
 import { optionLines } from "./help.js";
 
-const usage = `usage: caro completions ${WIDGET_SHELLS.join("|")}`;
+const usage = `usage: caro completions ${WIDGET_SHELL_NAMES.join("|")}`;
 
 export const help = `caro completions: TAB completion for caro's commands and options, for your shell
 
 Usage
-  caro completions zsh|bash|fish
+  caro completions ${WIDGET_SHELL_NAMES.join("|")}
 
 Options
 ${optionLines(COMMANDS.completions.args)}
@@ -29,7 +30,8 @@ export async function runCompletions(argv: string[]): Promise<void> {
   const args = parseStrict(argv, COMMANDS.completions.args, "completions");
   const [shell, ...extra] = args._;
   if (!shell || extra.length > 0) throw new UsageError(usage);
-  if (!(WIDGET_SHELLS as readonly string[]).includes(shell))
-    throw new UsageError(`unknown shell "${shell}": caro completions supports ${WIDGET_SHELLS.join(", ")}`);
-  process.stdout.write(completionScript(shell as WidgetShell));
+  const known = widgetShell(shell);
+  if (!known)
+    throw new UsageError(`unknown shell "${shell}": caro completions supports ${WIDGET_SHELL_NAMES.join(", ")}`);
+  process.stdout.write(completionScript(known));
 }

@@ -4,7 +4,8 @@
 // glob of the models folder when TAB is pressed: no completion starts Node, the model or the daemon.
 
 import { CATALOG } from "../models/catalog.js";
-import { type CaroArgsDef, COMMANDS, generateArgs, type Operand, VERSION_FLAGS, type WidgetShell } from "./commands.js";
+import { WIDGET_SHELL_NAMES, type WidgetShell } from "../shell/shells.js";
+import { type CaroArgsDef, COMMANDS, generateArgs, type Operand, VERSION_FLAGS } from "./commands.js";
 
 interface Choice {
   word: string;
@@ -71,7 +72,7 @@ export function completionScopes(): Scope[] {
 
 /** The names an operand stands for, where they are known before TAB is pressed. */
 function operandChoices(operand: Operand): Choice[] | null {
-  if (operand === "widget-shells") return words(["zsh", "bash", "fish"] satisfies WidgetShell[]);
+  if (operand === "widget-shells") return words(WIDGET_SHELL_NAMES);
   if (operand === "catalog-models") return CATALOG.map((m) => ({ word: m.name, description: m.note }));
   return null;
 }
@@ -376,5 +377,6 @@ complete -c caro -f -a '(_caro_complete)'
 /** The completion script for a shell, as \`caro completions <shell>\` prints it. */
 export function completionScript(shell: WidgetShell): string {
   const scopes = completionScopes();
-  return { zsh, bash, fish }[shell](scopes);
+  const scripts: Record<WidgetShell, (scopes: Scope[]) => string> = { zsh, bash, fish };
+  return scripts[shell](scopes);
 }

@@ -5,11 +5,13 @@ import type { DaemonStatus } from "../wire/protocol.js";
 import { CaroError, DaemonNotRunningError, DaemonUnresponsiveError, UsageError } from "../errors.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
-import { COMMANDS, WIDGET_SHELLS } from "./commands.js";
+import { COMMANDS } from "./commands.js";
 import { optionLines } from "./help.js";
 import { processRunning } from "../system/process-alive.js";
+import { WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
 
-const usage = "usage: caro daemon start|stop|status|restart [--json] [--background [--shell zsh|bash|fish]]";
+const SHELLS = WIDGET_SHELL_NAMES.join("|");
+const usage = `usage: caro daemon start|stop|status|restart [--json] [--background [--shell ${SHELLS}]]`;
 
 const daemonArgs = COMMANDS.daemon.args;
 
@@ -122,8 +124,8 @@ function describe(s: DaemonStatus): string {
 }
 
 function warmShell(shell: string | undefined): string | undefined {
-  if (shell !== undefined && !(WIDGET_SHELLS as readonly string[]).includes(shell))
-    throw new UsageError(`unknown shell "${shell}": use one of ${WIDGET_SHELLS.join(", ")}`);
+  if (shell !== undefined && !widgetShell(shell))
+    throw new UsageError(`unknown shell "${shell}": use one of ${WIDGET_SHELL_NAMES.join(", ")}`);
   return shell;
 }
 

@@ -15,7 +15,8 @@ import { findGpus, type GpuDevice } from "./gpu-devices.js";
 import { optionLines } from "./help.js";
 import { llamaGpu } from "./machine.js";
 import { suggestionCheck } from "./model-advice.js";
-import { shellChecks } from "./shell-checks.js";
+import { shellChecks } from "../shell/shell-checks.js";
+import { shellsInWords } from "../shell/shells.js";
 import { formatBytes } from "../text/bytes.js";
 import { inertLine } from "../text/inert.js";
 import type { Check } from "./doctor-check.js";
@@ -191,7 +192,7 @@ needs work says how to fix it. The suggest line names the catalog model this mac
 why, and what the configured one costs or gains against it (speeds are estimates).
 Exit 0, or 1 when no backend can answer a request.
 
-For each of zsh, bash and fish found on PATH, doctor starts it as a terminal would (rc files
+For each of ${shellsInWords("and")} found on PATH, doctor starts it as a terminal would (rc files
 loaded, at most 5 s) and asks what caro's keys do there: another tool loaded after caro may have
 taken Ctrl-G. zellij and Warp take keys before the shell; doctor warns when it runs inside them.
 `;

@@ -1,37 +1,41 @@
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { homedir } from "node:os";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
-import { COMMANDS, DEFAULT_EXPLAIN_KEY, type WidgetShell } from "./commands.js";
+import { COMMANDS, DEFAULT_EXPLAIN_KEY } from "./commands.js";
 import { optionLines } from "./help.js";
 import { loadConfig } from "../config/load.js";
-import { keyInShell, parseKey } from "./key-bindings.js";
-import { forwardedInShell } from "../client/forwarded.js";
+import { initScript } from "../shell/init.js";
+import { parseKey } from "../shell/key-bindings.js";
+import { shellRow, WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
 
-const WIDGET_FILES: Record<WidgetShell, string> = {
-  zsh: "zsh/caro.zsh",
-  bash: "bash/caro.bash",
-  fish: "fish/caro.fish",
-};
-type InitShell = WidgetShell;
-
-const usage =
-  "usage: caro init zsh|bash|fish [--key ctrl-g] [--explain-key alt-m] [--no-bind] [--no-start] [--no-completions]";
+const SHELL_NAMES = WIDGET_SHELL_NAMES.join("|");
+const OPTIONS = "[--key ctrl-g] [--explain-key alt-m] [--no-bind] [--no-start] [--no-completions]";
+const usage = `usage: caro init ${SHELL_NAMES} ${OPTIONS}`;
 
 const initArgs = COMMANDS.init.args;
+
+/** Each shell's init line and the file it goes in, as this user's files are named. */
+function setUpLines(): string {
+  const lines = WIDGET_SHELL_NAMES.map((shell) => {
+    const { initLine, rcFile } = shellRow(shell);
+    const file = rcFile();
+    const shown = file.startsWith(`${homedir()}/`) ? `~${file.slice(homedir().length)}` : file;
+    return [`  ${shell.padEnd(6)} add to ${shown}:`, initLine];
+  });
+  const width = Math.max(...lines.map(([where]) => where.length)) + 2;
+  return lines.map(([where, line]) => where.padEnd(width) + line).join("\n");
+}
 
 export const help = `caro init: the Ctrl-G widget, for your shell to load
 
 Usage
-  caro init zsh|bash|fish [--key <key>] [--explain-key <key>] [--no-bind] [--no-start] [--no-completions]
+  caro init ${SHELL_NAMES} [--key <key>] [--explain-key <key>] [--no-bind] [--no-start] [--no-completions]
 
 Options
 ${optionLines(initArgs)}
 
 Set-up, once
-  zsh    add to ~/.zshrc:               eval "$(caro init zsh)"
-  bash   add to ~/.bashrc:              eval "$(caro init bash)"
-  fish   add to config.fish:            caro init fish | source
+${setUpLines()}
 
 Then type a request at the prompt, press Ctrl-G, and the command replaces it, ready to edit or run.
 Alt-M, on a command at the prompt, explains it below the prompt and leaves it as it is.
@@ -44,53 +48,13 @@ It also sets up TAB completion for caro's commands, options and models (caro com
 prints it alone); zsh's needs compinit, before or after this line.
 `;
 
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The shell file with its placeholders filled in. The code stays in shell/<shell>/, where it can
- * be read and linted as shell; only these values come from here.
- */
-export function initScript(
-  shell: InitShell,
-  keys: { key: string; explainKey: string; start?: boolean },
-  bind: boolean,
-  template = readFileSync(fileURLToPath(new URL(`../../shell/${WIDGET_FILES[shell]}`, import.meta.url)), "utf8"),
-): string {
-  // Absolute paths: the widget works whatever PATH holds, and skips a lookup per keystroke.
-  const client = `${quote(process.execPath)} ${quote(fileURLToPath(new URL("../../bin/caro.js", import.meta.url)))}`;
-  const values: Record<string, string> = {
-    CARO_CLIENT: client,
-    CARO_BIND: bind ? "1" : "0",
-    CARO_START: keys.start ? "1" : "0",
-    CARO_SHELL: shell,
-    CARO_KEY: keyInShell(shell, keys.key),
-    CARO_KEY_FISH4: keyInShell("fish4", keys.key),
-    CARO_EXPLAIN_KEY: keyInShell(shell, keys.explainKey),
-    CARO_EXPLAIN_KEY_FISH4: keyInShell("fish4", keys.explainKey),
-    // In caro's notation, for the widget to keep in _caro_key and _caro_explain_key: caro doctor reads them.
-    CARO_KEY_NAME: keys.key,
-    CARO_EXPLAIN_KEY_NAME: keys.explainKey,
-    // The variables a request carries, from the one list the client and the session client use.
-    CARO_FORWARDED_ZSH: forwardedInShell.zsh,
-    CARO_FORWARDED_BASH: forwardedInShell.bash,
-    CARO_FORWARDED_FISH: forwardedInShell.fish,
-  };
-  return template.replace(/@(CARO_[A-Z0-9_]+)@/g, (placeholder, name: string) => {
-    if (!(name in values)) throw new Error(`shell/${WIDGET_FILES[shell]} has an unknown placeholder ${placeholder}`);
-    return values[name];
-  });
-}
-
 /** `caro init <shell>`: prints the widget script for eval (or fish's source), with this caro's paths in it. */
 export async function runInit(argv: string[]): Promise<void> {
   const args = parseStrict(argv, initArgs, "init");
   const [shell, ...extra] = args._;
   if (!shell || extra.length > 0) throw new UsageError(usage);
-  if (!(shell in WIDGET_FILES)) {
-    throw new UsageError(`unknown shell "${shell}": caro init supports ${Object.keys(WIDGET_FILES).join(", ")}`);
-  }
+  const known = widgetShell(shell);
+  if (!known) throw new UsageError(`unknown shell "${shell}": caro init supports ${WIDGET_SHELL_NAMES.join(", ")}`);
   const key = parseKey(args.key ?? "ctrl-g");
   const explainKey = parseKey(args["explain-key"] ?? DEFAULT_EXPLAIN_KEY, "--explain-key alt-m");
   if (key === explainKey) {
@@ -99,10 +63,10 @@ export async function runInit(argv: string[]): Promise<void> {
     throw new UsageError(`--key and --explain-key are both ${key}: give each its own key, such as ${flag} ${other}`);
   }
   const start = args.start !== false && startOnInit();
-  process.stdout.write(initScript(shell as InitShell, { key, explainKey, start }, args.bind !== false));
+  process.stdout.write(initScript(known, { key, explainKey, start, bind: args.bind !== false }));
   if (args.completions !== false) {
     const { completionScript } = await import("./completions.js");
-    process.stdout.write(`\n${completionScript(shell as InitShell)}`);
+    process.stdout.write(`\n${completionScript(known)}`);
   }
 }
 

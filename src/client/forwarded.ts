@@ -2,14 +2,16 @@
 // client's environment to answer as if it ran there (config path, backend settings, locale, PATH).
 // PATH and MANPATH also say which programs and manual pages each answer is checked against.
 // The client forwards these to the daemon; `caro init` writes the same list into each shell's
-// widget, which sends only these to its session client; the session client refuses any other.
+// widget, in the shell's own terms (src/shell/shells.ts), which sends only these to its session
+// client; the session client refuses any other.
 
 /** Every variable whose name starts with one of these. */
 export const FORWARDED_PREFIXES = ["CARO_", "OLLAMA_", "HF_", "XDG_", "LC_"] as const;
 /** And these, by name. */
 export const FORWARDED_NAMES = ["HOME", "USER", "SHELL", "PATH", "MANPATH", "LANG"] as const;
 
-const FORWARDED = new RegExp(`^(${FORWARDED_PREFIXES.join("|")})|^(${FORWARDED_NAMES.join("|")})$`);
+/** The names above as one regular expression (fish's widget matches with it). */
+export const FORWARDED = new RegExp(`^(${FORWARDED_PREFIXES.join("|")})|^(${FORWARDED_NAMES.join("|")})$`);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Is this a variable a request carries (and a name a shell could export)? */
@@ -23,13 +25,3 @@ export function clientEnv(env: NodeJS.ProcessEnv = process.env): Record<string, 
     Object.entries(env).filter((e): e is [string, string] => isForwarded(e[0]) && e[1] !== undefined),
   );
 }
-
-/** The list in each shell's own terms, for `caro init` to write into its widget. */
-export const forwardedInShell = {
-  /** A zsh pattern for `${(k)parameters[(I)…]}`. */
-  zsh: `(${[...FORWARDED_PREFIXES.map((p) => `${p}*`), ...FORWARDED_NAMES].join("|")})`,
-  /** bash words that expand to every such name that is set (`${!CARO_@}` lists CARO_*). */
-  bash: [...FORWARDED_PREFIXES.map((p) => `"\${!${p}@}"`), ...FORWARDED_NAMES].join(" "),
-  /** A regular expression for fish's `string match -r`, single-quoted. */
-  fish: `'${FORWARDED.source}'`,
-};

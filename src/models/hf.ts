@@ -1,5 +1,6 @@
 import { basename, dirname, join } from "node:path";
 import { modelsDir, type Env } from "../config/paths.js";
+import { shellQuote } from "../text/shell-quote.js";
 import { CATALOG, catalogModel } from "./catalog.js";
 
 /** `hf:user/repo/path/to/file.gguf`, the form the config takes for Hugging Face files. */
@@ -44,8 +45,6 @@ export function cachedModelPath(model: HfModel, env: Env = process.env): string 
   if (isCatalogModel(model)) return join(modelsDir(env), basename(model.file));
   return join(modelsDir(env), model.user, model.repo, ...model.file.split("/"));
 }
-
-const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The one command that fetches a model by hand. `-f`: an error page is never saved as the model.

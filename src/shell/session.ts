@@ -1,23 +1,16 @@
 // `caro session <shell> <dir> <shell pid>`: one long-lived widget client per shell session, so a
 // Ctrl-G does not pay for starting Node and loading the rater. The shell's `_caro_client` starts it
 // in the background, inside the shell's own process group (so it may hold the terminal in raw mode
-// like the one-shot client), and talks to it through a private folder (0700, made by the shell):
-//   req      FIFO: the shell writes a line "<waiter pid>" once request.<waiter pid> is written
-//   rep      FIFO: this process writes "alive" as it takes a request and every second while it
-//            works on it, and the line "<waiter pid>" once `reply` holds the answer. A shell that
-//            hears nothing for 3 s from a stopped client (the daemon's own bound), 10 s from one it
-//            heard before, or 60 s from one never heard (Node loading on a busy machine) ends it,
-//            gives back the terminal and keeps the typed line.
-//   request.<waiter pid>   0600, NUL-terminated fields: cwd, argc, argv..., envc, NAME=value...
-//            (only the forwarded variables, forwarded.ts); read exactly or refused, then removed
-//   reply    NUL-terminated fields: exit status, output (what `caro widget` would print)
-//   pid      this process's pid, written by the shell
-// The waiter is the shell process that waits for the reply (the widget's command substitution).
-// Every request runs src/client/widget.ts's runWidget exactly as `caro widget` would, in the
+// like the one-shot client), and talks to it through a private folder whose layout is in
+// contract.ts. This process writes "alive" on `rep` as it takes a request and every second while it
+// works on it. A shell that hears nothing for 3 s from a stopped client (the daemon's own bound),
+// 10 s from one it heard before, or 60 s from one never heard (Node loading on a busy machine) ends
+// it, gives back the terminal and keeps the typed line. A request file is read exactly or refused,
+// then removed. Every request runs src/shell/widget.ts's runWidget exactly as `caro widget` would, in the
 // shell's cwd and with its current environment: the daemon socket is checked and the answer is
 // rated here each time, as in the one-shot client.
 //
-// The folder is named caro-session-<uid>-<shell pid>-<random>. On start this process removes the
+// The folder is named <prefix><uid>-<shell pid>-<random>. On start this process removes the
 // folders of its kind that outlived their shell, and ends the client of an earlier shell in the
 // same process (`exec zsh` keeps the pid and starts afresh): one client per shell process.
 
@@ -36,8 +29,10 @@ import {
 import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { ownProcessAlive, processAlive } from "../system/process-alive.js";
-import { KeptConnection } from "./connection.js";
-import { clientEnv, isForwarded } from "./forwarded.js";
+import { KeptConnection } from "../client/connection.js";
+import { clientEnv } from "../client/forwarded.js";
+import { parseRequest, replyText, SESSION_FILES, SESSION_FOLDER_PREFIX, WIDGET_EXIT } from "./contract.js";
+import { WIDGET_SHELL_NAMES, widgetShell } from "./shells.js";
 import { runWidget } from "./widget.js";
 
 /** How often the shell and the waiting process are checked for being still there. */
@@ -57,7 +52,7 @@ export function sessionDirProblem(dir: string): string | null {
     const stats = lstatSync(dir);
     if (!stats.isDirectory() || !mine(stats.uid) || (stats.mode & 0o077) !== 0)
       return `${dir} is not a folder of this user's that only this user can open`;
-    for (const fifo of ["req", "rep"]) {
+    for (const fifo of [SESSION_FILES.requestFifo, SESSION_FILES.replyFifo]) {
       const path = join(dir, fifo);
       const entry = lstatSync(path);
       if (!entry.isFIFO() || !mine(entry.uid)) return `${path} is not a FIFO of this user's`;
@@ -66,38 +61,6 @@ export function sessionDirProblem(dir: string): string | null {
   } catch (error) {
     return `${dir} cannot be checked (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
   }
-}
-
-export interface SessionRequest {
-  cwd: string;
-  argv: string[];
-  env: Record<string, string>;
-}
-
-const COUNT = /^\d{1,5}$/;
-
-/**
- * The request file's fields, or null unless it is exactly one whole request: an absolute cwd, the
- * counts it gives and no field more, and only forwarded variables, each once. A field that held a
- * separator would shift the ones after it, and no shift parses.
- */
-export function parseRequest(data: string): SessionRequest | null {
-  const fields = data.split("\0");
-  // Every field ends in a NUL, so the last piece is empty.
-  if (fields.pop() !== "") return null;
-  const [cwd, argcText, ...rest] = fields;
-  if (!cwd?.startsWith("/") || !COUNT.test(argcText ?? "")) return null;
-  const argc = Number(argcText);
-  const envcText = rest[argc];
-  if (envcText === undefined || !COUNT.test(envcText) || rest.length !== argc + 1 + Number(envcText)) return null;
-  const env: Record<string, string> = {};
-  for (const entry of rest.slice(argc + 1)) {
-    const eq = entry.indexOf("=");
-    const name = entry.slice(0, eq);
-    if (eq <= 0 || !isForwarded(name) || Object.hasOwn(env, name)) return null;
-    env[name] = entry.slice(eq + 1);
-  }
-  return { cwd, argv: rest.slice(0, argc), env };
 }
 
 /**
@@ -113,7 +76,7 @@ function takeEnv(shellEnv: Record<string, string>): void {
 /** The pid in a session folder's pid file, if it is a session client of this user's serving that folder. */
 function clientOf(dir: string): number | null {
   try {
-    const pid = Number(readFileSync(join(dir, "pid"), "utf8").trim());
+    const pid = Number(readFileSync(join(dir, SESSION_FILES.pid), "utf8").trim());
     if (!Number.isInteger(pid) || pid < 2) return null;
     const words = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     if (!words.includes("session") || !words.includes(dir) || !mine(lstatSync(`/proc/${pid}`).uid)) return null;
@@ -132,7 +95,8 @@ function endClient(pid: number): void {
   }
 }
 
-const SESSION_FOLDER = /^caro-session-(\d+)-(\d+)-\d+$/;
+const REQUEST_FILE = new RegExp(`^${SESSION_FILES.request}\\.(\\d+)$`);
+const SESSION_FOLDER = new RegExp(`^${SESSION_FOLDER_PREFIX}(\\d+)-(\\d+)-\\d+$`);
 
 /** Removes a session folder, if it is one of this user's. */
 function removeFolder(path: string): void {
@@ -201,7 +165,7 @@ export function sweepSessionFolders(dir: string, shellPid: number): void {
   // Requests in this folder whose shell stopped waiting before a client read them.
   try {
     for (const name of readdirSync(dir)) {
-      const waiter = /^request\.(\d+)$/.exec(name);
+      const waiter = REQUEST_FILE.exec(name);
       if (waiter && !ownProcessAlive(Number(waiter[1]))) rmSync(join(dir, name), { force: true });
     }
   } catch {
@@ -258,7 +222,7 @@ class Session {
 
   /** The request file's text, removed once read; null when there is none of this user's to read. */
   private take(waiter: number): string | { problem: string } | null {
-    const file = join(this.dir, `request.${waiter}`);
+    const file = join(this.dir, `${SESSION_FILES.request}.${waiter}`);
     try {
       const stats = lstatSync(file);
       if (!stats.isFile() || !mine(stats.uid)) return null;
@@ -281,14 +245,22 @@ class Session {
     // terminal taken from under its prompt.
     if (!ownProcessAlive(waiter)) return;
     const problem = typeof data === "string" ? sessionDirProblem(this.dir) : data.problem;
-    if (problem) return this.answer(waiter, 1, `caro: refused the request: ${problem}`);
+    if (problem) return this.answer(waiter, WIDGET_EXIT.failed, `caro: refused the request: ${problem}`);
     const request = parseRequest(data as string);
     if (!request)
-      return this.answer(waiter, 2, "caro: the session client got a request it cannot read exactly: nothing was sent");
+      return this.answer(
+        waiter,
+        WIDGET_EXIT.usage,
+        "caro: the session client got a request it cannot read exactly: nothing was sent",
+      );
     try {
       process.chdir(request.cwd);
     } catch (error) {
-      return this.answer(waiter, 1, `caro: cannot enter ${request.cwd} (${(error as NodeJS.ErrnoException).code})`);
+      return this.answer(
+        waiter,
+        WIDGET_EXIT.failed,
+        `caro: cannot enter ${request.cwd} (${(error as NodeJS.ErrnoException).code})`,
+      );
     }
     takeEnv(request.env);
     const gone = new AbortController();
@@ -307,7 +279,7 @@ class Session {
       );
       this.answer(waiter, status, output);
     } catch (error) {
-      this.answer(waiter, 1, `caro: ${String(error)}`);
+      this.answer(waiter, WIDGET_EXIT.failed, `caro: ${String(error)}`);
     } finally {
       clearInterval(watch);
       this.stopping.signal.removeEventListener("abort", stop);
@@ -316,10 +288,9 @@ class Session {
 
   /** The reply file first, then its line on `rep`: the shell reads the file once it sees the line. */
   private answer(waiter: number, status: number, output: string): void {
-    const path = join(this.dir, "reply");
+    const path = join(this.dir, SESSION_FILES.reply);
     try {
-      // Text in a shell variable cannot hold a NUL; the one-shot client's output loses them too.
-      writeFileSync(`${path}.tmp`, `${status}\0${output.replaceAll("\0", "")}\0`, { mode: 0o600 });
+      writeFileSync(`${path}.tmp`, replyText(status, output), { mode: 0o600 });
       renameSync(`${path}.tmp`, path);
       writeSync(this.reply, `${waiter}\n`);
     } catch {
@@ -336,7 +307,7 @@ function usage(message: string): number {
 /** Whether the folder's pid file names this process: a shell that dropped it may have started another there. */
 function stillMine(dir: string): boolean {
   try {
-    return Number(readFileSync(join(dir, "pid"), "utf8").trim()) === process.pid;
+    return Number(readFileSync(join(dir, SESSION_FILES.pid), "utf8").trim()) === process.pid;
   } catch {
     return false;
   }
@@ -346,16 +317,20 @@ function stillMine(dir: string): boolean {
 export async function session(argv: string[]): Promise<number> {
   const [shell, dir, pidText] = argv;
   const shellPid = Number(pidText);
-  if (argv.length !== 3 || !["zsh", "bash", "fish"].includes(shell) || !Number.isInteger(shellPid) || shellPid < 2)
-    return usage("usage: caro session <zsh|bash|fish> <private folder> <shell pid>");
+  if (argv.length !== 3 || !widgetShell(shell) || !Number.isInteger(shellPid) || shellPid < 2)
+    return usage(`usage: caro session <${WIDGET_SHELL_NAMES.join("|")}> <private folder> <shell pid>`);
   const problem = sessionDirProblem(dir);
   if (problem) return usage(`refusing the session folder: ${problem}`);
   for (const signal of IGNORED_SIGNALS) process.on(signal, () => undefined);
   // Read-write: opening never waits for the shell, and the FIFOs never read as closed while this
   // process is there; the shell opens them read-write too, so neither side ever blocks on an open.
   const flags = constants.O_RDWR | constants.O_NONBLOCK;
-  const requests = new Socket({ fd: openSync(join(dir, "req"), flags), readable: true, writable: false });
-  const reply = openSync(join(dir, "rep"), flags);
+  const requests = new Socket({
+    fd: openSync(join(dir, SESSION_FILES.requestFifo), flags),
+    readable: true,
+    writable: false,
+  });
+  const reply = openSync(join(dir, SESSION_FILES.replyFifo), flags);
   const served = new Session(shell, dir, reply);
   let pending = "";
   requests.setEncoding("utf8");

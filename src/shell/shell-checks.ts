@@ -1,43 +1,22 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { configHome } from "../config/paths.js";
 import { inertExcerpt } from "../text/inert.js";
-import type { Check } from "./doctor-check.js";
-import {
-  boundTo,
-  keyLabel,
-  type KeyShell,
-  parseShellKeys,
-  prefixedBy,
-  QUERY_SCRIPTS,
-  type ShellKeys,
-  toolOf,
-} from "./key-bindings.js";
+import type { Check } from "../cli/doctor-check.js";
+import { boundTo, keyLabel, parseShellKeys, prefixedBy, type ShellKeys, toolOf } from "./key-bindings.js";
+import { shellFilePath } from "./shell-file.js";
 import { onPath, PROBE_ENV, type ProbeResult, probeShell } from "./shell-probe.js";
+import { shellRow, shellsInWords, WIDGET_SHELL_NAMES, type WidgetShell } from "./shells.js";
 
 // What caro's keys do in each installed shell once the user's rc files have loaded, asked of the
 // shells themselves: another tool's line after caro's may have taken the key.
 
-const SHELLS: KeyShell[] = ["zsh", "bash", "fish"];
 /** Long enough for a heavy rc file (oh-my-zsh, conda), short enough that a hanging one costs little. */
 const PROBE_TIMEOUT_MS = 5000;
 
-const INIT_LINES: Record<KeyShell, string> = {
-  zsh: 'eval "$(caro init zsh)"',
-  bash: 'eval "$(caro init bash)"',
-  fish: "caro init fish | source",
-};
-
-function rcFile(shell: KeyShell): string {
-  if (shell === "zsh") return join(process.env.ZDOTDIR || homedir(), ".zshrc");
-  if (shell === "bash") return join(homedir(), ".bashrc");
-  return join(configHome(), "fish", "config.fish");
-}
+const rcFile = (shell: WidgetShell) => shellRow(shell).rcFile();
 
 const ALL_KEYS = ["ctrl", "alt"].flatMap((mod) => [..."abcdefghijklmnopqrstuvwxyz"].map((l) => `${mod}-${l}`));
 
 /** A key to suggest instead: one this shell leaves free, and not caro's other key. */
-function freeKey(shell: KeyShell, keys: ShellKeys, taken: string[]): string {
+function freeKey(shell: WidgetShell, keys: ShellKeys, taken: string[]): string {
   // Alt-E, -V and -R: free in zsh and in either bash or fish, and outside zellij's keys.
   const candidates = ["alt-g", "alt-e", "alt-v", "alt-r", "alt-z", "alt-q", "alt-x"];
   return candidates.find((k) => !taken.includes(k) && boundTo(shell, keys, k) === undefined) ?? "alt-g";
@@ -45,7 +24,7 @@ function freeKey(shell: KeyShell, keys: ShellKeys, taken: string[]): string {
 
 /** One key of caro's: does it run caro's widget, something else, or nothing? */
 function keyReport(
-  shell: KeyShell,
+  shell: WidgetShell,
   keys: ShellKeys,
   key: string,
   role: { does: string; flag: string; taken: string[] },
@@ -80,11 +59,11 @@ function keyReport(
 }
 
 /** The key caro's widget is bound to where it does not say (widgets from before it did). */
-function caroKeyOf(shell: KeyShell, keys: ShellKeys): string {
+function caroKeyOf(shell: WidgetShell, keys: ShellKeys): string {
   return keys.key ?? ALL_KEYS.find((k) => boundTo(shell, keys, k) === "_caro_widget") ?? "ctrl-g";
 }
 
-function shellCheck(shell: KeyShell, result: ProbeResult, anyLoaded: boolean): { check: Check; key?: string } {
+function shellCheck(shell: WidgetShell, result: ProbeResult, anyLoaded: boolean): { check: Check; key?: string } {
   const seconds = PROBE_TIMEOUT_MS / 1000;
   if (result.outcome === "timed-out")
     return {
@@ -114,7 +93,7 @@ function shellCheck(shell: KeyShell, result: ProbeResult, anyLoaded: boolean): {
         // Only worth a warning when no shell has caro: most people use one of the shells installed.
         status: anyLoaded ? "info" : "warn",
         detail: "caro is not loaded",
-        fix: `add ${INIT_LINES[shell]} to ${rcFile(shell)}`,
+        fix: `add ${shellRow(shell).initLine} to ${rcFile(shell)}`,
       },
     };
   const key = caroKeyOf(shell, keys);
@@ -169,15 +148,17 @@ function terminalChecks(keysInUse: string[]): Check[] {
 export async function shellChecks(): Promise<Check[]> {
   if (process.env[PROBE_ENV])
     return [{ name: "shells", status: "info", detail: "not checked: this doctor runs inside a shell doctor started" }];
-  const installed = SHELLS.flatMap((shell) => {
+  const installed = WIDGET_SHELL_NAMES.flatMap((shell) => {
     const path = onPath(shell);
     return path ? [{ shell, path }] : [];
   });
   if (installed.length === 0)
-    return [{ name: "shells", status: "warn", detail: "no zsh, bash or fish on PATH: caro's keys need one of them" }];
+    return [{ name: "shells", status: "warn", detail: `no ${shellsInWords()} on PATH: caro's keys need one of them` }];
   // All at once: a slow rc file in one shell does not add to another's wait.
   const results = await Promise.all(
-    installed.map(({ shell, path }) => probeShell(shell, path, QUERY_SCRIPTS[shell], PROBE_TIMEOUT_MS)),
+    installed.map(({ shell, path }) =>
+      probeShell(shell, path, shellFilePath(shellRow(shell).keysQuery), PROBE_TIMEOUT_MS),
+    ),
   );
   const anyLoaded = results.some(
     (r, i) => r.outcome === "reported" && parseShellKeys(installed[i].shell, r.text).loaded,

@@ -2,10 +2,11 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { KeyShell } from "./key-bindings.js";
+import { shellQuote } from "../text/shell-quote.js";
+import { shellRow, type WidgetShell } from "./shells.js";
 
 // Starts a user's shell the way a terminal does (interactive, rc files loaded, on a terminal),
-// runs one query script in it and reads back what the script wrote to a file. Nothing the rc files
+// has it source one query script and reads back what the script wrote to a file. Nothing the rc files
 // print is read: they may draw prompts, colours and banners. A hanging rc file costs at most the timeout.
 
 /** Set in the probed shells, so that a `caro doctor` in an rc file does not start shells in turn. */
@@ -30,16 +31,6 @@ export function onPath(program: string, path = process.env.PATH ?? ""): string |
   return null;
 }
 
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The shell's own command line: interactive, so that it reads its rc files, with the query after them. */
-function shellArgv(shell: KeyShell, path: string, query: string): string[] {
-  // fish's -C runs after config.fish, and the query waits there for the first prompt.
-  return shell === "fish" ? [path, "-i", "-C", query] : [path, "-i", "-c", query];
-}
-
 /**
  * The command that gives the shell a terminal: util-linux script(1) on Linux, BSD script(1) on
  * macOS and the BSDs; without one, the shell runs without a terminal (line editors still list keys).
@@ -50,23 +41,26 @@ function onTerminal(argv: string[]): { file: string; args: string[]; env: NodeJS
   if (process.platform === "linux") {
     // util-linux runs its -c command with $SHELL -c: sh here, so that this quoting holds whatever the
     // user's shell is; the user's $SHELL goes back to the shell it starts.
-    const command = `SHELL=${shQuote(process.env.SHELL ?? argv[0])} exec ${argv.map(shQuote).join(" ")}`;
+    const command = `SHELL=${shellQuote(process.env.SHELL ?? argv[0])} exec ${argv.map(shellQuote).join(" ")}`;
     return { file: script, args: ["-q", "-e", "-c", command, "/dev/null"], env: { SHELL: "/bin/sh" } };
   }
   return { file: script, args: ["-q", "/dev/null", ...argv], env: {} };
 }
 
-/** Runs `query` in an interactive `shell` after its rc files; gives up after `timeoutMs`, killing what it started. */
+/**
+ * Sources the script file `query` in an interactive `shell` after its rc files; gives up after
+ * `timeoutMs`, killing what it started.
+ */
 export async function probeShell(
-  shell: KeyShell,
+  shell: WidgetShell,
   path: string,
   query: string,
   timeoutMs: number,
 ): Promise<ProbeResult> {
   const dir = mkdtempSync(join(tmpdir(), "caro-doctor-"));
   const out = join(dir, "report");
-  const terminal = onTerminal(shellArgv(shell, path, query));
-  const env = { ...process.env, ...terminal.env, CARO_DOCTOR_OUT: out, [PROBE_ENV]: "1" };
+  const terminal = onTerminal(shellRow(shell).probeArgv(path));
+  const env = { ...process.env, ...terminal.env, CARO_DOCTOR_OUT: out, CARO_DOCTOR_QUERY: query, [PROBE_ENV]: "1" };
   const { file, args } = terminal;
   try {
     const exitCode = await new Promise<number | null | "timed-out">((resolve) => {

@@ -4,6 +4,7 @@
 import { openSync, writeSync } from "node:fs";
 import { ReadStream, WriteStream } from "node:tty";
 import { inertLine } from "../text/inert.js";
+import { shellRow, type WidgetShell } from "./shells.js";
 
 export interface HeldTerminal {
   /** Shows the command so far after "thinking"; at most every 50 ms, since a redraw per token flickers. */
@@ -30,10 +31,10 @@ function ellipsis(env: NodeJS.ProcessEnv): string {
 
 // zsh keeps its prompt and buffer where they are, so caro draws on the line below (made first, by
 // scrolling if the prompt is at the bottom: IND then RI keep the column). bash and fish redraw
-// their prompt line after the widget, so caro draws in its place. Erasing to the end of the screen
-// also clears what a narrowed window wrapped onto the rows below.
-function painter(shell: string) {
-  if (shell === "zsh") {
+// their prompt line after the widget, so caro draws in its place (shells.ts says which does which).
+// Erasing to the end of the screen also clears what a narrowed window wrapped onto the rows below.
+function painter(shell: WidgetShell) {
+  if (shellRow(shell).drawsBelowPrompt) {
     return {
       open: "\x1bD\x1bM",
       line: (text: string) => `\x1b7\x1b[1B\r\x1b[J${text}\x1b8`,
@@ -55,7 +56,7 @@ function painter(shell: string) {
  * Holds the terminal while caro waits: raw mode turns Ctrl-C into a byte this process reads, so
  * the request is cancelled cooperatively and the shell never sees a SIGINT that would drop its line.
  */
-export function holdTerminal(onCancel: () => void, shell: string, env = process.env): HeldTerminal {
+export function holdTerminal(onCancel: () => void, shell: WidgetShell, env = process.env): HeldTerminal {
   let fd: number;
   try {
     fd = openSync("/dev/tty", "r+");

@@ -1,9 +1,7 @@
 // `caro widget <shell> [options] [--] <buffer>`: what Ctrl-G runs, so it loads only the socket
-// client. Its output is read by shell/<shell>/caro.<shell>:
-//   exit 0:   "<message>\n<new buffer>": an answer (message may be empty); the shell remembers it
-//             as shown for this request, so Ctrl-G on it again asks for another.
-//   exit 4:   "<message>\n<buffer>": no answer, but keys typed while caro thought go back in.
-//   otherwise "<message>", and the buffer stays as typed.
+// client. Its output is read by shell/<shell>/caro.<shell>, by its exit status (contract.ts's
+// WIDGET_EXIT): an answer the shell remembers as shown for this request, so Ctrl-G on it again
+// asks for another; the typed keys alone; or a message, and the buffer stays as typed.
 // Options, from the shell's own state:
 //   --shown <buffer>        a buffer caro already wrote for this request (repeatable): another candidate
 //   --failed <command> --status <n>   the empty line's last command failed: propose a fix
@@ -15,20 +13,19 @@
 import { intentOfBuffer } from "../answer/intent.js";
 import type { Intent } from "../answer/types.js";
 import { CaroError, InterruptedError } from "../errors.js";
-import type { Shell } from "../prompt/context.js";
 import { verdictFor } from "../safety/policy.js";
 import { inertLine } from "../text/inert.js";
-import { askDaemon, clientEnv } from "./ask.js";
-import type { KeptConnection } from "./connection.js";
+import { askDaemon, clientEnv } from "../client/ask.js";
+import type { KeptConnection } from "../client/connection.js";
+import { WIDGET_EXIT } from "./contract.js";
 import { commandOf, disarm } from "./disarm.js";
 import { StreamedCommand } from "./streamed-command.js";
+import { shellRow, WIDGET_SHELL_NAMES, type WidgetShell, widgetShell } from "./shells.js";
 import { holdTerminal } from "./terminal.js";
-
-const WIDGET_SHELLS: readonly Shell[] = ["zsh", "bash", "fish"];
 
 /** What the shell asked for, from the widget's arguments. */
 export interface WidgetCall {
-  shell: Shell;
+  shell: WidgetShell;
   buffer: string;
   shown: string[];
   failed?: { command: string; status: number };
@@ -40,9 +37,10 @@ export interface WidgetCall {
 /** The widget's arguments, or the one-line reason they are wrong. */
 export function parseWidgetArgs(argv: string[]): WidgetCall | string {
   const [named, ...rest] = argv;
-  const shell = WIDGET_SHELLS.find((name) => name === named);
-  if (shell === undefined) return `caro: the widget supports ${WIDGET_SHELLS.join(", ")}, not ${named}`;
-  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false, comments: shell === "fish" };
+  const shell = widgetShell(named);
+  if (shell === undefined) return `caro: the widget supports ${WIDGET_SHELL_NAMES.join(", ")}, not ${named}`;
+  const comments = shellRow(shell).alwaysComments;
+  const call: WidgetCall = { shell, buffer: "", shown: [], explain: false, comments };
   let failed: string | undefined;
   let status: number | undefined;
   let i = 0;
@@ -89,10 +87,10 @@ export async function runWidget(
   const call = parseWidgetArgs(argv);
   if (typeof call === "string") {
     write(call);
-    return 2;
+    return WIDGET_EXIT.usage;
   }
   const { shell, shown } = call;
-  if (call.buffer.trim() === "" && !call.failed) return 3;
+  if (call.buffer.trim() === "" && !call.failed) return WIDGET_EXIT.nothingToDo;
   const controller = new AbortController();
   const cancel = () => controller.abort();
   interrupt?.addEventListener("abort", cancel, { once: true });
@@ -131,7 +129,7 @@ export async function runWidget(
       const rated = `caro: rated ${answer.risk}${why ? `: ${why}` : ""}`;
       const lines = answer.explanation.split("\n").map((line) => inertLine(line));
       write([...lines, rated].join("\n"));
-      return 0;
+      return WIDGET_EXIT.answered;
     }
     const verdict = verdictFor(answer.risk, level);
     const which = shown.length > 0 ? `${ordinal(shown.length + 1)} answer` : "";
@@ -146,7 +144,7 @@ export async function runWidget(
     } else {
       write(`${message(`rated ${answer.risk}: ${why}`)}\n${withTyped(answer.command)}`);
     }
-    return 0;
+    return WIDGET_EXIT.answered;
   } catch (error) {
     const aborted = controller.signal.aborted || error instanceof InterruptedError;
     const message = aborted
@@ -155,10 +153,10 @@ export async function runWidget(
     const typed = terminal.typed();
     if (typed !== "" && !call.explain) {
       write(`${message}\n${call.buffer}${typed}`);
-      return 4;
+      return WIDGET_EXIT.typedKeysOnly;
     }
     write(message);
-    return aborted ? 130 : 1;
+    return aborted ? WIDGET_EXIT.cancelled : WIDGET_EXIT.failed;
   } finally {
     interrupt?.removeEventListener("abort", cancel);
     terminal.close();
