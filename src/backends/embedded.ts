@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
-import { MessageChannel } from "node:worker_threads";
+import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { cacheHome, type Env } from "../config/paths.js";
 import type { Settings } from "../config/schema.js";
@@ -151,13 +151,14 @@ export class ModelCopy {
     // Warming readies the same prompt and grammar a request will use, so its state is the one reused.
     const line = oneLineRequest(request.prompt, request.schema);
     const { port1, port2 } = new MessageChannel();
-    port1.on("message", (event: WorkerEvent) => {
+    const onEvent = (event: WorkerEvent) => {
       if (event.type === "loaded") {
         if (!event.cached) this.loads++;
         this.resident = true;
       }
       request.onEvent?.(line && event.type === "text" ? { type: "command", text: event.text } : event);
-    });
+    };
+    port1.on("message", onEvent);
     const cancel = () => port1.postMessage("cancel");
     request.signal?.addEventListener("abort", cancel, { once: true });
     // node-llama-cpp's own default is max(4, cores), which oversubscribes small machines badly.
@@ -185,6 +186,10 @@ export class ModelCopy {
       return { outcome, line: line !== null, roundTripMs, model: basename(path) };
     } finally {
       request.signal?.removeEventListener("abort", cancel);
+      // The task's result comes on another channel than its events: ones still queued (a load just
+      // before a failure) would be lost with the port, and the daemon's count of loads with them.
+      for (let queued = receiveMessageOnPort(port1); queued; queued = receiveMessageOnPort(port1))
+        onEvent(queued.message as WorkerEvent);
       port1.close();
     }
   }
