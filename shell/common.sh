@@ -65,11 +65,25 @@ _caro_session_drop() {
   fi
 }
 
+# Reads one line from fd $1 into the caller's `line`, waiting 0.2 s at most; fails on a timeout.
+# A bash read that times out mid-line keeps what it took and the pipe loses it: the caller's
+# `partial` keeps it for the next call, which completes the line (measured: a few lines in a
+# thousand, on a busy machine). zsh's read leaves `part` as it was, so it starts empty.
+_caro_read_line() {
+  \builtin local part=''
+  if IFS= \builtin read -r -t 0.2 -u "$1" part; then
+    line=$partial$part partial=''
+    \builtin return 0
+  fi
+  partial+=$part
+  \builtin return 1
+}
+
 # `_caro_client <widget args>` prints what `caro widget <shell> <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
 # It runs in the widget's command substitution: the umask it sets ends with it.
 _caro_client() {
-  \builtin local dir pid waiter line part partial rc out heard quiet why
+  \builtin local dir pid waiter line partial rc out heard quiet why
   \builtin local -a env fields
   dir=${_caro_session_dir-} pid='' waiter='' partial='' heard='' quiet=0 why=''
   env=()
@@ -84,19 +98,13 @@ _caro_client() {
       # Read-write opens never block; the reply is waited for only while the client is there. It
       # says "alive" at once and every second while it works; silence (in 0.2 s steps) ends it.
       while :; do
-        # A bash read that times out mid-line keeps what it took in `part` and the pipe loses it:
-        # the rest of the line comes with the next read (measured: a few lines in a thousand, busy).
-        # zsh's leaves `part` as it was, so it starts empty.
-        part=''
-        if IFS= \builtin read -r -t 0.2 -u 9 part; then
-          line=$partial$part partial=''
+        if _caro_read_line 9; then
           if [[ $line == "$waiter" ]]; then
             \builtin break
           fi
           heard=1 quiet=0
           \builtin continue
         fi
-        partial+=$part
         if ! _caro_session_ours "$pid" "$dir" && [[ -n $heard || ! -O /proc/$pid ]]; then
           # Gone, or its pid taken by another process. Before it is heard, a client started now
           # may not be caro yet (forked, not yet exec'd): there only its going counts.

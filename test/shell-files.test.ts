@@ -134,3 +134,24 @@ describe("doctor's key-query scripts", () => {
     lint(shell as Shell, readFileSync(join("shell", keysQuery), "utf8"));
   });
 });
+
+describe.each(["bash", "zsh"] as const)("shell/common.sh in %s", (shell) => {
+  it("reads a reply line that arrives in two parts whole, across the read's 0.2 s timeout", () => {
+    const dir = mkdtempSync(join(tmpdir(), "caro-line-"));
+    // The second part comes after the timer fired once: bash's read loses what it took then, unless kept.
+    const script = `source ${join(import.meta.dirname, "..", "shell", "common.sh")}
+set -eu
+mkfifo ${dir}/p
+exec 9<>${dir}/p
+{ printf 123; sleep 0.5; printf '45\\n'; } >&9 &
+line='' partial='' timeouts=0
+until _caro_read_line 9; do timeouts=$((timeouts + 1)); done
+printf '%s %s\\n' "$line" "$timeouts"`;
+    const [line, timeouts] = run(shell, shell === "zsh" ? ["-f", "-c", script] : ["-c", script])
+      .trim()
+      .split(" ");
+    expect(line).toBe("12345");
+    // zsh's read waits for the whole line once input is there; bash's times out in the middle.
+    if (shell === "bash") expect(Number(timeouts)).toBeGreaterThan(0);
+  });
+});
