@@ -228,7 +228,7 @@ const EXEC: Record<WidgetShell, string> = {
 
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that stops answering, in %s", (shell) => {
   it("costs one bounded wait and one line, the line kept, the terminal given back; a new one answers", async () => {
-    const { sh, live } = await shellWith(shell, {}, SECRET[shell]);
+    const { sh, live, ollama } = await shellWith(shell, {}, SECRET[shell]);
     const dir = await sessionDir(sh);
     const requests = () => readdirSync(dir).filter((name) => name.startsWith("request."));
     await ask(sh, 1);
@@ -269,9 +269,13 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that s
     live.firstByteDelayMs = 10_000;
     sh.session.sendKeys("C-u");
     sh.session.type("something slow");
+    const chats = ollama.chats.length;
     sh.session.sendKeys("C-g");
     await sh.session.waitFor((s) => s.includes("caro: thinking"));
     expect(ttyState(sh)).not.toBe(cooked);
+    // "thinking" shows before the request is sent: stopped earlier, it would never reach the daemon.
+    const sent = Date.now();
+    while (ollama.chats.length === chats && Date.now() - sent < 10_000) await sleep(20);
     process.kill(second, "SIGSTOP");
     stopped.push(second);
     await sh.session.waitFor((s) => s.includes(`(pid ${second}) is stopped (SIGSTOP) and did not answer`), 10_000);
