@@ -84,7 +84,9 @@ _caro_read_line() {
 # daemon use, as the session client last read it (it writes the folder $1's wants file), else as
 # caro init read it. With 0, the default, the history is not even read.
 _caro_history_wanted() {
-  if ! \builtin read -r wanted 2>/dev/null <"$1/@CARO_WANTS_FILE@" || [[ -z $wanted || $wanted == *[!0-9]* ]]; then
+  # The group takes the error of a file not there yet: zsh reports a failed redirection before the
+  # command's own 2>/dev/null applies.
+  if ! { \builtin read -r wanted <"$1/@CARO_WANTS_FILE@"; } 2>/dev/null || [[ -z $wanted || $wanted == *[!0-9]* ]]; then
     wanted=@CARO_HISTORY@
   fi
 }

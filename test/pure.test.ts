@@ -11,6 +11,7 @@ import type { UnratedAnswer, UserRequest } from "../src/answer/types.js";
 import { selectBackend } from "../src/backends/select.js";
 import type { BackendPool } from "../src/backends/pool.js";
 import { parseRequest } from "../src/shell/contract.js";
+import { sentContext } from "../src/shell/shell-context.js";
 import { sessionDirProblem } from "../src/shell/session.js";
 import { typedText } from "../src/shell/terminal.js";
 import { parseWidgetArgs } from "../src/shell/widget.js";
@@ -108,6 +109,24 @@ describe("parseRequest: the session's request file", () => {
       env: {},
       history: ["CARO_CONFIG=/tmp/evil.toml"],
     });
+  });
+});
+
+describe("sentContext: what of the shell's history and names a request carries", () => {
+  it("keeps the last 50 lines, each cut at 1000 characters, and drops blank ones", () => {
+    const history = [...Array.from({ length: 60 }, (_, i) => `cmd ${i}`), "  ", "x".repeat(1500)];
+    const sent = sentContext(history, []).history ?? [];
+    expect(sent).toHaveLength(50);
+    expect(sent[0]).toBe("cmd 11");
+    expect(sent.at(-1)).toBe("x".repeat(1000));
+  });
+
+  it("keeps names that could be commands, once each, at most 2000; nothing sent is nothing carried", () => {
+    const names = ["gst", "ll", "gst", "two words", "tab\there", "a\x1b[2J", "y".repeat(65), "mk-dir", "é"];
+    expect(sentContext([], names).names).toEqual(["gst", "ll", "mk-dir", "é"]);
+    const many = Array.from({ length: 2500 }, (_, i) => `f${i}`);
+    expect(sentContext([], many).names).toHaveLength(2000);
+    expect(sentContext([], [])).toEqual({});
   });
 });
 

@@ -133,6 +133,9 @@ describe("the widget's context, per shell: one shell runs every case", () => {
       let from = server.chats.length;
       await ask(sh, "list the notes", 1);
       expect((await sh.dump()).buffer).toBe("t_fn && t_al");
+      // Nothing of the shell's own: the first Ctrl-G reads a session folder the client has not yet
+      // written to, quietly.
+      expect(sh.session.screen()).not.toMatch(/_caro_|no such file/i);
       const [first, ...more] = chatsOf(from);
       expect(more).toHaveLength(0);
       expect(first.messages[0].content).toContain("Package manager: apt.\nInstalled: find.\nNot installed: rg, grep,");
