@@ -104,8 +104,8 @@ _caro_client() {
     _caro_request_context "$dir" "$wanted"
     # No field may hold a NUL, the request's separator, or a pasted line could add a variable of
     # its own (CARO_CONFIG=…) to the request: a zsh string may hold one (a bash string cannot).
-    fields=("$PWD" "$#" "$@" "${#env[@]}" "${env[@]}")
-    fields+=("${#history_lines[@]}" "${history_lines[@]}" "${#shell_names[@]}" "${shell_names[@]}")
+    fields=("$PWD" "${#history_lines[@]}" "${history_lines[@]}" "${#shell_names[@]}" "${shell_names[@]}")
+    fields+=("$#" "$@" "${#env[@]}" "${env[@]}")
     \builtin umask 077
     \builtin printf '%s\0' "${fields[@]//$'\0'/}" >|"$dir/@CARO_REQUEST_FILE@.$waiter"
     {

@@ -32,12 +32,19 @@ function configOf(toml: string, home = temp()) {
 
 describe("parseRequest: the session's request file", () => {
   const file = (...fields: string[]) => fields.map((f) => `${f}\0`).join("");
-  /** No history, no names: the two groups a request ends with, empty. */
+  /** No history, no names: the two groups a request starts with after its folder, empty. */
   const none = ["0", "0"];
 
-  it("reads the folder, the arguments, the forwarded environment, the history and the names", () => {
+  it("reads the folder, the history, the names, the arguments and the forwarded environment", () => {
     const data = file(
       "/home/ada/my dir",
+      "2",
+      "make test",
+      "for f in *; do\n  echo $f\ndone",
+      "3",
+      "gst",
+      "mk-dir",
+      "ll",
       "3",
       "zsh",
       "--",
@@ -46,13 +53,6 @@ describe("parseRequest: the session's request file", () => {
       "PATH=/bin",
       "CARO_X=a=b",
       "HOME=",
-      "2",
-      "make test",
-      "for f in *; do\n  echo $f\ndone",
-      "3",
-      "gst",
-      "mk-dir",
-      "ll",
     );
     expect(parseRequest(data)).toEqual({
       cwd: "/home/ada/my dir",
@@ -64,7 +64,7 @@ describe("parseRequest: the session's request file", () => {
   });
 
   it("keeps an empty argument and newlines in one", () => {
-    expect(parseRequest(file("/", "2", "", "a\nb", "0", ...none))).toEqual({
+    expect(parseRequest(file("/", ...none, "2", "", "a\nb", "0"))).toEqual({
       cwd: "/",
       argv: ["", "a\nb"],
       env: {},
@@ -75,40 +75,43 @@ describe("parseRequest: the session's request file", () => {
 
   it("refuses what is not a whole request", () => {
     expect(parseRequest("")).toBeNull();
-    expect(parseRequest("/tmp\x002\x00a\x00b")).toBeNull(); // cut off: the last field has no NUL
-    expect(parseRequest(file("/tmp", "3", "a", "b", "0", ...none))).toBeNull(); // more arguments counted than sent
-    expect(parseRequest(file("/tmp", "1", "a", "1", ...none))).toBeNull(); // a variable counted, none sent
-    expect(parseRequest(file("/tmp", "1", "a", "0", "PATH=/bin", ...none))).toBeNull(); // one sent, none counted
-    expect(parseRequest(file("", "0", "0", ...none))).toBeNull(); // no folder
-    expect(parseRequest(file("tmp", "0", "0", ...none))).toBeNull(); // a folder that is not absolute
-    for (const count of ["-1", "1.5", "x", "", " 1", "1e0"])
-      expect(parseRequest(file("/tmp", count, "a", "0", ...none))).toBeNull();
-    // The request of a widget from before history and names: its groups missing, not taken as empty.
+    expect(parseRequest("/tmp\x000\x000\x002\x00a\x00b")).toBeNull(); // cut off: the last field has no NUL
+    expect(parseRequest(file("/tmp", ...none, "3", "a", "b", "0"))).toBeNull(); // more arguments counted than sent
+    expect(parseRequest(file("/tmp", ...none, "1", "a", "1"))).toBeNull(); // a variable counted, none sent
+    expect(parseRequest(file("/tmp", ...none, "1", "a", "0", "PATH=/bin"))).toBeNull(); // one sent, none counted
+    expect(parseRequest(file("", ...none, "0", "0"))).toBeNull(); // no folder
+    expect(parseRequest(file("tmp", ...none, "0", "0"))).toBeNull(); // a folder that is not absolute
+    for (const count of ["-1", "1.5", "x", "", " 1", "1e0"]) {
+      expect(parseRequest(file("/tmp", ...none, count, "a", "0"))).toBeNull();
+      expect(parseRequest(file("/tmp", count, "ls", "0", "0", "0"))).toBeNull();
+    }
+    // The request of a widget from before history and names: not read as one with them empty.
     expect(parseRequest(file("/tmp", "1", "a", "0"))).toBeNull();
-    expect(parseRequest(file("/tmp", "1", "a", "0", "0"))).toBeNull();
-    // History or names counted otherwise than sent, or a field after the last group.
-    expect(parseRequest(file("/tmp", "0", "0", "2", "ls", "0"))).toBeNull();
-    expect(parseRequest(file("/tmp", "0", "0", "1", "ls", "2", "ll"))).toBeNull();
-    expect(parseRequest(file("/tmp", "0", "0", "0", "1", "ll", "x"))).toBeNull();
+    expect(parseRequest(file("/tmp", "2", "--", "x", "1", "PATH=/bin"))).toBeNull();
+    // History or names counted otherwise than sent.
+    expect(parseRequest(file("/tmp", "2", "ls", "0", "0", "0"))).toBeNull();
+    expect(parseRequest(file("/tmp", "0", "2", "ll", "0", "0"))).toBeNull();
   });
 
   it("refuses a variable no request carries, one without a name, and one given twice", () => {
     // What a NUL typed into a zsh line would inject, were the fields not counted and checked.
-    expect(parseRequest(file("/tmp", "0", "1", "LD_PRELOAD=/tmp/x.so", ...none))).toBeNull();
-    expect(parseRequest(file("/tmp", "0", "1", "=x", ...none))).toBeNull();
-    expect(parseRequest(file("/tmp", "0", "2", "PATH=/bin", "PATH=/tmp", ...none))).toBeNull();
+    expect(parseRequest(file("/tmp", ...none, "0", "1", "LD_PRELOAD=/tmp/x.so"))).toBeNull();
+    expect(parseRequest(file("/tmp", ...none, "0", "1", "=x"))).toBeNull();
+    expect(parseRequest(file("/tmp", ...none, "0", "2", "PATH=/bin", "PATH=/tmp"))).toBeNull();
   });
 
-  it("never takes a history line or a name for a variable: they come after the variables, counted", () => {
-    // A history line that held separators (a shell that failed to drop a NUL) shifts the fields
-    // after it: the counts no longer add up, and nothing of it is read.
-    const smuggled = "ls\x001\x00CARO_CONFIG=/tmp/evil.toml";
-    expect(parseRequest(`${file("/tmp", "0", "0", "1")}${smuggled}\0${file("0")}`)).toBeNull();
+  it("adds no variable from a history line, a name or the buffer that held separators", () => {
+    // Each as the shell would write it, had it not dropped the NULs: the variables come last, so
+    // the shell's own count of them would have to be read as one.
+    const evil = "CARO_CONFIG=/tmp/evil.toml";
+    const shellEnv = ["1", "HOME=/h"];
+    for (const smuggled of [`ls\x000\x000\x001\x00${evil}`, `ls\x001\x00${evil}`, `x\x00${evil}`]) {
+      expect(parseRequest(file("/tmp", "1", smuggled, "0", "2", "--", "x", ...shellEnv))).toBeNull();
+      expect(parseRequest(file("/tmp", "0", "1", smuggled, "2", "--", "x", ...shellEnv))).toBeNull();
+      expect(parseRequest(file("/tmp", ...none, "2", "--", smuggled, ...shellEnv))).toBeNull();
+    }
     // Read where it belongs, it is only a line of history.
-    expect(parseRequest(file("/tmp", "0", "0", "1", "CARO_CONFIG=/tmp/evil.toml", "0"))).toMatchObject({
-      env: {},
-      history: ["CARO_CONFIG=/tmp/evil.toml"],
-    });
+    expect(parseRequest(file("/tmp", "1", evil, "0", "0", "0"))).toMatchObject({ env: {}, history: [evil] });
   });
 });
 

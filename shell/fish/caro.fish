@@ -129,8 +129,8 @@ function _caro_client
         # field can spill into the next.
         set -l umask_was $umask
         set -g umask 0077
-        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env \
-            (builtin count $hist) $hist (builtin count $names) $names >$dir/@CARO_REQUEST_FILE@.$fish_pid
+        builtin printf '%s\0' $PWD (builtin count $hist) $hist (builtin count $names) $names \
+            (builtin count $argv) $argv (builtin count $env) $env >$dir/@CARO_REQUEST_FILE@.$fish_pid
         set -g umask $umask_was
         # The client says "alive" at once and every second while it works; the watch says "late"
         # every 3 s. Silence through a watch period ends a stopped client; through three, one that

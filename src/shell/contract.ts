@@ -7,9 +7,9 @@
 //   rep      FIFO: the client writes a line as it takes a request and every second while it works
 //            on it, and the line "<waiter pid>" once `reply` holds the answer
 //   request.<waiter pid>   0600, NUL-terminated fields: cwd, then four counted groups (a count,
-//            then that many fields): the widget's arguments; the forwarded variables as NAME=value
-//            (src/client/forwarded.ts); the shell's last command lines, oldest first (none unless
-//            `wants` asks for them); the names of its functions and aliases
+//            then that many fields): the shell's last command lines, oldest first (none unless
+//            `wants` asks for them); the names of its functions and aliases; the widget's
+//            arguments; the forwarded variables as NAME=value (src/client/forwarded.ts), last
 //   wants    the history lines the shell should send, as the config reads now: written by the
 //            client as it starts, after each request and when the config changes; until it is
 //            there, the shell uses what the config said when `caro init` ran
@@ -85,8 +85,10 @@ const COUNT = /^\d{1,5}$/;
 /**
  * The request file's fields, or null unless it is exactly one whole request: an absolute cwd, the
  * four counted groups and no field more, and only forwarded variables, each once. A field that
- * held a separator would shift the ones after it, and no shift parses; the variables come before
- * the shell's history and names, so no line of those can become one.
+ * held a separator (the shells drop NULs; this is the second line of defence) would shift the ones
+ * after it. In the arguments no shift parses, since only the variables follow them, each checked.
+ * And no shift anywhere can add a variable: they come last, so it would take the shell's own count
+ * of them to be read as one, and a count is no NAME=value.
  */
 export function parseRequest(data: string): SessionRequest | null {
   const fields = data.split("\0");
@@ -102,11 +104,11 @@ export function parseRequest(data: string): SessionRequest | null {
     at += 1 + Number(count);
     return taken;
   };
-  const argv = group();
-  const assignments = group();
   const history = group();
   const names = group();
-  if (!argv || !assignments || !history || !names || at !== fields.length) return null;
+  const argv = group();
+  const assignments = group();
+  if (!history || !names || !argv || !assignments || at !== fields.length) return null;
   const env: Record<string, string> = {};
   for (const entry of assignments) {
     const eq = entry.indexOf("=");
