@@ -38,16 +38,15 @@ _caro_request_env() {
 # history lines, oldest first. The builtins write to the session folder $1's scratch file and
 # mapfile reads it back: no fork, no history file (bash writes it late).
 _caro_request_context() {
-  \builtin local scratch=$1/@CARO_SCRATCH_FILE@ name line
+  \builtin local scratch=$1/@CARO_SCRATCH_FILE@ line
   \builtin local -a found
   found=()
-  # compgen fails when there is no name at all.
-  if \builtin compgen -A function -A alias >|"$scratch" 2>/dev/null; then
-    \builtin mapfile -t found <"$scratch"
+  # Aliases from their table; functions from compgen, which writes a line at a time (so the
+  # _-prefixed ones, often hundreds, are left out there), and fails when there is none.
+  shell_names=("${!BASH_ALIASES[@]}")
+  if \builtin compgen -A function -X '_*' >|"$scratch" 2>/dev/null && \builtin mapfile -t found <"$scratch"; then
+    shell_names+=("${found[@]}")
   fi
-  for name in "${found[@]}"; do
-    [[ $name == _* ]] || shell_names+=("$name")
-  done
   # history, not fc: fc takes the last entry for its own command line and leaves it out, and in
   # a key binding there is none. Without a time stamp; a line that is no entry's first goes on
   # with the entry before it (a command of several lines).
