@@ -4,11 +4,11 @@
 // PATH, MANPATH and the folder are fixtures, so nothing depends on what this machine has installed.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
+import { fixtureFolder, fixtureManPath, fixtureTemp } from "./helpers/fixture-machine.js";
 import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { type ChatRequest, lastUserMessage, ollamaStandin, requestText, type Standin } from "./helpers/standins.js";
 
@@ -16,8 +16,6 @@ const running: ShellUnderTest[] = [];
 afterEach(() => {
   for (const sh of running.splice(0)) sh.kill();
 });
-
-const temp = () => mkdtempSync(join(tmpdir(), "caro-widget-context-"));
 
 /** The programs the shells, the widget and the test keys run, from this machine; nothing else. */
 const NEEDED = ["zsh", "bash", "fish", "sh", "env", "tmux", "mkdir", "rm", "mkfifo", "stty", "mv", "cat", "id"];
@@ -28,7 +26,7 @@ const NEEDED_TOO = ["kill", "sleep", "date", "find"];
  * manual page names --fast only. A folder of twenty entries in a git repository.
  */
 function fixtureMachine() {
-  const bin = temp();
+  const bin = fixtureTemp();
   for (const name of [...NEEDED, ...NEEDED_TOO]) {
     const found = execFileSync("sh", ["-c", 'command -v "$1" || :', "sh", name], { encoding: "utf8" }).trim();
     if (found.startsWith("/")) symlinkSync(found, join(bin, name));
@@ -37,16 +35,7 @@ function fixtureMachine() {
   writeFileSync(join(bin, "frob"), "#!/bin/sh\necho \"frob: unrecognized option '$1'\" >&2\nexit 3\n", {
     mode: 0o755,
   });
-  const man = temp();
-  mkdirSync(join(man, "man1"));
-  writeFileSync(join(man, "man1", "frob.1"), ".SH SYNOPSIS\nfrob [OPTION]\n.TP\n\\fB\\-\\-fast\\fR\ngo fast\n");
-  const cwd = temp();
-  mkdirSync(join(cwd, ".git"));
-  writeFileSync(join(cwd, ".git", "HEAD"), "ref: refs/heads/feature\n");
-  for (const d of ["src", "docs"]) mkdirSync(join(cwd, d));
-  writeFileSync(join(cwd, "package.json"), "{}");
-  for (let i = 0; i < 17; i++) writeFileSync(join(cwd, `note-${String(i).padStart(2, "0")}.txt`), "");
-  return { bin, man, cwd };
+  return { bin, man: fixtureManPath(), cwd: fixtureFolder() };
 }
 
 // The stand-in's answers, by what was asked: a fix; a user's function and alias; a program that is
