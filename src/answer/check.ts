@@ -34,13 +34,9 @@ function fishCheck(command: string): Promise<SyntaxVerdict> {
 export async function checkSyntax(command: string, shell: Shell): Promise<SyntaxVerdict> {
   if (shell === "fish") return fishCheck(command);
   const tree = await parseBash(command);
-  try {
-    if (!tree.rootNode.hasError) return { ok: true, checkedBy: "tree-sitter-bash" };
-    const bad = tree.rootNode.descendantsOfType(["ERROR", "MISSING"])[0] ?? tree.rootNode;
-    return { ok: false, reason: `does not parse as ${shell} near column ${bad.startPosition.column + 1}` };
-  } finally {
-    tree.delete();
-  }
+  if (!tree.rootNode.hasError) return { ok: true, checkedBy: "tree-sitter-bash" };
+  const bad = tree.rootNode.descendantsOfType(["ERROR", "MISSING"])[0] ?? tree.rootNode;
+  return { ok: false, reason: `does not parse as ${shell} near column ${bad.startPosition.column + 1}` };
 }
 
 /** Why a draft cannot be used, or null when it can. */

@@ -1,4 +1,4 @@
-import type { Node, Tree } from "web-tree-sitter";
+import type { Node, Tree } from "./parser.js";
 import { parseBash } from "./parser.js";
 import { literal, wordOf, type Substitution, type Word } from "./words.js";
 
@@ -515,33 +515,26 @@ async function analyzeInto(
   // fish's `function name … end` is rewritten away below: take the names first.
   if (fish) for (const m of source.matchAll(/(?:^|[;\n])\s*function\s+([^\s;]+)/g)) out.functions.push(m[1]);
   let tree = await parseBash(source);
-  if (tree.rootNode.hasError && fish) {
-    tree.delete();
-    tree = await parseBash(fishToPosix(source));
+  if (tree.rootNode.hasError && fish) tree = await parseBash(fishToPosix(source));
+  if (tree.rootNode.hasError) out.unparsed.push(source);
+  const fedByFind = await listedByFind(tree, depth);
+  for (const node of tree.rootNode.descendantsOfType("command")) {
+    const listed = node && fedByFind.get(node.id);
+    if (node) await unwrap(commandWords(node), listed ? { ...context, listedBy: listed } : context, depth, out);
   }
-  try {
-    if (tree.rootNode.hasError) out.unparsed.push(source);
-    const fedByFind = await listedByFind(tree, depth);
-    for (const node of tree.rootNode.descendantsOfType("command")) {
-      const listed = node && fedByFind.get(node.id);
-      if (node) await unwrap(commandWords(node), listed ? { ...context, listedBy: listed } : context, depth, out);
-    }
-    for (const node of tree.rootNode.descendantsOfType("file_redirect")) {
-      const redirect = node && redirectOf(node);
-      if (redirect) out.redirects.push(redirect);
-    }
-    for (const node of tree.rootNode.descendantsOfType(["declaration_command", "unset_command"]))
-      if (node) out.declarations.push(node.text);
-    for (const node of tree.rootNode.descendantsOfType("function_definition")) {
-      const name = node?.childForFieldName("name")?.text;
-      if (name) out.functions.push(name);
-    }
-    await collectPipelines(tree, depth, context, out);
-    await collectRedirectedDownloads(tree, depth, context, out);
-    out.forkBomb ||= findForkBombs(tree, source);
-  } finally {
-    tree.delete();
+  for (const node of tree.rootNode.descendantsOfType("file_redirect")) {
+    const redirect = node && redirectOf(node);
+    if (redirect) out.redirects.push(redirect);
   }
+  for (const node of tree.rootNode.descendantsOfType(["declaration_command", "unset_command"]))
+    if (node) out.declarations.push(node.text);
+  for (const node of tree.rootNode.descendantsOfType("function_definition")) {
+    const name = node?.childForFieldName("name")?.text;
+    if (name) out.functions.push(name);
+  }
+  await collectPipelines(tree, depth, context, out);
+  await collectRedirectedDownloads(tree, depth, context, out);
+  out.forkBomb ||= findForkBombs(tree, source);
 }
 
 export async function analyze(source: string, options: { fish?: boolean } = {}): Promise<Analysis> {

@@ -1,29 +1,60 @@
 import { createRequire } from "node:module";
-import { setFlagsFromString } from "node:v8";
-import { Language, Parser, type Tree } from "web-tree-sitter";
+import type TreeSitter from "tree-sitter";
 
-// tree-sitter-bash compiled to WASM: a full syntax tree in well under a millisecond, no native build.
+// Every answer is rated from its syntax tree, in every caro process that shows one: `caro check`, a
+// request from the command line, the shell's session client, and the daemon's checks. So the parser's
+// start is paid per process. tree-sitter's native binding (prebuilt for Linux, macOS and Windows on
+// x64 and arm64, N-API, so no build at install) loads and parses in a few milliseconds. The same
+// grammar compiled to WASM is the fallback where no prebuilt binary loads (musl, other CPUs); it costs
+// about 80 ms of compiling and a slower first parse in each process. test/syntax.test.ts checks that
+// both give the same trees.
+
+export type Tree = TreeSitter.Tree;
+export type Node = TreeSitter.SyntaxNode;
+
+interface BashParser {
+  parse(text: string): Tree | null;
+}
+
 const require = createRequire(import.meta.url);
-let parserReady: Promise<Parser> | undefined;
+let parserReady: Promise<BashParser> | undefined;
 
-export function bashParser(): Promise<Parser> {
-  parserReady ??= (async () => {
-    // V8 would compile tree-sitter's WASM twice, the second time optimised in the background, and
-    // hold the exit until that finished: about 2 s of CPU for a rating that takes a millisecond.
-    // The baseline compiler alone parses a command line just as fast for our purposes. Set here,
-    // before the first compile, so that a caro that never rates (--help, --version) skips node:v8.
-    setFlagsFromString("--liftoff-only");
-    await Parser.init();
-    const language = await Language.load(require.resolve("tree-sitter-bash/tree-sitter-bash.wasm"));
+/** The native parser, or null when its binary does not load on this machine. */
+function nativeParser(): BashParser | null {
+  try {
+    const Parser: typeof TreeSitter = require("tree-sitter");
     const parser = new Parser();
-    parser.setLanguage(language);
+    parser.setLanguage(require("tree-sitter-bash"));
     return parser;
-  })();
+  } catch {
+    return null;
+  }
+}
+
+/** The WASM parser: the same grammar, through web-tree-sitter. */
+export async function wasmParser(): Promise<BashParser> {
+  // V8 would compile tree-sitter's WASM twice, the second time optimised in the background, and
+  // hold the exit until that finished: about 2 s of CPU for a rating that takes a millisecond.
+  // The baseline compiler alone parses a command line just as fast for our purposes.
+  const { setFlagsFromString } = await import("node:v8");
+  setFlagsFromString("--liftoff-only");
+  const { Language, Parser } = await import("web-tree-sitter");
+  await Parser.init();
+  const language = await Language.load(require.resolve("tree-sitter-bash/tree-sitter-bash.wasm"));
+  const parser = new Parser();
+  parser.setLanguage(language);
+  // The two bindings' trees have the same shape (type, text, indexes, children, fields), which is
+  // all caro reads; the native one's types name it.
+  return parser as unknown as BashParser;
+}
+
+export function bashParser(): Promise<BashParser> {
+  parserReady ??= Promise.resolve(nativeParser() ?? wasmParser());
   return parserReady;
 }
 
-export async function parseBash(command: string): Promise<Tree> {
-  const tree = (await bashParser()).parse(command);
+export async function parseBash(command: string, parser?: BashParser): Promise<Tree> {
+  const tree = (parser ?? (await bashParser())).parse(command);
   if (!tree) throw new Error("tree-sitter returned no tree");
   return tree;
 }

@@ -1,4 +1,4 @@
-import type { Node } from "web-tree-sitter";
+import type { Node } from "./parser.js";
 
 /** One argument as the shell would see it, as far as caro can know without running anything. */
 export interface Word {

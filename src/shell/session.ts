@@ -155,9 +155,11 @@ export function sweepSessionFolders(dir: string, shellPid: number): void {
     return;
   }
   for (const name of names) {
+    // The parent is often /tmp, with thousands of entries: look at the name before anything else.
     const found = SESSION_FOLDER.exec(name);
+    if (!found || found[1] !== own[1]) continue;
     const path = join(parent, name);
-    if (!found || found[1] !== own[1] || path === dir) continue;
+    if (path === dir) continue;
     const pid = Number(found[2]);
     if (pid !== shellPid && processAlive(pid)) continue;
     const client = clientOf(path);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type Options, type ResultPromise } from "execa";
@@ -102,6 +102,9 @@ export async function stopDaemons(): Promise<void> {
   const deadline = Date.now() + 5000;
   while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
+  // A test's files go with it: thousands of homes left in /tmp slow every readdir of it, such as the
+  // session client's sweep of folders that dead shells left there.
+  for (const home of homes) rmSync(home, { recursive: true, force: true, maxRetries: 2 });
 }
 
 /** A config that sends every request to an Ollama server (a stand-in) at `url`; `extra` lines follow. */

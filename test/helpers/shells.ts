@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CARO_BIN, makeHome } from "./caro.js";
 import { shellQuote, TmuxSession } from "./tmux.js";
@@ -9,6 +11,7 @@ export type WidgetShell = "zsh" | "bash" | "fish";
 // Ctrl-T writes the buffer and cursor to files, Ctrl-O sets the buffer from a file (for bytes a
 // keyboard cannot type, such as a tab, without triggering completion). A prelude (a user's aliases and options)
 // runs before caro loads; the test keys go through builtin and command so that it cannot break them.
+// `init` is the line that loads caro: the user's `eval "$(caro init zsh)"`, or the same code from a file.
 type Setup = (dir: string, init: string, prelude: string) => string;
 const SETUP: Record<WidgetShell, { command: string; setup: Setup; undo: string; vi: string }> = {
   zsh: {
@@ -17,7 +20,7 @@ const SETUP: Record<WidgetShell, { command: string; setup: Setup; undo: string; 
     vi: "bindkey -v",
     setup: (dir, init, prelude) => `PS1='$ '
 ${prelude}
-eval "$(${init} init zsh)"
+${init}
 _t_dump() {
   builtin print -rn -- "$BUFFER" > ${dir}/dump.tmp; builtin print -rn -- "$CURSOR" > ${dir}/cursor
   command mv ${dir}/dump.tmp ${dir}/dump
@@ -33,7 +36,7 @@ for m in emacs viins vicmd; do builtin bindkey -M $m '^T' _t_dump; builtin bindk
     vi: "set -o vi",
     setup: (dir, init, prelude) => `PS1='$ '
 ${prelude}
-eval "$(${init} init bash)"
+${init}
 _t_dump() {
   builtin printf %s "$READLINE_LINE" > ${dir}/dump.tmp; builtin printf %s "$READLINE_POINT" > ${dir}/cursor
   command mv ${dir}/dump.tmp ${dir}/dump
@@ -53,7 +56,7 @@ done
 function fish_prompt; builtin echo -n '$ '; end
 function fish_greeting; end
 ${prelude}
-${init} init fish | source
+${init}
 function _t_dump
   builtin commandline | string collect --no-trim-newlines > ${dir}/dump.tmp; builtin commandline -C > ${dir}/cursor
   command mv ${dir}/dump.tmp ${dir}/dump
@@ -66,6 +69,28 @@ function fish_user_key_bindings; _t_keys; end
   },
 };
 
+// `caro init <shell> --no-start`'s code, made once per shell and test file: the code depends on nothing
+// else (no config is read under --no-start), and a Node start per shell is a tenth of a widget test's
+// CPU. Without the start at init, the first Ctrl-G starts the daemon, as under start_on_init = false.
+// init-start.test.ts loads the real `eval "$(caro init …)"` (realInit) to test the start itself.
+const initFiles = new Map<WidgetShell, string>();
+function initFile(shell: WidgetShell): string {
+  let file = initFiles.get(shell);
+  if (!file) {
+    file = join(mkdtempSync(join(tmpdir(), "caro-test-init-")), `init.${shell}`);
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() };
+    writeFileSync(file, execFileSync(process.execPath, [CARO_BIN, "init", shell, "--no-start"], { env }));
+    initFiles.set(shell, file);
+  }
+  return file;
+}
+
+function initLine(shell: WidgetShell, realInit: boolean): string {
+  const caro = `${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)}`;
+  if (shell === "fish") return realInit ? `${caro} init fish | source` : `source ${shellQuote(initFile(shell))}`;
+  return `eval "$(${realInit ? `${caro} init ${shell}` : `<${shellQuote(initFile(shell))}`})"`;
+}
+
 export class ShellUnderTest {
   readonly session: TmuxSession;
   readonly dir: string;
@@ -76,14 +101,14 @@ export class ShellUnderTest {
     readonly shell: WidgetShell,
     config: string,
     home?: { home: string; env: Record<string, string> },
-    options: { command?: string; prelude?: string } = {},
+    options: { command?: string; prelude?: string; realInit?: boolean } = {},
   ) {
     const made = home ?? makeHome(config);
     this.home = made.home;
     this.dir = join(made.home, `shell-${shell}-${Math.random().toString(36).slice(2, 8)}`);
     mkdirSync(this.dir);
     this.env = { ...made.env, TERM: "screen", LANG: "C.UTF-8" };
-    const init = `${shellQuote(process.execPath)} ${shellQuote(CARO_BIN)}`;
+    const init = initLine(shell, options.realInit ?? false);
     writeFileSync(join(this.dir, "setup"), SETUP[shell].setup(this.dir, init, options.prelude ?? ""));
     this.session = new TmuxSession(options.command ?? SETUP[shell].command, this.env, { width: 160, height: 40 });
   }
