@@ -104,27 +104,47 @@ describe("the widget's context, per shell: one shell runs every case", () => {
   });
 
   it.each(["zsh", "bash", "fish"] as const)(
-    "%s: the machine, the folder, names, history (off, then on), the pane for a fix, the checks' warnings, broken text",
+    "%s: the pane and history for a fix, then history off; the machine, the folder, names; the checks' warnings; broken text",
     async (shell) => {
       const machine = fixtureMachine();
-      const made = makeHome(ollamaConfig(server.url));
+      // The real `caro init`, which reads history = 2 for the first Ctrl-G, before the session
+      // client (started by that Ctrl-G) has said anything.
+      const made = makeHome(ollamaConfig(server.url, "[context]\nhistory = 2\n"));
       mkdirSync(made.env.XDG_RUNTIME_DIR);
       made.env.PATH = machine.bin;
       made.env.MANPATH = machine.man;
-      const sh = new ShellUnderTest(shell, "", made, { prelude: PRELUDE[shell](machine.cwd) });
+      const sh = new ShellUnderTest(shell, "", made, { prelude: PRELUDE[shell](machine.cwd), realInit: true });
       running.push(sh);
       await sh.ready();
       await inTmux(sh);
       const chatsOf = (from: number) => server.chats.slice(from);
 
-      // The tools and the folder, bounded; no history by default; the user's function and alias
-      // need no program (no second try).
+      // A command fails in tmux; Ctrl-G on the empty line: its output and the last two commands
+      // reach the prompt.
+      for (const line of ["echo one", "frob --fastest"]) {
+        sh.session.type(line);
+        sh.session.sendKeys("Enter");
+        await sh.waitForPrompt();
+      }
       let from = server.chats.length;
-      await ask(sh, "list the notes", 1);
-      expect((await sh.dump()).buffer).toBe("t_fn && t_al");
-      // Nothing of the shell's own: the first Ctrl-G reads a session folder the client has not yet
-      // written to, quietly.
+      sh.session.sendKeys("C-g");
+      await waitForFinished(sh.home, 1);
+      expect((await sh.dump()).buffer).toBe("frob --fast");
+      // Nothing of the shell's own on the screen: this Ctrl-G read a session folder the client
+      // had not yet written to, quietly.
       expect(sh.session.screen()).not.toMatch(/_caro_|no such file/i);
+      const fix = lastUserMessage(chatsOf(from)[0]);
+      expect(fix).toContain('Recent commands:\n"echo one"\n"frob --fastest"\n');
+      expect(fix).toContain("This command failed with exit status 3: frob --fastest\nIt printed:\n");
+      expect(fix).toMatch(/It printed:\n[\s\S]*frob: unrecognized option '--fastest'/);
+
+      // Back to the default config, which the session client reads again: no history. The tools
+      // and the folder, bounded; the user's function and alias need no program (no second try).
+      writeFileSync(made.configPath, ollamaConfig(server.url));
+      await untilWanted(made.env.XDG_RUNTIME_DIR, 0);
+      from = server.chats.length;
+      await ask(sh, "list the notes", 2);
+      expect((await sh.dump()).buffer).toBe("t_fn && t_al");
       const [first, ...more] = chatsOf(from);
       expect(more).toHaveLength(0);
       expect(first.messages[0].content).toContain("Package manager: apt.\nInstalled: find.\nNot installed: rg, grep,");
@@ -132,24 +152,6 @@ describe("the widget's context, per shell: one shell runs every case", () => {
         "folder: package.json docs/ src/ note-00.txt note-01.txt note-02.txt note-03.txt note-04.txt …\n",
       );
       expect(lastUserMessage(first)).not.toContain("Recent commands");
-
-      // history = 2, read again by the session client; then a command fails in tmux.
-      writeFileSync(made.configPath, ollamaConfig(server.url, "[context]\nhistory = 2\n"));
-      await untilWanted(made.env.XDG_RUNTIME_DIR, 2);
-      sh.session.sendKeys("C-u");
-      for (const line of ["echo one", "frob --fastest"]) {
-        sh.session.type(line);
-        sh.session.sendKeys("Enter");
-        await sh.waitForPrompt();
-      }
-      from = server.chats.length;
-      sh.session.sendKeys("C-g");
-      await waitForFinished(sh.home, 2);
-      expect((await sh.dump()).buffer).toBe("frob --fast");
-      const fix = lastUserMessage(chatsOf(from)[0]);
-      expect(fix).toContain('Recent commands:\n"echo one"\n"frob --fastest"\n');
-      expect(fix).toContain("This command failed with exit status 3: frob --fastest\nIt printed:\n");
-      expect(fix).toMatch(/It printed:\n[\s\S]*frob: unrecognized option '--fastest'/);
 
       // A program that is not here and an option frob's page lacks: one more try naming both,
       // then the answer goes in with the warnings on the message line.
