@@ -2,8 +2,9 @@
 # zsh and bash: `caro init` writes this file into both. It is written in what the two shells share.
 # zsh runs it under `emulate -L zsh` (set by the widget that calls it); bash under the user's
 # options (set -e, -u), so every step that may fail is checked, and a `\builtin local a=$b` would
-# split $b, so locals are declared first and assigned after. Each shell defines two hooks:
-# _caro_request_env (the waiting process's pid and the forwarded variables) and _caro_session_start.
+# split $b, so locals are declared first and assigned after. Each shell defines three hooks:
+# _caro_request_env (the waiting process's pid and the forwarded variables), _caro_request_context
+# (its history and the names of its functions and aliases) and _caro_session_start.
 
 # Whether pid $1 is this user's session client for the folder $2: not a pid reused by another
 # process, a zombie, or another user's process. Builtins only: it runs while a Ctrl-G waits.
@@ -79,18 +80,32 @@ _caro_read_line() {
   \builtin return 1
 }
 
+# Sets the caller's `wanted` to how many history lines to send: as many as the config has the
+# daemon use, as the session client last read it (it writes the folder $1's wants file), else as
+# caro init read it. With 0, the default, the history is not even read.
+_caro_history_wanted() {
+  # The group takes the error of a file not there yet: zsh reports a failed redirection before the
+  # command's own 2>/dev/null applies.
+  if ! { \builtin read -r wanted <"$1/@CARO_WANTS_FILE@"; } 2>/dev/null || [[ -z $wanted || $wanted == *[!0-9]* ]]; then
+    wanted=@CARO_HISTORY@
+  fi
+}
+
 # `_caro_client <widget args>` prints what `caro widget <shell> <widget args>` prints, with its exit
 # status: through the session client when there is one, else (or when it dies) by starting caro.
 # It runs in the widget's command substitution: the umask it sets ends with it.
 _caro_client() {
-  \builtin local dir pid waiter line partial rc out heard quiet why
-  \builtin local -a env fields
-  dir=${_caro_session_dir-} pid='' waiter='' partial='' heard='' quiet=0 why=''
-  env=()
+  \builtin local dir pid waiter line partial rc out heard quiet why wanted
+  \builtin local -a env fields history_lines shell_names
+  dir=${_caro_session_dir-} pid='' waiter='' partial='' heard='' quiet=0 why='' wanted=0
+  env=() history_lines=() shell_names=()
   if [[ -n $dir ]] && _caro_request_env && _caro_session_pid "$dir"; then
+    _caro_history_wanted "$dir"
+    _caro_request_context "$dir" "$wanted"
     # No field may hold a NUL, the request's separator, or a pasted line could add a variable of
     # its own (CARO_CONFIG=…) to the request: a zsh string may hold one (a bash string cannot).
-    fields=("$PWD" "$#" "$@" "${#env[@]}" "${env[@]}")
+    fields=("$PWD" "${#history_lines[@]}" "${history_lines[@]}" "${#shell_names[@]}" "${shell_names[@]}")
+    fields+=("$#" "$@" "${#env[@]}" "${env[@]}")
     \builtin umask 077
     \builtin printf '%s\0' "${fields[@]//$'\0'/}" >|"$dir/@CARO_REQUEST_FILE@.$waiter"
     {

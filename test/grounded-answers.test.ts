@@ -2,12 +2,13 @@
 // the prompts) and the embedded backend with a generated model. PATH, MANPATH and the folder are
 // fixtures, so nothing depends on what this machine has installed.
 
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
 import { endOf, RawClient, startedDaemon } from "./helpers/daemon-client.js";
+import { fixtureFolder, fixtureManPath } from "./helpers/fixture-machine.js";
 import { type ChatRequest, lastUserMessage, ollamaStandin, type Standin } from "./helpers/standins.js";
 
 const servers: Standin[] = [];
@@ -23,21 +24,11 @@ async function standin(reply: (request: ChatRequest) => string, host?: string): 
 const answer = (command: string) => JSON.stringify({ command });
 const temp = () => mkdtempSync(join(tmpdir(), "caro-grounded-"));
 
-/** A PATH of this machine's making: apt, find, frob and sleep there; fd, rg and the rest not. */
+/** A PATH of this machine's making: apt, find, frob and ls there; fd, rg and the rest not. */
 function fixtureMachine() {
   const bin = temp();
   for (const name of ["apt", "find", "frob", "ls"]) writeFileSync(join(bin, name), "#!/bin/sh\n", { mode: 0o755 });
-  const man = temp();
-  mkdirSync(join(man, "man1"));
-  writeFileSync(join(man, "man1", "frob.1"), ".SH SYNOPSIS\nfrob [OPTION]\n.TP\n\\fB\\-\\-fast\\fR\ngo fast\n");
-  // A folder of twenty entries, a project file and folders among them, in a repository.
-  const cwd = temp();
-  mkdirSync(join(cwd, ".git"));
-  writeFileSync(join(cwd, ".git", "HEAD"), "ref: refs/heads/feature\n");
-  for (const d of ["src", "docs"]) mkdirSync(join(cwd, d));
-  writeFileSync(join(cwd, "package.json"), "{}");
-  for (let i = 0; i < 17; i++) writeFileSync(join(cwd, `note-${String(i).padStart(2, "0")}.txt`), "");
-  return { bin, man, cwd };
+  return { bin, man: fixtureManPath(), cwd: fixtureFolder() };
 }
 
 function homeFor(config: string, machine: ReturnType<typeof fixtureMachine>) {

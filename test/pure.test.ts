@@ -11,6 +11,7 @@ import type { UnratedAnswer, UserRequest } from "../src/answer/types.js";
 import { selectBackend } from "../src/backends/select.js";
 import type { BackendPool } from "../src/backends/pool.js";
 import { parseRequest } from "../src/shell/contract.js";
+import { sentContext } from "../src/shell/shell-context.js";
 import { sessionDirProblem } from "../src/shell/session.js";
 import { typedText } from "../src/shell/terminal.js";
 import { parseWidgetArgs } from "../src/shell/widget.js";
@@ -31,10 +32,19 @@ function configOf(toml: string, home = temp()) {
 
 describe("parseRequest: the session's request file", () => {
   const file = (...fields: string[]) => fields.map((f) => `${f}\0`).join("");
+  /** No history, no names: the two groups a request starts with after its folder, empty. */
+  const none = ["0", "0"];
 
-  it("reads the folder, the arguments and the forwarded environment, each field NUL-terminated", () => {
+  it("reads the folder, the history, the names, the arguments and the forwarded environment", () => {
     const data = file(
       "/home/ada/my dir",
+      "2",
+      "make test",
+      "for f in *; do\n  echo $f\ndone",
+      "3",
+      "gst",
+      "mk-dir",
+      "ll",
       "3",
       "zsh",
       "--",
@@ -48,30 +58,78 @@ describe("parseRequest: the session's request file", () => {
       cwd: "/home/ada/my dir",
       argv: ["zsh", "--", "find 'a b' # ünïcode ✓"],
       env: { PATH: "/bin", CARO_X: "a=b", HOME: "" },
+      history: ["make test", "for f in *; do\n  echo $f\ndone"],
+      names: ["gst", "mk-dir", "ll"],
     });
   });
 
   it("keeps an empty argument and newlines in one", () => {
-    expect(parseRequest(file("/", "2", "", "a\nb", "0"))).toEqual({ cwd: "/", argv: ["", "a\nb"], env: {} });
+    expect(parseRequest(file("/", ...none, "2", "", "a\nb", "0"))).toEqual({
+      cwd: "/",
+      argv: ["", "a\nb"],
+      env: {},
+      history: [],
+      names: [],
+    });
   });
 
   it("refuses what is not a whole request", () => {
     expect(parseRequest("")).toBeNull();
-    expect(parseRequest("/tmp\x002\x00a\x00b")).toBeNull(); // cut off: the last field has no NUL
-    expect(parseRequest(file("/tmp", "3", "a", "b", "0"))).toBeNull(); // more arguments counted than sent
-    expect(parseRequest(file("/tmp", "1", "a", "1"))).toBeNull(); // a variable counted, none sent
-    expect(parseRequest(file("/tmp", "1", "a", "0", "PATH=/bin"))).toBeNull(); // one sent, none counted
-    expect(parseRequest(file("", "0", "0"))).toBeNull(); // no folder
-    expect(parseRequest(file("tmp", "0", "0"))).toBeNull(); // a folder that is not absolute
-    for (const count of ["-1", "1.5", "x", "", " 1", "1e0"])
-      expect(parseRequest(file("/tmp", count, "a", "0"))).toBeNull();
+    expect(parseRequest("/tmp\x000\x000\x002\x00a\x00b")).toBeNull(); // cut off: the last field has no NUL
+    expect(parseRequest(file("/tmp", ...none, "3", "a", "b", "0"))).toBeNull(); // more arguments counted than sent
+    expect(parseRequest(file("/tmp", ...none, "1", "a", "1"))).toBeNull(); // a variable counted, none sent
+    expect(parseRequest(file("/tmp", ...none, "1", "a", "0", "PATH=/bin"))).toBeNull(); // one sent, none counted
+    expect(parseRequest(file("", ...none, "0", "0"))).toBeNull(); // no folder
+    expect(parseRequest(file("tmp", ...none, "0", "0"))).toBeNull(); // a folder that is not absolute
+    for (const count of ["-1", "1.5", "x", "", " 1", "1e0"]) {
+      expect(parseRequest(file("/tmp", ...none, count, "a", "0"))).toBeNull();
+      expect(parseRequest(file("/tmp", count, "ls", "0", "0", "0"))).toBeNull();
+    }
+    // The request of a widget from before history and names: not read as one with them empty.
+    expect(parseRequest(file("/tmp", "1", "a", "0"))).toBeNull();
+    expect(parseRequest(file("/tmp", "2", "--", "x", "1", "PATH=/bin"))).toBeNull();
+    // History or names counted otherwise than sent.
+    expect(parseRequest(file("/tmp", "2", "ls", "0", "0", "0"))).toBeNull();
+    expect(parseRequest(file("/tmp", "0", "2", "ll", "0", "0"))).toBeNull();
   });
 
   it("refuses a variable no request carries, one without a name, and one given twice", () => {
     // What a NUL typed into a zsh line would inject, were the fields not counted and checked.
-    expect(parseRequest(file("/tmp", "0", "1", "LD_PRELOAD=/tmp/x.so"))).toBeNull();
-    expect(parseRequest(file("/tmp", "0", "1", "=x"))).toBeNull();
-    expect(parseRequest(file("/tmp", "0", "2", "PATH=/bin", "PATH=/tmp"))).toBeNull();
+    expect(parseRequest(file("/tmp", ...none, "0", "1", "LD_PRELOAD=/tmp/x.so"))).toBeNull();
+    expect(parseRequest(file("/tmp", ...none, "0", "1", "=x"))).toBeNull();
+    expect(parseRequest(file("/tmp", ...none, "0", "2", "PATH=/bin", "PATH=/tmp"))).toBeNull();
+  });
+
+  it("adds no variable from a history line, a name or the buffer that held separators", () => {
+    // Each as the shell would write it, had it not dropped the NULs: the variables come last, so
+    // the shell's own count of them would have to be read as one.
+    const evil = "CARO_CONFIG=/tmp/evil.toml";
+    const shellEnv = ["1", "HOME=/h"];
+    for (const smuggled of [`ls\x000\x000\x001\x00${evil}`, `ls\x001\x00${evil}`, `x\x00${evil}`]) {
+      expect(parseRequest(file("/tmp", "1", smuggled, "0", "2", "--", "x", ...shellEnv))).toBeNull();
+      expect(parseRequest(file("/tmp", "0", "1", smuggled, "2", "--", "x", ...shellEnv))).toBeNull();
+      expect(parseRequest(file("/tmp", ...none, "2", "--", smuggled, ...shellEnv))).toBeNull();
+    }
+    // Read where it belongs, it is only a line of history.
+    expect(parseRequest(file("/tmp", "1", evil, "0", "0", "0"))).toMatchObject({ env: {}, history: [evil] });
+  });
+});
+
+describe("sentContext: what of the shell's history and names a request carries", () => {
+  it("keeps the last 50 lines, each cut at 1000 characters, and drops blank ones", () => {
+    const history = [...Array.from({ length: 60 }, (_, i) => `cmd ${i}`), "  ", "x".repeat(1500)];
+    const sent = sentContext(history, []).history ?? [];
+    expect(sent).toHaveLength(50);
+    expect(sent[0]).toBe("cmd 11");
+    expect(sent.at(-1)).toBe("x".repeat(1000));
+  });
+
+  it("keeps names that could be commands, once each, at most 2000; nothing sent is nothing carried", () => {
+    const names = ["gst", "ll", "gst", "two words", "tab\there", "a\x1b[2J", "y".repeat(65), "mk-dir", "é"];
+    expect(sentContext([], names).names).toEqual(["gst", "ll", "mk-dir", "é"]);
+    const many = Array.from({ length: 2500 }, (_, i) => `f${i}`);
+    expect(sentContext([], many).names).toHaveLength(2000);
+    expect(sentContext([], [])).toEqual({});
   });
 });
 

@@ -201,13 +201,20 @@ describe("a blocked command in the buffer", () => {
 });
 
 describe("a session request", () => {
-  const request = (...fields: string[]) => `${fields.join("\0")}\0`;
+  /** The fields after the folder: no history, no names (pure.test.ts reads those), then these. */
+  const request = (cwd: string, ...fields: string[]) => `${[cwd, "0", "0", ...fields].join("\0")}\0`;
 
   it("is read when it is exactly one whole request of forwarded variables", () => {
     expect(
       parseRequest(request("/w", "2", "--", "list files", "2", "CARO_BACKEND=ollama", "PATH=/bin:/usr/bin")),
-    ).toEqual({ cwd: "/w", argv: ["--", "list files"], env: { CARO_BACKEND: "ollama", PATH: "/bin:/usr/bin" } });
-    expect(parseRequest(request("/", "0", "0"))).toEqual({ cwd: "/", argv: [], env: {} });
+    ).toEqual({
+      cwd: "/w",
+      argv: ["--", "list files"],
+      env: { CARO_BACKEND: "ollama", PATH: "/bin:/usr/bin" },
+      history: [],
+      names: [],
+    });
+    expect(parseRequest(request("/", "0", "0"))).toEqual({ cwd: "/", argv: [], env: {}, history: [], names: [] });
   });
 
   it("is refused when anything is off: a field more or less, a variable not forwarded or given twice", () => {

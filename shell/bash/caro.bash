@@ -33,6 +33,36 @@ _caro_request_env() {
   done
 }
 
+# Sets the caller's `shell_names` to the names of this shell's functions (not the _-prefixed
+# ones: helpers, bash-completion's among them) and aliases, and its `history_lines` to the last $2
+# history lines, oldest first. The builtins write to the session folder $1's scratch file and
+# mapfile reads it back: no fork, no history file (bash writes it late).
+_caro_request_context() {
+  \builtin local scratch=$1/@CARO_SCRATCH_FILE@ line
+  \builtin local -a found
+  found=()
+  # Aliases from their table; functions from compgen, which writes a line at a time (so the
+  # _-prefixed ones, often hundreds, are left out there), and fails when there is none.
+  shell_names=("${!BASH_ALIASES[@]}")
+  if \builtin compgen -A function -X '_*' >|"$scratch" 2>/dev/null && \builtin mapfile -t found <"$scratch"; then
+    shell_names+=("${found[@]}")
+  fi
+  # history, not fc: fc takes the last entry for its own command line and leaves it out, and in
+  # a key binding there is none. Without a time stamp; a line that is no entry's first goes on
+  # with the entry before it (a command of several lines).
+  if (($2 > 0)) && HISTTIMEFORMAT='' \builtin history "$2" >|"$scratch" 2>/dev/null &&
+    \builtin mapfile -t found <"$scratch"; then
+    for line in "${found[@]}"; do
+      if [[ $line =~ ^[[:space:]]*[0-9]+[*[:space:]]+(.*)$ ]]; then
+        history_lines+=("${BASH_REMATCH[1]}")
+      elif ((${#history_lines[@]})); then
+        history_lines[-1]+=$'\n'$line
+      fi
+    done
+  fi
+  \builtin return 0
+}
+
 # Starts the session client for the folder $1, in a subshell without job control: the client stays
 # in the shell's process group, which owns the terminal while the widget runs, so it can take the
 # keys (Ctrl-C cancels) as the one-shot client does.

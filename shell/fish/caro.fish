@@ -113,12 +113,24 @@ function _caro_client
                 set -a env "$name="(builtin string join ' ' -- $$name)
             end
         end
+        # The last history entries, oldest first, as many as the config has the daemon use (the
+        # session client writes that number; until then, caro init's), none by default; and the
+        # names of the functions (aliases among them) that need no program. fish's own builtins.
+        set -l wanted @CARO_HISTORY@
+        test -r $dir/@CARO_WANTS_FILE@; and builtin read wanted <$dir/@CARO_WANTS_FILE@
+        builtin string match -qr '^[0-9]+$' -- "$wanted"; or set wanted @CARO_HISTORY@
+        set -l hist
+        if test $wanted -gt 0
+            set hist (builtin history search --max $wanted --null 2>/dev/null | builtin string split0)
+            set hist $hist[-1..1]
+        end
+        set -l names (builtin functions --names)
         # 0600: it may hold an API key. fish strings end at a NUL (the request's separator), so no
         # field can spill into the next.
         set -l umask_was $umask
         set -g umask 0077
-        builtin printf '%s\0' $PWD (builtin count $argv) $argv (builtin count $env) $env \
-            >$dir/@CARO_REQUEST_FILE@.$fish_pid
+        builtin printf '%s\0' $PWD (builtin count $hist) $hist (builtin count $names) $names \
+            (builtin count $argv) $argv (builtin count $env) $env >$dir/@CARO_REQUEST_FILE@.$fish_pid
         set -g umask $umask_was
         # The client says "alive" at once and every second while it works; the watch says "late"
         # every 3 s. Silence through a watch period ends a stopped client; through three, one that

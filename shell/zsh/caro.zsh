@@ -29,6 +29,21 @@ _caro_request_env() {
   \builtin return 0
 }
 
+# Sets the caller's `shell_names` to the names of this shell's functions (not the _-prefixed
+# ones: helpers, completion's among them) and aliases, and its `history_lines` to the last $2
+# history entries, oldest first. From zsh/parameter's tables, looked up by event number: no fork,
+# no history file.
+_caro_request_context() {
+  \builtin local -i event=HISTCMD probes=0
+  \builtin zmodload zsh/parameter 2>/dev/null || \builtin return 0
+  shell_names=(${(k)functions[(I)[^_]*]} ${(k)aliases})
+  # Events dropped (duplicates expired) leave gaps in the numbers: a few more are looked at.
+  while (( ${#history_lines} < $2 && --event > 0 && ++probes <= 4 * $2 )); do
+    (( ! ${+history[$event]} )) || history_lines=("$history[$event]" "${history_lines[@]}")
+  done
+  \builtin return 0
+}
+
 # Starts the session client for the folder $1, in a subshell without job control: the client stays
 # in the shell's process group, which owns the terminal while the widget runs, so it can take the
 # keys (Ctrl-C cancels) as the one-shot client does. &! disowns it: no job notice.

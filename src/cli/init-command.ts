@@ -62,8 +62,10 @@ export async function runInit(argv: string[]): Promise<void> {
     const other = key === "alt-g" ? "alt-k" : "alt-g";
     throw new UsageError(`--key and --explain-key are both ${key}: give each its own key, such as ${flag} ${other}`);
   }
-  const start = args.start !== false && startOnInit();
-  process.stdout.write(initScript(known, { key, explainKey, start, bind: args.bind !== false }));
+  const config = initSettings();
+  const start = args.start !== false && config.start;
+  const history = config.history;
+  process.stdout.write(initScript(known, { key, explainKey, start, bind: args.bind !== false, history }));
   if (args.completions !== false) {
     const { completionScript } = await import("./completions.js");
     process.stdout.write(`\n${completionScript(known)}`);
@@ -71,13 +73,15 @@ export async function runInit(argv: string[]): Promise<void> {
 }
 
 /**
- * The config's say on starting the daemon. A config that does not load still gets its widget and
- * its daemon: the daemon reports the config's problem on the first request, where it can be read.
+ * The config's say on starting the daemon, and on the history lines the widget sends. A config
+ * that does not load still gets its widget and its daemon: the daemon reports the config's problem
+ * on the first request, where it can be read.
  */
-function startOnInit(): boolean {
+function initSettings(): { start: boolean; history: number } {
   try {
-    return loadConfig().settings["daemon.start_on_init"];
+    const { settings } = loadConfig();
+    return { start: settings["daemon.start_on_init"], history: settings["context.history"] };
   } catch {
-    return true;
+    return { start: true, history: 0 };
   }
 }

@@ -6,8 +6,14 @@
 //   req      FIFO: the shell writes a line "<waiter pid>" once request.<waiter pid> is written
 //   rep      FIFO: the client writes a line as it takes a request and every second while it works
 //            on it, and the line "<waiter pid>" once `reply` holds the answer
-//   request.<waiter pid>   0600, NUL-terminated fields: cwd, argc, argv..., envc, NAME=value...
-//            (only the forwarded variables, src/client/forwarded.ts)
+//   request.<waiter pid>   0600, NUL-terminated fields: cwd, then four counted groups (a count,
+//            then that many fields): the shell's last command lines, oldest first (none unless
+//            `wants` asks for them); the names of its functions and aliases; the widget's
+//            arguments; the forwarded variables as NAME=value (src/client/forwarded.ts), last
+//   wants    the history lines the shell should send, as the config reads now: written by the
+//            client as it starts, after each request and when the config changes; until it is
+//            there, the shell uses what the config said when `caro init` ran
+//   scratch  where a shell writes a builtin's output to read it back without forking (bash)
 //   reply    NUL-terminated fields: exit status, output (what `caro widget` would print)
 //   pid      the client's pid, written by the shell
 //   tty      the terminal's modes (`stty -g`) as the line editor had them, to give back to a
@@ -44,6 +50,8 @@ export const SESSION_FILES = {
   reply: "reply",
   pid: "pid",
   tty: "tty",
+  wants: "wants",
+  scratch: "scratch",
 } as const;
 
 /** The contract in the scripts' terms: placeholder (without its @s) to value. */
@@ -58,38 +66,62 @@ export const contractInShell: Record<string, string> = {
   CARO_REPLY_FILE: SESSION_FILES.reply,
   CARO_PID_FILE: SESSION_FILES.pid,
   CARO_TTY_FILE: SESSION_FILES.tty,
+  CARO_WANTS_FILE: SESSION_FILES.wants,
+  CARO_SCRATCH_FILE: SESSION_FILES.scratch,
 };
 
 export interface SessionRequest {
   cwd: string;
   argv: string[];
   env: Record<string, string>;
+  /** The shell's last command lines, oldest first. */
+  history: string[];
+  /** The shell's function and alias names. */
+  names: string[];
 }
 
 const COUNT = /^\d{1,5}$/;
 
 /**
  * The request file's fields, or null unless it is exactly one whole request: an absolute cwd, the
- * counts it gives and no field more, and only forwarded variables, each once. A field that held a
- * separator would shift the ones after it, and no shift parses.
+ * four counted groups and no field more, and only forwarded variables, each once. A field that
+ * held a separator (the shells drop NULs; this is the second line of defence) would shift the ones
+ * after it. In the arguments no shift parses, since only the variables follow them, each checked.
+ * And no shift anywhere can add a variable: they come last, so it would take the shell's own count
+ * of them to be read as one, and a count is no NAME=value.
  */
 export function parseRequest(data: string): SessionRequest | null {
   const fields = data.split("\0");
   // Every field ends in a NUL, so the last piece is empty.
   if (fields.pop() !== "") return null;
-  const [cwd, argcText, ...rest] = fields;
-  if (!cwd?.startsWith("/") || !COUNT.test(argcText ?? "")) return null;
-  const argc = Number(argcText);
-  const envcText = rest[argc];
-  if (envcText === undefined || !COUNT.test(envcText) || rest.length !== argc + 1 + Number(envcText)) return null;
+  const cwd = fields[0];
+  if (!cwd?.startsWith("/")) return null;
+  let at = 1;
+  const group = (): string[] | null => {
+    const count = fields[at];
+    if (count === undefined || !COUNT.test(count) || at + 1 + Number(count) > fields.length) return null;
+    const taken = fields.slice(at + 1, at + 1 + Number(count));
+    at += 1 + Number(count);
+    return taken;
+  };
+  const history = group();
+  const names = group();
+  const argv = group();
+  const assignments = group();
+  if (!history || !names || !argv || !assignments || at !== fields.length) return null;
   const env: Record<string, string> = {};
-  for (const entry of rest.slice(argc + 1)) {
+  for (const entry of assignments) {
     const eq = entry.indexOf("=");
     const name = entry.slice(0, eq);
     if (eq <= 0 || !isForwarded(name) || Object.hasOwn(env, name)) return null;
     env[name] = entry.slice(eq + 1);
   }
-  return { cwd, argv: rest.slice(0, argc), env };
+  return { cwd, argv, env, history, names };
+}
+
+/** The `wants` file's text: the history lines the shell should send. */
+export function wantsText(historyLines: number): string {
+  return `${historyLines}\n`;
 }
 
 /** The reply file's text. A shell variable cannot hold a NUL; the one-shot client's output loses them too. */

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { shellQuote } from "../text/shell-quote.js";
 import { contractInShell } from "./contract.js";
 import { keyParts } from "./key-bindings.js";
+import { MAX_HISTORY_LINES } from "./shell-context.js";
 import { shellFile } from "./shell-file.js";
 import { shellRow, type WidgetShell } from "./shells.js";
 
@@ -17,6 +18,11 @@ export interface InitOptions {
   bind: boolean;
   /** Start the daemon in the background as the shell starts. */
   start?: boolean;
+  /**
+   * The history lines the widget sends until its session client says how many the config wants
+   * (the session folder's `wants` file): the config's `context.history` as init runs.
+   */
+  history?: number;
 }
 
 const COMMON = "common.sh";
@@ -31,6 +37,7 @@ export function initScript(shell: WidgetShell, options: InitOptions, template = 
     CARO_CLIENT: client,
     CARO_BIND: options.bind ? "1" : "0",
     CARO_START: options.start ? "1" : "0",
+    CARO_HISTORY: String(Math.max(0, Math.min(Math.trunc(options.history ?? 0), MAX_HISTORY_LINES))),
     CARO_SHELL: shell,
     CARO_KEYMAPS: row.keymaps.join(" "),
     // In caro's notation, for the widget to keep in _caro_key and _caro_explain_key: caro doctor reads them.

@@ -30,8 +30,10 @@ import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { ownProcessAlive, processAlive } from "../system/process-alive.js";
 import { KeptConnection } from "../client/connection.js";
+import { loadConfig } from "../config/load.js";
 import { clientEnv } from "../client/forwarded.js";
-import { parseRequest, replyText, SESSION_FILES, SESSION_FOLDER_PREFIX, WIDGET_EXIT } from "./contract.js";
+import { parseRequest, replyText, SESSION_FILES, SESSION_FOLDER_PREFIX, WIDGET_EXIT, wantsText } from "./contract.js";
+import { MAX_HISTORY_LINES } from "./shell-context.js";
 import { WIDGET_SHELL_NAMES, widgetShell } from "./shells.js";
 import { runWidget } from "./widget.js";
 
@@ -182,6 +184,8 @@ class Session {
   private readonly stopping = new AbortController();
   /** The daemon connection, kept from one Ctrl-G to the next. */
   private readonly daemon = new KeptConnection();
+  /** The `wants` file's text as last written. */
+  private wanted: string | undefined;
 
   constructor(
     private readonly shell: string,
@@ -278,6 +282,7 @@ class Session {
         },
         gone.signal,
         this.daemon,
+        { history: request.history, names: request.names },
       );
       this.answer(waiter, status, output);
     } catch (error) {
@@ -285,6 +290,32 @@ class Session {
     } finally {
       clearInterval(watch);
       this.stopping.signal.removeEventListener("abort", stop);
+      // This request's environment may name another config.
+      this.tellWants();
+    }
+  }
+
+  /**
+   * Tells the shell how many history lines to send with its next request: as many as the config
+   * (under the shell's environment, as the last request carried it) has the daemon use, so that
+   * with the default (none) the shell does not even read its history. Written only when it changes.
+   */
+  tellWants(): void {
+    let lines: number;
+    try {
+      lines = Math.min(loadConfig({}, process.env).settings["context.history"], MAX_HISTORY_LINES);
+    } catch {
+      return; // a config that does not load: the daemon says so, and the shell keeps what it had
+    }
+    const text = wantsText(lines);
+    if (text === this.wanted) return;
+    const path = join(this.dir, SESSION_FILES.wants);
+    try {
+      writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
+      this.wanted = text;
+    } catch {
+      // The folder went away with the shell.
     }
   }
 
@@ -344,11 +375,8 @@ export async function session(argv: string[]): Promise<number> {
   });
   sweepSessionFolders(dir, shellPid);
   // Load what a request needs now, not on the first Ctrl-G.
-  const [{ bashParser }] = await Promise.all([
-    import("../safety/parser.js"),
-    import("../safety/rate.js"),
-    import("../config/load.js"),
-  ]);
+  const [{ bashParser }] = await Promise.all([import("../safety/parser.js"), import("../safety/rate.js")]);
+  served.tellWants();
   await bashParser();
   return new Promise<number>((resolve) => {
     const end = () => {
@@ -360,7 +388,11 @@ export async function session(argv: string[]): Promise<number> {
       // A request still running holds the terminal; it was cancelled and gives it back first.
       setTimeout(() => process.exit(0), 200).unref();
     };
-    const poll = setInterval(() => ownProcessAlive(shellPid) || end(), SHELL_POLL_MS);
+    // Each poll also reads the config again: a change to `context.history` reaches the next Ctrl-G.
+    const poll = setInterval(() => {
+      if (!ownProcessAlive(shellPid)) return end();
+      served.tellWants();
+    }, SHELL_POLL_MS);
     process.once("SIGHUP", end);
     process.once("SIGTERM", end);
   });

@@ -11,7 +11,7 @@
 //                           that runs nothing (disarm.ts). fish always has comments.
 
 import { intentOfBuffer } from "../answer/intent.js";
-import type { Intent } from "../answer/types.js";
+import type { Intent, ShellContext } from "../answer/types.js";
 import { CaroError, InterruptedError } from "../errors.js";
 import { verdictFor } from "../safety/policy.js";
 import { inertLine } from "../text/inert.js";
@@ -19,6 +19,7 @@ import { askDaemon, clientEnv } from "../client/ask.js";
 import type { KeptConnection } from "../client/connection.js";
 import { WIDGET_EXIT } from "./contract.js";
 import { commandOf, disarm } from "./disarm.js";
+import { paneText, sentContext } from "./shell-context.js";
 import { StreamedCommand } from "./streamed-command.js";
 import { shellRow, WIDGET_SHELL_NAMES, type WidgetShell, widgetShell } from "./shells.js";
 import { holdTerminal } from "./terminal.js";
@@ -77,12 +78,39 @@ function requestFor(call: WidgetCall): { request: string; intent: Intent } {
   return { request: call.buffer, intent: intentOfBuffer(call.buffer) };
 }
 
+/** What the shell sent of itself with its request (through the session client; the one-shot client has none). */
+export interface FromShell {
+  history: string[];
+  names: string[];
+}
+
+/**
+ * What the request carries of the shell: its history and names, and for a fix, the tmux pane it
+ * runs in, unless `context.screen = "never"` (the daemon decides "local" by the backend it uses).
+ */
+async function shellContext(call: WidgetCall, from: FromShell | undefined, signal: AbortSignal) {
+  const context: ShellContext = from ? sentContext(from.history, from.names) : {};
+  if (call.failed && process.env.TMUX_PANE) {
+    const { loadConfig } = await import("../config/load.js");
+    let mode = "local";
+    try {
+      mode = loadConfig({}, process.env).settings["context.screen"];
+    } catch {
+      // The daemon reports a config that does not load; until then the screen goes as by default.
+    }
+    const screen = mode === "never" ? undefined : await paneText(process.env, signal);
+    if (screen !== undefined) context.screen = screen;
+  }
+  return Object.keys(context).length > 0 ? context : undefined;
+}
+
 /** Runs one Ctrl-G: writes what the shell reads to `write`, returns the exit status it reads. */
 export async function runWidget(
   argv: string[],
   write: (text: string) => void,
   interrupt?: AbortSignal,
   kept?: KeptConnection,
+  fromShell?: FromShell,
 ): Promise<number> {
   const call = parseWidgetArgs(argv);
   if (typeof call === "string") {
@@ -94,6 +122,8 @@ export async function runWidget(
   const controller = new AbortController();
   const cancel = () => controller.abort();
   interrupt?.addEventListener("abort", cancel, { once: true });
+  // Read before caro draws below the prompt: the pane as the failed command left it.
+  const context = await shellContext(call, fromShell, controller.signal);
   const terminal = holdTerminal(cancel, shell);
   let streamed = new StreamedCommand();
   // Keys typed while caro thinks go after the answer: never a newline, so nothing runs unseen.
@@ -109,6 +139,7 @@ export async function runWidget(
         cwd: process.cwd(),
         env: clientEnv(),
         flags: {},
+        ...(context ? { context } : {}),
       },
       {
         signal: controller.signal,
@@ -133,14 +164,16 @@ export async function runWidget(
     }
     const verdict = verdictFor(answer.risk, level);
     const which = shown.length > 0 ? `${ordinal(shown.length + 1)} answer` : "";
-    const message = (rating: string) => `caro: ${[which, rating].filter(Boolean).join(" · ")}`;
+    // What the checks found wrong, after the daemon asked once more: the answer goes in, with why.
+    const warnings = answer.warnings.map((warning) => inertLine(warning));
+    const message = (rating: string) => `caro: ${[which, rating, ...warnings].filter(Boolean).join(" · ")}`;
     if (verdict === "block") {
       const how = call.comments ? "commented out" : "quoted so Enter runs nothing";
       write(
         `${message(`rated ${answer.risk} and ${how}: ${why}`)}\n${withTyped(disarm(answer.command, call.comments))}`,
       );
     } else if (verdict === "run") {
-      write(`${which ? message("") : ""}\n${withTyped(answer.command)}`);
+      write(`${which || warnings.length > 0 ? message("") : ""}\n${withTyped(answer.command)}`);
     } else {
       write(`${message(`rated ${answer.risk}: ${why}`)}\n${withTyped(answer.command)}`);
     }

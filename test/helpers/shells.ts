@@ -70,8 +70,9 @@ function fish_user_key_bindings; _t_keys; end
 };
 
 // `caro init <shell> --no-start`'s code, made once per shell and test file: the code depends on nothing
-// else (no config is read under --no-start), and a Node start per shell is a tenth of a widget test's
-// CPU. Without the start at init, the first Ctrl-G starts the daemon, as under start_on_init = false.
+// else but the config's `context.history` (the history lines the widget sends until its session
+// client says how many; made here under the default, 0), and a Node start per shell is a tenth of a
+// widget test's CPU. Without the start at init, the first Ctrl-G starts the daemon, as under start_on_init = false.
 // init-start.test.ts loads the real `eval "$(caro init …)"` (realInit) to test the start itself.
 const initFiles = new Map<WidgetShell, string>();
 function initFile(shell: WidgetShell): string {
