@@ -104,7 +104,7 @@ describe("the widget's context, per shell: one shell runs every case", () => {
   });
 
   it.each(["zsh", "bash", "fish"] as const)(
-    "%s: the pane and history for a fix, then history off; the machine, the folder, names; the checks' warnings; broken text",
+    "%s: pane and history for a fix, then history off; machine, folder, names; checks' warnings; broken text",
     async (shell) => {
       const machine = fixtureMachine();
       // The real `caro init`, which reads history = 2 for the first Ctrl-G, before the session
