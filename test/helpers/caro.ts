@@ -15,6 +15,9 @@ export function makeHome(config?: string): { home: string; configPath: string; e
   homesInUse.push(home);
   const configPath = join(home, ".config", "caro", "config.toml");
   mkdirSync(join(home, ".config", "caro"), { recursive: true });
+  // A fish that finds no generated completions in a new home starts generating them from every
+  // manual page on the machine, in a background job that outlives the test: 15 s of CPU each.
+  mkdirSync(join(home, ".local", "share", "fish", "generated_completions"), { recursive: true });
   if (config !== undefined) writeFileSync(configPath, config);
   const env: Record<string, string> = {
     HOME: home,
