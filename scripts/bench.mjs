@@ -5,8 +5,9 @@
 //   warm p50 within 1.15x the floor; prefix cache at least 3x faster than without;
 //   daemon peak RSS at most the model file + 300 MB; the client at most 1.5x `node -e 0`.
 // Sections of their own: --busy (a warm answer with one core kept busy by another program,
-// scripts/bench-busy.mjs), --first (the first Ctrl-G 10 s after a shell starts, scripts/bench-first.mjs)
-// and --start (a command-line caro's start against node -e 0, scripts/bench-start.mjs).
+// scripts/bench-busy.mjs), --first (the first Ctrl-G 10 s after a shell starts, scripts/bench-first.mjs),
+// --start (a command-line caro's start against node -e 0, scripts/bench-start.mjs) and --grounding
+// (the tool lines, the folder's and the checks against none of them, scripts/bench-grounding.mjs).
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { busyComparison } from "./bench-busy.mjs";
 import { firstCtrlG } from "./bench-first.mjs";
+import { groundingBench } from "./bench-grounding.mjs";
 import { startBench } from "./bench-start.mjs";
 import { keystrokeBench } from "./bench-keystroke.mjs";
 import { instantOllama } from "./instant-ollama.mjs";
@@ -160,7 +162,9 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
         .trim()
         .split("\n")
         .at(-1);
-      const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens(?:, \d+ threads)?\)$/.exec(last);
+      const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens(?:, \d+ threads)?(?:, \d+ check retry)?\)$/.exec(
+        last,
+      );
       if (!counts) throw new Error(`no token counts in the daemon log: ${last}`);
       // The floor for this very request right after it: the two see the same load.
       const floorRun = floor ? await floor.run(request, Number(counts[3])) : null;
@@ -625,6 +629,7 @@ async function main() {
   if (process.argv.includes("--busy")) return busyComparison({ modelPath: benchModel(), ...section });
   if (process.argv.includes("--first")) return firstCtrlG({ modelPath: benchModel(), ...section });
   if (process.argv.includes("--start")) return startBench(section);
+  if (process.argv.includes("--grounding")) return groundingBench({ modelPath: benchModel(), ...section });
   const list = requests();
   const results = {
     date: new Date().toISOString(),
@@ -662,5 +667,6 @@ async function main() {
 
 await main();
 // Ctrl-G from the keyboard in real shells: its own rows and bench/keystroke.json (scripts/bench-keystroke.mjs).
-// --busy, --first and --start are runs of their own.
-if (!["--busy", "--first", "--start"].some((flag) => process.argv.includes(flag))) await keystrokeBench(ROOT);
+// --busy, --first, --start and --grounding are runs of their own.
+if (!["--busy", "--first", "--start", "--grounding"].some((flag) => process.argv.includes(flag)))
+  await keystrokeBench(ROOT);
