@@ -83,6 +83,7 @@ export async function groundingBench({ modelPath, home, timed, requests, log }) 
   // The folder's budget: the default's first request in a new folder against these counts'.
   const sweep = String(option("entries", "0,4")).split(",").filter(Boolean).map(Number);
   const list = requests();
+  const loadAtStart = loadavg();
   const work = mkdtempSync(join(tmpdir(), "caro-bench-grounding-"));
   // One cache for every daemon: those whose fixed prompt is the same share its saved evaluation.
   const cache = join(work, "cache");
@@ -175,7 +176,7 @@ export async function groundingBench({ modelPath, home, timed, requests, log }) 
     const retries = (rows) => rows.reduce((n, r) => n + r.check_retries, 0);
     const results = {
       date: new Date().toISOString(),
-      machine: { cores: threads, node: process.version, load_average_at_start: loadavg() },
+      machine: { cores: threads, node: process.version, load_average_at_start: loadAtStart },
       model: modelPath,
       runs: { warm: runs, folders, uncached: uncachedRuns, forced: forcedRuns },
       warm: { off: warm.off, on: warm.on },
