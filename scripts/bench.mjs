@@ -9,6 +9,7 @@
 // --start (a command-line caro's start against node -e 0, scripts/bench-start.mjs) and --grounding
 // (the tool lines, the folder's and the checks against none of them, scripts/bench-grounding.mjs).
 
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -135,9 +136,12 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
   await timed(["--json", "warm up the model and its prefix"], h.env);
   const session = await openSession(CARO, h.env);
   let baselineSession = null;
+  let baselineShell = null;
   if (baseline) {
     await timed(["--json", "warm up the model and its prefix"], baseline.home.env, baseline.caro);
-    baselineSession = await openSession(baseline.caro, baseline.home.env);
+    // A shell of its own: a session client for this process's pid would end the one above.
+    baselineShell = spawn("sleep", ["infinity"], { stdio: "ignore" });
+    baselineSession = await openSession(baseline.caro, baseline.home.env, "bash", baselineShell.pid);
   }
   const ask = async (s, request) => {
     const reply = await s.ask(["--", request]);
@@ -181,6 +185,7 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
   } finally {
     session.close();
     baselineSession?.close();
+    baselineShell?.kill();
   }
   return runs;
 }
