@@ -10,13 +10,17 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { clientEnv } from "../dist/client/forwarded.js";
 
-/** A running session client for `env`'s caro: `ask(widgetArgs)` answers as the shell's Ctrl-G would. */
-export async function openSession(caroBin, env, shell = "bash") {
+/**
+ * A running session client for `env`'s caro: `ask(widgetArgs)` answers as the shell's Ctrl-G would.
+ * A client serves one shell, by its pid, and ends any other of the same pid: sessions open side by
+ * side each need a live process of their own to stand for their shell (`shellPid`).
+ */
+export async function openSession(caroBin, env, shell = "bash", shellPid = process.pid) {
   // mkdtemp makes the folder 0700, as the shells' mkdir -m 700 does.
   const dir = mkdtempSync(join(tmpdir(), "caro-bench-session-"));
   execFileSync("mkfifo", ["-m", "600", join(dir, "req"), join(dir, "rep")]);
   // Its own session, without a controlling terminal: it must not draw on the bench's.
-  const child = spawn(process.execPath, [caroBin, "session", shell, dir, String(process.pid)], {
+  const child = spawn(process.execPath, [caroBin, "session", shell, dir, String(shellPid)], {
     env,
     stdio: "ignore",
     detached: true,
@@ -31,7 +35,7 @@ export async function openSession(caroBin, env, shell = "bash") {
     pending += chunk;
     wake?.();
   });
-  const waiter = String(process.pid);
+  const waiter = String(shellPid);
   // Only the forwarded variables, as the shells send: the client refuses any other.
   const envEntries = Object.entries(clientEnv(env)).map(([k, v]) => `${k}=${v}`);
   return {

@@ -5,9 +5,11 @@
 //   warm p50 within 1.15x the floor; prefix cache at least 3x faster than without;
 //   daemon peak RSS at most the model file + 300 MB; the client at most 1.5x `node -e 0`.
 // Sections of their own: --busy (a warm answer with one core kept busy by another program,
-// scripts/bench-busy.mjs), --first (the first Ctrl-G 10 s after a shell starts, scripts/bench-first.mjs)
-// and --start (a command-line caro's start against node -e 0, scripts/bench-start.mjs).
+// scripts/bench-busy.mjs), --first (the first Ctrl-G 10 s after a shell starts, scripts/bench-first.mjs),
+// --start (a command-line caro's start against node -e 0, scripts/bench-start.mjs) and --grounding
+// (the tool lines, the folder's and the checks against none of them, scripts/bench-grounding.mjs).
 
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { busyComparison } from "./bench-busy.mjs";
 import { firstCtrlG } from "./bench-first.mjs";
+import { groundingBench } from "./bench-grounding.mjs";
 import { startBench } from "./bench-start.mjs";
 import { keystrokeBench } from "./bench-keystroke.mjs";
 import { instantOllama } from "./instant-ollama.mjs";
@@ -133,9 +136,12 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
   await timed(["--json", "warm up the model and its prefix"], h.env);
   const session = await openSession(CARO, h.env);
   let baselineSession = null;
+  let baselineShell = null;
   if (baseline) {
     await timed(["--json", "warm up the model and its prefix"], baseline.home.env, baseline.caro);
-    baselineSession = await openSession(baseline.caro, baseline.home.env);
+    // A shell of its own: a session client for this process's pid would end the one above.
+    baselineShell = spawn("sleep", ["infinity"], { stdio: "ignore" });
+    baselineSession = await openSession(baseline.caro, baseline.home.env, "bash", baselineShell.pid);
   }
   const ask = async (s, request) => {
     const reply = await s.ask(["--", request]);
@@ -160,7 +166,9 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
         .trim()
         .split("\n")
         .at(-1);
-      const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens(?:, \d+ threads)?\)$/.exec(last);
+      const counts = /\((\w+), (\d+) prompt \+ (\d+) generated tokens(?:, \d+ threads)?(?:, \d+ check retry)?\)$/.exec(
+        last,
+      );
       if (!counts) throw new Error(`no token counts in the daemon log: ${last}`);
       // The floor for this very request right after it: the two see the same load.
       const floorRun = floor ? await floor.run(request, Number(counts[3])) : null;
@@ -177,6 +185,7 @@ async function warmRuns(h, list, { bare = false, baseline = null, floor = null }
   } finally {
     session.close();
     baselineSession?.close();
+    baselineShell?.kill();
   }
   return runs;
 }
@@ -625,6 +634,7 @@ async function main() {
   if (process.argv.includes("--busy")) return busyComparison({ modelPath: benchModel(), ...section });
   if (process.argv.includes("--first")) return firstCtrlG({ modelPath: benchModel(), ...section });
   if (process.argv.includes("--start")) return startBench(section);
+  if (process.argv.includes("--grounding")) return groundingBench({ modelPath: benchModel(), ...section });
   const list = requests();
   const results = {
     date: new Date().toISOString(),
@@ -662,5 +672,6 @@ async function main() {
 
 await main();
 // Ctrl-G from the keyboard in real shells: its own rows and bench/keystroke.json (scripts/bench-keystroke.mjs).
-// --busy, --first and --start are runs of their own.
-if (!["--busy", "--first", "--start"].some((flag) => process.argv.includes(flag))) await keystrokeBench(ROOT);
+// --busy, --first, --start and --grounding are runs of their own.
+if (!["--busy", "--first", "--start", "--grounding"].some((flag) => process.argv.includes(flag)))
+  await keystrokeBench(ROOT);

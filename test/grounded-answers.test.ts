@@ -2,7 +2,7 @@
 // the prompts) and the embedded backend with a generated model. PATH, MANPATH and the folder are
 // fixtures, so nothing depends on what this machine has installed.
 
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -74,6 +74,9 @@ describe("an answer checked against the machine, through the daemon", () => {
     expect(result.stderr).toContain("caro:   Package manager: apt.\n");
     expect(result.stderr).toContain("caro:   git branch: feature\n");
     expect(result.stderr).toContain("caro: asking again: `fd` is not installed here\n");
+    // The daemon's log counts the retry: the bench reads it there (scripts/bench-grounding.mjs).
+    const log = readFileSync(join(env.XDG_STATE_HOME, "caro", "daemon.log"), "utf8");
+    expect(log).toMatch(/ generated tokens, 1 check retry\)\n$/);
   });
 
   it("shows an answer that fails twice with its warning, on stderr and in --json; never broken text", async () => {

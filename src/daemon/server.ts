@@ -266,7 +266,9 @@ export class Daemon {
       log(
         `answered request ${ask.id} in ${Date.now() - started} ms (${answer.backend}, ` +
           `${answer.timings.prompt_tokens ?? "?"} prompt + ${answer.timings.generated_tokens ?? "?"} generated ` +
-          `tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""})`,
+          `tokens${answer.timings.threads ? `, ${answer.timings.threads} threads` : ""}` +
+          // A failed check's one more try: the bench counts them (scripts/bench-grounding.mjs).
+          `${answer.timings.check_retries ? `, ${answer.timings.check_retries} check retry` : ""})`,
       );
     } catch (error) {
       // Its client was already told why (frameFor): nothing more to send.
