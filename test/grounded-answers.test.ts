@@ -2,7 +2,7 @@
 // the prompts) and the embedded backend with a generated model. PATH, MANPATH and the folder are
 // fixtures, so nothing depends on what this machine has installed.
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
