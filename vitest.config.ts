@@ -1,10 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 // Most test files wait on real shells, sockets and servers more than they compute, so they share the
-// machine: three at a time. Two must have it to themselves, after the rest:
-// - threads.test.ts judges how busy the cores are, so another file's work would change its answer;
-// - package.test.ts runs `npm pack`, whose build rewrites the dist/ files the other files run.
-const ALONE = ["test/threads.test.ts", "test/package.test.ts"];
+// machine: three at a time. threads.test.ts must have it to itself, after the rest: it judges how
+// busy the cores are, so another file's work would change its answer.
+const ALONE = ["test/threads.test.ts"];
 
 export default defineConfig({
   test: {

@@ -23,8 +23,15 @@ describe("the npm package", () => {
     const dir = mkdtempSync(join(tmpdir(), "caro-pack-"));
     const ollama = await ollamaStandin({ commands: { "list files": "ls -la" } });
     try {
-      // prepack builds dist/ first, so the tarball never holds a stale or missing build.
-      const pack = await execa("npm", ["pack", "--json", "--pack-destination", dir], { cwd: ROOT, env: npmEnv });
+      // prepack builds dist/ first, so the tarball never holds a stale or missing build. The global
+      // setup has just built it: packing without scripts leaves dist/ alone for the files running
+      // beside this one.
+      const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+      expect(manifest.scripts.prepack).toBe(manifest.scripts.build);
+      const pack = await execa("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], {
+        cwd: ROOT,
+        env: npmEnv,
+      });
       const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
       const files = info.files.map((f) => f.path);
       expect(files).toEqual(
