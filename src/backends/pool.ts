@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { LoadedConfig } from "../config/load.js";
 import { type SettingKey, settingKeys, type Settings } from "../config/schema.js";
 import { MemoryBudgetError } from "../errors.js";
@@ -51,12 +52,20 @@ interface Entry {
   markGone: () => void;
 }
 
+/**
+ * A key from the values that decide it. Hashed: a remote backend's values include its API key, and
+ * keys are kept for the daemon's life, where a debugger or a heap dump would show them.
+ */
+function digestOf(values: unknown[]): string {
+  return createHash("sha256").update(JSON.stringify(values)).digest("base64url");
+}
+
 /** What loads a copy of its own: the model file and the settings that shape the load. */
 function keyOf(name: BackendName, config: LoadedConfig): string {
   const s = config.settings;
   if (name !== "embedded") {
     const own = settingKeys.filter((key) => key.startsWith(`backends.${name}.`)).map((key) => [key, s[key]]);
-    return JSON.stringify([name, own, config.path]);
+    return digestOf([name, own, config.path]);
   }
   // The file, not how the setting names it: a catalog name and its path load the same copy.
   const file = modelFilePath(s["backends.embedded.model"], config.env);
@@ -73,7 +82,7 @@ function askerOf(name: BackendName, config: LoadedConfig): string {
   const over = settingKeys.filter(
     (key) => key.startsWith(`backends.${name}.`) && (config.sources[key] === "env" || config.sources[key] === "flag"),
   );
-  return JSON.stringify([name, config.path, over.map((key) => [key, config.settings[key]])]);
+  return digestOf([name, config.path, over.map((key) => [key, config.settings[key]])]);
 }
 
 function budgetMessage(file: string, bytes: number, budget: number, settings: Settings): string {
