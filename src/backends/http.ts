@@ -296,10 +296,20 @@ export async function getCapped(
 ): Promise<{ status: number; body: string }> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const response = await fetch(url, { headers, signal });
-    const { text, complete } = await readCapped(response.body as AsyncIterable<Uint8Array> | null, GET_BYTES);
+    // node:http, as the POSTs: fetch's first use loads and compiles undici, about 60 ms of a
+    // daemon's start. A connection of its own (agent: false), closed after the answer: a GET is
+    // rare (detection, the model list) and never meets a kept connection's server closing it.
+    const target = new URL(url);
+    const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const request = send(target, { method: "GET", headers, agent: false, signal });
+      request.once("response", resolve);
+      request.once("error", reject);
+      request.end();
+    });
+    const { text, complete } = await readCapped(response, GET_BYTES);
     if (!complete) throw new HttpFailure("too-long", formatBytes(GET_BYTES));
-    return { status: response.status, body: text };
+    return { status: response.statusCode ?? 0, body: text };
   } catch (error) {
     if (error instanceof HttpFailure) throw error;
     if (signal.aborted) throw new HttpFailure("timeout", "timed out");
