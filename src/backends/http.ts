@@ -25,21 +25,13 @@ export class HttpFailure extends BackendError {
   }
 }
 
-type Cause = { code?: string; message?: string };
-
 function networkFailure(error: unknown): HttpFailure {
-  // fetch puts the system's error in `cause`; node:http's is the error itself.
-  const own = error as Cause & { cause?: Cause };
-  const cause = own.cause ?? own;
-  if (cause?.code === "ECONNREFUSED") return new HttpFailure("refused", "connection refused");
-  if (cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN") {
-    return new HttpFailure("network", "host name does not resolve");
-  }
+  const { code, message } = error as { code?: string; message?: string };
+  if (code === "ECONNREFUSED") return new HttpFailure("refused", "connection refused");
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new HttpFailure("network", "host name does not resolve");
   // Something accepted the connection and then hung up before sending a response.
-  if (cause?.code === "ECONNRESET" || cause?.code === "UND_ERR_SOCKET") {
-    return new HttpFailure("dropped", "before answering");
-  }
-  return new HttpFailure("network", inertExcerpt(cause?.message ?? (error as Error).message));
+  if (code === "ECONNRESET") return new HttpFailure("dropped", "before answering");
+  return new HttpFailure("network", inertExcerpt(message ?? String(error)));
 }
 
 /** Most of an error body worth reading: enough for any server's message, never a flood. */
@@ -49,10 +41,9 @@ const GET_BYTES = 1024 * 1024;
 
 /** Reads a body up to `maxBytes`; past that it stops, closes the connection, and says so. */
 async function readCapped(
-  body: AsyncIterable<Uint8Array> | null,
+  body: AsyncIterable<Uint8Array>,
   maxBytes: number,
 ): Promise<{ text: string; complete: boolean }> {
-  if (!body) return { text: "", complete: true };
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
