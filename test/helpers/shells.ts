@@ -78,8 +78,10 @@ const initFiles = new Map<WidgetShell, string>();
 function initFile(shell: WidgetShell): string {
   let file = initFiles.get(shell);
   if (!file) {
-    file = join(mkdtempSync(join(tmpdir(), "caro-test-init-")), `init.${shell}`);
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() };
+    const dir = mkdtempSync(join(tmpdir(), "caro-test-init-"));
+    file = join(dir, `init.${shell}`);
+    // An empty home: the default config, whatever /tmp holds.
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir };
     writeFileSync(file, execFileSync(process.execPath, [CARO_BIN, "init", shell, "--no-start"], { env }));
     initFiles.set(shell, file);
   }
