@@ -216,7 +216,8 @@ async function phaseRuns(h, list) {
  * answers one request, so caro's runs and the floor's can alternate under the same load.
  */
 async function openFloor(modelPath, threads, firstRequest) {
-  const { getLlama, LlamaChatSession, LlamaLogLevel, resolveChatWrapper } = await import("node-llama-cpp");
+  const { getLlama, LlamaChatSession, LlamaLogLevel } = await import("node-llama-cpp");
+  const { chatWrapperFor } = await import("../dist/worker/chat-wrapper.js");
   const { buildPrompt } = await import("../dist/prompt/build.js");
   const { detectContext } = await import("../dist/prompt/context.js");
   const { draftSchema } = await import("../dist/answer/draft.js");
@@ -236,7 +237,7 @@ async function openFloor(modelPath, threads, firstRequest) {
     : await llama.createGrammarForJsonSchema(schema);
   const context = await model.createContext({ contextSize: 2048, threads });
   const sequence = context.getSequence();
-  const chatWrapper = resolveChatWrapper(model);
+  const chatWrapper = chatWrapperFor(model);
   const history = (prompt) => [
     { type: "system", text: prompt.system },
     ...prompt.examples.flatMap((e) => [
@@ -281,7 +282,8 @@ async function openFloor(modelPath, threads, firstRequest) {
  * caro; each is read as caro reads it and checked as caro checks it, to count unusable answers.
  */
 async function grammarTrial(modelPath, threads, requests, rounds) {
-  const { getLlama, LlamaChatSession, LlamaLogLevel, resolveChatWrapper } = await import("node-llama-cpp");
+  const { getLlama, LlamaChatSession, LlamaLogLevel } = await import("node-llama-cpp");
+  const { chatWrapperFor } = await import("../dist/worker/chat-wrapper.js");
   const { buildPrompt } = await import("../dist/prompt/build.js");
   const { detectContext } = await import("../dist/prompt/context.js");
   const { draftSchema, parseDraft } = await import("../dist/answer/draft.js");
@@ -292,7 +294,7 @@ async function grammarTrial(modelPath, threads, requests, rounds) {
   // A sequence for each, each holding its own evaluated prefix: the two alternate request by request,
   // so a change in the machine's load falls on both alike.
   const context = await model.createContext({ contextSize: 2048, threads, sequences: 2 });
-  const chatWrapper = resolveChatWrapper(model);
+  const chatWrapper = chatWrapperFor(model);
   const here = detectContext("bash", tmpdir());
   const plain = (prompt) => ({
     system: prompt.system.replace(/^Answer with JSON only:.*$/m, "Answer with the command alone, on one line."),

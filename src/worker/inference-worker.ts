@@ -15,7 +15,6 @@ import {
   LlamaChatSession,
   LlamaLogLevel,
   readGgufFileInfo,
-  resolveChatWrapper,
   type ChatWrapper,
   type ChatHistoryItem,
   type Llama,
@@ -23,6 +22,7 @@ import {
   type LlamaGrammar,
   type LlamaModel,
 } from "node-llama-cpp";
+import { chatWrapperFor } from "./chat-wrapper.js";
 import { loadableState, PrefixStoreError, saveState, saveWanted } from "./prefix-store.js";
 import {
   modelGoneMessage,
@@ -219,7 +219,7 @@ async function load(
     batchSize: BATCH_TOKENS,
     sequences: 1,
   });
-  const chatWrapper = resolveChatWrapper(model);
+  const chatWrapper = chatWrapperFor(model);
   const sequence = context.getSequence();
   const key = modelKey(options, identity);
   return {
