@@ -17,11 +17,6 @@ export const testModels = {
   unparsable: { preset: "tiny", steer: "unparsable" },
   /** Big enough to decode slowly, so a test can interrupt it mid-answer. */
   slow: { preset: "slow", steer: "programs" },
-  /**
-   * Qwen2.5-Coder-1.5B's exact shape (1 GB): what memory per copy is measured with. Made by the one
-   * file that needs it (ensureTestModel), while the other files run, rather than before any may start.
-   */
-  "qwen1.5b": { preset: "qwen2.5-coder-1.5b", steer: "words", onDemand: true },
 } as const;
 
 export type TestModel = keyof typeof testModels;
@@ -39,8 +34,7 @@ export function testModelPath(name: TestModel): string {
 
 /** The models every file may use, made once before the tests start. */
 export function ensureTestModels(): void {
-  for (const [name, options] of Object.entries(testModels))
-    if (!("onDemand" in options)) ensureTestModel(name as TestModel);
+  for (const name of Object.keys(testModels)) ensureTestModel(name as TestModel);
 }
 
 /** Makes one model if it is not there yet (written under another name and renamed). */
