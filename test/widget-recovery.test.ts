@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { modelConfig, sleep } from "./helpers/caro.js";
-import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
+import { ShellUnderTest, sharedShell, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { type ChatRequest, ollamaStandin, type Standin, type StandinOptions } from "./helpers/standins.js";
 
 const running: { kill(): void }[] = [];
@@ -32,15 +32,14 @@ function turns(): NonNullable<StandinOptions["reply"]> {
   };
 }
 
+const ollamaConfig = (url: string) => `backend = "ollama"\n[backends.ollama]\nhost = "${url}"\n`;
+// fish --no-config keeps no history and runs no fish_postexec for a private session: a plain fish.
+const COMMAND = { zsh: undefined, bash: undefined, fish: "fish" };
+
 async function shellWith(shell: WidgetShell, options: StandinOptions = {}, prelude?: string) {
   const ollama = await ollamaStandin({ reply: turns(), ...options });
   standins.push(ollama);
-  const config = `backend = "ollama"\n[backends.ollama]\nhost = "${ollama.url}"\n`;
-  // fish --no-config keeps no history and runs no fish_postexec for a private session: a plain fish.
-  const sh = new ShellUnderTest(shell, config, undefined, {
-    command: shell === "fish" ? "fish" : undefined,
-    prelude,
-  });
+  const sh = new ShellUnderTest(shell, ollamaConfig(ollama.url), undefined, { command: COMMAND[shell], prelude });
   running.push(sh);
   await sh.ready();
   return { sh, ollama };
@@ -50,27 +49,30 @@ async function shellWith(shell: WidgetShell, options: StandinOptions = {}, prelu
 const EXPLAIN_KEY = "M-m";
 
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wrong, in %s", (shell) => {
+  // Each case asks its own words: the shared daemon would answer words asked before from its cache.
+  const shared = sharedShell(shell, () => ({ reply: turns() }), ollamaConfig, { command: COMMAND[shell] });
+
   it("Ctrl-G again gives another command, never one shown; undo walks back to the typed request", async () => {
-    const { sh, ollama } = await shellWith(shell);
+    const { sh, finished, chats } = await shared();
     sh.session.type("list files");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("ls -l");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 2);
+    await finished(2);
     expect((await sh.dump()).buffer).toBe("ls -la");
     expect(sh.session.screen()).toContain("caro: 2nd answer");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 3);
+    await finished(3);
     expect((await sh.dump()).buffer).toBe("ls -lh");
     // Which answer it is: the stand-in tests above read it; the model's nonsense lines wrap, and
     // bash and fish redraw a wrapped prompt over the message line.
     if (shell === "zsh") expect(sh.session.screen()).toContain("caro: 3rd answer");
     // The backend was asked the same request each time, told what it had shown.
-    expect(ollama.chats).toHaveLength(3);
-    for (const chat of ollama.chats) expect(lastMessage(chat)).toContain("list files");
-    expect(lastMessage(ollama.chats[2])).toContain("ls -l");
-    expect(lastMessage(ollama.chats[2])).toContain("ls -la");
+    expect(chats()).toHaveLength(3);
+    for (const chat of chats()) expect(lastMessage(chat)).toContain("list files");
+    expect(lastMessage(chats()[2])).toContain("ls -l");
+    expect(lastMessage(chats()[2])).toContain("ls -la");
     for (const expected of ["ls -la", "ls -l", "list files"]) {
       sh.session.sendKeys(sh.undoKey());
       expect((await sh.dump()).buffer).toBe(expected);
@@ -78,38 +80,38 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
   });
 
   it("an edited answer is a new request, not another candidate", async () => {
-    const { sh, ollama } = await shellWith(shell);
-    sh.session.type("list files");
+    const { sh, finished, chats } = await shared();
+    sh.session.type("list the files");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     sh.session.type(" ~");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 2);
-    expect(lastMessage(ollama.chats[1])).toContain("ls -l ~");
+    await finished(2);
+    expect(lastMessage(chats()[1])).toContain("ls -l ~");
     expect(sh.session.screen()).not.toContain("2nd answer");
   });
 
   it("`command # words` rewrites the command as the words say; the backend gets both", async () => {
-    const { sh, ollama } = await shellWith(shell);
+    const { sh, finished, chats } = await shared();
     await sh.load("find . -name '*.log' # only files over 1MB, newest first");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("ls -l");
-    const asked = lastMessage(ollama.chats[0]);
+    const asked = lastMessage(chats()[0]);
     expect(asked).toContain("find . -name '*.log'");
     expect(asked).toContain("only files over 1MB, newest first");
   });
 
   it("Ctrl-G on an empty line after a failed command proposes a fix; after a success it does nothing", async () => {
-    const { sh, ollama } = await shellWith(shell);
+    const { sh, finished, chats } = await shared();
     sh.session.type("ls /nonexistent");
     sh.session.sendKeys("Enter");
     await sh.session.waitFor((s) => s.includes("No such file"));
     await sh.waitForPrompt();
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("ls -l");
-    const asked = lastMessage(ollama.chats[0]);
+    const asked = lastMessage(chats()[0]);
     expect(asked).toContain("ls /nonexistent");
     expect(asked).toMatch(/\b2\b/);
     sh.session.sendKeys("C-u");
@@ -119,11 +121,11 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
     sh.session.sendKeys("C-g");
     expect((await sh.dump()).buffer).toBe("");
     // A real request after it: once answered, the empty Ctrl-G before it was handled, and sent nothing.
-    sh.session.type("list files");
+    sh.session.type("list all files");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 2);
-    expect(ollama.chats).toHaveLength(2);
-    expect(lastMessage(ollama.chats[1])).toContain("list files");
+    await finished(2);
+    expect(chats()).toHaveLength(2);
+    expect(lastMessage(chats()[1])).toContain("list all files");
   });
 
   it("the fix path takes the command the shell ran, whatever its history keeps or how it shows it", async () => {
@@ -163,40 +165,39 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
   });
 
   it("the explain key explains the buffer's command below the prompt and leaves the buffer alone", async () => {
-    const { sh } = await shellWith(shell);
+    const { sh, finished } = await shared();
     sh.session.type("ls -la");
     sh.session.sendKeys(EXPLAIN_KEY);
     await sh.session.waitFor((s) => s.includes("-la shows hidden files, long format."));
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect(sh.session.screen()).toContain("ls lists a folder.");
     expect(sh.session.screen()).toMatch(/caro: rated safe/);
     expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
   });
 
   it("keys typed while caro thinks go after the answer; Enter among them runs nothing", async () => {
-    const { sh } = await shellWith(shell, { firstByteDelayMs: 1500 });
-    sh.session.type("list files");
+    const { sh, live, finished } = await shared();
+    live.firstByteDelayMs = 1500;
+    sh.session.type("list my files");
     sh.session.sendKeys("C-g");
     await sh.session.waitFor((s) => s.includes("caro: thinking"));
     sh.session.type(" | wc");
     sh.session.sendKeys("Enter");
     sh.session.type(" -l");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("ls -l | wc -l");
   });
 
   it("keys typed while caro thinks are kept when the request fails, after the line as typed", async () => {
-    const { sh } = await shellWith(shell, {
-      firstByteDelayMs: 1500,
-      fail: { status: 500, body: '{"error":"out of memory"}' },
-    });
-    sh.session.type("list files");
+    const { sh, live, finished } = await shared();
+    Object.assign(live, { firstByteDelayMs: 1500, fail: { status: 500, body: '{"error":"out of memory"}' } });
+    sh.session.type("list some files");
     sh.session.sendKeys("C-g");
     await sh.session.waitFor((s) => s.includes("caro: thinking"));
     sh.session.type(" please");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     await sh.session.waitFor((s) => s.includes("caro: Ollama answered HTTP 500: out of memory"));
-    expect((await sh.dump()).buffer).toBe("list files please");
+    expect((await sh.dump()).buffer).toBe("list some files please");
   });
 
   it("redraws the thinking line for a narrower window", async () => {

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CARO_BIN, caro, makeHome, ollamaConfig, sleep } from "./helpers/caro.js";
-import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
+import { ShellUnderTest, sharedShell, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
 
 const running: { kill(): void }[] = [];
@@ -23,6 +23,7 @@ const KNOWN: Record<string, string> = {
   "empty this folder": "rm -rf *",
   "loop over text files": 'for f in *.txt; do\n  echo "$f"\ndone',
   "find big files": "find . -type f -size +100M -mtime -7",
+  "find the big files": "find . -type f -size +100M -mtime -7",
 };
 
 // The same loop in fish's own syntax: caro checks fish answers with fish.
@@ -86,12 +87,17 @@ async function expectRequestInHistory(sh: ShellUnderTest, after?: { cursor: numb
   expect((await sh.dump()).buffer).toBe("list files");
 }
 
+const sharedConfig = (url: string) =>
+  `backend = "ollama"\nmax_command_length = 4000\n[backends.ollama]\nhost = "${url}"\n`;
+
 describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) => {
+  const shared = sharedShell(shell, () => ({ reply }), sharedConfig);
+
   it("replaces the typed line with the command, cursor at its end; one undo brings the typed line back", async () => {
-    const { sh } = await shellWith(shell);
+    const { sh, finished } = await shared();
     sh.session.type("list files");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
     sh.session.sendKeys(sh.undoKey());
     expect((await sh.dump()).buffer).toBe("list files");
@@ -104,7 +110,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
   });
 
   it("does nothing on an empty or blank line", async () => {
-    const { sh, ollama } = await shellWith(shell);
+    const { sh, finished, chats } = await shared();
     // The shell handles keys in order, so each dump (a key too) sees the line after Ctrl-G.
     sh.session.sendKeys("C-g");
     expect((await sh.dump()).buffer).toBe("");
@@ -113,41 +119,43 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     expect((await sh.dump()).buffer).toBe("   ");
     // A real request after them: once it is answered, the two before it were handled, and sent nothing.
     sh.session.sendKeys("C-u");
-    sh.session.type("list files");
+    sh.session.type("list the files");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
-    expect(ollama.chats.map(requestText)).toEqual(["list files"]);
+    await finished(1);
+    expect(chats().map(requestText)).toEqual(["list the files"]);
   });
 
   it("keeps the line exactly as typed on a failure, and says why in one line", async () => {
-    const { sh } = await shellWith(shell, { fail: { status: 500, body: '{"error":"out of memory"}' } });
+    const { sh, live, finished } = await shared();
+    live.fail = { status: 500, body: '{"error":"out of memory"}' };
     const typed = `find "my files" -name '*.txt' | grep $HOME \\ !ok 100% é`;
     await sh.load(typed);
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe(typed);
     expect(sh.session.screen()).toContain("caro: Ollama answered HTTP 500: out of memory");
   });
 
   it("Ctrl-C while waiting cancels the request in the daemon and keeps the line", async () => {
-    const { sh, ollama } = await shellWith(shell, { firstByteDelayMs: 10_000 });
+    const { sh, live, finished, chats, aborted } = await shared();
+    live.firstByteDelayMs = 10_000;
     sh.session.type("something slow");
     sh.session.sendKeys("C-g");
-    while (ollama.chats.length === 0) await sleep(20);
+    while (chats().length === 0) await sleep(20);
     sh.session.sendKeys("C-c");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     // Keys pressed before caro gives the terminal back are caro's (typed ahead): wait for its line.
     await sh.session.waitFor((screen) => screen.includes("caro: cancelled"));
     expect((await sh.dump()).buffer).toBe("something slow");
     await sleep(200);
-    expect(ollama.aborted).toBe(1);
+    expect(aborted()).toBe(1);
   });
 
   it("puts a critical command in disarmed, with a warning line", async () => {
-    const { sh } = await shellWith(shell);
+    const { sh, finished } = await shared();
     sh.session.type("wipe the disk");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     // zsh -f leaves interactive_comments off: `#` would start no comment there (test/widget-guard.test.ts).
     const zsh = shell === "zsh";
     expect((await sh.dump()).buffer).toBe(zsh ? "_caro_blocked='sudo rm -rf /'" : "# sudo rm -rf /");
@@ -160,37 +168,40 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
   });
 
   it("puts a high-risk command in as is, with a warning line", async () => {
-    const { sh } = await shellWith(shell);
+    const { sh, finished } = await shared();
     sh.session.type("empty this folder");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("rm -rf *");
     expect(sh.session.screen()).toMatch(/caro: rated high: deletes everything in the current folder/);
   });
 
   it("shows the command as it streams in, then puts it in the line", async () => {
-    const { sh } = await shellWith(shell, { chunkBytes: 160, chunkDelayMs: 150 });
+    const { sh, live, finished } = await shared();
+    Object.assign(live, { chunkBytes: 160, chunkDelayMs: 150 });
     sh.session.type("find big files");
     sh.session.sendKeys("C-g");
     await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
     expect(sh.session.screen()).not.toContain("caro: thinking");
   });
 
   it("draws thinking without breaking a prompt at the bottom of the screen", async () => {
-    const { sh } = await shellWith(shell, { chunkBytes: 160, chunkDelayMs: 150 });
+    const { sh, live, finished } = await shared();
+    Object.assign(live, { chunkBytes: 160, chunkDelayMs: 150 });
     sh.session.type("seq 60");
     sh.session.sendKeys("Enter");
     await sh.session.waitFor((s) => /^60$/m.test(s) && /\$$/.test(s.trimEnd()));
-    sh.session.type("find big files");
+    // Another request than the case before's: an answer from the cache would not stream.
+    sh.session.type("find the big files");
     sh.session.sendKeys("C-g");
     const screen = await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
     const lines = screen.trimEnd().split("\n");
     // zsh keeps the prompt and draws on the line below it; bash and fish draw in the prompt line's place.
-    if (shell === "zsh") expect(lines.slice(-2).map((l) => l.trimEnd())[0]).toBe("$ find big files");
+    if (shell === "zsh") expect(lines.slice(-2).map((l) => l.trimEnd())[0]).toBe("$ find the big files");
     expect(lines.at(-1)).toMatch(/^caro: thinking… find \./);
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
     expect(sh.session.screen()).not.toContain("caro: thinking");
     expect(sh.session.screen().trimEnd().split("\n").at(-1)).toMatch(/\$ find \. -type f -size \+100M -mtime -7$/);
@@ -231,10 +242,10 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
   });
 
   it("takes a multi-line command in whole", async () => {
-    const { sh } = await shellWith(shell);
+    const { sh, finished } = await shared();
     sh.session.type("loop over text files");
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
+    await finished(1);
     expect((await sh.dump()).buffer).toBe(shell === "fish" ? FISH_LOOP : KNOWN["loop over text files"]);
   });
 
@@ -247,11 +258,11 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     // As long as an answer may be (max_command_length at most 4000) with the printf around it.
     ["a 3.5 KB line", `find ${"a-really-long-directory-name/".repeat(120)}`],
   ])("round-trips %s byte for byte", async (_name, typed) => {
-    const { sh, ollama } = await shellWith(shell);
+    const { sh, finished, chats } = await shared();
     await sh.load(typed);
     sh.session.sendKeys("C-g");
-    await waitForFinished(sh.home, 1);
-    expect(requestText(ollama.chats[0])).toBe(typed);
+    await finished(1);
+    expect(requestText(chats()[0])).toBe(typed);
     const expected = `printf '%s\\n' ${singleQuote(typed)}`;
     expect(await sh.dump()).toEqual({ buffer: expected, cursor: [...expected].length });
   });

@@ -9,10 +9,17 @@ export const CARO_BIN = join(ROOT, "bin", "caro.js");
 /** Homes made during the current test; their daemons are stopped after it. */
 export const homesInUse: string[] = [];
 
-/** A fresh home for one test: its own config, cache and state folders, nothing from the developer's. */
-export function makeHome(config?: string): { home: string; configPath: string; env: Record<string, string> } {
+/**
+ * A fresh home for one test: its own config, cache and state folders, nothing from the developer's.
+ * Its daemons are stopped and its files removed after the test, unless `shared`: a home that several
+ * tests use is its file's to stop (stopDaemons([home])).
+ */
+export function makeHome(
+  config?: string,
+  { shared = false } = {},
+): { home: string; configPath: string; env: Record<string, string> } {
   const home = mkdtempSync(join(tmpdir(), "caro-test-"));
-  homesInUse.push(home);
+  if (!shared) homesInUse.push(home);
   const configPath = join(home, ".config", "caro", "config.toml");
   mkdirSync(join(home, ".config", "caro"), { recursive: true });
   // A fish that finds no generated completions in a new home starts generating them from every
@@ -68,10 +75,9 @@ export function caroProcessesOf(homes: string[], args: string): number[] {
   return found;
 }
 
-/** Stops every daemon started from a home of this test, so none outlives it. */
-export async function stopDaemons(): Promise<void> {
+/** Stops every daemon started from the homes (by default, this test's), so none outlives it. */
+export async function stopDaemons(homes = homesInUse.splice(0)): Promise<void> {
   const pids: number[] = [];
-  const homes = homesInUse.splice(0);
   // A shell that loaded caro init starts a daemon in the background, maybe after the pid file was
   // read: end such starts (first, so they start nothing more), then every daemon of these homes.
   // Twice: a start forked by a shell is named caro's only once it has exec'd, a moment later.

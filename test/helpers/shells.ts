@@ -2,7 +2,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CARO_BIN, makeHome } from "./caro.js";
+import { afterAll } from "vitest";
+import { CARO_BIN, makeHome, stopDaemons } from "./caro.js";
+import { ollamaStandin, type Standin, type StandinOptions } from "./standins.js";
 import { shellQuote, TmuxSession } from "./tmux.js";
 
 export type WidgetShell = "zsh" | "bash" | "fish";
@@ -61,7 +63,7 @@ function _t_dump
   builtin commandline | string collect --no-trim-newlines > ${dir}/dump.tmp; builtin commandline -C > ${dir}/cursor
   command mv ${dir}/dump.tmp ${dir}/dump
 end
-function _t_load; builtin commandline -r -- (command cat ${dir}/load | string collect); end
+function _t_load; builtin commandline -r -- "$(command cat ${dir}/load)"; end
 function _t_keys; for m in default insert; builtin bind -M $m \\ct _t_dump; builtin bind -M $m \\co _t_load; end; end
 _t_keys
 function fish_user_key_bindings; _t_keys; end
@@ -198,4 +200,67 @@ export async function waitForFinished(home: string, count: number, timeoutMs = 2
     throw new Error(`the daemon finished ${finishedRequests(home)} of ${count} requests`);
   // The client prints and exits just after the daemon's reply; the shell then redraws.
   await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+/** One case's view of a shared shell: the counts start at the case. */
+export interface SharedCase {
+  sh: ShellUnderTest;
+  ollama: Standin;
+  /** The stand-in's options, read at each request: a case may change them for its own requests. */
+  live: StandinOptions;
+  /** Waits until the daemon has finished `count` of this case's requests. */
+  finished(count: number): Promise<void>;
+  /** The chats this case's requests sent. */
+  chats(): Standin["chats"];
+  /** The chats this case's requests abandoned. */
+  aborted(): number;
+}
+
+/**
+ * One shell, stand-in and daemon for the cases of a describe block that need nothing of their own
+ * (no rc file, home or keymap): a fresh set costs about a CPU-second, most of such a case. Each
+ * case gets the line empty, the screen cleared and the stand-in's options made afresh. The daemon
+ * answers a request it has answered before from its cache: each case asks its own.
+ */
+export function sharedShell(
+  shell: WidgetShell,
+  options: () => StandinOptions,
+  config: (url: string) => string,
+  { command }: { command?: string } = {},
+): () => Promise<SharedCase> {
+  let made: Promise<{ sh: ShellUnderTest; ollama: Standin; live: StandinOptions }> | undefined;
+  afterAll(async () => {
+    if (!made) return;
+    const { sh, ollama } = await made;
+    sh.kill();
+    await ollama.close();
+    await stopDaemons([sh.home]);
+  });
+  return async () => {
+    made ??= (async () => {
+      const live = options();
+      const ollama = await ollamaStandin(live);
+      const text = config(ollama.url);
+      const sh = new ShellUnderTest(shell, text, makeHome(text, { shared: true }), { command });
+      await sh.ready();
+      return { sh, ollama, live };
+    })();
+    const { sh, ollama, live } = await made;
+    for (const key of Object.keys(live) as (keyof StandinOptions)[]) delete live[key];
+    Object.assign(live, options());
+    await sh.load("");
+    sh.session.sendKeys("C-l");
+    await sh.session.waitFor((screen) => screen.trim() === "$");
+    const finished = finishedRequests(sh.home);
+    const chats = ollama.chats.length;
+    const aborted = ollama.aborted;
+    return {
+      sh,
+      ollama,
+      live,
+      finished: (count) => waitForFinished(sh.home, finished + count),
+      chats: () => ollama.chats.slice(chats),
+      aborted: () => ollama.aborted - aborted,
+    };
+  };
 }

@@ -223,7 +223,8 @@ function tokens(text: string): string[] {
 
 export async function ollamaStandin(options: StandinOptions = {}): Promise<Standin> {
   const state: State = { chats: [], chatSockets: new WeakSet(), chatConnections: 0, aborted: 0, sentBytes: 0 };
-  const reply = options.reply ?? defaultReply(options);
+  // Options are read at each request, the reply too: a test may change them between requests.
+  const fallback = defaultReply(options);
   const server = await serve(async (req, res) => {
     if (req.method === "GET" && req.url === "/api/version")
       return void res.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.5.7"}');
@@ -248,7 +249,7 @@ export async function ollamaStandin(options: StandinOptions = {}): Promise<Stand
       created_at: created,
       message: { role: "assistant", content },
     });
-    const text = reply(request);
+    const text = (options.reply ?? fallback)(request);
     const stats = {
       total_duration: 812345678,
       load_duration: 12345678,
