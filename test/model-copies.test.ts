@@ -158,14 +158,17 @@ describe("several models within the memory budget", () => {
   it("Ctrl-C while a model waits for room stops at once, not when the copy it waits on is free", async () => {
     const shell = shells();
     const slow = shell("slow", "1000", "slow");
-    const answering = caro(["--verbose", "list every file"], { env: slow });
-    let decoding = false;
+    // A long request, waited on from the moment its reading starts: seconds of work left on the slow
+    // copy (reading, then decoding) for the steps below, on a machine as busy as CI's.
+    const request = `list every file ${"in every folder below this one, ".repeat(80)}`;
+    const answering = caro(["--verbose", request], { env: slow });
+    let reading = false;
     answering.stderr?.on("data", (chunk: Buffer) => {
-      decoding ||= chunk.toString().includes("decoding…");
+      reading ||= chunk.toString().includes("reading the prompt");
     });
     const deadline = Date.now() + 60_000;
-    while (!decoding && answering.exitCode === null && Date.now() < deadline) await sleep(20);
-    expect(decoding).toBe(true);
+    while (!reading && answering.exitCode === null && Date.now() < deadline) await sleep(20);
+    expect(reading).toBe(true);
     // Room for the slow model's copy and not for a tiny one beside it: the tiny one waits for the
     // slow one's request to end.
     const budget = String(Math.ceil((await status(slow)).models_memory_mb) + 3);
