@@ -157,7 +157,7 @@ export class ShellUnderTest {
     const deadline = Date.now() + 10_000;
     while (!existsSync(file) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     if (!existsSync(file))
-      throw new Error(`${this.shell} did not run its dump key; the screen shows:\n${this.session.screen()}`);
+      throw new Error(`${this.shell} did not run its dump key; the screen shows:\n${await this.session.screen()}`);
     let buffer = readFileSync(file, "utf8");
     if (this.shell === "fish") buffer = buffer.replace(/\n$/, "");
     return { buffer, cursor: Number(readFileSync(join(this.dir, "cursor"), "utf8").trim()) };
