@@ -141,7 +141,7 @@ describe("caro -x", () => {
       const { code, project, session } = await ask(["n", "Enter"]);
       expect(code).toBe(1);
       expect(existsSync(join(project, "notes.txt"))).toBe(true);
-      expect(await session.screen()).toContain("caro: not run: you said no");
+      expect(await session.settledScreen()).toContain("caro: not run: you said no");
     });
 
     it("exits 130 on Ctrl-C at the question, running nothing", async () => {

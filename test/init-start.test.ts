@@ -50,7 +50,7 @@ describe.each(SHELLS)("caro init in %s", (shell) => {
       // A job notice would show by the next prompt at the latest.
       sh.session.sendKeys("Enter");
       await sh.session.waitFor((s) => s.split("\n").filter((l) => /^\$\s*$/.test(l)).length >= 2);
-      const lines = (await sh.session.screen())
+      const lines = (await sh.session.settledScreen())
         .split("\n")
         .map((l) => l.trimEnd())
         .filter(Boolean);

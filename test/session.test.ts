@@ -174,7 +174,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("the session client in %
     await sh.waitForPrompt();
     await ask(sh, 1);
     expect((await sh.dump()).buffer).toBe("ls -la");
-    expect(await sh.session.screen()).not.toContain("did not answer");
+    expect(await sh.session.settledScreen()).not.toContain("did not answer");
   });
 
   it("ends, removing its folder, when the shell exits", async () => {

@@ -132,7 +132,7 @@ describe("the widget's context, per shell: one shell runs every case", () => {
       expect((await sh.dump()).buffer).toBe("frob --fast");
       // Nothing of the shell's own on the screen: this Ctrl-G read a session folder the client
       // had not yet written to, quietly.
-      expect(await sh.session.screen()).not.toMatch(/_caro_|no such file/i);
+      expect(await sh.session.settledScreen()).not.toMatch(/_caro_|no such file/i);
       const fix = lastUserMessage(chatsOf(from)[0]);
       expect(fix).toContain('Recent commands:\n"echo one"\n"frob --fastest"\n');
       expect(fix).toContain("This command failed with exit status 3: frob --fastest\nIt printed:\n");

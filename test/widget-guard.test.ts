@@ -99,7 +99,7 @@ describe.each(CASES)("a blocked command in $name", ({ shell, prelude, comments, 
         expect(buffer.split("\n").every((line) => line.startsWith("# mkfs") || line.startsWith("# touch"))).toBe(true);
       // On one line, quoted whole: `$'…\n…'`.
       else expect(buffer).toMatch(/^_caro_blocked=\$'mkfs\.ext4 [^\n]*\\ntouch [^\n]*'$/);
-      expect(await sh.session.screen()).toMatch(
+      expect(await sh.session.settledScreen()).toMatch(
         comments ? /rated critical and commented out/ : /rated critical and quoted so Enter runs nothing/,
       );
       sh.session.sendKeys("Enter");

@@ -61,13 +61,13 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
     sh.session.sendKeys("C-g");
     await finished(2);
     expect((await sh.dump()).buffer).toBe("ls -la");
-    expect(await sh.session.screen()).toContain("caro: 2nd answer");
+    expect(await sh.session.settledScreen()).toContain("caro: 2nd answer");
     sh.session.sendKeys("C-g");
     await finished(3);
     expect((await sh.dump()).buffer).toBe("ls -lh");
     // Which answer it is: the stand-in tests above read it; the model's nonsense lines wrap, and
     // bash and fish redraw a wrapped prompt over the message line.
-    if (shell === "zsh") expect(await sh.session.screen()).toContain("caro: 3rd answer");
+    if (shell === "zsh") expect(await sh.session.settledScreen()).toContain("caro: 3rd answer");
     // The backend was asked the same request each time, told what it had shown.
     expect(chats()).toHaveLength(3);
     for (const chat of chats()) expect(lastMessage(chat)).toContain("list files");
@@ -88,7 +88,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
     sh.session.sendKeys("C-g");
     await finished(2);
     expect(lastMessage(chats()[1])).toContain("ls -l ~");
-    expect(await sh.session.screen()).not.toContain("2nd answer");
+    expect(await sh.session.settledScreen()).not.toContain("2nd answer");
   });
 
   it("`command # words` rewrites the command as the words say; the backend gets both", async () => {
@@ -170,8 +170,8 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("when the answer is wron
     sh.session.sendKeys(EXPLAIN_KEY);
     await sh.session.waitFor((s) => s.includes("-la shows hidden files, long format."));
     await finished(1);
-    expect(await sh.session.screen()).toContain("ls lists a folder.");
-    expect(await sh.session.screen()).toMatch(/caro: rated safe/);
+    expect(await sh.session.settledScreen()).toContain("ls lists a folder.");
+    expect(await sh.session.settledScreen()).toMatch(/caro: rated safe/);
     expect(await sh.dump()).toEqual({ buffer: "ls -la", cursor: 6 });
   });
 
@@ -236,7 +236,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("another candidate from 
     }
     // Which answer it is: the stand-in tests above read it; the model's nonsense lines wrap, and
     // bash and fish redraw a wrapped prompt over the message line.
-    if (shell === "zsh") expect(await sh.session.screen()).toContain("caro: 3rd answer");
+    if (shell === "zsh") expect(await sh.session.settledScreen()).toContain("caro: 3rd answer");
     for (const expected of [shown[1], shown[0], "list files"]) {
       sh.session.sendKeys(sh.undoKey());
       expect((await sh.dump()).buffer).toBe(expected);

@@ -133,7 +133,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     sh.session.sendKeys("C-g");
     await finished(1);
     expect((await sh.dump()).buffer).toBe(typed);
-    expect(await sh.session.screen()).toContain("caro: Ollama answered HTTP 500: out of memory");
+    expect(await sh.session.settledScreen()).toContain("caro: Ollama answered HTTP 500: out of memory");
   });
 
   it("Ctrl-C while waiting cancels the request in the daemon and keeps the line", async () => {
@@ -159,7 +159,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     // zsh -f leaves interactive_comments off: `#` would start no comment there (test/widget-guard.test.ts).
     const zsh = shell === "zsh";
     expect((await sh.dump()).buffer).toBe(zsh ? "_caro_blocked='sudo rm -rf /'" : "# sudo rm -rf /");
-    expect(await sh.session.screen()).toMatch(
+    expect(await sh.session.settledScreen()).toMatch(
       new RegExp(
         `caro: rated critical and ${zsh ? "quoted so Enter runs nothing" : "commented out"}: ` +
           "deletes everything on the system",
@@ -173,7 +173,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     sh.session.sendKeys("C-g");
     await finished(1);
     expect((await sh.dump()).buffer).toBe("rm -rf *");
-    expect(await sh.session.screen()).toMatch(/caro: rated high: deletes everything in the current folder/);
+    expect(await sh.session.settledScreen()).toMatch(/caro: rated high: deletes everything in the current folder/);
   });
 
   it("shows the command as it streams in, then puts it in the line", async () => {
@@ -184,7 +184,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     await sh.session.waitFor((s) => /caro: thinking… find \./.test(s));
     await finished(1);
     expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
-    expect(await sh.session.screen()).not.toContain("caro: thinking");
+    expect(await sh.session.settledScreen()).not.toContain("caro: thinking");
   });
 
   it("draws thinking without breaking a prompt at the bottom of the screen", async () => {
@@ -203,8 +203,8 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     expect(lines.at(-1)).toMatch(/^caro: thinking… find \./);
     await finished(1);
     expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
-    expect(await sh.session.screen()).not.toContain("caro: thinking");
-    expect((await sh.session.screen()).trimEnd().split("\n").at(-1)).toMatch(
+    expect(await sh.session.settledScreen()).not.toContain("caro: thinking");
+    expect((await sh.session.settledScreen()).trimEnd().split("\n").at(-1)).toMatch(
       /\$ find \. -type f -size \+100M -mtime -7$/,
     );
   });
@@ -217,7 +217,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     await sh.session.waitFor((s) => /caro: thinking\.\.\. find \./.test(s));
     await waitForFinished(sh.home, 1);
     expect((await sh.dump()).buffer).toBe("find . -type f -size +100M -mtime -7");
-    expect(await sh.session.screen()).not.toContain("caro: thinking");
+    expect(await sh.session.settledScreen()).not.toContain("caro: thinking");
   });
 
   it("works under the user's aliases and strict options, and the request goes into history", async () => {
@@ -237,7 +237,7 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("Ctrl-G in %s", (shell) 
     sh.session.sendKeys("C-g");
     await waitForFinished(sh.home, 1);
     expect((await sh.dump()).buffer).toBe("list files");
-    expect(await sh.session.screen()).toContain("caro: Ollama answered HTTP 500: out of memory");
+    expect(await sh.session.settledScreen()).toContain("caro: Ollama answered HTTP 500: out of memory");
     // Still the same shell: set -e did not end it.
     sh.session.type(" again");
     expect((await sh.dump()).buffer).toBe("list files again");

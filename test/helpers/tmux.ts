@@ -56,6 +56,21 @@ export class TmuxSession {
     });
   }
 
+  /**
+   * The screen once it holds still (two looks 100 ms apart agree): a shell redraws its line just
+   * after a key binding's function returns, and a look at that moment finds the line erased.
+   */
+  async settledScreen(): Promise<string> {
+    let last = await this.screen();
+    for (let look = 0; look < 50; look++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const now = await this.screen();
+      if (now === last) return now;
+      last = now;
+    }
+    return last;
+  }
+
   private control?: ChildProcessWithoutNullStreams;
   private readonly replies: { resolve(text: string): void; reject(error: Error): void }[] = [];
 
