@@ -1,11 +1,17 @@
 import { execa } from "execa";
-import { describe, expect, it } from "vitest";
-import { CARO_BIN, caro, makeHome, modelConfig, ollamaConfig } from "./helpers/caro.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { CARO_BIN, caro, makeHome, modelConfig, ollamaConfig, stopDaemons } from "./helpers/caro.js";
 import { ollamaStandin } from "./helpers/standins.js";
 
 describe("caro <request>", () => {
+  // One daemon, holding the tiny model, for the cases that only ask it (each asks its own words):
+  // starting one and loading the model costs about 2.4 CPU-s.
+  let tiny: ReturnType<typeof makeHome> | undefined;
+  const tinyHome = () => (tiny ??= makeHome(modelConfig("tiny"), { shared: true }));
+  afterAll(() => tiny && stopDaemons([tiny.home]));
+
   it("prints one command on stdout and the risk on stderr, from unquoted words", async () => {
-    const { env } = makeHome(modelConfig("tiny"));
+    const { env } = tinyHome();
     const result = await caro(["find", "files", "bigger", "than", "100MB"], { env });
     expect(result.exitCode).toBe(0);
     expect(result.stdout.split("\n")).toHaveLength(1);
@@ -19,7 +25,7 @@ describe("caro <request>", () => {
   });
 
   it("takes the request from stdin when no words are given", async () => {
-    const { env } = makeHome(modelConfig("tiny"));
+    const { env } = tinyHome();
     const result = await caro(["--json"], { env, input: "list files\n" });
     expect(result.exitCode).toBe(0);
     const answer = JSON.parse(String(result.stdout));
@@ -44,7 +50,7 @@ describe("caro <request>", () => {
   });
 
   it("prints one JSON object with --json", async () => {
-    const { env } = makeHome(modelConfig("tiny"));
+    const { env } = tinyHome();
     const result = await caro(["--json", "show", "disk", "usage"], { env });
     expect(result.exitCode).toBe(0);
     const answer = JSON.parse(String(result.stdout));
@@ -61,7 +67,7 @@ describe("caro <request>", () => {
   });
 
   it("asks the model for an explanation with --explain", async () => {
-    const { env } = makeHome(modelConfig("tiny"));
+    const { env } = tinyHome();
     const json = JSON.parse(String((await caro(["--json", "--explain", "list", "files"], { env })).stdout));
     expect(json.explanation).not.toBe("");
   });
