@@ -108,6 +108,10 @@ function bigFile(megabytes = 8): Buffer {
   return bytes;
 }
 
+// A pull readies the model for its first answer (it loads it and saves the instructions' state: some
+// 2 CPU-s here), which one case tests; the cases about the download itself turn that off.
+const NOT_READIED = "[backends.embedded]\nprefix_cache = false\n";
+
 describe("caro models", () => {
   it("lists the catalog with sizes, memory, what is downloaded and the default", async () => {
     const { env, home } = makeHome();
@@ -214,7 +218,7 @@ describe("caro models", () => {
   it("pulls a model, checking its SHA-256 against the hub's", async () => {
     const bytes = readFileSync(testModelPath("tiny"));
     const { server } = await hub(bytes);
-    const { env, home } = makeHome();
+    const { env, home } = makeHome(NOT_READIED);
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(0);
     const path = join(home, ".cache", "caro", "models", ...IN_REPO);
@@ -247,7 +251,7 @@ describe("caro models", () => {
   it("pulls from an https URL too", async () => {
     const bytes = readFileSync(testModelPath("tiny"));
     const { server } = await hub(bytes);
-    const { env, home } = makeHome();
+    const { env, home } = makeHome(NOT_READIED);
     const result = await caro(["models", "pull", `${server.url}/test-org/test-repo/resolve/main/tiny-test.gguf`], {
       env,
     });
@@ -277,7 +281,7 @@ describe("caro models", () => {
   it("survives a dropped connection: the part is fetched again and the file verifies", async () => {
     const bytes = bigFile();
     const { server, ranges } = await hub(bytes, { dropAfter: 2_000_000 });
-    const { env, home } = makeHome();
+    const { env, home } = makeHome(NOT_READIED);
     const result = await caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     expect(result.exitCode).toBe(0);
     expect(readFileSync(join(home, ".cache", "caro", "models", ...IN_REPO)).equals(bytes)).toBe(true);
@@ -288,7 +292,7 @@ describe("caro models", () => {
   it("stops on Ctrl-C, keeps nothing under the model's name, and resumes on the next pull", async () => {
     const bytes = bigFile(24);
     const { server, served } = await hub(bytes, { throttle: 65536 });
-    const { env, home } = makeHome();
+    const { env, home } = makeHome(NOT_READIED);
     const models = join(home, ".cache", "caro", "models");
     const child = caro(["models", "pull", URI], { env: { ...env, HF_ENDPOINT: server.url } });
     // The downloader keeps whole 5 MB chunks in its progress file; stop once some are through.
@@ -343,7 +347,7 @@ describe("caro models", () => {
     const tiny = readFileSync(testModelPath("tiny"));
     const other = readFileSync(testModelPath("unparsable"));
     const { server, requested } = await hub(tiny, { repos: { "other-org/test-repo": other } });
-    const { env, home, configPath } = makeHome();
+    const { env, home, configPath } = makeHome(NOT_READIED);
     const hubEnv = { ...env, HF_ENDPOINT: server.url };
     const models = join(home, ".cache", "caro", "models");
     expect((await caro(["models", "pull", URI], { env: hubEnv })).exitCode).toBe(0);
