@@ -3,11 +3,13 @@ import type TreeSitter from "tree-sitter";
 
 // Every answer is rated from its syntax tree, in every caro process that shows one: `caro check`, a
 // request from the command line, the shell's session client, and the daemon's checks. So the parser's
-// start is paid per process. tree-sitter's native binding (prebuilt for Linux, macOS and Windows on
-// x64 and arm64, N-API, so no build at install) loads and parses in a few milliseconds. The same
-// grammar compiled to WASM is the fallback where no prebuilt binary loads (musl, other CPUs); it costs
-// about 80 ms of compiling and a slower first parse in each process. test/syntax.test.ts checks that
-// both give the same trees.
+// start is paid per process. tree-sitter's native binding loads and parses in a few milliseconds.
+// It ships prebuilt (N-API) for Linux, macOS and Windows on x64 and arm64, but the Linux x64 one
+// needs GCC 13's libstdc++: on older systems (Debian 12) npm compiles it at install, which takes a
+// C++ toolchain. So it is an optional dependency, and where it is missing or will not load (no
+// toolchain, musl, other CPUs) the same grammar compiled to WASM serves instead; that costs about
+// 80 ms of compiling and a slower first parse in each process. test/syntax.test.ts checks that both
+// give the same trees.
 
 export type Tree = TreeSitter.Tree;
 export type Node = TreeSitter.SyntaxNode;
