@@ -10,6 +10,7 @@ import { daemonFiles, daemonPid } from "./helpers/daemon-client.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { ShellUnderTest, waitForFinished, type WidgetShell } from "./helpers/shells.js";
 import { ollamaStandin, requestText, type Standin, type StandinOptions } from "./helpers/standins.js";
+import { waitForFile } from "./helpers/tmux.js";
 
 const running: { kill(): void }[] = [];
 const stopped: number[] = [];
@@ -57,9 +58,10 @@ async function sessionDir(sh: ShellUnderTest): Promise<string> {
   sh.session.type(`builtin printf '%s\\n' "$_caro_session_dir" ${clobber} ${file}`);
   sh.session.sendKeys("Enter");
   await sh.waitForPrompt();
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(file) && Date.now() < deadline) await sleep(20);
-  return readFileSync(file, "utf8").trim();
+  // Whole, with its newline: the shell creates the file before it writes the line.
+  const dir = (await waitForFile(file, 10_000)).trim();
+  if (!dir.startsWith("/")) throw new Error(`the shell named no session folder: ${JSON.stringify(dir)}`);
+  return dir;
 }
 
 /** The session client's pid, once it is running; remembered so that none outlives the test. */
@@ -303,9 +305,6 @@ describe.each(["zsh", "bash", "fish"] as WidgetShell[])("a session client that s
     mkdirSync(left, { mode: 0o700 });
     writeFileSync(join(left, "request.1"), "secret\0", { mode: 0o600 });
     await ask(sh, 1);
-    // The client sweeps as it starts, which may be just after it (or a one-shot client) answered.
-    const swept = Date.now() + 10_000;
-    while (existsSync(left) && Date.now() < swept) await sleep(50);
     expect(existsSync(left)).toBe(false);
     const pid = Number(sh.session.tmux(["display", "-p", "-t", sh.session.name, "#{pane_pid}"]).trim());
     expect(clientsOf(pid)).toHaveLength(1);
