@@ -22,6 +22,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -31,6 +32,7 @@ import { basename, dirname, join } from "node:path";
 import { ownProcessAlive, processAlive } from "../system/process-alive.js";
 import { KeptConnection } from "../client/connection.js";
 import { loadConfig } from "../config/load.js";
+import { configFilePath } from "../config/paths.js";
 import { clientEnv } from "../client/forwarded.js";
 import { parseRequest, replyText, SESSION_FILES, SESSION_FOLDER_PREFIX, WIDGET_EXIT, wantsText } from "./contract.js";
 import { MAX_HISTORY_LINES } from "./shell-context.js";
@@ -138,6 +140,13 @@ function endEarlierClients(shellPid: number): void {
   }
 }
 
+/** What tells one version of the config file from another, or its absence. */
+function configStamp(): string {
+  const path = configFilePath(process.env);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  return stat ? `${path}:${stat.ino}:${stat.size}:${stat.mtimeMs}` : `${path}:none`;
+}
+
 /**
  * Clears what earlier sessions left: the clients (and folders) of an earlier shell in this same
  * process, and beside `dir` the folder of a shell that is gone (its client died before it could
@@ -186,6 +195,8 @@ class Session {
   private readonly daemon = new KeptConnection();
   /** The `wants` file's text as last written. */
   private wanted: string | undefined;
+  /** The config file as last read for it (path, inode, size, mtime): the poll reads it again only once it changes. */
+  private configSeen = "";
 
   constructor(
     private readonly shell: string,
@@ -301,6 +312,7 @@ class Session {
    * with the default (none) the shell does not even read its history. Written only when it changes.
    */
   tellWants(): void {
+    this.configSeen = configStamp();
     let lines: number;
     try {
       lines = Math.min(loadConfig({}, process.env).settings["context.history"], MAX_HISTORY_LINES);
@@ -317,6 +329,11 @@ class Session {
     } catch {
       // The folder went away with the shell.
     }
+  }
+
+  /** tellWants, if the config file changed since it last read it: a stat a second, not a parse. */
+  tellWantsIfEdited(): void {
+    if (configStamp() !== this.configSeen) this.tellWants();
   }
 
   /** The reply file first, then its line on `rep`: the shell reads the file once it sees the line. */
@@ -391,7 +408,7 @@ export async function session(argv: string[]): Promise<number> {
     // Each poll also reads the config again: a change to `context.history` reaches the next Ctrl-G.
     const poll = setInterval(() => {
       if (!ownProcessAlive(shellPid)) return end();
-      served.tellWants();
+      served.tellWantsIfEdited();
     }, SHELL_POLL_MS);
     process.once("SIGHUP", end);
     process.once("SIGTERM", end);
