@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import type { Shell } from "../prompt/context.js";
 import { commandProblem } from "../safety/command-check.js";
-import { parseBash } from "../safety/parser.js";
+import { withTree } from "../safety/parser.js";
 import type { Draft } from "./draft.js";
 
 export type SyntaxVerdict =
@@ -33,10 +33,11 @@ function fishCheck(command: string): Promise<SyntaxVerdict> {
  */
 export async function checkSyntax(command: string, shell: Shell): Promise<SyntaxVerdict> {
   if (shell === "fish") return fishCheck(command);
-  const tree = await parseBash(command);
-  if (!tree.rootNode.hasError) return { ok: true, checkedBy: "tree-sitter-bash" };
-  const bad = tree.rootNode.descendantsOfType(["ERROR", "MISSING"])[0] ?? tree.rootNode;
-  return { ok: false, reason: `does not parse as ${shell} near column ${bad.startPosition.column + 1}` };
+  return withTree(command, (tree): SyntaxVerdict => {
+    if (!tree.rootNode.hasError) return { ok: true, checkedBy: "tree-sitter-bash" };
+    const bad = tree.rootNode.descendantsOfType(["ERROR", "MISSING"])[0] ?? tree.rootNode;
+    return { ok: false, reason: `does not parse as ${shell} near column ${bad.startPosition.column + 1}` };
+  });
 }
 
 /** Why a draft cannot be used, or null when it can. */

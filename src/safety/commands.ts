@@ -1,5 +1,5 @@
 import type { Node, Tree } from "./parser.js";
-import { parseBash } from "./parser.js";
+import { withTree } from "./parser.js";
 import { literal, wordOf, type Substitution, type Word } from "./words.js";
 
 /** One command that would run, after its wrappers (sudo, env, xargs, find -exec, sh -c …) are seen through. */
@@ -514,8 +514,14 @@ async function analyzeInto(
   out.texts.push(source);
   // fish's `function name … end` is rewritten away below: take the names first.
   if (fish) for (const m of source.matchAll(/(?:^|[;\n])\s*function\s+([^\s;]+)/g)) out.functions.push(m[1]);
-  let tree = await parseBash(source);
-  if (tree.rootNode.hasError && fish) tree = await parseBash(fishToPosix(source));
+  await withTree(source, (tree) =>
+    tree.rootNode.hasError && fish
+      ? withTree(fishToPosix(source), (posix) => analyzeTree(posix, source, context, depth, out))
+      : analyzeTree(tree, source, context, depth, out),
+  );
+}
+
+async function analyzeTree(tree: Tree, source: string, context: Context, depth: number, out: Analysis): Promise<void> {
   if (tree.rootNode.hasError) out.unparsed.push(source);
   const fedByFind = await listedByFind(tree, depth);
   for (const node of tree.rootNode.descendantsOfType("command")) {

@@ -60,3 +60,21 @@ export async function parseBash(command: string, parser?: BashParser): Promise<T
   if (!tree) throw new Error("tree-sitter returned no tree");
   return tree;
 }
+
+/**
+ * Parses `command` and hands its tree to `use`, then frees it. A WASM tree stays in WASM memory
+ * until deleted (about 5 KB a parse, for the life of a daemon or session client); the native
+ * binding's trees are the garbage collector's and have no delete.
+ */
+export async function withTree<T>(
+  command: string,
+  use: (tree: Tree) => T | Promise<T>,
+  parser?: BashParser,
+): Promise<T> {
+  const tree = await parseBash(command, parser);
+  try {
+    return await use(tree);
+  } finally {
+    (tree as { delete?: () => void }).delete?.();
+  }
+}
