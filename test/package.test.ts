@@ -37,6 +37,9 @@ describe("the npm package", () => {
       expect(files).toEqual(
         expect.arrayContaining([
           "bin/caro.js",
+          // Says bin/ is CommonJS: without it, caro.js would load as an ES module (a slower start).
+          "bin/package.json",
+          "dist/cjs/main.cjs",
           "dist/cli/main.js",
           "dist/worker/inference-worker.js",
           "src/prompt/prompt.md",
