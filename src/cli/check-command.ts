@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
 import { groundingFindings } from "../grounding/checks.js";
@@ -49,16 +50,13 @@ export async function runCheck(argv: string[]): Promise<void> {
     if (args._.length > 0) throw new UsageError(`--stdin takes no command argument: ${usage}`);
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       if (line.trim() === "") continue;
-      process.stdout.write(`${JSON.stringify(await judge(line, shell, cwd))}\n`);
+      writeOut(`${JSON.stringify(await judge(line, shell, cwd))}\n`);
     }
     return;
   }
   const command = args._.join(" ");
   if (command.trim() === "") throw new UsageError(`no command to rate: ${usage}`);
   const judged = await judge(command, shell, cwd);
-  if (args.json) process.stdout.write(`${JSON.stringify(judged)}\n`);
-  else
-    process.stdout.write(
-      `${judged.risk}\n${judged.reasons.map((r) => `  - ${r}\n`).join("")}${warningLines(judged.warnings)}`,
-    );
+  if (args.json) writeOut(`${JSON.stringify(judged)}\n`);
+  else writeOut(`${judged.risk}\n${judged.reasons.map((r) => `  - ${r}\n`).join("")}${warningLines(judged.warnings)}`);
 }

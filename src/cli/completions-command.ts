@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
 import { WIDGET_SHELL_NAMES, widgetShell } from "../shell/shells.js";
@@ -33,5 +34,5 @@ export async function runCompletions(argv: string[]): Promise<void> {
   const known = widgetShell(shell);
   if (!known)
     throw new UsageError(`unknown shell "${shell}": caro completions supports ${WIDGET_SHELL_NAMES.join(", ")}`);
-  process.stdout.write(completionScript(known));
+  writeOut(completionScript(known));
 }

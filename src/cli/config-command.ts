@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { stringify } from "smol-toml";
 import { loadConfig } from "../config/load.js";
 import { SECRET_KEYS, settingKeys, settingSpecs } from "../config/schema.js";
@@ -29,19 +30,19 @@ export async function runConfig(argv: string[]): Promise<void> {
   const [action, ...extra] = args._;
   if (extra.length > 0) throw new UsageError(usage);
   if (action === "path") {
-    process.stdout.write(`${loadConfig().path}\n`);
+    writeOut(`${loadConfig().path}\n`);
     return;
   }
   if (action !== "show") throw new UsageError(action ? `unknown config action "${action}": ${usage}` : usage);
   const config = loadConfig();
   for (const line of config.warnings) warn(line);
-  process.stdout.write(`# ${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}\n`);
+  writeOut(`# ${config.path}${config.fileExists ? "" : " (not found: defaults apply)"}\n`);
   for (const key of settingKeys) {
     const value = SECRET_KEYS.has(key) && config.settings[key] ? "(set, hidden)" : config.settings[key];
     const env = settingSpecs[key].env;
     const source = config.sources[key] === "env" && env ? `$${env}` : config.sources[key];
     // smol-toml renders each value exactly as it would be written in the file.
     const rendered = stringify({ v: value }).replace(/^v = /, "").trim();
-    process.stdout.write(`${key} = ${rendered}  # ${source}\n`);
+    writeOut(`${key} = ${rendered}  # ${source}\n`);
   }
 }

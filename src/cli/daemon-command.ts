@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { connectToDaemon, startDaemon } from "../client/connection.js";
 import { readFileSync, rmSync } from "node:fs";
 import { logPath, pidPath, socketPath } from "../wire/paths.js";
@@ -164,22 +165,22 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
       if (args.background) return startInBackground(warmShell(args.shell));
       (await connectToDaemon()).close();
       const s = await status();
-      process.stdout.write(`caro daemon: running (pid ${s?.pid})\n`);
+      writeOut(`caro daemon: running (pid ${s?.pid})\n`);
       return 0;
     }
     case "stop":
-      process.stdout.write((await stop()) ? "caro daemon: stopped\n" : "caro daemon: not running\n");
+      writeOut((await stop()) ? "caro daemon: stopped\n" : "caro daemon: not running\n");
       return 0;
     case "restart": {
       await stop();
       (await connectToDaemon()).close();
-      process.stdout.write(`caro daemon: running (pid ${(await status())?.pid})\n`);
+      writeOut(`caro daemon: running (pid ${(await status())?.pid})\n`);
       return 0;
     }
     case "status": {
       const s = await status();
-      if (args.json) process.stdout.write(`${JSON.stringify(s ? { running: true, ...s } : { running: false })}\n`);
-      else process.stdout.write(s ? `${inert(describe(s))}\n` : "caro daemon: not running\n");
+      if (args.json) writeOut(`${JSON.stringify(s ? { running: true, ...s } : { running: false })}\n`);
+      else writeOut(s ? `${inert(describe(s))}\n` : "caro daemon: not running\n");
       if (!s) throw new CaroError("", 3);
       return 0;
     }

@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism, freemem, homedir, totalmem } from "node:os";
 import { getJson } from "../backends/http.js";
@@ -250,8 +251,8 @@ function backendCheck(
 function printChecks(checks: Check[]): void {
   const mark = { ok: "✓", warn: "!", fail: "✗", info: "·" };
   for (const c of checks) {
-    process.stdout.write(`${mark[c.status]} ${c.name.padEnd(8)} ${inertLine(c.detail)}\n`);
-    if (c.fix) process.stdout.write(`  ${"".padEnd(8)} fix: ${inertLine(c.fix)}\n`);
+    writeOut(`${mark[c.status]} ${c.name.padEnd(8)} ${inertLine(c.detail)}\n`);
+    if (c.fix) writeOut(`  ${"".padEnd(8)} fix: ${inertLine(c.fix)}\n`);
   }
 }
 
@@ -270,7 +271,7 @@ export async function runDoctor(argv: string[]): Promise<number> {
   }
   checks.push(...(await shellChecks()));
   const broken = checks.some((c) => c.status === "fail");
-  if (args.json) process.stdout.write(`${JSON.stringify({ ok: !broken, checks })}\n`);
+  if (args.json) writeOut(`${JSON.stringify({ ok: !broken, checks })}\n`);
   else printChecks(checks);
   return broken ? 1 : 0;
 }

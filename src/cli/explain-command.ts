@@ -1,6 +1,7 @@
 // `caro explain -- '<command>'`: what a command does, part by part, in the model's words, and its
 // risk in caro's own (the local rater's). The command is the user's: it comes back byte for byte.
 
+import { writeOut } from "./closed-output.js";
 import type { Asker, UserRequest } from "../answer/types.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
 import { parseSetting } from "../config/schema.js";
@@ -60,10 +61,10 @@ export async function runExplain(argv: string[], signal: AbortSignal): Promise<n
   const warnings = (answer.warnings ?? []).map(inert);
   if (args.json) {
     const { risk, reasons } = answer;
-    process.stdout.write(`${JSON.stringify({ command: answer.command, explanation, risk, reasons, warnings })}\n`);
+    writeOut(`${JSON.stringify({ command: answer.command, explanation, risk, reasons, warnings })}\n`);
     return 0;
   }
   const reasons = answer.reasons.map((reason) => `  - ${inert(reason)}\n`).join("");
-  process.stdout.write(`${explanation}\nrisk ${answer.risk}\n${reasons}${warningLines(warnings)}`);
+  writeOut(`${explanation}\nrisk ${answer.risk}\n${reasons}${warningLines(warnings)}`);
   return 0;
 }

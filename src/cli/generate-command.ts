@@ -1,3 +1,4 @@
+import { writeOut, writeErr } from "./closed-output.js";
 import type { Answer, Asker, UserRequest } from "../answer/types.js";
 import type { BackendEvent } from "../backends/types.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
@@ -109,10 +110,10 @@ function printWarnings(answer: Answer): void {
 
 function printAnswer(answer: Answer, json: boolean, verbose: boolean): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify(answer)}\n`);
+    writeOut(`${JSON.stringify(answer)}\n`);
     return;
   }
-  process.stdout.write(`${answer.command}\n`);
+  writeOut(`${answer.command}\n`);
   printWarnings(answer);
   if (answer.explanation) say(answer.explanation);
   say(`risk ${answer.risk}${answer.reasons.length ? `: ${answer.reasons.join("; ")}` : ""}`);
@@ -154,7 +155,7 @@ export async function runGenerate(argv: string[], signal: AbortSignal): Promise<
     printAnswer(answer, Boolean(args.json), verbose);
     return 0;
   }
-  process.stderr.write(`${answer.command}\n`);
+  writeErr(`${answer.command}\n`);
   printWarnings(answer);
   const { execute } = await import("./execute.js");
   return execute({

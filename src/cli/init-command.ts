@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { homedir } from "node:os";
 import { UsageError } from "../errors.js";
 import { parseStrict } from "./args.js";
@@ -65,10 +66,10 @@ export async function runInit(argv: string[]): Promise<void> {
   const config = initSettings();
   const start = args.start !== false && config.start;
   const history = config.history;
-  process.stdout.write(initScript(known, { key, explainKey, start, bind: args.bind !== false, history }));
+  writeOut(initScript(known, { key, explainKey, start, bind: args.bind !== false, history }));
   if (args.completions !== false) {
     const { completionScript } = await import("./completions.js");
-    process.stdout.write(`\n${completionScript(known)}`);
+    writeOut(`\n${completionScript(known)}`);
   }
 }
 

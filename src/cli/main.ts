@@ -1,4 +1,4 @@
-import { endQuietlyWhenOutputCloses } from "./closed-output.js";
+import { endQuietlyWhenOutputCloses, writeOut, writeErr } from "./closed-output.js";
 import type { CommandName } from "./commands.js";
 import { packageVersion } from "../wire/version.js";
 
@@ -86,26 +86,26 @@ Exit codes: 0 answered, 1 failed to answer, 2 usage or config error, 130 interru
 async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   const [first, ...rest] = argv;
   if (first === "--version" || first === "-V") {
-    process.stdout.write(`${packageVersion()}\n`);
+    writeOut(`${packageVersion()}\n`);
     return 0;
   }
   const [commands, help] = await Promise.all([import("./commands.js"), import("./help.js")]);
   const d: Definitions = { ...commands, ...help };
   // Only a bare `help`, or `help <command>`, asks for help: `caro help me find big files` is a request.
   if (first === "help" && rest.length <= 1 && (rest.length === 0 || d.isCommandName(rest[0]))) {
-    process.stdout.write(rest.length === 0 ? topHelp(d) : (await subcommands[rest[0] as CommandName]()).help);
+    writeOut(rest.length === 0 ? topHelp(d) : (await subcommands[rest[0] as CommandName]()).help);
     return 0;
   }
   if (d.isCommandName(first)) {
     const command = await subcommands[first]();
     if (d.wantsHelp(rest)) {
-      process.stdout.write(command.help);
+      writeOut(command.help);
       return 0;
     }
     return (await command.run(rest, signal)) ?? 0;
   }
   if (d.wantsHelp(argv)) {
-    process.stdout.write(topHelp(d));
+    writeOut(topHelp(d));
     return 0;
   }
   const { runGenerate } = await import("./generate-command.js");
@@ -119,12 +119,12 @@ async function reportError(error: unknown, interrupted: boolean, verbose: boolea
   if (error instanceof CaroError) {
     // A message of several lines: the first after "caro: ", the rest indented under it.
     if (error.message) say(error.message.split("\n").join("\n  "));
-    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (verbose && error.stack) writeErr(`${error.stack}\n`);
     return error.exitCode;
   }
   say(`unexpected error: ${(error as Error).message ?? error}`);
-  if (verbose) process.stderr.write(`${(error as Error).stack}\n`);
-  else process.stderr.write("caro: run again with --verbose for details\n");
+  if (verbose) writeErr(`${(error as Error).stack}\n`);
+  else writeErr("caro: run again with --verbose for details\n");
   return 1;
 }
 

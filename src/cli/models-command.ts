@@ -1,3 +1,4 @@
+import { writeOut } from "./closed-output.js";
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
@@ -86,7 +87,7 @@ async function list(json: boolean): Promise<void> {
     const suggested = adviceJson(advice);
     const nl2sh_source = NL2SH;
     const other_files = others.map((f) => join(modelsDir(), f));
-    process.stdout.write(`${JSON.stringify({ models: rows, other_files, suggestion: suggested, nl2sh_source })}\n`);
+    writeOut(`${JSON.stringify({ models: rows, other_files, suggestion: suggested, nl2sh_source })}\n`);
     return;
   }
   const columns: [string, number][] = [
@@ -100,7 +101,7 @@ async function list(json: boolean): Promise<void> {
   ];
   const line = (cells: string[], note: string) =>
     `${cells.map((cell, i) => cell.padEnd(columns[i][1])).join("")}${note}\n`;
-  process.stdout.write(
+  writeOut(
     line(
       columns.map(([title]) => title),
       "NOTE",
@@ -109,14 +110,12 @@ async function list(json: boolean): Promise<void> {
   for (const [i, r] of rows.entries()) {
     const mark = `${r.default ? "*" : " "}${r.suggested ? "+" : " "}`;
     const size = [formatBytes(r.size_bytes), formatBytes(r.memory_bytes), r.downloaded ? "yes" : "-"];
-    process.stdout.write(
-      line([mark, r.name, ...size, accuracy(r.nl2sh), seconds(suggestion.fits[i].answer_s)], r.note),
-    );
+    writeOut(line([mark, r.name, ...size, accuracy(r.nl2sh), seconds(suggestion.fits[i].answer_s)], r.note));
   }
   for (const f of others)
-    process.stdout.write(`   ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
+    writeOut(`   ${f}  (${formatBytes(statSync(join(modelsDir(), f)).size)}, not in the catalog)\n`);
   const source = advice.fake ? ` (a machine described by $${TEST_MACHINE_ENV})` : "";
-  process.stdout.write(
+  writeOut(
     `\n* the configured model, + the one for this machine. Files live in ${modelsDir()}\n` +
       `NL2SH: share of the NL2SH benchmark's requests answered right, ${NL2SH.citation} (${NL2SH.url})\n` +
       `ANSWER: seconds for a typical answer on this machine, estimated from its cores, RAM and GPU\n\n` +
@@ -135,7 +134,7 @@ async function pull(spec: string, signal: AbortSignal): Promise<void> {
   await downloadModel(source, path, { signal, onProgress: (p) => progress.update(p) });
   progress.done();
   await warm(path);
-  process.stdout.write(`${path}\n`);
+  writeOut(`${path}\n`);
 }
 
 /**
@@ -180,7 +179,7 @@ export async function runModels(argv: string[], signal: AbortSignal): Promise<vo
     case undefined:
       return list(Boolean(args.json));
     case "path":
-      process.stdout.write(`${modelsDir()}\n`);
+      writeOut(`${modelsDir()}\n`);
       return;
     case "pull":
       if (!spec) throw new UsageError(usage);

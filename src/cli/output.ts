@@ -2,14 +2,15 @@
 // everything meant for the person goes to stderr. Much of it quotes a model or a server (an
 // explanation, an error body, a model's name), so it is made inert before it reaches a terminal.
 
+import { writeErr } from "./closed-output.js";
 import { inert } from "../text/inert.js";
 
 export function say(line: string): void {
-  process.stderr.write(`caro: ${inert(line)}\n`);
+  writeErr(`caro: ${inert(line)}\n`);
 }
 
 export function warn(line: string): void {
-  process.stderr.write(`caro: warning: ${inert(line)}\n`);
+  writeErr(`caro: warning: ${inert(line)}\n`);
 }
 
 /** Findings about this machine under a rating (`caro check`, `caro explain`): one indented line each. */
