@@ -1,8 +1,7 @@
 import { writeOut } from "./closed-output.js";
-import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
 import { groundingFindings } from "../grounding/checks.js";
-import { type Shell, shellNamed } from "../prompt/context.js";
+import { type Shell, shellNamed } from "../prompt/shells.js";
 import { rateCommand } from "../safety/rate.js";
 import { parseStrict } from "./args.js";
 import { COMMANDS } from "./commands.js";
@@ -48,6 +47,8 @@ export async function runCheck(argv: string[]): Promise<void> {
   const cwd = process.cwd();
   if (args.stdin) {
     if (args._.length > 0) throw new UsageError(`--stdin takes no command argument: ${usage}`);
+    // Loaded here: the one-command form never pays for readline.
+    const { createInterface } = await import("node:readline");
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       if (line.trim() === "") continue;
       writeOut(`${JSON.stringify(await judge(line, shell, cwd))}\n`);

@@ -6,7 +6,7 @@ import type { Asker, UserRequest } from "../answer/types.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
 import { parseSetting } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
-import { shellFromEnvironment, shellNamed } from "../prompt/context.js";
+import { shellFromEnvironment, shellNamed } from "../prompt/shells.js";
 import { inert } from "../text/inert.js";
 import { parseStrict } from "./args.js";
 import { COMMANDS } from "./commands.js";

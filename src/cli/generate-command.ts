@@ -5,7 +5,7 @@ import { askDaemon, clientEnv } from "../client/ask.js";
 import { parseSetting } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
 import { progressReporter } from "../models/progress.js";
-import { shellFromEnvironment, shellNamed, type Shell } from "../prompt/context.js";
+import { shellFromEnvironment, shellNamed, type Shell } from "../prompt/shells.js";
 import { parseStrict } from "./args.js";
 import { generateArgs } from "./commands.js";
 import { say, warn } from "./output.js";

@@ -20,7 +20,7 @@ import { probeMachine, TEST_MACHINE_ENV } from "./machine.js";
 import { adviceFor, adviceJson } from "./model-advice.js";
 import { say, warn } from "./output.js";
 import { warmPrompt } from "../answer/request-prompt.js";
-import { shellFromEnvironment } from "../prompt/context.js";
+import { shellFromEnvironment } from "../prompt/shells.js";
 import { formatBytes } from "../text/bytes.js";
 
 const usage =

@@ -1,8 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { arch, platform, release } from "node:os";
-import { basename } from "node:path";
-import { UsageError } from "../errors.js";
 import { SHELLS, type Shell } from "./shells.js";
 
 export { SHELLS, type Shell };
@@ -17,19 +15,6 @@ export interface PromptContext {
   cwd: string;
   /** The machine's package manager and which common tools it has (grounding/inventory.ts); absent when off. */
   tools?: string;
-}
-
-/** A shell named on the command line, or a usage error listing the ones caro writes for. */
-export function shellNamed(name: string): Shell {
-  if (!(SHELLS as readonly string[]).includes(name))
-    throw new UsageError(`unknown shell "${name}": use one of ${SHELLS.join(", ")}`);
-  return name as Shell;
-}
-
-/** `$SHELL`'s name when it is one we know; sh otherwise. */
-export function shellFromEnvironment(): Shell {
-  const name = basename(process.env.SHELL ?? "");
-  return (SHELLS as readonly string[]).includes(name) ? (name as Shell) : "sh";
 }
 
 function osName(): string {
