@@ -32,9 +32,6 @@ export async function askDaemon(
   kept?: KeptConnection,
 ): Promise<AskResult> {
   const { signal } = options;
-  // Started now, so loading the rater and the config overlaps the wait for the answer.
-  const judging = judgeHere(request);
-  judging.catch(() => undefined);
   const ask: Omit<AskMessage, "id"> = { t: "ask", ...request };
   try {
     encodeFrame({ ...ask, id: 1 });
@@ -63,6 +60,10 @@ export async function askDaemon(
   const timer = fresh ? undefined : setTimeout(() => heard || waits.abort(), HELLO_TIMEOUT_MS);
   if (!fresh) connection.send({ t: "hello", v: daemonVersion() });
   connection.send({ ...ask, id });
+  // Loading the rater, the config and the parser takes a one-shot `caro` some 15 ms, on this
+  // thread: started once the request is on its way, it runs while the daemon works on it.
+  const judging = judgeHere(request);
+  judging.catch(() => undefined);
   const cancel = () => connection.send({ t: "cancel", id });
   signal?.addEventListener("abort", cancel, { once: true });
   // Kept only after a clean answer: anything else may leave the stream mid-request.

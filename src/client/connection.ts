@@ -1,8 +1,9 @@
 // The client's half of the daemon socket. Imported by the shell widget's client on every
 // keystroke, so it loads nothing but node built-ins and the frame codec.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
+import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +102,8 @@ export function startDaemon(runArgs: string[] = []): ChildProcess {
   const fd = openSync(log, "a", 0o600);
   // A log left by an older caro may be readable by others: it holds requests and paths.
   fchmodSync(fd, 0o600);
+  // Loaded here, not by every request: 1 ms of a one-shot `caro`'s start that only a start needs.
+  const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CARO_BIN, "daemon", "run", ...runArgs], {
     detached: true,
     env: daemonEnv(),
