@@ -5,7 +5,8 @@
 // CPU each used (user + system, the mean over the rounds): on a shared machine the wall clock
 // moves with the others' load, the CPU a process burns much less.
 // --runs N: rounds (default 20). BENCH_BASELINE=<another built checkout>: its rows too, interleaved,
-// for before and after in one run.
+// for before and after in one run. Two floor rows (scripts/start-floor.cjs) give the least a check
+// and a request could cost: caro's parser alone, and a client that only asks the daemon.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
@@ -52,9 +53,14 @@ export async function startBench({ home, log }) {
   const server = await instantOllama();
   const h = home(`backend = "ollama"\n[backends.ollama]\nhost = "http://127.0.0.1:${server.port}"\n`);
   const baselineRoot = process.env.BENCH_BASELINE;
+  const floor = join(ROOT, "scripts", "start-floor.cjs");
   const rows = [
     ["node -e 0", () => ["-e", "0"]],
     ...caroRows(ROOT, ""),
+    // What two rows could cost at the least (scripts/start-floor.cjs): caro's parser alone, and a
+    // client that only asks the daemon; no command line, config or rater.
+    ["floor: the parser alone, 'ls -la'", () => [floor, "parse", "ls -la"]],
+    ["floor: ask the warm daemon, print the answer", (round) => [floor, "ask", `list the files floor${round}`]],
     ...(baselineRoot ? caroRows(baselineRoot, "baseline ") : []),
   ];
   const caros = [ROOT, ...(baselineRoot ? [baselineRoot] : [])].map((root) => join(root, "bin", "caro.js"));
@@ -94,7 +100,8 @@ export async function startBench({ home, log }) {
     console.log(`\nstart of a command-line caro · ${runs} rounds · ${availableParallelism()} cores\n`);
     console.log(`${"command".padEnd(56)}${"p50".padEnd(10)}${"/ node".padEnd(9)}${"CPU".padEnd(10)}/ node  target`);
     for (const r of results.rows) {
-      const target = r.name === "node -e 0" ? "" : r.ratio_to_node <= 1.2 ? "<= 1.2x met" : "<= 1.2x MISSED";
+      const measured = r.name === "node -e 0" || r.name.startsWith("floor");
+      const target = measured ? "" : r.ratio_to_node <= 1.2 ? "<= 1.2x met" : "<= 1.2x MISSED";
       const cells = [
         r.name.padEnd(56),
         `${r.p50_ms.toFixed(0)} ms`.padEnd(10),
