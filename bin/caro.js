@@ -11,10 +11,12 @@ const ROOT = join(__dirname, "..");
 async function load(path, asModule = false) {
   const file = join(ROOT, path);
   try {
-    return asModule ? await import(file) : require(file);
+    // import() takes a URL: a path with # or % in it would be read as one.
+    return asModule ? await import(require("node:url").pathToFileURL(file).href) : require(file);
   } catch (error) {
+    // This file itself, quoted: not a module it requires, which Node's message names too.
     const notFound = error?.code === "MODULE_NOT_FOUND" || error?.code === "ERR_MODULE_NOT_FOUND";
-    if (!notFound || !String(error.message).includes(file)) throw error;
+    if (!notFound || !String(error.message).includes(`'${file}'`)) throw error;
     process.stderr.write(`caro: ${path} is missing: run npm run build in ${ROOT}\n`);
     return process.exit(1);
   }

@@ -1,6 +1,10 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { CARO_BIN, caro, makeHome, modelConfig, ollamaConfig, stopDaemons } from "./helpers/caro.js";
+import { ROOT } from "./helpers/models.js";
 import { ollamaStandin } from "./helpers/standins.js";
 
 describe("caro <request>", () => {
@@ -198,6 +202,45 @@ describe("help and version", () => {
     const result = await caro(["--version"]);
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
     expect((await caro(["-V"])).stdout).toBe(result.stdout);
+  });
+});
+
+describe("where caro's files are", () => {
+  /** bin/ copied to a new folder `name`; `links` of the checkout linked beside it. */
+  function checkoutAt(name: string, links: string[]): string {
+    const root = join(mkdtempSync(join(tmpdir(), "caro-place-")), name);
+    mkdirSync(root);
+    cpSync(join(ROOT, "bin"), join(root, "bin"), { recursive: true });
+    for (const link of links) symlinkSync(join(ROOT, link), join(root, link));
+    return root;
+  }
+
+  it("says in one line how to build a checkout that was never built, and exits 1", async () => {
+    const root = checkoutAt("unbuilt", ["package.json", "node_modules"]);
+    try {
+      for (const args of [["--version"], ["session", "zsh"]]) {
+        const result = await execa(process.execPath, [join(root, "bin", "caro.js"), ...args], { reject: false });
+        expect(result.exitCode).toBe(1);
+        expect(result.stderr).toMatch(new RegExp(`^caro: dist/\\S+ is missing: run npm run build in ${root}$`));
+      }
+    } finally {
+      rmSync(join(root, ".."), { recursive: true, force: true });
+    }
+  });
+
+  it("runs from a folder whose name has # and % in it, the session client too", async () => {
+    const root = checkoutAt("a#b%41", ["package.json", "node_modules", "dist", "shell"]);
+    try {
+      const caroThere = (args: string[]) =>
+        execa(process.execPath, [join(root, "bin", "caro.js"), ...args], { reject: false });
+      expect((await caroThere(["--version"])).stdout).toMatch(/^\d+\.\d+\.\d+$/);
+      // Its own usage error: the ES module it loads was found.
+      const session = await caroThere(["session"]);
+      expect(session.stderr).toMatch(/^caro: usage: caro session /);
+      expect(session.exitCode).toBe(2);
+    } finally {
+      rmSync(join(root, ".."), { recursive: true, force: true });
+    }
   });
 });
 
