@@ -4,7 +4,7 @@ import type { BackendEvent } from "../backends/types.js";
 import { askDaemon, clientEnv } from "../client/ask.js";
 import { parseSetting } from "../config/schema.js";
 import { InterruptedError, UsageError } from "../errors.js";
-import { progressReporter } from "../models/progress.js";
+import { progressReporter } from "./progress.js";
 import { shellFromEnvironment, shellNamed, type Shell } from "../prompt/shells.js";
 import { parseStrict } from "./args.js";
 import { generateArgs } from "./commands.js";

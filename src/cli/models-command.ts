@@ -11,7 +11,7 @@ import { cachedUrlPath, downloadedFiles, findDownloaded, removeDownloaded } from
 import { CATALOG, catalogModel, NL2SH } from "../models/catalog.js";
 import { downloadModel, type ModelSource } from "../models/download.js";
 import { cachedModelPath, hfModelOf, parseHfUri } from "../models/hf.js";
-import { progressReporter } from "../models/progress.js";
+import { progressReporter } from "./progress.js";
 import { accuracy, seconds } from "../models/suggest.js";
 import { parseStrict } from "./args.js";
 import { COMMANDS } from "./commands.js";

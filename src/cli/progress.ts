@@ -1,5 +1,7 @@
-import type { DownloadProgress } from "./download.js";
+import { isatty } from "node:tty";
+import type { DownloadProgress } from "../models/download.js";
 import { formatBytes } from "../text/bytes.js";
+import { writeErr } from "./closed-output.js";
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "--:--";
@@ -11,7 +13,9 @@ function formatDuration(seconds: number): string {
 export function progressReporter() {
   const started = Date.now();
   let lastPrint = 0;
-  const tty = process.stderr.isTTY;
+  // isatty, not process.stderr.isTTY: every request makes a reporter, and opening the stream loads
+  // Node's stream code; writeErr keeps these lines in order with caro's other stderr lines.
+  const tty = isatty(2);
   return {
     update({ file: name, totalSize, downloadedSize }: DownloadProgress) {
       const now = Date.now();
@@ -26,10 +30,10 @@ export function progressReporter() {
         `caro: downloading ${name} ${tty ? `${bar} ` : ""}${(fraction * 100).toFixed(0)}% ` +
         `${formatBytes(downloadedSize)} of ${formatBytes(totalSize)}, ${formatBytes(speed)}/s, ETA ` +
         `${formatDuration(eta)}`;
-      process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+      writeErr(tty ? `\r\x1b[2K${line}` : `${line}\n`);
     },
     done() {
-      if (tty) process.stderr.write("\n");
+      if (tty) writeErr("\n");
     },
   };
 }
