@@ -6,7 +6,7 @@
 // inference worker and the shell's session client stay ES modules: each loads once, for a long life.
 // Native and large packages stay outside, loaded from node_modules as before.
 export default {
-  input: { main: "dist/cli/main.js", widget: "dist/shell/widget.js" },
+  input: { main: "dist/cli/main.js", widget: "dist/shell/widget.js", session: "dist/shell/session.js" },
   platform: "node",
   external: [/^node:/, /^node-llama-cpp(\/|$)/, /^piscina(\/|$)/, /^tree-sitter(-bash)?(\/|$)/, /^web-tree-sitter(\/|$)/],
   logLevel: "warn",

@@ -1,22 +1,20 @@
 #!/usr/bin/env node
 // CommonJS (bin/package.json says so): a process whose first module is an ES module starts Node's
 // ES module loader, about 7 ms of every `caro` command's start. The command line's code is in
-// CommonJS chunks too (dist/cjs/, see rolldown.config.mjs); only the session client is ES modules.
+// CommonJS chunks too (dist/cjs/, see rolldown.config.mjs), the session client's included.
 "use strict";
 
 const { join } = require("node:path");
 const ROOT = join(__dirname, "..");
 
 /** Built code; a checkout that was never built gets one line that says how, not a stack trace. */
-async function load(path, asModule = false) {
+function load(path) {
   const file = join(ROOT, path);
   try {
-    // import() takes a URL: a path with # or % in it would be read as one.
-    return asModule ? await import(require("node:url").pathToFileURL(file).href) : require(file);
+    return require(file);
   } catch (error) {
     // This file itself, quoted: not a module it requires, which Node's message names too.
-    const notFound = error?.code === "MODULE_NOT_FOUND" || error?.code === "ERR_MODULE_NOT_FOUND";
-    if (!notFound || !String(error.message).includes(`'${file}'`)) throw error;
+    if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes(`'${file}'`)) throw error;
     process.stderr.write(`caro: ${path} is missing: run npm run build in ${ROOT}\n`);
     return process.exit(1);
   }
@@ -25,12 +23,11 @@ async function load(path, asModule = false) {
 async function run() {
   // The shell widget's client runs on every Ctrl-G: it skips the CLI and loads only the socket client.
   if (process.argv[2] === "widget") {
-    const { widget } = await load("dist/cjs/widget.cjs");
+    const { widget } = load("dist/cjs/widget.cjs");
     process.exitCode = await widget(process.argv.slice(3));
   } else if (process.argv[2] === "session") {
-    // The widget's long-lived client for one shell session (src/shell/session.ts): loaded once, so
-    // it stays an ES module.
-    const { session } = await load("dist/shell/session.js", true);
+    // The widget's long-lived client for one shell session (src/shell/session.ts).
+    const { session } = load("dist/cjs/session.cjs");
     process.exitCode = await session(process.argv.slice(3));
   } else {
     // Wired before the CLI's modules load (a few hundred ms on a busy machine): a Ctrl-C that early
@@ -38,7 +35,7 @@ async function run() {
     const interrupt = new AbortController();
     const onInterrupt = () => interrupt.abort();
     process.on("SIGINT", onInterrupt);
-    const { main } = await load("dist/cjs/main.cjs");
+    const { main } = load("dist/cjs/main.cjs");
     process.exitCode = await main(process.argv.slice(2), interrupt);
     // Done: a Ctrl-C while the process winds down may end it at once.
     process.off("SIGINT", onInterrupt);

@@ -234,7 +234,7 @@ describe("where caro's files are", () => {
       const caroThere = (args: string[]) =>
         execa(process.execPath, [join(root, "bin", "caro.js"), ...args], { reject: false });
       expect((await caroThere(["--version"])).stdout).toMatch(/^\d+\.\d+\.\d+$/);
-      // Its own usage error: the ES module it loads was found.
+      // Its own usage error: its code was found.
       const session = await caroThere(["session"]);
       expect(session.stderr).toMatch(/^caro: usage: caro session /);
       expect(session.exitCode).toBe(2);
