@@ -278,6 +278,36 @@ describe("a reader that goes away", () => {
     }
   });
 
+  it("keeps every line for a slow reader of a pipe another program made non-blocking", async () => {
+    // Some programs set O_NONBLOCK on a pipe they hand on (perl here, which Debian always has):
+    // caro's writes then meet a full buffer, not a wait, while the reader is away.
+    const nonBlocking =
+      "fcntl(STDOUT, F_SETFL, fcntl(STDOUT, F_GETFL, 0) | O_NONBLOCK) or die $!; exec @ARGV or die $!";
+    const parent = ["-MFcntl", "-e", nonBlocking, process.execPath, CARO_BIN, "check", "--json", "--stdin"];
+    const commands = Array.from({ length: 150 }, (_, i) => `echo ${String(i).padStart(4, "0")} ${"x".repeat(1000)}`);
+    const child = execa("perl", parent, {
+      env: makeHome().env,
+      input: `${commands.join("\n")}\n`,
+      extendEnv: false,
+      reject: false,
+      buffer: false,
+    });
+    // Away long enough for the pipe's 64 KiB to fill (the output is some 160 KiB), then read all.
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    child.stdout.resume();
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).command),
+    ).toEqual(commands);
+  });
+
   it("lets head take the first line of caro models list", async () => {
     const { env } = makeHome();
     const script = `node "${CARO_BIN}" models list | head -1`;
